@@ -1,0 +1,120 @@
+"""Chat with the bot in a terminal. Works interactively and with piped stdin (scriptable)."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import sys
+import uuid
+from itertools import count
+from typing import IO, Any
+
+from rich.console import Console
+from rich.markdown import Markdown
+from rich.markup import escape
+
+from bot.adapter import Capabilities, Inbox
+from bot.events import CommandInvoked, Event, MemberJoined, MessageReceived, parse_typed_command
+from bot.messages import OutgoingMessage
+from bot.settings import Settings
+
+log = logging.getLogger("onramp.console")
+QUIT = {"/quit", "/exit"}
+REPLY_WAIT_SECONDS = 30
+
+
+class ConsoleAdapter:
+    name = "console"
+    capabilities = Capabilities(max_buttons=0, markdown="markdown", can_start_dm=True)
+
+    def __init__(
+        self, settings: Settings, stdin: IO[str] | None = None, stdout: IO[str] | None = None
+    ) -> None:
+        self.user = settings.console.user
+        self.display_name = settings.console.display_name or self.user
+        self.stdin = stdin or sys.stdin
+        self.out = Console(file=stdout or sys.stdout, highlight=False, soft_wrap=True)
+        self.echo = not self.stdin.isatty()
+        self.session = uuid.uuid4().hex[:12]
+        self._numbers = count(1)
+        self._task: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+
+    def _event(self, kind: type[Event], n: int, **fields: Any) -> Event:
+        return kind(
+            platform=self.name,
+            dedupe_key=f"console:{self.session}:{n}",
+            actor=self.user,
+            conversation=self.user,
+            display_name=self.display_name,
+            **fields,
+        )
+
+    async def start(self, inbox: Inbox) -> None:
+        self._task = asyncio.create_task(self._chat(inbox), name="console-chat")
+        self._task.add_done_callback(lambda _: self._closed.set())
+
+    async def _chat(self, inbox: Inbox) -> None:
+        self.out.print(
+            "[dim]Onramp console. Type your answers; /help for commands, /quit to leave.[/dim]"
+        )
+        await self._submit(inbox, self._event(MemberJoined, 0))
+        for n in count(1):
+            line = await asyncio.to_thread(self.stdin.readline)
+            if not line:
+                break
+            text = line.rstrip("\n")
+            if self.echo:
+                self.out.print(
+                    f"[bold cyan]{self.display_name} ›[/bold cyan] {text}",
+                    markup=True,
+                    highlight=False,
+                )
+            if text.strip().casefold() in QUIT:
+                break
+            if not text.strip():
+                continue
+            command = parse_typed_command(text)
+            event = (
+                self._event(CommandInvoked, n, name=command[0], args=command[1])
+                if command
+                else self._event(MessageReceived, n, text=text)
+            )
+            await self._submit(inbox, event)
+        self.out.print("[dim]Bye! Run it again any time to pick up where you left off.[/dim]")
+
+    async def _submit(self, inbox: Inbox, event: Event) -> None:
+        try:
+            receipt = await inbox(event)
+        except Exception:
+            log.exception("could not handle console input")
+            self.out.print(
+                "[red]Sorry, something went wrong on my side; the details are in the "
+                "log. Your earlier answers are safe.[/red]"
+            )
+            return
+        if receipt.settled is not None:
+            try:
+                await asyncio.wait_for(receipt.settled, REPLY_WAIT_SECONDS)
+            except TimeoutError:
+                self.out.print("[yellow](the reply is taking longer than usual)[/yellow]")
+
+    async def send(self, message: OutgoingMessage) -> str:
+        self.out.print("[bold green]Onramp ›[/bold green]", markup=True)
+        # In chat every line break is meant: make each one a Markdown hard break.
+        self.out.print(Markdown(message.text.strip().replace("\n", "  \n")))
+        for number, choice in enumerate(message.choices, start=1):
+            self.out.print(f"  [bold]{number}.[/bold] {escape(choice.label)}", markup=True)
+        if message.choices and message.answer_hint:
+            self.out.print(f"  [dim italic]{escape(message.answer_hint)}[/dim italic]", markup=True)
+        return f"console-{self.session}-{next(self._numbers)}"
+
+    async def closed(self) -> None:
+        await self._closed.wait()
+
+    async def stop(self) -> None:
+        if self._task is not None and not self._task.done():
+            self._task.cancel()
+
+    def routes(self) -> list[Any]:
+        return []

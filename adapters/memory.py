@@ -1,0 +1,137 @@
+"""An in-process platform for tests and benchmarks, with a transcript helper.
+
+chat = Chat(onramp, adapter, user="ada")
+await chat.join()
+chat.expect("Welcome")
+await chat.say("1")
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.adapter import Capabilities, DeliveryError, Inbox, Receipt
+from bot.events import (
+    ChoiceMade,
+    CommandInvoked,
+    Event,
+    MemberJoined,
+    MessageReceived,
+    parse_typed_command,
+)
+from bot.messages import OutgoingMessage
+
+
+class MemoryAdapter:
+    name = "memory"
+
+    def __init__(self, settings: Any = None, *, capabilities: Capabilities | None = None) -> None:
+        self.capabilities = capabilities or Capabilities(max_buttons=10, markdown="markdown")
+        self.sent: list[OutgoingMessage] = []
+        self.inbox: Inbox | None = None
+        # Errors to raise on the next sends, in order: simulate throttling and outages.
+        self.failures: deque[DeliveryError] = deque()
+        self._ids = itertools.count(1)
+        self._listeners: dict[str, asyncio.Queue[OutgoingMessage]] = {}
+
+    async def start(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+
+    async def stop(self) -> None:
+        self.inbox = None
+
+    async def send(self, message: OutgoingMessage) -> str:
+        if self.failures:
+            raise self.failures.popleft()
+        self.sent.append(message)
+        queue = self._listeners.get(message.recipient)
+        if queue is not None:
+            queue.put_nowait(message)
+        return f"memory-{next(self._ids)}"
+
+    def listen(self, recipient: str) -> asyncio.Queue[OutgoingMessage]:
+        """A queue receiving every message later sent to `recipient` (for benchmarks)."""
+        return self._listeners.setdefault(recipient, asyncio.Queue())
+
+    def routes(self) -> list[Any]:
+        return []
+
+
+@dataclass
+class Chat:
+    """A conversation transcript with one member, for tests: say(), then expect()."""
+
+    adapter: MemoryAdapter
+    user: str = "ada"
+    display_name: str | None = "Ada"
+    locale_hint: str | None = None
+    platform: str = "memory"
+    _read: int = 0
+    _counter: itertools.count[int] = field(default_factory=itertools.count)
+
+    def _event(self, kind: type[Event], **fields: Any) -> Event:
+        return kind(
+            platform=self.platform,
+            dedupe_key=f"{self.user}:{next(self._counter)}",
+            actor=self.user,
+            conversation=self.user,
+            display_name=self.display_name,
+            locale_hint=self.locale_hint,
+            **fields,
+        )
+
+    async def send_event(self, event: Event) -> Receipt:
+        assert self.adapter.inbox is not None, "start the Onramp runtime first"
+        receipt = await self.adapter.inbox(event)
+        if receipt.settled is not None:
+            await asyncio.wait_for(receipt.settled, 10)
+        return receipt
+
+    async def join(self, source: str | None = None) -> Receipt:
+        return await self.send_event(self._event(MemberJoined, source=source))
+
+    async def say(self, text: str) -> Receipt:
+        command = parse_typed_command(text)
+        if command:
+            return await self.send_event(
+                self._event(CommandInvoked, name=command[0], args=command[1])
+            )
+        return await self.send_event(self._event(MessageReceived, text=text))
+
+    async def press(self, *choice_ids: str) -> Receipt:
+        """Tap buttons of the last question the bot asked."""
+        asked = next(m for m in reversed(self.messages) if m.choices)
+        assert asked.step_id is not None
+        return await self.send_event(
+            self._event(ChoiceMade, step_id=asked.step_id, choice_ids=choice_ids)
+        )
+
+    @property
+    def messages(self) -> list[OutgoingMessage]:
+        return [m for m in self.adapter.sent if m.recipient == self.user]
+
+    def unread(self) -> list[OutgoingMessage]:
+        return self.messages[self._read :]
+
+    def expect(self, *fragments: str) -> OutgoingMessage:
+        """The next unread message; it must contain every fragment (case-insensitive)."""
+        unread = self.unread()
+        assert unread, f"expected a message containing {fragments!r}, got nothing"
+        message = unread[0]
+        self._read += 1
+        for fragment in fragments:
+            assert fragment.casefold() in message.text.casefold(), (
+                f"expected {fragment!r} in the bot's message:\n{message.text}"
+            )
+        return message
+
+    def expect_nothing(self) -> None:
+        unread = self.unread()
+        assert not unread, f"expected no message, got: {[m.text for m in unread]}"
+
+    def skip(self, count: int = 1) -> None:
+        self._read += count

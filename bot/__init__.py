@@ -1,0 +1,1 @@
+"""Onramp's platform-agnostic core."""

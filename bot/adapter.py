@@ -1,0 +1,75 @@
+"""The adapter contract: what every platform module provides, and how the core finds them."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from importlib.metadata import entry_points
+from typing import Any, Literal, Protocol, runtime_checkable
+
+from bot.events import Event
+from bot.messages import OutgoingMessage
+
+ENTRY_POINT_GROUP = "onramp.adapters"
+
+
+@dataclass(frozen=True)
+class Capabilities:
+    max_buttons: int = 0  # 0: choices are shown as numbered text
+    max_text_length: int = 4000
+    markdown: Literal["markdown", "mrkdwn", "telegram_html", "zulip", "plain"] = "markdown"
+    can_start_dm: bool = True  # may the bot write first?
+    has_slash_commands: bool = False
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the core answers an adapter for one event, once it is committed.
+
+    `settled` resolves when the replies have had their first delivery attempt; a webhook
+    adapter acks at once and ignores it, the console waits so the chat reads in order.
+    """
+
+    duplicate: bool
+    outbox_ids: tuple[int, ...] = ()
+    settled: Awaitable[None] | None = field(default=None, compare=False)
+
+
+Inbox = Callable[[Event], Awaitable[Receipt]]
+
+
+class DeliveryError(Exception):
+    """A send that did not go through. `retry_after` in seconds when the platform said so."""
+
+    def __init__(
+        self, reason: str, *, retry_after: float | None = None, permanent: bool = False
+    ) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.retry_after = retry_after
+        self.permanent = permanent
+
+
+@runtime_checkable
+class Adapter(Protocol):
+    name: str
+    capabilities: Capabilities
+
+    async def start(self, inbox: Inbox) -> None:
+        """Begin receiving; every event goes to `inbox`. Returns once receiving has started."""
+
+    async def stop(self) -> None: ...
+
+    async def send(self, message: OutgoingMessage) -> str:
+        """Deliver one message and return the platform's id for it; raise DeliveryError."""
+
+    def routes(self) -> Sequence[Any]:
+        """Web routes this adapter serves (webhooks); empty for console and memory."""
+
+
+AdapterFactory = Callable[..., Adapter]
+
+
+def available_adapters() -> dict[str, AdapterFactory]:
+    """Every adapter installed under the `onramp.adapters` entry-point group."""
+    return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}

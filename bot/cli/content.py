@@ -1,0 +1,37 @@
+"""`onramp check`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+import bot.features  # noqa: F401  (actions must be registered before content is validated)
+from bot.cli.state import state
+from flows.content import load_tree
+
+
+def check(
+    path: Annotated[
+        Path | None, typer.Argument(help="Content folder (default: [content] path from settings).")
+    ] = None,
+    strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+) -> None:
+    root = path or state.settings().content.path
+    tree, problems = load_tree(root)
+    out = Console(stderr=False, highlight=False)
+    for problem in sorted(problems):
+        colour = "red" if problem.severity == "error" else "yellow"
+        out.print(f"[{colour}]{problem}[/{colour}]", markup=True)
+    errors = [p for p in problems if p.severity == "error"]
+    warnings = [p for p in problems if p.severity == "warning"]
+    if errors or (strict and warnings):
+        out.print(f"{len(errors)} error(s), {len(warnings)} warning(s) in {root}")
+        raise typer.Exit(1)
+    assert tree is not None
+    out.print(
+        f"{root}: {len(tree.flows)} flow(s), {len(tree.community.locales)} locale(s), "
+        f"{len(warnings)} warning(s). All good."
+    )

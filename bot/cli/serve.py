@@ -1,0 +1,62 @@
+"""`onramp run`."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from bot import logs
+from bot.adapter import Adapter
+from bot.cli.state import state
+from bot.runtime import Onramp, UnknownAdapterError, build_adapters
+from bot.settings import Settings
+from flows.problems import ContentError
+
+
+def run(
+    adapter: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--adapter", "-a", help="Adapter to run (repeatable); default: [adapters] enabled."
+        ),
+    ] = None,
+    as_: Annotated[
+        str | None,
+        typer.Option(
+            "--as", help="Console only: who you are in the chat (a new name is a new member)."
+        ),
+    ] = None,
+) -> None:
+    settings = state.settings()
+    if as_:
+        settings.console.user = as_
+        settings.console.display_name = as_
+    names = adapter or settings.adapters.enabled
+    log_file = Path("data/onramp.log") if "console" in names else None
+    logs.configure(settings.logging.level, settings.logging.format, log_file)
+    try:
+        adapters = build_adapters(settings, names)
+    except UnknownAdapterError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(2) from exc
+    with contextlib.suppress(KeyboardInterrupt):
+        asyncio.run(_serve(settings, adapters))
+
+
+async def _serve(settings: Settings, adapters: dict[str, Adapter]) -> None:
+    try:
+        onramp = await Onramp.create(settings, adapters)
+    except ContentError as exc:
+        typer.secho("The content has errors; the bot will not start on it:", fg="red", err=True)
+        for problem in exc.problems:
+            typer.secho(f"  {problem}", fg="red", err=True)
+        raise typer.Exit(1) from exc
+    await onramp.start()
+    try:
+        await onramp.run_until_closed()
+    finally:
+        await onramp.stop()

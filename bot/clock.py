@@ -1,0 +1,156 @@
+"""Durable time: due-work rows claimed with leases, ticked by APScheduler.
+
+Per-member work never lives in APScheduler's own job store: only the claimer and a few
+housekeeping jobs run there, so several replicas can share one database safely.
+"""
+
+from __future__ import annotations
+
+import logging
+import zoneinfo
+from collections.abc import Awaitable, Callable
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.settings import ClockSettings
+from bot.turn import Turn
+from flows.content import ContentTree
+from storage import due
+from storage.models import DueWork, Identity, Member
+from storage.session import Database
+
+log = logging.getLogger("onramp.clock")
+
+# A handler does the work inside the member's turn; returning a time postpones it to then.
+DueHandler = Callable[[Turn, DueWork], Awaitable[datetime | None]]
+_handlers: dict[str, tuple[DueHandler, bool]] = {}
+
+
+def on(kind: str, *, quiet_hours: bool = False) -> Callable[[DueHandler], DueHandler]:
+    """Register the handler of one kind of due work. With `quiet_hours`, work that comes due
+    in the member's local night waits for their morning."""
+
+    def decorate(handler: DueHandler) -> DueHandler:
+        _handlers[kind] = (handler, quiet_hours)
+        return handler
+
+    return decorate
+
+
+def quiet_until(now: datetime, timezone: str | None, start: int, end: int) -> datetime | None:
+    """If it is night for the member (between `start` and `end` o'clock), when night ends."""
+    if not timezone or start == end:
+        return None
+    try:
+        local = now.astimezone(zoneinfo.ZoneInfo(timezone))
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return None
+    hour = local.hour
+    quiet = (hour >= start or hour < end) if start > end else (start <= hour < end)
+    if not quiet:
+        return None
+    morning = local.replace(hour=end, minute=0, second=0, microsecond=0)
+    if morning <= local:
+        morning += timedelta(days=1)
+    return morning.astimezone(now.tzinfo)
+
+
+class DueWorkRunner:
+    def __init__(
+        self,
+        db: Database,
+        content: ContentTree,
+        settings: ClockSettings,
+        clock: Callable[[], datetime],
+        on_queued: Callable[[tuple[int, ...]], None],
+    ) -> None:
+        self.db = db
+        self.content = content
+        self.settings = settings
+        self.clock = clock
+        self.on_queued = on_queued
+
+    async def tick(self) -> int:
+        """Run every piece of work that is due; returns how many ran."""
+        now = self.clock()
+        async with self.db.transaction() as session:
+            claimed = await due.claim(
+                session,
+                now,
+                timedelta(seconds=self.settings.lease_seconds),
+                self.settings.batch_size,
+            )
+        for work in claimed:
+            await self._run(work)
+        return len(claimed)
+
+    async def _run(self, work: DueWork) -> None:
+        handler, quiet = _handlers.get(work.kind, (None, False))
+        try:
+            async with self.db.transaction() as session:
+                if handler is None:
+                    raise LookupError(f"no handler for due work of kind {work.kind!r}")
+                turn = await self._turn(session, work)
+                postpone = None
+                if turn is not None and quiet:
+                    postpone = quiet_until(
+                        turn.now,
+                        turn.member.timezone,
+                        self.settings.quiet_hours_start,
+                        self.settings.quiet_hours_end,
+                    )
+                if turn is not None and postpone is None:
+                    postpone = await handler(turn, work)
+                if postpone is not None:
+                    await due.schedule(
+                        session,
+                        key=work.key,
+                        kind=work.kind,
+                        due_at=postpone,
+                        member_id=work.member_id,
+                        payload=work.payload,
+                    )
+                    return
+                queued = await turn.flush() if turn is not None else ()
+                if not await due.finish(session, work.id or 0, self.clock()):
+                    raise _LeaseLost(work.key)
+        except _LeaseLost:
+            log.warning("due work lease lost; another worker has it", extra={"kind": work.kind})
+            return
+        except Exception as exc:
+            log.exception("due work failed", extra={"kind": work.kind})
+            retry = None
+            if work.attempts < self.settings.max_attempts:
+                retry = self.clock() + timedelta(seconds=30 * 2 ** (work.attempts - 1))
+            async with self.db.transaction() as session:
+                await due.failed(session, work, f"{type(exc).__name__}: {exc}", retry)
+            return
+        if queued:
+            self.on_queued(queued)
+
+    async def _turn(self, session: AsyncSession, work: DueWork) -> Turn | None:
+        if work.member_id is None:
+            return None
+        member = await session.get(Member, work.member_id)
+        identity = (
+            (
+                await session.execute(
+                    select(Identity)
+                    .where(col(Identity.member_id) == work.member_id)
+                    .order_by(col(Identity.id).desc())
+                )
+            )
+            .scalars()
+            .first()
+        )
+        if member is None or identity is None:
+            return None
+        key = f"due:{work.id}:{int(work.due_at.timestamp())}"
+        return Turn(session, self.db, self.content, member, identity, self.clock(), key=key)
+
+
+class _LeaseLost(Exception):
+    pass

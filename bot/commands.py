@@ -1,0 +1,130 @@
+"""Commands every platform gets, and the registry later features add theirs to."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from babel import Locale
+
+from bot.conversation import continue_flow, start_flow
+from bot.turn import Turn
+from flows.answers import language_code
+from flows.engine import Resume
+from flows.text import render
+from storage import due, outbox, runs
+
+CommandHandler = Callable[[Turn, str], Awaitable[None]]
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    handler: CommandHandler
+    help_key: str | None  # the system text that describes it in /help
+    while_stopped: bool = False  # may a member who sent /stop still use it?
+
+
+_commands: dict[str, Command] = {}
+
+
+def register(
+    name: str, help_key: str | None = None, *, while_stopped: bool = False
+) -> Callable[[CommandHandler], CommandHandler]:
+    def decorate(handler: CommandHandler) -> CommandHandler:
+        _commands[name] = Command(name, handler, help_key, while_stopped)
+        return handler
+
+    return decorate
+
+
+def find(name: str) -> Command | None:
+    return _commands.get(name)
+
+
+def all_commands() -> list[Command]:
+    return list(_commands.values())
+
+
+async def resume_or_start_onboarding(turn: Turn) -> None:
+    run = await runs.current_run(turn.session, member_id(turn))
+    if run is not None:
+        turn.reply(turn.system_text("welcome_back"))
+        await continue_flow(turn, run, Resume())
+    else:
+        await start_flow(turn, turn.content.onboarding)
+
+
+@register("start", "command_start", while_stopped=True)
+async def start(turn: Turn, args: str) -> None:
+    if turn.member.opted_out:
+        turn.member.opted_out = False
+        turn.audit("member.resumed")
+    await resume_or_start_onboarding(turn)
+
+
+@register("restart", "command_restart")
+async def restart(turn: Turn, args: str) -> None:
+    await runs.end_runs(turn.session, member_id(turn), "cancelled", turn.now)
+    await due.cancel_for_member(turn.session, member_id(turn), prefix="flow.")
+    await start_flow(turn, turn.content.onboarding)
+
+
+@register("help", "command_help", while_stopped=True)
+async def help_(turn: Turn, args: str) -> None:
+    lines = [turn.system_text("help"), ""]
+    lines += [turn.system_text(c.help_key) for c in all_commands() if c.help_key]
+    for flow in turn.content.flows.values():
+        if flow.trigger.command:
+            title = render(
+                flow.title,
+                turn.member.locale,
+                turn.content.community.default_locale,
+                turn.template_variables(),
+            )
+            lines.append(f"/{flow.trigger.command}: {title}")
+    turn.reply("\n".join(lines))
+
+
+@register("language", "command_language")
+async def language(turn: Turn, args: str) -> None:
+    locales = turn.content.community.locales
+    wanted = language_code(args, turn.locale) if args else None
+    if wanted is not None and wanted not in locales:
+        wanted = wanted.split("_")[0] if wanted.split("_")[0] in locales else None
+    if wanted is None:
+        names = ", ".join(
+            f"{code} ({Locale.parse(code).get_display_name(code)})" for code in locales
+        )
+        turn.reply(f"{turn.system_text('language_unknown')} {names}")
+        return
+    turn.member.locale = wanted
+    turn.reply(turn.system_text("language_set"))
+
+
+@register("stop", "command_stop")
+async def stop(turn: Turn, args: str) -> None:
+    turn.member.opted_out = True
+    await outbox.cancel_for_member(turn.session, member_id(turn))
+    await due.cancel_for_member(turn.session, member_id(turn))
+    turn.audit("member.stopped")
+    turn.reply(turn.system_text("stopped"))
+
+
+async def run_command(turn: Turn, name: str, args: str) -> None:
+    command = find(name)
+    if turn.member.opted_out and not (command and command.while_stopped):
+        return
+    if command is not None:
+        await command.handler(turn, args)
+        return
+    flow = turn.content.flow_for_command(name)
+    if flow is not None:
+        await start_flow(turn, flow)
+    else:
+        turn.reply(turn.system_text("unknown_command"))
+
+
+def member_id(turn: Turn) -> int:
+    assert turn.member.id is not None
+    return turn.member.id

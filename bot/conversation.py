@@ -1,0 +1,183 @@
+"""Running flows for a member: start, continue, pause and resume, applying engine outputs."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from bot.messages import Choice
+from bot.turn import Turn, community_variables
+from flows import actions
+from flows.engine import (
+    AwaitInput,
+    Context,
+    FlowInput,
+    Outcome,
+    Prompt,
+    Resume,
+    RunAction,
+    RunState,
+    SaveAnswer,
+    SetProfile,
+    Start,
+    advance,
+)
+from flows.schema import Flow
+from storage import due, runs
+from storage.models import FlowRun
+
+COLUMN_FIELDS = ("locale", "timezone", "display_name")
+
+
+def nudge_key(run: FlowRun) -> str:
+    return f"flow.nudge:{run.id}"
+
+
+def expire_key(run: FlowRun) -> str:
+    return f"flow.expire:{run.id}"
+
+
+async def start_flow(turn: Turn, flow: Flow) -> FlowRun:
+    """Begin `flow`. An unfinished run of another flow is paused and resumed afterwards."""
+    current = await runs.current_run(turn.session, _member_id(turn))
+    if current is not None:
+        current.status = "cancelled" if current.flow_id == flow.id else "paused"
+        current.updated_at = turn.now
+        if current.status == "cancelled":
+            current.finished_at = turn.now
+        await due.cancel(turn.session, nudge_key(current))
+    run = FlowRun(
+        member_id=_member_id(turn),
+        flow_id=flow.id,
+        status="active",
+        started_at=turn.now,
+        updated_at=turn.now,
+        expires_at=turn.now + flow.expire_after if flow.expire_after else None,
+    )
+    turn.session.add(run)
+    await turn.session.flush()
+    if run.expires_at is not None:
+        await turn.schedule("flow.expire", expire_key(run), run.expires_at, {"run": run.id})
+    await _apply(turn, run, flow, advance(flow, RunState(), Start(), _context(turn)))
+    return run
+
+
+async def continue_flow(turn: Turn, run: FlowRun, given: FlowInput) -> None:
+    flow = turn.content.flows.get(run.flow_id)
+    if flow is None:  # the flow was removed from content since this run began
+        await _close(turn, run, "cancelled")
+        return
+    state = RunState(
+        run.step_id,
+        await runs.answers_of(turn.session, _run_id(run)),
+        waiting=bool(run.state.get("waiting")),
+    )
+    await _apply(turn, run, flow, advance(flow, state, given, _context(turn)))
+
+
+def _context(turn: Turn) -> Context:
+    return Context(
+        turn.profile(), turn.content.community.default_locale, community_variables(turn.content)
+    )
+
+
+async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None:
+    for output in outcome.outputs:
+        match output:
+            case Prompt():
+                _say(turn, output)
+            case SaveAnswer(step_id=step_id, value=value):
+                await runs.save_answer(turn.session, run, step_id, value, turn.now)
+            case SetProfile(field=name, value=value):
+                _set_profile(turn, name, value)
+            case RunAction(name=name, parameters=parameters):
+                spec = actions.get(name)
+                if spec is None:
+                    raise LookupError(f"action {name!r} is not registered")
+                await spec.handler(turn, spec.parameters.model_validate(dict(parameters)))
+            case AwaitInput():
+                await _await_input(turn, run, output)
+    run.step_id = outcome.state.step_id
+    run.state = {"waiting": outcome.state.waiting}
+    run.updated_at = turn.now
+    if outcome.state.finished:
+        await _close(turn, run, "completed")
+
+
+def _say(turn: Turn, prompt: Prompt) -> None:
+    text = prompt.text
+    if prompt.kind == "retry" and prompt.reason:
+        text = turn.system_text(prompt.reason, prompt.reason_count)
+    elif prompt.kind == "nudge":
+        text = f"{turn.system_text('reminder')}\n\n{text}"
+    choices = tuple(Choice(cid, label) for cid, label in prompt.choices)
+    turn.reply(
+        text,
+        choices=choices,
+        multiple=prompt.multiple,
+        step_id=prompt.step_id if choices or prompt.input else None,
+    )
+
+
+def _set_profile(turn: Turn, name: str, value: object) -> None:
+    member = turn.member
+    if name == "consent":
+        member.consent = bool(value)
+        member.consent_at = turn.now
+        turn.audit("consent.given" if value else "consent.declined")
+    elif name in COLUMN_FIELDS:
+        setattr(member, name, None if value in (None, "") else str(value))
+    else:
+        member.profile = {**member.profile, name: value}
+
+
+async def _await_input(turn: Turn, run: FlowRun, waiting: AwaitInput) -> None:
+    if waiting.timeout is not None:
+        await turn.schedule(
+            "flow.nudge",
+            nudge_key(run),
+            turn.now + waiting.timeout,
+            {"run": run.id, "step": waiting.step_id},
+        )
+    else:
+        await due.cancel(turn.session, nudge_key(run))
+    if waiting.expire_after is not None:
+        expires_at = turn.now + waiting.expire_after
+        if run.expires_at is None or expires_at < run.expires_at:
+            run.expires_at = expires_at
+            await turn.schedule("flow.expire", expire_key(run), expires_at, {"run": run.id})
+
+
+async def _close(turn: Turn, run: FlowRun, status: str) -> None:
+    run.status, run.finished_at, run.updated_at = status, turn.now, turn.now
+    await due.cancel(turn.session, nudge_key(run))
+    await due.cancel(turn.session, expire_key(run))
+    if turn.member.consent is False:
+        # The member declined: keep nothing they answered, and no profile beyond the refusal.
+        await runs.erase_answers(turn.session, _run_id(run))
+        turn.member.profile = {}
+    if status == "completed":
+        paused = await runs.last_paused_run(turn.session, _member_id(turn))
+        if paused is not None:
+            paused.status, paused.updated_at = "active", turn.now
+            await continue_flow(turn, paused, Resume())
+
+
+async def expire(turn: Turn, run: FlowRun) -> None:
+    await _close(turn, run, "expired")
+
+
+def is_expired(run: FlowRun, now: object) -> bool:
+    return run.expires_at is not None and run.expires_at <= now  # type: ignore[operator]
+
+
+def _member_id(turn: Turn) -> int:
+    assert turn.member.id is not None
+    return turn.member.id
+
+
+def _run_id(run: FlowRun) -> int:
+    assert run.id is not None
+    return run.id
+
+
+__all__ = ["continue_flow", "expire", "is_expired", "start_flow", "timedelta"]

@@ -1,0 +1,56 @@
+"""What adapters hand the core: platform events in the core's own words."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Event:
+    platform: str
+    dedupe_key: str  # unique per platform delivery: Slack event_id, Telegram update_id, ...
+    actor: str  # the platform's user id
+    conversation: str  # where a reply goes (a DM channel, a chat id)
+    workspace: str = ""
+    display_name: str | None = None
+    locale_hint: str | None = None  # the platform's idea of the member's language
+    received_at: datetime = field(default_factory=_now)
+
+
+@dataclass(frozen=True, kw_only=True)
+class MemberJoined(Event):
+    source: str | None = None  # e.g. a Telegram deep-link payload
+
+
+@dataclass(frozen=True, kw_only=True)
+class MessageReceived(Event):
+    text: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChoiceMade(Event):
+    step_id: str  # the question the button belonged to; stale buttons are recognised
+    choice_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class CommandInvoked(Event):
+    name: str
+    args: str = ""
+
+
+def parse_typed_command(text: str) -> tuple[str, str] | None:
+    """'/language fr' -> ('language', 'fr'). For platforms where commands are typed."""
+    stripped = text.strip()
+    if not stripped.startswith("/") or len(stripped) < 2:
+        return None
+    name, _, args = stripped[1:].partition(" ")
+    name = name.split("@", 1)[0].casefold()  # Telegram: /start@OnrampBot
+    if not name.replace("_", "").isalnum() or len(name) > 32:
+        return None
+    return name, args.strip()

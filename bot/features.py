@@ -1,0 +1,11 @@
+"""Importing this module registers every feature's flow actions, commands and timers.
+
+A new feature adds one import here; the core's dispatcher and the content validator then
+know its actions and commands by name.
+"""
+
+from bot import (  # noqa: F401
+    commands,
+    profile_actions,
+    timers,
+)

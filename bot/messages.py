@@ -1,0 +1,71 @@
+"""What the core hands adapters: messages in a small Markdown subset, with optional choices."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+
+@dataclass(frozen=True)
+class Choice:
+    id: str
+    label: str
+
+
+@dataclass(frozen=True)
+class TemplateRef:
+    """An approved template (WhatsApp) for when free text may not be sent."""
+
+    name: str
+    language: str
+    parameters: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class OutgoingMessage:
+    """Text is Markdown: **bold**, *italic*, `code`, [links](https://…) and line breaks."""
+
+    platform: str
+    recipient: str
+    text: str
+    choices: tuple[Choice, ...] = ()
+    multiple: bool = False
+    step_id: str | None = None  # the question these choices answer
+    answer_hint: str | None = None  # how to answer in words, for platforms without buttons
+    locale: str | None = None
+    template: TemplateRef | None = None
+    workspace: str = ""
+    outbox_id: int | None = field(default=None, compare=False)
+
+    def to_payload(self) -> dict[str, Any]:
+        payload = asdict(self)
+        for key in ("platform", "recipient", "outbox_id"):
+            payload.pop(key)
+        return payload
+
+    @classmethod
+    def from_payload(
+        cls, platform: str, recipient: str, payload: dict[str, Any], outbox_id: int | None = None
+    ) -> OutgoingMessage:
+        data = dict(payload)
+        choices = tuple(Choice(**c) for c in data.pop("choices", ()))
+        template = data.pop("template", None)
+        return cls(
+            platform=platform,
+            recipient=recipient,
+            choices=choices,
+            template=TemplateRef(**{**template, "parameters": tuple(template["parameters"])})
+            if template
+            else None,
+            outbox_id=outbox_id,
+            **data,
+        )
+
+
+def numbered_text(message: OutgoingMessage) -> str:
+    """Choices as a numbered list under the text, for platforms without buttons."""
+    if not message.choices:
+        return message.text
+    options = "\n".join(f"{n}. {c.label}" for n, c in enumerate(message.choices, start=1))
+    hint = f"\n\n_{message.answer_hint}_" if message.answer_hint else ""
+    return f"{message.text.rstrip()}\n\n{options}{hint}"

@@ -1,0 +1,158 @@
+"""Wiring: content, database, dispatcher, sender, clock and adapters, started and stopped."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+import bot.features  # noqa: F401  (registers every feature's actions, commands and timers)
+from bot.adapter import Adapter, Receipt, available_adapters
+from bot.clock import DueWorkRunner
+from bot.dispatcher import Dispatcher, utcnow
+from bot.events import Event
+from bot.sender import Sender
+from bot.settings import Settings
+from flows.content import ContentTree, load_tree_or_raise
+from storage import housekeeping, outbox
+from storage.migrate import upgrade
+from storage.session import Database
+
+log = logging.getLogger("onramp.runtime")
+
+
+class UnknownAdapterError(LookupError):
+    pass
+
+
+def build_adapters(settings: Settings, names: list[str] | None = None) -> dict[str, Adapter]:
+    factories = available_adapters()
+    chosen = names or settings.adapters.enabled
+    unknown = [name for name in chosen if name not in factories]
+    if unknown:
+        raise UnknownAdapterError(
+            f"unknown adapter(s): {', '.join(unknown)}; installed: {', '.join(sorted(factories))}"
+        )
+    return {name: factories[name](settings) for name in chosen}
+
+
+class Onramp:
+    def __init__(
+        self,
+        settings: Settings,
+        content: ContentTree,
+        db: Database,
+        adapters: Mapping[str, Adapter],
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
+        self.settings = settings
+        self.content = content
+        self.db = db
+        self.adapters = dict(adapters)
+        self.clock = clock
+        self.dispatcher = Dispatcher(db, content, clock)
+        self.sender = Sender(db, self.adapters, settings.sender, clock)
+        self.timers = DueWorkRunner(db, content, settings.clock, clock, self.sender.kick)
+        self.scheduler: AsyncIOScheduler | None = None
+        self._sender_task: asyncio.Task[None] | None = None
+
+    @classmethod
+    async def create(
+        cls,
+        settings: Settings,
+        adapters: Mapping[str, Adapter] | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> Onramp:
+        """Load content (refusing invalid content), open the database and apply migrations."""
+        content = load_tree_or_raise(settings.content.path)
+        db = Database.from_url(
+            settings.database.url,
+            sqlite_synchronous=settings.database.sqlite_synchronous,
+            echo=settings.database.echo,
+        )
+        if settings.database.migrate_on_start:
+            await upgrade(db.engine)
+        return cls(
+            settings,
+            content,
+            db,
+            adapters if adapters is not None else build_adapters(settings),
+            clock,
+        )
+
+    async def receive(self, event: Event) -> Receipt:
+        """The inbox every adapter is given."""
+        receipt = await self.dispatcher.handle(event)
+        if not receipt.outbox_ids:
+            return receipt
+        settled = self.sender.settled(receipt.outbox_ids)
+        self.sender.kick(receipt.outbox_ids)
+        return replace(receipt, settled=settled)
+
+    async def start(self) -> None:
+        if self.db.sqlite:  # one process owns a SQLite database: nothing is still in flight
+            async with self.db.transaction() as session:
+                await outbox.reclaim_all_sending(session)
+        self._sender_task = asyncio.create_task(self.sender.run(), name="onramp-sender")
+        self.scheduler = AsyncIOScheduler(timezone="UTC")
+        self.scheduler.add_job(
+            self.timers.tick,
+            "interval",
+            seconds=self.settings.clock.tick_seconds,
+            id="due-work",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
+        self.scheduler.add_job(
+            self.housekeeping,
+            "interval",
+            hours=6,
+            id="housekeeping",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        self.scheduler.start()
+        for adapter in self.adapters.values():
+            await adapter.start(self.receive)
+        log.info("onramp started", extra={"adapters": ",".join(self.adapters)})
+
+    async def housekeeping(self) -> None:
+        now = self.clock()
+        retention = self.settings.retention
+        async with self.db.transaction() as session:
+            events, sent = await housekeeping.prune(
+                session,
+                events_before=now - timedelta(days=retention.processed_events_days),
+                sent_before=now - timedelta(days=retention.sent_messages_days),
+            )
+        log.info("housekeeping", extra={"pruned_events": events, "pruned_messages": sent})
+
+    async def run_until_closed(self) -> None:
+        """Serve until an adapter that owns the session (the console) closes, or forever."""
+        closers = [a.closed() for a in self.adapters.values() if hasattr(a, "closed")]
+        if closers:
+            await asyncio.wait(
+                [asyncio.ensure_future(c) for c in closers], return_when=asyncio.FIRST_COMPLETED
+            )
+        else:
+            await asyncio.Event().wait()
+
+    async def stop(self) -> None:
+        for adapter in self.adapters.values():
+            with contextlib.suppress(Exception):
+                await adapter.stop()
+        if self.scheduler is not None and self.scheduler.running:
+            self.scheduler.shutdown(wait=False)
+        if self._sender_task is not None:
+            self._sender_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._sender_task
+        await self.db.dispose()

@@ -1,0 +1,197 @@
+"""The outbox sender: delivers committed messages, in order per member, with durable retries.
+
+Every attempt is leased in the database first, so a message is never lost (a crashed send is
+retried once its lease runs out) and never sent twice by two workers. The one gap no system
+can close is a crash between the platform accepting a message and our recording it: that
+message is sent again after the lease expires (at-least-once at the wire, for that instant).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.adapter import Adapter, DeliveryError
+from bot.messages import OutgoingMessage
+from bot.settings import SenderSettings
+from storage import outbox
+from storage.models import Outbox
+from storage.session import Database
+
+log = logging.getLogger("onramp.sender")
+
+
+@dataclass
+class _Result:
+    row: Outbox
+    delivery_id: str | None = None
+    error: DeliveryError | None = None
+    attempted: bool = True
+
+
+class Sender:
+    def __init__(
+        self,
+        db: Database,
+        adapters: Mapping[str, Adapter],
+        settings: SenderSettings,
+        clock: Callable[[], datetime],
+    ) -> None:
+        self.db = db
+        self.adapters = adapters
+        self.settings = settings
+        self.clock = clock
+        self._wanted: set[int] = set()
+        self._wake = asyncio.Event()
+        self._waiters: dict[int, list[asyncio.Future[None]]] = defaultdict(list)
+        self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self.stats: dict[str, int] = defaultdict(int)
+
+    def kick(self, outbox_ids: Iterable[int]) -> None:
+        """Deliver these soon (they were just committed)."""
+        self._wanted.update(outbox_ids)
+        self._wake.set()
+
+    def settled(self, outbox_ids: Iterable[int]) -> asyncio.Future[None]:
+        """Resolves once each of these rows has had its delivery attempt."""
+        futures = []
+        for outbox_id in outbox_ids:
+            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            self._waiters[outbox_id].append(future)
+            futures.append(future)
+        return asyncio.ensure_future(_gather(futures))
+
+    async def run(self) -> None:
+        """Deliver kicked rows at once, and sweep for anything left over every so often."""
+        loop = asyncio.get_running_loop()
+        next_sweep = loop.time()
+        while True:
+            timeout = max(0.0, next_sweep - loop.time())
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._wake.wait(), timeout)
+            self._wake.clear()
+            if self._wanted:
+                wanted, self._wanted = list(self._wanted), set()
+                await self.deliver(wanted)
+            if loop.time() >= next_sweep:
+                while await self.deliver(None) >= self.settings.batch_size:
+                    pass
+                next_sweep = loop.time() + self.settings.sweep_seconds
+
+    async def deliver(self, outbox_ids: list[int] | None) -> int:
+        """Claim and deliver the given rows (or any due rows); returns how many were claimed."""
+        now = self.clock()
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        claimed: list[Outbox] = []
+        for start in range(0, len(outbox_ids or [None]), self.settings.batch_size):
+            chunk = (
+                None if outbox_ids is None else outbox_ids[start : start + self.settings.batch_size]
+            )
+            async with self.db.transaction() as session:
+                claimed += await outbox.claim(
+                    session,
+                    now,
+                    lease,
+                    self.settings.batch_size,
+                    ids=chunk,
+                    platforms=list(self.adapters),
+                )
+        if not claimed:
+            return 0
+        by_recipient: dict[tuple[str, str], list[Outbox]] = defaultdict(list)
+        for row in claimed:
+            by_recipient[(row.platform, row.recipient)].append(row)
+        groups = await asyncio.gather(
+            *(self._send_in_order(rows) for rows in by_recipient.values())
+        )
+        await self._record([result for group in groups for result in group])
+        return len(claimed)
+
+    async def _send_in_order(self, rows: list[Outbox]) -> list[_Result]:
+        results: list[_Result] = []
+        async with self._semaphore:
+            for row in rows:
+                if results and results[-1].error is not None:
+                    results.append(_Result(row, attempted=False))
+                    continue
+                adapter = self.adapters[row.platform]
+                message = OutgoingMessage.from_payload(
+                    row.platform, row.recipient, row.payload, row.id
+                )
+                try:
+                    results.append(_Result(row, delivery_id=await adapter.send(message)))
+                except DeliveryError as exc:
+                    results.append(_Result(row, error=exc))
+                except Exception as exc:  # an adapter bug must not stop other members' messages
+                    log.exception("adapter %s failed to send", row.platform)
+                    results.append(
+                        _Result(row, error=DeliveryError(f"{type(exc).__name__}: {exc}"))
+                    )
+        return results
+
+    async def _record(self, results: list[_Result]) -> None:
+        now = self.clock()
+        async with self.db.transaction() as session:
+            await outbox.mark_sent(
+                session,
+                [
+                    (r.row.id or 0, r.delivery_id or "")
+                    for r in results
+                    if r.attempted and r.error is None
+                ],
+                now,
+            )
+            await outbox.release(session, [r.row.id or 0 for r in results if not r.attempted])
+            for result in results:
+                if result.error is not None:
+                    await self._record_failure(session, result.row, result.error, now)
+        for result in results:
+            outcome = (
+                "not_attempted"
+                if not result.attempted
+                else ("sent" if result.error is None else "failed_attempt")
+            )
+            self.stats[f"{result.row.platform}.{outcome}"] += 1
+            for future in self._waiters.pop(result.row.id or 0, []):
+                if not future.done():
+                    future.set_result(None)
+
+    async def _record_failure(
+        self, session: AsyncSession, row: Outbox, error: DeliveryError, now: datetime
+    ) -> None:
+        assert row.id is not None
+        if error.retry_after is not None and not error.permanent:
+            # Throttling is the platform asking us to wait, not a failure of the message.
+            await outbox.retry_later(
+                session,
+                row.id,
+                now + timedelta(seconds=error.retry_after),
+                error.reason,
+                count_attempt=False,
+            )
+            return
+        if error.permanent or row.attempts >= self.settings.max_attempts:
+            log.warning(
+                "message failed for good",
+                extra={"platform": row.platform, "reason": error.reason[:200]},
+            )
+            await outbox.mark_failed(session, row.id, error.reason)
+            return
+        delay = min(
+            self.settings.max_backoff_seconds,
+            self.settings.backoff_seconds * 2 ** (row.attempts - 1),
+        )
+        delay *= random.uniform(0.8, 1.2)
+        await outbox.retry_later(session, row.id, now + timedelta(seconds=delay), error.reason)
+
+
+async def _gather(futures: list[asyncio.Future[None]]) -> None:
+    await asyncio.gather(*futures)

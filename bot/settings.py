@@ -1,0 +1,138 @@
+"""Settings: `bot.toml`, overridden by ONRAMP_<SECTION>__<KEY> environment variables.
+
+Secrets never live in bot.toml: they come from the environment under the names the platforms'
+own SDKs use (see `Secrets`).
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    TomlConfigSettingsSource,
+)
+
+DEFAULT_CONFIG = Path("bot.toml")
+
+
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class DatabaseSettings(Section):
+    url: str = "sqlite+aiosqlite:///data/onramp.db"
+    # SQLite durability: NORMAL survives any process crash in WAL mode; FULL survives power loss.
+    sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
+    migrate_on_start: bool = True
+    echo: bool = False
+
+
+class ContentSettings(Section):
+    path: Path = Path("content")
+
+
+class AdaptersSettings(Section):
+    enabled: list[str] = Field(default_factory=lambda: ["console"])
+
+
+class ConsoleSettings(Section):
+    user: str = Field(default_factory=lambda: os.environ.get("USER") or "newcomer")
+    display_name: str | None = None
+
+
+class SenderSettings(Section):
+    max_attempts: int = Field(default=8, ge=1)
+    backoff_seconds: float = Field(default=2.0, gt=0)
+    max_backoff_seconds: float = Field(default=3600.0, gt=0)
+    lease_seconds: float = Field(default=60.0, gt=0)
+    sweep_seconds: float = Field(default=10.0, gt=0)
+    batch_size: int = Field(default=500, ge=1)
+    concurrency: int = Field(default=32, ge=1)
+
+
+class ClockSettings(Section):
+    tick_seconds: float = Field(default=5.0, gt=0)
+    lease_seconds: float = Field(default=120.0, gt=0)
+    max_attempts: int = Field(default=5, ge=1)
+    batch_size: int = Field(default=100, ge=1)
+    # Nudges never reach a member in their local night.
+    quiet_hours_start: int = Field(default=21, ge=0, le=23)
+    quiet_hours_end: int = Field(default=8, ge=0, le=23)
+
+
+class RetentionSettings(Section):
+    processed_events_days: int = Field(default=30, ge=1)
+    sent_messages_days: int = Field(default=90, ge=1)
+
+
+class LoggingSettings(Section):
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    format: Literal["json", "text"] = "text"
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="ONRAMP_",
+        env_nested_delimiter="__",
+        extra="forbid",
+        nested_model_default_partial_update=True,
+    )
+    config_file: ClassVar[Path] = DEFAULT_CONFIG
+
+    database: DatabaseSettings = DatabaseSettings()
+    content: ContentSettings = ContentSettings()
+    adapters: AdaptersSettings = AdaptersSettings()
+    console: ConsoleSettings = ConsoleSettings()
+    sender: SenderSettings = SenderSettings()
+    clock: ClockSettings = ClockSettings()
+    retention: RetentionSettings = RetentionSettings()
+    logging: LoggingSettings = LoggingSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        toml = TomlConfigSettingsSource(settings_cls, toml_file=cls.config_file)
+        return (init_settings, env_settings, toml)
+
+
+class Secrets(BaseSettings):
+    """Platform credentials, read only from the environment, under the SDKs' own names."""
+
+    model_config = SettingsConfigDict(extra="ignore", case_sensitive=False)
+
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    telegram_bot_token: SecretStr | None = None
+    telegram_webhook_secret: SecretStr | None = None
+    zulip_email: str | None = None
+    zulip_api_key: SecretStr | None = None
+    zulip_site: str | None = None
+    zulip_webhook_token: SecretStr | None = None
+    whatsapp_access_token: SecretStr | None = None
+    whatsapp_app_secret: SecretStr | None = None
+    whatsapp_verify_token: SecretStr | None = None
+
+
+def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
+    """Settings from `config_file` (default ./bot.toml, or ONRAMP_CONFIG), env and overrides."""
+    chosen = config_file or Path(os.environ.get("ONRAMP_CONFIG", DEFAULT_CONFIG))
+    if config_file is not None and not chosen.is_file():
+        raise FileNotFoundError(f"settings file {chosen} not found")
+
+    class _Loaded(Settings):
+        config_file: ClassVar[Path] = chosen
+
+    return _Loaded(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,34 @@
+"""What happens when a flow's timers come due: a gentle nudge, or the run's expiry."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from bot import clock, conversation
+from bot.turn import Turn
+from flows.engine import Remind
+from storage.models import DueWork, FlowRun
+
+
+async def _open_run(turn: Turn, work: DueWork) -> FlowRun | None:
+    run = await turn.session.get(FlowRun, work.payload.get("run"))
+    if run is None or run.status != "active" or turn.member.opted_out:
+        return None
+    return run
+
+
+@clock.on("flow.nudge", quiet_hours=True)
+async def nudge(turn: Turn, work: DueWork) -> datetime | None:
+    run = await _open_run(turn, work)
+    if run is None or run.step_id != work.payload.get("step") or not run.state.get("waiting"):
+        return None
+    await conversation.continue_flow(turn, run, Remind(run.step_id or ""))
+    return None
+
+
+@clock.on("flow.expire")
+async def expire(turn: Turn, work: DueWork) -> datetime | None:
+    run = await _open_run(turn, work)
+    if run is not None and conversation.is_expired(run, turn.now):
+        await conversation.expire(turn, run)
+    return None

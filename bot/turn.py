@@ -1,0 +1,129 @@
+"""A turn: everything one event (or one piece of due work) does, inside one transaction."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
+
+from bot.messages import Choice, OutgoingMessage
+from flows.content import ContentTree
+from flows.text import render
+from storage import due
+from storage.models import AuditLog, Identity, Member, Outbox
+from storage.session import Database
+
+
+@dataclass
+class Turn:
+    session: AsyncSession
+    db: Database
+    content: ContentTree
+    member: Member
+    identity: Identity
+    now: datetime
+    key: str  # base of every outgoing message's dedupe key: replaying the turn queues nothing new
+    _queued: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def locale(self) -> str:
+        return self.member.locale or self.content.community.default_locale
+
+    def profile(self) -> dict[str, Any]:
+        """The member as flows see it: built-in fields plus the community's own."""
+        return {
+            **self.member.profile,
+            "locale": self.member.locale,
+            "timezone": self.member.timezone,
+            "display_name": self.member.display_name,
+            "consent": self.member.consent,
+            "roles": list(self.member.roles),
+        }
+
+    def template_variables(self, count: Any = None) -> dict[str, Any]:
+        return {
+            "member": {"name": self.member.display_name, **self.profile()},
+            "answers": {},
+            "community": community_variables(self.content),
+            "count": count,
+        }
+
+    def system_text(self, key: str, count: int | None = None) -> str:
+        return render(
+            self.content.system[key],
+            self.member.locale,
+            self.content.community.default_locale,
+            self.template_variables(count),
+        )
+
+    def reply(
+        self,
+        text: str,
+        *,
+        choices: tuple[Choice, ...] = (),
+        multiple: bool = False,
+        step_id: str | None = None,
+    ) -> None:
+        hint = None
+        if choices:
+            hint = self.system_text("choose_many" if multiple else "choose_one")
+        message = OutgoingMessage(
+            platform=self.identity.platform,
+            recipient=self.identity.dm_conversation or self.identity.external_id,
+            workspace=self.identity.workspace,
+            text=text,
+            choices=choices,
+            multiple=multiple,
+            step_id=step_id,
+            answer_hint=hint,
+            locale=self.locale,
+        )
+        self._queued.append(
+            {
+                "dedupe_key": f"{self.key}#{len(self._queued)}",
+                "member_id": self.member.id,
+                "platform": message.platform,
+                "recipient": message.recipient,
+                "payload": message.to_payload(),
+                "not_before": self.now,
+                "created_at": self.now,
+            }
+        )
+
+    async def schedule(
+        self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None
+    ) -> None:
+        await due.schedule(
+            self.session,
+            key=key,
+            kind=kind,
+            due_at=due_at,
+            member_id=self.member.id,
+            payload=dict(payload or {}),
+        )
+
+    def audit(self, action: str, actor: str = "member", **detail: Any) -> None:
+        self.session.add(
+            AuditLog(
+                at=self.now, actor=actor, action=action, member_id=self.member.id, detail=detail
+            )
+        )
+
+    async def flush(self) -> tuple[int, ...]:
+        """Write the queued messages; the ids come back for delivery right after commit."""
+        if not self._queued:
+            return ()
+        statement = insert(Outbox).values(self._queued)
+        statement = statement.prefix_with("OR IGNORE") if self.db.sqlite else statement
+        result = await self.session.execute(statement.returning(col(Outbox.id)))
+        self._queued.clear()
+        return tuple(sorted(i for i in result.scalars() if i is not None))
+
+
+def community_variables(content: ContentTree) -> dict[str, Any]:
+    return {"name": content.community.name, "links": dict(content.community.links)}

@@ -1,0 +1,1 @@
+"""The content language: schema, loader with line numbers, validation, interpreter, i18n."""

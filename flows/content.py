@@ -1,0 +1,251 @@
+"""Loading the whole content tree. It loads entirely valid or not at all."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from flows.problems import ContentError, Problem, did_you_mean
+from flows.schema import STEP_KINDS, Community, Flow, SystemTexts, Text
+from flows.yamlfile import PathKey, YamlDocument, load_yaml
+
+KNOWN_KEYS = sorted(
+    {
+        *STEP_KINDS,
+        *Flow.model_fields,
+        *Community.model_fields,
+        "texts",
+        "choices",
+        "label",
+        "multiple",
+        "input",
+        "pattern",
+        "max_length",
+        "timeout",
+        "nudge",
+        "expire_after",
+        "count",
+        "next",
+        "otherwise",
+        "when",
+        "answer",
+        "profile",
+        "equals",
+        "in",
+        "has_any",
+        "exists",
+        "not",
+        "all",
+        "any",
+        "with",
+        "member_joined",
+        "command",
+        "keywords",
+    }
+)
+
+
+@dataclass
+class ContentTree:
+    root: Path
+    community: Community
+    flows: dict[str, Flow]
+    system: dict[str, Text]
+    documents: dict[str, YamlDocument] = field(default_factory=dict)
+    flow_files: dict[str, str] = field(default_factory=dict)
+    warnings: list[Problem] = field(default_factory=list)
+
+    @property
+    def onboarding(self) -> Flow:
+        return self.flows[self.community.onboarding_flow]
+
+    def flow_for_command(self, name: str) -> Flow | None:
+        return next((f for f in self.flows.values() if f.trigger.command == name), None)
+
+    def flow_for_keyword(self, text: str) -> Flow | None:
+        words = text.casefold().split()
+        for flow in self.flows.values():
+            if any(k.casefold() in words for k in flow.trigger.keywords):
+                return flow
+        return None
+
+
+def _display(root: Path, path: Path) -> str:
+    try:
+        return str(Path(root.name) / path.relative_to(root))
+    except ValueError:
+        return str(path)
+
+
+def _inline_markdown(data: Any, root: Path, locales: list[str]) -> Any:
+    """`{md: welcome}` becomes the text of content/messages/<locale>/welcome.md per locale."""
+    if isinstance(data, dict):
+        if set(data) == {"md"} and isinstance(data["md"], str):
+            texts = {}
+            for locale in locales:
+                file = root / "messages" / locale / f"{data['md']}.md"
+                if file.is_file():
+                    texts[locale] = file.read_text(encoding="utf-8").strip()
+            return texts or data
+        return {k: _inline_markdown(v, root, locales) for k, v in data.items()}
+    if isinstance(data, list):
+        return [_inline_markdown(v, root, locales) for v in data]
+    return data
+
+
+def _step_id(document: YamlDocument, loc: PathKey) -> str | None:
+    if len(loc) >= 2 and loc[0] == "steps" and isinstance(loc[1], int):
+        steps = document.data.get("steps") if isinstance(document.data, dict) else None
+        if isinstance(steps, list) and loc[1] < len(steps) and isinstance(steps[loc[1]], dict):
+            step_id = steps[loc[1]].get("id")
+            return str(step_id) if step_id is not None else f"#{loc[1] + 1}"
+    return None
+
+
+def _validation_problems(document: YamlDocument, error: ValidationError) -> list[Problem]:
+    problems = []
+    for detail in error.errors():
+        loc = tuple(
+            part
+            for index, part in enumerate(detail["loc"])
+            # drop the discriminator tag pydantic inserts after a step's index
+            if not (
+                index == 2
+                and part in STEP_KINDS
+                and detail["loc"][0] == "steps"
+                and part not in _keys_at(document, detail["loc"][:2])
+            )
+        )
+        hint = None
+        message = detail["msg"].removeprefix("Value error, ")
+        if detail["type"] == "extra_forbidden":
+            key = str(loc[-1])
+            message = f"unknown key '{key}'"
+            hint = did_you_mean(key, KNOWN_KEYS) or "remove it or check the authoring guide"
+        elif detail["type"] == "missing":
+            message = f"'{loc[-1]}' is required here"
+            loc = loc[:-1]
+        elif detail["type"] == "string_pattern_mismatch":
+            hint = "ids use lowercase letters, digits and _ and start with a letter"
+        elif detail["type"] == "step_kind":
+            hint = "give the step one of say, ask, branch, set, goto, end or action"
+        problems.append(
+            Problem(document.file, document.line_of(loc), _step_id(document, loc), message, hint)
+        )
+    return problems
+
+
+def _keys_at(document: YamlDocument, loc: tuple[Any, ...]) -> set[str]:
+    node: Any = document.data
+    for part in loc:
+        try:
+            node = node[part]
+        except (KeyError, IndexError, TypeError):
+            return set()
+    return set(node) if isinstance(node, dict) else set()
+
+
+M = TypeVar("M", bound=BaseModel)
+
+
+def _parse(model: type[M], document: YamlDocument, problems: list[Problem]) -> M | None:
+    if not isinstance(document.data, dict):
+        problems.append(Problem(document.file, 1, None, "expected a mapping of keys at the top"))
+        return None
+    try:
+        return model.model_validate(document.data)
+    except ValidationError as exc:
+        problems.extend(_validation_problems(document, exc))
+        return None
+
+
+def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
+    """Load and validate everything under `root`; returns the tree only when it has no errors."""
+    from flows.validate import validate_tree
+
+    problems: list[Problem] = []
+    if not root.is_dir():
+        where = str(root)
+        return None, [
+            Problem(
+                where,
+                1,
+                None,
+                "content folder not found",
+                "set [content] path in bot.toml or ONRAMP_CONTENT__PATH",
+            )
+        ]
+    documents: dict[str, YamlDocument] = {}
+
+    def read(path: Path) -> YamlDocument | None:
+        name = _display(root, path)
+        if not path.is_file():
+            problems.append(Problem(name, 1, None, "file not found", "it is required"))
+            return None
+        loaded = load_yaml(path, name)
+        if isinstance(loaded, Problem):
+            problems.append(loaded)
+            return None
+        documents[name] = loaded
+        return loaded
+
+    community_doc = read(root / "community.yaml")
+    community = _parse(Community, community_doc, problems) if community_doc else None
+    locales = community.locales if community else []
+    system_doc = read(root / "system.yaml")
+    system = None
+    if system_doc:
+        system_doc.data = _inline_markdown(system_doc.data, root, locales)
+        system = _parse(SystemTexts, system_doc, problems)
+    flows: dict[str, Flow] = {}
+    flow_files: dict[str, str] = {}
+    paths = sorted((root / "flows").glob("*.yaml")) if (root / "flows").is_dir() else []
+    if not paths:
+        problems.append(
+            Problem(
+                _display(root, root / "flows"),
+                1,
+                None,
+                "no flows found",
+                "add at least the onboarding flow as flows/<id>.yaml",
+            )
+        )
+    for path in paths:
+        document = read(path)
+        if document is None:
+            continue
+        document.data = _inline_markdown(document.data, root, locales)
+        flow = _parse(Flow, document, problems)
+        if flow is None:
+            continue
+        if flow.id in flows:
+            problems.append(
+                Problem(
+                    document.file,
+                    document.line_of(("id",)),
+                    None,
+                    f"flow id '{flow.id}' is used by another file too",
+                    "give each flow its own id",
+                )
+            )
+            continue
+        flows[flow.id] = flow
+        flow_files[flow.id] = document.file
+    if community is None or system is None:
+        return None, problems
+    tree = ContentTree(root, community, flows, system.texts, documents, flow_files)
+    problems.extend(validate_tree(tree))
+    tree.warnings = [p for p in problems if p.severity == "warning"]
+    if any(p.severity == "error" for p in problems):
+        return None, problems
+    return tree, problems
+
+
+def load_tree_or_raise(root: Path) -> ContentTree:
+    tree, problems = load_tree(root)
+    if tree is None:
+        raise ContentError(problems)
+    return tree

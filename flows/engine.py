@@ -1,0 +1,293 @@
+"""The flow interpreter: a pure function from (flow, run state, input) to (state, outputs).
+
+It reads no clock, touches no database and knows no platform. The core stores the new state,
+turns prompts into outgoing messages and runs requested actions, all in one transaction.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field, replace
+from datetime import timedelta
+from typing import Any
+
+from flows import answers as parse
+from flows.conditions import holds
+from flows.schema import (
+    ActionStep,
+    AskStep,
+    BranchStep,
+    EndStep,
+    Flow,
+    GotoStep,
+    SayStep,
+    SetStep,
+    Step,
+    Text,
+)
+from flows.text import render, render_template
+
+END = "end"
+MAX_STEPS_PER_TURN = 200
+_WHOLE_ANSWER = re.compile(r"^\{\{\s*answers\.([a-z][a-z0-9_]*)\s*\}\}$")
+
+
+# Inputs ---------------------------------------------------------------------------------------
+@dataclass(frozen=True)
+class Start:
+    """Begin the flow at its first step."""
+
+
+@dataclass(frozen=True)
+class Reply:
+    text: str
+
+
+@dataclass(frozen=True)
+class Pick:
+    choice_ids: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class Remind:
+    """The ask step's timeout passed without an answer."""
+
+    step_id: str
+
+
+@dataclass(frozen=True)
+class Resume:
+    """Show the pending question again (the member came back)."""
+
+
+FlowInput = Start | Reply | Pick | Remind | Resume
+
+
+# State and outputs -----------------------------------------------------------------------------
+@dataclass(frozen=True)
+class RunState:
+    step_id: str | None = None
+    answers: Mapping[str, Any] = field(default_factory=dict)
+    waiting: bool = False
+    finished: bool = False
+
+
+@dataclass(frozen=True)
+class Prompt:
+    """A message to the member. `reason` is set when an answer was not accepted."""
+
+    kind: str  # say | ask | nudge | retry | end
+    step_id: str
+    text: str
+    choices: tuple[tuple[str, str], ...] = ()
+    multiple: bool = False
+    input: str | None = None
+    reason: str | None = None
+    reason_count: int = 0
+
+
+@dataclass(frozen=True)
+class SaveAnswer:
+    step_id: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class SetProfile:
+    field: str
+    value: Any
+
+
+@dataclass(frozen=True)
+class RunAction:
+    step_id: str
+    name: str
+    parameters: Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class AwaitInput:
+    step_id: str
+    timeout: timedelta | None
+    expire_after: timedelta | None
+
+
+Output = Prompt | SaveAnswer | SetProfile | RunAction | AwaitInput
+
+
+@dataclass(frozen=True)
+class Context:
+    """What the member looks like to templates and conditions. Updated as `set` steps run."""
+
+    profile: Mapping[str, Any]
+    default_locale: str
+    community: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def locale(self) -> str | None:
+        value = self.profile.get("locale")
+        return str(value) if value else None
+
+
+@dataclass(frozen=True)
+class Outcome:
+    state: RunState
+    outputs: list[Output]
+
+    @property
+    def prompts(self) -> list[Prompt]:
+        return [o for o in self.outputs if isinstance(o, Prompt)]
+
+
+class FlowLoopError(RuntimeError):
+    """A flow went round more steps than any real conversation needs without asking anything."""
+
+
+class _Turn:
+    def __init__(self, flow: Flow, state: RunState, context: Context) -> None:
+        self.flow = flow
+        self.steps: dict[str, Step] = {s.id: s for s in flow.steps}
+        self.order = [s.id for s in flow.steps]
+        self.answers = dict(state.answers)
+        self.profile = dict(context.profile)
+        self.context = context
+        self.outputs: list[Output] = []
+
+    def variables(self, count: Any = None) -> dict[str, Any]:
+        member = {"name": self.profile.get("display_name") or "", **self.profile}
+        return {
+            "member": member,
+            "answers": self.answers,
+            "community": self.context.community,
+            "count": count,
+        }
+
+    def text(self, text: Text, count_expression: str | None = None) -> str:
+        locale = self.profile.get("locale") or None
+        count = None
+        if count_expression:
+            rendered = render_template(count_expression, self.variables())
+            try:
+                count = float(rendered) if "." in rendered else int(rendered)
+            except ValueError:
+                count = 0
+        return render(text, locale, self.context.default_locale, self.variables(count))
+
+    def following(self, step: Step) -> str:
+        if step.next:
+            return step.next
+        index = self.order.index(step.id)
+        return self.order[index + 1] if index + 1 < len(self.order) else END
+
+    def ask(self, step: AskStep, kind: str, reason: parse.Rejected | None = None) -> None:
+        text = self.text(step.nudge if kind == "nudge" and step.nudge else step.ask, step.count)
+        locale = self.profile.get("locale") or None
+        choices = tuple(
+            (c.id, render(c.label, locale, self.context.default_locale, self.variables()))
+            for c in step.choices or []
+        )
+        self.outputs.append(
+            Prompt(
+                kind,
+                step.id,
+                text,
+                choices,
+                step.multiple,
+                step.input,
+                reason.reason if reason else None,
+                reason.count if reason else 0,
+            )
+        )
+        if kind == "ask":
+            self.outputs.append(AwaitInput(step.id, step.timeout, step.expire_after))
+
+    def run_from(self, step_id: str) -> RunState:
+        for _ in range(MAX_STEPS_PER_TURN):
+            if step_id == END:
+                return RunState(None, self.answers, waiting=False, finished=True)
+            step = self.steps[step_id]
+            match step:
+                case SayStep():
+                    self.outputs.append(Prompt("say", step.id, self.text(step.say, step.count)))
+                    step_id = self.following(step)
+                case AskStep():
+                    self.ask(step, "ask")
+                    return RunState(step.id, self.answers, waiting=True)
+                case BranchStep():
+                    step_id = next(
+                        (c.goto for c in step.branch if holds(c.when, self.answers, self.profile)),
+                        step.otherwise or self.following(step),
+                    )
+                case SetStep():
+                    for name, raw in step.set.items():
+                        value = self.set_value(raw)
+                        self.profile[name] = value
+                        self.outputs.append(SetProfile(name, value))
+                    step_id = self.following(step)
+                case GotoStep():
+                    step_id = step.goto
+                case EndStep():
+                    if step.end is not True:
+                        self.outputs.append(Prompt("end", step.id, self.text(step.end, step.count)))
+                    return RunState(None, self.answers, waiting=False, finished=True)
+                case ActionStep():
+                    self.outputs.append(RunAction(step.id, step.action, dict(step.with_)))
+                    step_id = self.following(step)
+        raise FlowLoopError(f"flow {self.flow.id!r} ran {MAX_STEPS_PER_TURN} steps without asking")
+
+    def set_value(self, raw: Any) -> Any:
+        if not isinstance(raw, str):
+            return raw
+        whole = _WHOLE_ANSWER.match(raw)
+        if whole:
+            return self.answers.get(whole.group(1))
+        return render_template(raw, self.variables())
+
+    def answer(self, step: AskStep, given: Reply | Pick) -> RunState:
+        locale = str(self.profile.get("locale") or self.context.default_locale)
+        value: Any
+        if isinstance(given, Pick):
+            value = parse.choices_by_id(step, given.choice_ids)
+        elif step.choices:
+            value = parse.parse_choices(step, given.text)
+        else:
+            value = parse.parse_input(step, given.text, locale)
+        if isinstance(value, parse.Rejected):
+            self.ask(step, "retry", value)
+            return RunState(step.id, self.answers, waiting=True)
+        if step.choices and not step.multiple:
+            value = value[0]
+        self.answers[step.id] = value
+        self.outputs.append(SaveAnswer(step.id, value))
+        return self.run_from(self.following(step))
+
+
+def advance(flow: Flow, state: RunState, given: FlowInput, context: Context) -> Outcome:
+    """Run one turn of `flow` for one member."""
+    turn = _Turn(flow, state, context)
+    if isinstance(given, Start):
+        return Outcome(turn.run_from(flow.steps[0].id), turn.outputs)
+    if state.finished or state.step_id is None or state.step_id not in turn.steps:
+        return Outcome(state, [])
+    step = turn.steps[state.step_id]
+    if not isinstance(step, AskStep) or not state.waiting:
+        # Content changed under a waiting run, or the state is from another version:
+        # carry on from here rather than stall.
+        return Outcome(turn.run_from(step.id), turn.outputs)
+    match given:
+        case Resume():
+            turn.ask(step, "ask")
+            return Outcome(state, turn.outputs)
+        case Remind(step_id=step_id):
+            if step_id != step.id:
+                return Outcome(state, [])
+            turn.ask(step, "nudge")
+            return Outcome(state, turn.outputs)
+        case Reply() | Pick():
+            return Outcome(turn.answer(step, given), turn.outputs)
+    return Outcome(state, [])
+
+
+def with_answers(state: RunState, answers: Mapping[str, Any]) -> RunState:
+    return replace(state, answers=dict(answers))

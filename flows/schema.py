@@ -1,0 +1,274 @@
+"""The flow language as pydantic models. Unknown keys are rejected everywhere."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Discriminator,
+    Field,
+    StringConstraints,
+    Tag,
+    field_validator,
+    model_validator,
+)
+
+SCHEMA_VERSION: Literal[1] = 1
+
+Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
+# Choice ids travel inside button payloads (Telegram allows 64 bytes), so they stay short.
+ChoiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,23}$")]
+Locale = Annotated[
+    str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
+]
+PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
+ANY_LOCALE = "*"
+
+# A text is either one string (the same in every language: a URL, an emoji) or a mapping
+# locale -> string, or locale -> {plural category -> string} for counted phrases.
+Translation = str | dict[Literal["zero", "one", "two", "few", "many", "other"], str]
+Text = dict[str, Translation]
+
+
+def _as_text(value: Any) -> Any:
+    if isinstance(value, str):
+        return {ANY_LOCALE: value}
+    return value
+
+
+LocalizedText = Annotated[Text, BeforeValidator(_as_text)]
+
+_DURATION = re.compile(r"^\s*(\d+)\s*(m|min|h|d|w)\s*$")
+_UNITS = {"m": "minutes", "min": "minutes", "h": "hours", "d": "days", "w": "weeks"}
+
+
+def parse_duration(value: Any) -> timedelta:
+    if isinstance(value, timedelta):
+        return value
+    match = _DURATION.match(str(value))
+    if not match:
+        raise ValueError("a duration is a number and a unit: 30m, 12h, 2d or 1w")
+    amount, unit = match.groups()
+    if int(amount) == 0:
+        raise ValueError("a duration must be longer than zero")
+    return timedelta(**{_UNITS[unit]: int(amount)})
+
+
+Duration = Annotated[timedelta, BeforeValidator(parse_duration)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Choice(Strict):
+    id: ChoiceId
+    label: LocalizedText
+
+
+class Condition(Strict):
+    """One declarative test on an answer or a profile field, or a combination of tests."""
+
+    answer: Id | None = None
+    profile: str | None = None
+    equals: str | int | bool | None = None
+    is_in: list[str] | None = Field(default=None, alias="in")
+    has_any: list[str] | None = None
+    exists: bool | None = None
+    not_: Condition | None = Field(default=None, alias="not")
+    all: list[Condition] | None = None
+    any: list[Condition] | None = None
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+    @model_validator(mode="after")
+    def _one_test(self) -> Condition:
+        combinators = [c for c in (self.not_, self.all, self.any) if c is not None]
+        tests = [t for t in (self.equals, self.is_in, self.has_any, self.exists) if t is not None]
+        subject = [s for s in (self.answer, self.profile) if s is not None]
+        if combinators:
+            if len(combinators) > 1 or tests or subject:
+                raise ValueError("use exactly one of 'not', 'all' or 'any' on its own")
+            return self
+        if len(subject) != 1:
+            raise ValueError("a condition names exactly one 'answer' or 'profile' field")
+        if len(tests) != 1:
+            raise ValueError("a condition has exactly one test: equals, in, has_any or exists")
+        return self
+
+
+class Case(Strict):
+    when: Condition
+    goto: Id
+
+
+InputKind = Literal["text", "email", "url", "number", "timezone", "language", "regex"]
+
+
+class StepBase(Strict):
+    id: Id
+    next: Id | None = None
+
+
+class SayStep(StepBase):
+    say: LocalizedText
+    count: str | None = None
+
+
+class AskStep(StepBase):
+    ask: LocalizedText
+    choices: list[Choice] | None = None
+    multiple: bool = False
+    input: InputKind | None = None
+    pattern: str | None = None
+    max_length: int = Field(default=500, ge=1, le=4000)
+    timeout: Duration | None = None
+    nudge: LocalizedText | None = None
+    expire_after: Duration | None = None
+    count: str | None = None
+
+    @model_validator(mode="after")
+    def _choices_or_input(self) -> AskStep:
+        if (self.choices is None) == (self.input is None):
+            raise ValueError(
+                "an ask step has either 'choices' or 'input', not both and not neither"
+            )
+        if self.multiple and not self.choices:
+            raise ValueError("'multiple' only applies to an ask step with choices")
+        if (self.input == "regex") != (self.pattern is not None):
+            raise ValueError(
+                "'pattern' goes with 'input: regex', and 'input: regex' needs a pattern"
+            )
+        if self.pattern is not None:
+            try:
+                re.compile(self.pattern)
+            except re.error as exc:
+                raise ValueError(f"'pattern' is not a valid regular expression: {exc}") from exc
+        if self.nudge is not None and self.timeout is None:
+            raise ValueError("a 'nudge' is sent after 'timeout'; add a timeout such as 2d")
+        if self.timeout and self.expire_after and self.expire_after <= self.timeout:
+            raise ValueError("'expire_after' must be longer than 'timeout'")
+        return self
+
+    @field_validator("choices")
+    @classmethod
+    def _some_choices(cls, choices: list[Choice] | None) -> list[Choice] | None:
+        if choices is not None and len(choices) < 2:
+            raise ValueError("an ask step with choices needs at least two")
+        return choices
+
+
+class BranchStep(StepBase):
+    branch: list[Case] = Field(min_length=1)
+    otherwise: Id | None = None
+
+
+class SetStep(StepBase):
+    set: dict[str, str | bool | int | list[str]] = Field(min_length=1)
+
+
+class GotoStep(StepBase):
+    goto: Id
+
+
+class EndStep(StepBase):
+    end: LocalizedText | Literal[True]
+    count: str | None = None
+
+
+class ActionStep(StepBase):
+    action: str
+    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
+
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+STEP_KINDS = ("say", "ask", "branch", "set", "goto", "end", "action")
+
+
+def step_kind(value: Any) -> str | None:
+    if isinstance(value, StepBase):
+        return _KIND_OF_MODEL[type(value)]
+    if isinstance(value, dict):
+        present = [kind for kind in STEP_KINDS if kind in value]
+        return present[0] if len(present) == 1 else None
+    return None
+
+
+_KIND_OF_MODEL: dict[type[StepBase], str] = {
+    SayStep: "say",
+    AskStep: "ask",
+    BranchStep: "branch",
+    SetStep: "set",
+    GotoStep: "goto",
+    EndStep: "end",
+    ActionStep: "action",
+}
+
+Step = Annotated[
+    Annotated[SayStep, Tag("say")]
+    | Annotated[AskStep, Tag("ask")]
+    | Annotated[BranchStep, Tag("branch")]
+    | Annotated[SetStep, Tag("set")]
+    | Annotated[GotoStep, Tag("goto")]
+    | Annotated[EndStep, Tag("end")]
+    | Annotated[ActionStep, Tag("action")],
+    Discriminator(
+        step_kind,
+        custom_error_type="step_kind",
+        custom_error_message="a step has exactly one of: say, ask, branch, set, goto, end, action",
+    ),
+]
+
+
+class Trigger(Strict):
+    member_joined: bool = False
+    command: Id | None = None
+    keywords: list[str] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _something(self) -> Trigger:
+        if not (self.member_joined or self.command or self.keywords):
+            raise ValueError("a trigger needs member_joined, a command or keywords")
+        return self
+
+
+class Flow(Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    id: Id
+    title: LocalizedText
+    description: str | None = None
+    trigger: Trigger
+    expire_after: Duration | None = None
+    steps: list[Step] = Field(min_length=1)
+
+
+class Community(Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    name: str
+    default_locale: Locale
+    locales: list[Locale] = Field(min_length=1)
+    onboarding_flow: Id
+    links: dict[str, str] = Field(default_factory=dict)
+    # Profile fields a flow may `set` beyond the built-in ones; a community stores only these.
+    profile_fields: list[Id] = Field(default_factory=list)
+
+    @model_validator(mode="after")
+    def _default_declared(self) -> Community:
+        if self.default_locale not in self.locales:
+            raise ValueError(f"default_locale {self.default_locale!r} must be one of 'locales'")
+        return self
+
+
+class SystemTexts(Strict):
+    schema_version: Literal[1] = SCHEMA_VERSION
+    texts: dict[str, LocalizedText]
+
+
+# Profile fields every member has; `set` on these updates the member's own columns.
+CORE_PROFILE_FIELDS = ("locale", "timezone", "display_name", "consent")

@@ -1,0 +1,117 @@
+"""Localized text: locale fallback, CLDR plurals (Babel) and sandboxed Jinja2 templates."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from functools import lru_cache
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
+from jinja2.sandbox import ImmutableSandboxedEnvironment
+
+from flows.schema import ANY_LOCALE, Text, Translation
+
+# The only names a template may use; `onramp check` rejects any other.
+TEMPLATE_VARIABLES = frozenset({"member", "answers", "community", "count"})
+
+_environment = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
+)
+
+
+def fallback_chain(locale: str | None, default_locale: str) -> list[str]:
+    """member locale -> its base language -> the community default, without repeats."""
+    chain: list[str] = []
+    if locale:
+        chain.append(locale)
+        base = locale.replace("-", "_").split("_")[0]
+        chain.append(base)
+    chain.append(default_locale)
+    chain.append(ANY_LOCALE)
+    return list(dict.fromkeys(chain))
+
+
+def pick(text: Text, locale: str | None, default_locale: str) -> tuple[str, Translation]:
+    """The translation to show, and the locale it is written in."""
+    for candidate in fallback_chain(locale, default_locale):
+        if candidate in text:
+            return (default_locale if candidate == ANY_LOCALE else candidate), text[candidate]
+    first = next(iter(text))
+    return first, text[first]
+
+
+@lru_cache(maxsize=256)
+def _babel_locale(code: str) -> Locale | None:
+    try:
+        return Locale.parse(code)
+    except (UnknownLocaleError, ValueError):
+        return None
+
+
+def plural_category(locale: str, count: float) -> str:
+    parsed = _babel_locale(locale)
+    return parsed.plural_form(count) if parsed is not None else ("one" if count == 1 else "other")
+
+
+def plural_categories(locale: str) -> set[str]:
+    parsed = _babel_locale(locale)
+    return set(parsed.plural_form.tags) | {"other"} if parsed is not None else {"one", "other"}
+
+
+@lru_cache(maxsize=2048)
+def _compiled(source: str) -> Any:
+    return _environment.from_string(source)
+
+
+def render_template(source: str, variables: Mapping[str, Any]) -> str:
+    if "{" not in source:
+        return source
+    return str(_compiled(source).render(**variables))
+
+
+def render(
+    text: Text, locale: str | None, default_locale: str, variables: Mapping[str, Any]
+) -> str:
+    shown_locale, translation = pick(text, locale, default_locale)
+    if isinstance(translation, dict):
+        count = variables.get("count")
+        number = count if isinstance(count, int | float) else 0
+        category = plural_category(shown_locale, number)
+        source = translation.get(category) or translation["other"]  # type: ignore[call-overload]
+    else:
+        source = translation
+    return render_template(source, variables)
+
+
+def template_names(source: str) -> tuple[set[str], set[tuple[str, str]]]:
+    """Top-level variables used, and (variable, attribute) pairs like ('answers', 'language').
+
+    Raises TemplateSyntaxError for a broken template.
+    """
+    tree = _environment.parse(source)
+    names = set(meta.find_undeclared_variables(tree))
+    attributes = {
+        (node.node.name, node.attr)
+        for node in tree.find_all(nodes.Getattr)
+        if isinstance(node.node, nodes.Name)
+    }
+    attributes |= {
+        (node.node.name, str(node.arg.value))
+        for node in tree.find_all(nodes.Getitem)
+        if isinstance(node.node, nodes.Name) and isinstance(node.arg, nodes.Const)
+    }
+    return names, attributes
+
+
+__all__ = [
+    "TEMPLATE_VARIABLES",
+    "TemplateSyntaxError",
+    "fallback_chain",
+    "pick",
+    "plural_categories",
+    "plural_category",
+    "render",
+    "render_template",
+    "template_names",
+]

@@ -1,0 +1,72 @@
+"""YAML loading that remembers the line of every key and list item."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.error import MarkedYAMLError
+
+from flows.problems import Problem
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass
+class YamlDocument:
+    """Plain Python data plus the 1-based line of every path in it."""
+
+    file: str
+    data: Any
+    lines: dict[PathKey, int] = field(default_factory=dict)
+
+    def line_of(self, path: PathKey) -> int:
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return 1
+
+
+def load_yaml(path: Path, display_name: str) -> YamlDocument | Problem:
+    """Parse one file; a syntax error becomes a Problem naming its line."""
+    yaml = YAML(typ="rt", pure=True)
+    try:
+        raw = yaml.load(path.read_text(encoding="utf-8"))
+    except MarkedYAMLError as exc:
+        mark = exc.problem_mark or exc.context_mark
+        line = mark.line + 1 if mark is not None else 1
+        return Problem(
+            display_name,
+            line,
+            None,
+            f"invalid YAML: {exc.problem or exc.context}",
+            "check the indentation and quoting around this line",
+        )
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem(display_name, 1, None, f"cannot read the file: {exc}")
+    document = YamlDocument(display_name, None, {(): 1})
+    document.data = _plain(raw, (), document.lines)
+    return document
+
+
+def _plain(node: Any, path: PathKey, lines: dict[PathKey, int]) -> Any:
+    if isinstance(node, CommentedMap):
+        result: dict[Any, Any] = {}
+        for key, value in node.items():
+            key_path = (*path, str(key))
+            lines[key_path] = node.lc.key(key)[0] + 1
+            result[str(key) if not isinstance(key, str) else key] = _plain(value, key_path, lines)
+        return result
+    if isinstance(node, CommentedSeq):
+        items = []
+        for index, value in enumerate(node):
+            item_path = (*path, index)
+            lines[item_path] = node.lc.item(index)[0] + 1
+            items.append(_plain(value, item_path, lines))
+        return items
+    if isinstance(node, str):
+        return str(node)
+    return node

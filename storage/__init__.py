@@ -1,0 +1,1 @@
+"""Onramp's storage: SQLModel tables, small query functions and Alembic migrations."""

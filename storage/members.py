@@ -1,0 +1,71 @@
+"""Members and their platform identities."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from storage.models import Identity, Member
+
+
+async def find_identity(
+    session: AsyncSession, platform: str, workspace: str, external_id: str
+) -> tuple[Identity, Member] | None:
+    statement = (
+        select(Identity, Member)
+        .join(Member, Member.id == Identity.member_id)
+        .where(
+            Identity.platform == platform,
+            Identity.workspace == workspace,
+            Identity.external_id == external_id,
+        )
+    )
+    row = (await session.execute(statement)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def create_member(
+    session: AsyncSession,
+    *,
+    platform: str,
+    workspace: str,
+    external_id: str,
+    display_name: str = "",
+    locale: str | None = None,
+    conversation: str | None = None,
+    source: str | None = None,
+) -> tuple[Identity, Member]:
+    member = Member(display_name=display_name[:200], locale=locale, source=source)
+    session.add(member)
+    await session.flush()
+    assert member.id is not None
+    identity = Identity(
+        member_id=member.id,
+        platform=platform,
+        workspace=workspace,
+        external_id=external_id,
+        dm_conversation=conversation,
+    )
+    session.add(identity)
+    await session.flush()
+    return identity, member
+
+
+async def find_member(session: AsyncSession, reference: str) -> Member | None:
+    """A member by id ('42') or by identity ('console:ada', 'slack:T0123:U0456')."""
+    if reference.isdigit():
+        return await session.get(Member, int(reference))
+    parts = reference.split(":")
+    if len(parts) == 2:
+        platform, workspace, external_id = parts[0], "", parts[1]
+    elif len(parts) == 3:
+        platform, workspace, external_id = parts
+    else:
+        return None
+    found = await find_identity(session, platform, workspace, external_id)
+    return found[1] if found else None
+
+
+async def identities_of(session: AsyncSession, member_id: int) -> list[Identity]:
+    result = await session.execute(select(Identity).where(Identity.member_id == member_id))
+    return list(result.scalars())

@@ -1,0 +1,152 @@
+"""The tables. Every per-member row cascades from `member`, so forgetting a member is one delete."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+from storage.types import JSONDocument, UTCDateTime
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def _when(nullable: bool = False, index: bool = False) -> Any:
+    return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
+
+
+def _json(default: Any) -> Any:
+    return Field(default_factory=default, sa_type=JSONDocument, nullable=False)
+
+
+def _member_fk(nullable: bool = False) -> Any:
+    return Field(
+        default=None,
+        sa_column=Column(
+            Integer,
+            ForeignKey("member.id", ondelete="CASCADE"),
+            nullable=nullable,
+            index=True,
+        ),
+    )
+
+
+class Member(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    display_name: str = Field(default="", max_length=200)
+    locale: str | None = Field(default=None, max_length=35)
+    timezone: str | None = Field(default=None, max_length=64)
+    roles: list[str] = _json(list)
+    profile: dict[str, Any] = _json(dict)
+    consent: bool | None = Field(default=None)
+    consent_at: datetime | None = _when(nullable=True)
+    opted_out: bool = Field(default=False)
+    source: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    last_active_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Identity(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("platform", "workspace", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = _member_fk()
+    platform: str = Field(max_length=32)
+    workspace: str = Field(default="", max_length=128)
+    external_id: str = Field(max_length=128)
+    dm_conversation: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class FlowRun(SQLModel, table=True):
+    __tablename__ = "flow_run"
+    __table_args__ = (Index("ix_flow_run_member_status", "member_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = _member_fk()
+    flow_id: str = Field(max_length=64)
+    step_id: str | None = Field(default=None, max_length=64)
+    state: dict[str, Any] = _json(dict)
+    status: str = Field(default="active", max_length=16)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    finished_at: datetime | None = _when(nullable=True)
+    expires_at: datetime | None = _when(nullable=True)
+
+
+class Answer(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("run_id", "step_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    run_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("flow_run.id", ondelete="CASCADE"), nullable=False)
+    )
+    member_id: int = _member_fk()
+    flow_id: str = Field(max_length=64)
+    step_id: str = Field(max_length=64)
+    value: Any = Field(default=None, sa_type=JSONDocument, nullable=True)
+    answered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ProcessedEvent(SQLModel, table=True):
+    __tablename__ = "processed_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    platform: str = Field(max_length=32)
+    received_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+
+
+class Outbox(SQLModel, table=True):
+    __table_args__ = (
+        Index("ix_outbox_status_not_before", "status", "not_before"),
+        Index("ix_outbox_recipient", "platform", "recipient", "id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    member_id: int | None = _member_fk(nullable=True)
+    platform: str = Field(max_length=32)
+    recipient: str = Field(max_length=255)
+    payload: dict[str, Any] = _json(dict)
+    status: str = Field(default="pending", max_length=16)
+    attempts: int = Field(default=0)
+    not_before: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    lease_until: datetime | None = _when(nullable=True)
+    delivery_id: str | None = Field(default=None, max_length=255)
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    sent_at: datetime | None = _when(nullable=True)
+
+
+class DueWork(SQLModel, table=True):
+    __tablename__ = "due_work"
+    __table_args__ = (Index("ix_due_work_status_due_at", "status", "due_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=255, unique=True)
+    kind: str = Field(max_length=64)
+    member_id: int | None = _member_fk(nullable=True)
+    payload: dict[str, Any] = _json(dict)
+    due_at: datetime = Field(sa_type=UTCDateTime)
+    status: str = Field(default="pending", max_length=16)
+    lease_until: datetime | None = _when(nullable=True)
+    attempts: int = Field(default=0)
+    last_error: str | None = Field(default=None, max_length=1000)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    done_at: datetime | None = _when(nullable=True)
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    actor: str = Field(max_length=128)
+    action: str = Field(max_length=64)
+    member_id: int | None = _member_fk(nullable=True)
+    detail: dict[str, Any] = _json(dict)

@@ -1,0 +1,54 @@
+"""A member's right to their data: everything stored about them, and erasing it."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import SQLModel
+
+from storage.models import Answer, AuditLog, DueWork, FlowRun, Identity, Member, Outbox
+
+PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
+    Identity,
+    FlowRun,
+    Answer,
+    Outbox,
+    DueWork,
+    AuditLog,
+)
+
+
+def _plain(row: SQLModel) -> dict[str, Any]:
+    return {
+        key: value.isoformat() if isinstance(value, datetime) else value
+        for key, value in row.model_dump().items()
+    }
+
+
+def pseudonym(member_id: int) -> str:
+    """A stable, non-reversible label for logs and for the audit entry of an erasure."""
+    return hashlib.sha256(f"onramp-member:{member_id}".encode()).hexdigest()[:16]
+
+
+async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]:
+    document: dict[str, Any] = {"member": _plain(member)}
+    for table in PER_MEMBER_TABLES:
+        statement = select(table).where(table.member_id == member.id)
+        rows = (await session.execute(statement.order_by(table.id))).scalars()
+        document[table.__tablename__] = [_plain(row) for row in rows]
+    return document
+
+
+async def forget_member(session: AsyncSession, member: Member, actor: str) -> None:
+    """Delete the member and every row about them; leave one audit entry without personal data."""
+    assert member.id is not None
+    for table in PER_MEMBER_TABLES:
+        await session.execute(delete(table).where(table.member_id == member.id))
+    await session.delete(member)
+    session.add(
+        AuditLog(actor=actor, action="member.forgotten", detail={"member": pseudonym(member.id)})
+    )

@@ -1,0 +1,119 @@
+"""Shared fixtures: real SQLite and real PostgreSQL, the runtime, and transcript chats."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+from sqlalchemy.engine import make_url
+
+from adapters.memory import Chat, MemoryAdapter
+from bot.runtime import Onramp
+from bot.settings import Settings, load_settings
+from storage.database import create_engine
+from storage.migrate import upgrade
+from storage.session import Database
+
+ROOT = Path(__file__).resolve().parent.parent
+CONTENT = ROOT / "content"
+POSTGRES_URL = os.environ.get("ONRAMP_TEST_POSTGRES_URL")
+SKIP_POSTGRES = "PostgreSQL tests need ONRAMP_TEST_POSTGRES_URL (CI sets it; see README)"
+
+
+class FakeClock:
+    """A clock tests move by hand: timers fire when the test says time has passed."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+async def _postgres_database() -> tuple[str, Callable[[], Awaitable[None]]]:
+    """A fresh database on the test server, dropped afterwards."""
+    assert POSTGRES_URL is not None
+    name = f"onramp_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(POSTGRES_URL)
+    async with admin.connect() as connection:
+        await connection.execution_options(isolation_level="AUTOCOMMIT")
+        await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+
+    async def drop() -> None:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        await admin.dispose()
+
+    return url, drop
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """Each test using this runs twice: on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{tmp_path / 'onramp.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip(SKIP_POSTGRES)
+    url, drop = await _postgres_database()
+    try:
+        yield url
+    finally:
+        await drop()
+
+
+@pytest.fixture
+async def db(database_url: str) -> AsyncIterator[Database]:
+    database = Database.from_url(database_url)
+    await upgrade(database.engine)
+    try:
+        yield database
+    finally:
+        await database.dispose()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Iterator[Settings]:
+    yield load_settings(
+        ROOT / "bot.toml",
+        database={"url": f"sqlite+aiosqlite:///{tmp_path / 'onramp.db'}"},
+        content={"path": CONTENT},
+        # Tests run timers by hand (onramp.timers.tick()) on a FakeClock.
+        clock={"tick_seconds": 3600},
+    )
+
+
+@pytest.fixture
+def memory() -> MemoryAdapter:
+    return MemoryAdapter()
+
+
+@pytest.fixture
+async def onramp(settings: Settings, memory: MemoryAdapter, clock: FakeClock
+                 ) -> AsyncIterator[Onramp]:
+    app = await Onramp.create(settings, {"memory": memory}, clock=clock)
+    await app.start()
+    try:
+        yield app
+    finally:
+        await app.stop()
+
+
+@pytest.fixture
+async def chat(onramp: Onramp, memory: MemoryAdapter) -> Chat:
+    return Chat(memory, user="ada", display_name="Ada")
