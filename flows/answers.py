@@ -21,6 +21,7 @@ from flows.schema import AskStep, Choice
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
 _SEPARATORS = re.compile(r"\s*(?:[,;/&+\n]|\band\b|\bet\b|\by\b)\s*")
 _url = TypeAdapter(AnyHttpUrl)
+MAX_CHOICE_REPLY = 2000  # no honest answer to a choice is longer
 
 
 @dataclass(frozen=True)
@@ -45,8 +46,8 @@ def fold(text: str) -> str:
 
 def match_choice(text: str, choices: list[Choice]) -> Choice | None:
     cleaned = clean(text).rstrip(".)")
-    if cleaned.isdigit():
-        index = int(cleaned)
+    if cleaned.isascii() and cleaned.isdigit():
+        index = int(cleaned) if len(cleaned) <= 4 else 0
         return choices[index - 1] if 1 <= index <= len(choices) else None
     wanted = fold(cleaned)
     if not wanted:
@@ -61,8 +62,10 @@ def match_choice(text: str, choices: list[Choice]) -> Choice | None:
 def parse_choices(step: AskStep, text: str) -> list[str] | Rejected:
     choices = step.choices or []
     if not step.multiple:
-        picked = match_choice(text, choices)
+        picked = match_choice(text, choices) if len(text) <= MAX_CHOICE_REPLY else None
         return [picked.id] if picked else Rejected("invalid_choice", len(choices))
+    if len(text) > MAX_CHOICE_REPLY:
+        return Rejected("invalid_choices", len(choices))
     parts = [p for p in _SEPARATORS.split(clean(text)) if p]
     if len(parts) == 1 and re.fullmatch(r"[\d\s]+", parts[0]):
         parts = parts[0].split()
@@ -125,15 +128,18 @@ def _number(value: str, locale: str) -> int | float | Rejected:
     return int(number) if number == number.to_integral_value() else float(number)
 
 
+def _zone_key(text: str) -> str:
+    return fold(text.replace("_", " ").replace("/", " ").replace("-", " "))
+
+
 @lru_cache(maxsize=1)
 def _zones() -> dict[str, str]:
     zones: dict[str, str] = {}
     for name in zoneinfo.available_timezones():
-        zones.setdefault(name.casefold(), name)
+        zones.setdefault(_zone_key(name), name)
     for name in sorted(zoneinfo.available_timezones()):
         if "/" in name and not name.startswith("Etc/"):
-            city = name.rsplit("/", 1)[1].replace("_", " ").casefold()
-            zones.setdefault(city, name)
+            zones.setdefault(_zone_key(name.rsplit("/", 1)[1]), name)
     return zones
 
 
@@ -142,13 +148,11 @@ _OFFSET = re.compile(r"^(?:utc|gmt)?\s*([+-])\s*(\d{1,2})(?::?00)?$")
 
 def timezone_name(text: str) -> str | None:
     """An IANA zone from 'Africa/Nairobi', 'nairobi', 'UTC', or a whole-hour offset 'UTC+3'."""
-    key = " ".join(text.replace("_", " ").split()).casefold()
+    key = _zone_key(text)
     zones = _zones()
     if key in zones:
         return zones[key]
-    if key.replace(" ", "_") in zones:
-        return zones[key.replace(" ", "_")]
-    offset = _OFFSET.match(key.replace(" ", ""))
+    offset = _OFFSET.match(text.casefold().replace(" ", ""))
     if offset:
         sign, hours = offset.groups()
         if int(hours) == 0:

@@ -108,17 +108,10 @@ def _step_id(document: YamlDocument, loc: PathKey) -> str | None:
 def _validation_problems(document: YamlDocument, error: ValidationError) -> list[Problem]:
     problems = []
     for detail in error.errors():
-        loc = tuple(
-            part
-            for index, part in enumerate(detail["loc"])
-            # drop the discriminator tag pydantic inserts after a step's index
-            if not (
-                index == 2
-                and part in STEP_KINDS
-                and detail["loc"][0] == "steps"
-                and part not in _keys_at(document, detail["loc"][:2])
-            )
-        )
+        raw = detail["loc"]
+        # pydantic puts the discriminator tag after a step's index: ("steps", 3, "ask", ...)
+        is_tagged = len(raw) > 2 and raw[0] == "steps" and raw[2] in STEP_KINDS
+        loc = (*raw[:2], *raw[3:]) if is_tagged else tuple(raw)
         hint = None
         message = detail["msg"].removeprefix("Value error, ")
         if detail["type"] == "extra_forbidden":
@@ -136,16 +129,6 @@ def _validation_problems(document: YamlDocument, error: ValidationError) -> list
             Problem(document.file, document.line_of(loc), _step_id(document, loc), message, hint)
         )
     return problems
-
-
-def _keys_at(document: YamlDocument, loc: tuple[Any, ...]) -> set[str]:
-    node: Any = document.data
-    for part in loc:
-        try:
-            node = node[part]
-        except (KeyError, IndexError, TypeError):
-            return set()
-    return set(node) if isinstance(node, dict) else set()
 
 
 M = TypeVar("M", bound=BaseModel)

@@ -1,0 +1,245 @@
+"""`onramp check`: each broken content tree gives the exact error a manager should read."""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+import bot.features  # noqa: F401  (registers actions, as the CLI does)
+from flows.content import load_tree
+from flows.problems import ContentError
+
+CONTENT = Path(__file__).resolve().parents[2] / "content"
+
+MINIMAL_FLOW = """\
+schema_version: 1
+id: hello
+title: Hello
+trigger:
+  command: hello
+steps:
+  - id: greet
+    say: Hi!
+  - id: pick
+    ask:
+      en: Pick one
+      fr: Choisissez
+      es: Elige
+    choices:
+      - id: a
+        label: A
+      - id: b
+        label: B
+  - id: route
+    branch:
+      - when: { answer: pick, equals: a }
+        goto: find_mentor
+    otherwise: bye
+  - id: find_mentor
+    say: Mentor!
+  - id: bye
+    end: true
+"""
+
+
+@pytest.fixture
+def tree(tmp_path: Path) -> Path:
+    root = tmp_path / "content"
+    shutil.copytree(CONTENT, root)
+    (root / "flows" / "hello.yaml").write_text(MINIMAL_FLOW, encoding="utf-8")
+    return root
+
+
+Edit = Callable[[str], str]
+
+
+def errors_after(root: Path, edit: Edit, file: str = "flows/hello.yaml") -> list[str]:
+    path = root / file
+    path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
+    loaded, problems = load_tree(root)
+    assert loaded is None, "a broken tree must not load"
+    return [str(p) for p in problems if p.severity == "error"]
+
+
+def test_the_shipped_content_is_valid_with_no_warnings() -> None:
+    loaded, problems = load_tree(CONTENT)
+    assert loaded is not None
+    assert [str(p) for p in problems] == []
+    assert set(loaded.flows) == {"onboarding", "feedback"}
+
+
+def test_the_minimal_flow_loads(tree: Path) -> None:
+    loaded, _ = load_tree(tree)
+    assert loaded is not None and "hello" in loaded.flows
+
+
+def test_unknown_goto_names_file_line_step_and_suggests(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("goto: find_mentor", "goto: find_mentr"))
+    assert errors == [
+        "content/flows/hello.yaml:22 step 'route': goto 'find_mentr' does not exist; "
+        "did you mean 'find_mentor'?"
+    ]
+
+
+def test_unknown_key_is_rejected_with_a_suggestion(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("    otherwise: bye", "    otherwize: bye"))
+    assert errors == [
+        "content/flows/hello.yaml:23 step 'route': unknown key 'otherwize'; "
+        "did you mean 'otherwise'?"
+    ]
+
+
+def test_malformed_yaml_names_the_line(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("    say: Mentor!", "    say: [Mentor!"))
+    assert len(errors) == 1
+    assert errors[0].startswith("content/flows/hello.yaml:")
+    assert "invalid YAML" in errors[0]
+
+
+def test_duplicate_step_ids(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("id: find_mentor", "id: greet"))
+    assert (
+        "content/flows/hello.yaml:24 step 'greet': duplicate step id (first used on line 7); "
+        "step ids must be unique within a flow" in errors
+    )
+
+
+def test_missing_translation_for_a_declared_locale(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("      es: Elige\n", ""))
+    assert errors == [
+        "content/flows/hello.yaml:10 step 'pick': missing the 'es' translation; "
+        "add 'es:' here (every locale in community.yaml needs one)"
+    ]
+
+
+def test_unknown_action(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("    say: Mentor!", "    action: add_rol"))
+    assert errors == [
+        "content/flows/hello.yaml:25 step 'find_mentor': unknown action 'add_rol'; "
+        "did you mean 'add_role'?"
+    ]
+
+
+def test_action_parameters_are_checked(tree: Path) -> None:
+    errors = errors_after(
+        tree, lambda s: s.replace("    say: Mentor!", "    action: add_role\n    with: {rol: x}")
+    )
+    assert any("step 'find_mentor': action 'add_role'" in e and "role" in e for e in errors)
+
+
+def test_template_variable_outside_the_allow_list(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("say: Hi!", "say: 'Hi {{ secret }}'"))
+    assert errors == [
+        "content/flows/hello.yaml:8 step 'greet': template uses unknown variable 'secret'; "
+        "use one of: answers, community, count, member"
+    ]
+
+
+def test_template_referring_to_an_unknown_answer(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("say: Mentor!", "say: '{{ answers.pik }}'"))
+    assert errors == [
+        "content/flows/hello.yaml:25 step 'find_mentor': template uses answers.pik, but no ask "
+        "step 'pik' comes before it in this flow; did you mean 'pick'?"
+    ]
+
+
+def test_branch_on_an_answer_that_is_never_asked(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("answer: pick,", "answer: color,"))
+    assert errors == [
+        "content/flows/hello.yaml:21 step 'route': no ask step 'color' comes before this branch"
+    ]
+
+
+def test_a_step_with_no_type(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("    say: Mentor!", "    sya: Mentor!"))
+    assert any(
+        e.startswith("content/flows/hello.yaml:24 step 'find_mentor': a step has exactly one of")
+        for e in errors
+    )
+
+
+def test_reserved_command(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("command: hello", "command: stop"))
+    assert errors == [
+        "content/flows/hello.yaml:5: '/stop' is a built-in command; choose another command name"
+    ]
+
+
+def test_loop_without_a_question(tree: Path) -> None:
+    errors = errors_after(
+        tree,
+        lambda s: (
+            s.replace("    say: Mentor!", "    say: Mentor!\n    next: route")
+            .replace("goto: find_mentor", "goto: find_mentor")
+            .replace("  - id: route\n", "  - id: route\n")
+            .replace("    otherwise: bye", "    otherwise: find_mentor")
+        ),
+    )
+    assert any("loop forever without asking" in e for e in errors)
+
+
+def test_bad_regex_and_duration(tree: Path) -> None:
+    broken = MINIMAL_FLOW.replace(
+        "    choices:\n      - id: a\n        label: A\n      - id: b\n        label: B\n",
+        "    input: regex\n    pattern: '[a-'\n    timeout: soon\n",
+    )
+    errors = errors_after(tree, lambda _: broken)
+    assert any("step 'pick'" in e and "duration" in e for e in errors)
+
+
+def test_setting_an_undeclared_profile_field(tree: Path) -> None:
+    errors = errors_after(
+        tree, lambda s: s.replace("    say: Mentor!", "    set: {favourite_colour: blue}")
+    )
+    assert errors == [
+        "content/flows/hello.yaml:25 step 'find_mentor': cannot set profile field "
+        "'favourite_colour'; declare it under profile_fields in community.yaml"
+    ]
+
+
+def test_missing_system_text(tree: Path) -> None:
+    errors = errors_after(
+        tree, lambda s: s.replace("  reminder:\n", "  remindr:\n"), file="system.yaml"
+    )
+    assert any("missing system text 'reminder'" in e for e in errors)
+
+
+def test_missing_community_file_and_flows(tmp_path: Path) -> None:
+    (tmp_path / "content").mkdir()
+    _, problems = load_tree(tmp_path / "content")
+    messages = [str(p) for p in problems]
+    assert "content/community.yaml:1: file not found; it is required" in messages
+    assert any("no flows found" in m for m in messages)
+
+
+def test_long_button_labels_only_warn(tree: Path) -> None:
+    path = tree / "flows" / "hello.yaml"
+    path.write_text(MINIMAL_FLOW.replace("label: A", "label: A label far too long for a button"))
+    loaded, problems = load_tree(tree)
+    assert loaded is not None
+    assert [p.severity for p in problems] == ["warning"]
+    assert "WhatsApp buttons show at most 20" in str(problems[0])
+
+
+def test_every_error_is_reported_at_once(tree: Path) -> None:
+    errors = errors_after(
+        tree,
+        lambda s: s.replace("goto: find_mentor", "goto: nowhere").replace(
+            "say: Hi!", "say: '{{ nope }}'"
+        ),
+    )
+    assert len(errors) == 2
+
+
+def test_loading_invalid_content_raises_with_every_problem(tree: Path) -> None:
+    from flows.content import load_tree_or_raise
+
+    (tree / "flows" / "hello.yaml").write_text(
+        MINIMAL_FLOW.replace("goto: find_mentor", "goto: gone")
+    )
+    with pytest.raises(ContentError) as raised:
+        load_tree_or_raise(tree)
+    assert "goto 'gone' does not exist" in str(raised.value)
