@@ -107,6 +107,7 @@ class Dispatcher:
             locale=self._supported_locale(event.locale_hint),
             conversation=event.conversation or None,
             source=getattr(event, "source", None),
+            now=self.clock(),
         )
 
     def _supported_locale(self, hint: str | None) -> str | None:
@@ -127,8 +128,6 @@ class Dispatcher:
         if run is not None and conversation.is_expired(run, turn.now):
             await conversation.expire(turn, run)
             run = None
-            if isinstance(event, MessageReceived | ChoiceMade) and self._never_onboarded(turn):
-                turn.reply(turn.system_text("run_expired"))
         match event:
             case MemberJoined():
                 await self._joined(turn, run)
@@ -146,7 +145,7 @@ class Dispatcher:
         if run is not None:
             turn.reply(turn.system_text("welcome_back"))
             await conversation.continue_flow(turn, run, Resume())
-        elif self._never_onboarded(turn) and not await self._ever_started(turn):
+        elif await self._onboarding_status(turn) in ("never", "expired"):
             await conversation.start_flow(turn, self.content.onboarding)
 
     async def _message(self, turn: Turn, run: FlowRun | None, text: str) -> None:
@@ -154,24 +153,26 @@ class Dispatcher:
             await conversation.continue_flow(turn, run, Reply(text))
             return
         flow = self.content.flow_for_keyword(text)
+        status = await self._onboarding_status(turn)
         if flow is not None:
             await conversation.start_flow(turn, flow)
-        elif self._never_onboarded(turn) and not await self._ever_started(turn):
+        elif status in ("never", "expired"):
             # Someone who writes first (WhatsApp, a DM) is a newcomer too.
+            if status == "expired":
+                turn.reply(turn.system_text("run_expired"))
             await conversation.start_flow(turn, self.content.onboarding)
         else:
             turn.reply(turn.system_text("nothing_pending"))
 
-    def _never_onboarded(self, turn: Turn) -> bool:
-        return turn.member.consent is None
-
-    async def _ever_started(self, turn: Turn) -> bool:
-        statement = (
-            select(col(FlowRun.id))
-            .where(
-                col(FlowRun.member_id) == turn.member.id,
-                col(FlowRun.flow_id) == self.content.community.onboarding_flow,
-            )
-            .limit(1)
+    async def _onboarding_status(self, turn: Turn) -> str:
+        """never | expired | done: has this member been through onboarding?"""
+        if turn.member.consent is False:
+            return "done"  # they said no; they can still /start any time
+        statement = select(col(FlowRun.status)).where(
+            col(FlowRun.member_id) == turn.member.id,
+            col(FlowRun.flow_id) == self.content.community.onboarding_flow,
         )
-        return (await turn.session.execute(statement)).first() is not None
+        statuses = set((await turn.session.execute(statement)).scalars())
+        if "completed" in statuses:
+            return "done"
+        return "expired" if statuses else "never"

@@ -17,10 +17,18 @@ async def _open_run(turn: Turn, work: DueWork) -> FlowRun | None:
     return run
 
 
+def _answerable(run: FlowRun, work: DueWork, turn: Turn) -> bool:
+    return (
+        run.step_id == work.payload.get("step")
+        and bool(run.state.get("waiting"))
+        and not conversation.is_expired(run, turn.now)
+    )
+
+
 @clock.on("flow.nudge", quiet_hours=True)
 async def nudge(turn: Turn, work: DueWork) -> datetime | None:
     run = await _open_run(turn, work)
-    if run is None or run.step_id != work.payload.get("step") or not run.state.get("waiting"):
+    if run is None or not _answerable(run, work, turn):
         return None
     await conversation.continue_flow(turn, run, Remind(run.step_id or ""))
     return None

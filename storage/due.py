@@ -42,18 +42,16 @@ async def schedule(
 
 
 async def cancel(session: AsyncSession, key: str) -> None:
+    """Cancel pending work. Work already running finishes; its handler re-checks the state."""
     await session.execute(
         update(DueWork)
-        .where(DueWork.key == key, DueWork.status.in_(("pending", "running")))
+        .where(DueWork.key == key, DueWork.status == "pending")
         .values(status="cancelled")
     )
 
 
 async def cancel_for_member(session: AsyncSession, member_id: int, prefix: str = "") -> None:
-    statement = update(DueWork).where(
-        DueWork.member_id == member_id,
-        DueWork.status.in_(("pending", "running")),
-    )
+    statement = update(DueWork).where(DueWork.member_id == member_id, DueWork.status == "pending")
     if prefix:
         statement = statement.where(DueWork.key.startswith(prefix))
     await session.execute(statement.values(status="cancelled"))

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from storage.models import Identity, Member
+from storage.models import Identity, Member, utcnow
 
 
 async def find_identity(
@@ -34,8 +36,16 @@ async def create_member(
     locale: str | None = None,
     conversation: str | None = None,
     source: str | None = None,
+    now: datetime | None = None,
 ) -> tuple[Identity, Member]:
-    member = Member(display_name=display_name[:200], locale=locale, source=source)
+    now = now or utcnow()
+    member = Member(
+        display_name=display_name[:200],
+        locale=locale,
+        source=source,
+        created_at=now,
+        last_active_at=now,
+    )
     session.add(member)
     await session.flush()
     assert member.id is not None
@@ -45,6 +55,7 @@ async def create_member(
         workspace=workspace,
         external_id=external_id,
         dm_conversation=conversation,
+        created_at=now,
     )
     session.add(identity)
     await session.flush()

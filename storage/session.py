@@ -20,7 +20,7 @@ class Database:
         self.engine = engine
         self.sqlite = engine.dialect.name == "sqlite"
         self._gate: asyncio.Lock | None = asyncio.Lock() if self.sqlite else None
-        self._sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
+        self._sessions = async_sessionmaker(engine, expire_on_commit=False)
 
     @classmethod
     def from_url(

@@ -104,8 +104,9 @@ def memory() -> MemoryAdapter:
 
 
 @pytest.fixture
-async def onramp(settings: Settings, memory: MemoryAdapter, clock: FakeClock
-                 ) -> AsyncIterator[Onramp]:
+async def onramp(
+    settings: Settings, memory: MemoryAdapter, clock: FakeClock
+) -> AsyncIterator[Onramp]:
     app = await Onramp.create(settings, {"memory": memory}, clock=clock)
     await app.start()
     try:

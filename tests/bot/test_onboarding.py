@@ -42,7 +42,10 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: 
     assert member.locale == "fr"
     assert member.timezone == "Africa/Nairobi"
     assert member.consent is True and member.consent_at is not None
-    assert member.profile == {"interests": ["code", "translation"], "experience": "new",
-                              "wants_mentor": "yes"}
+    assert member.profile == {
+        "interests": ["code", "translation"],
+        "experience": "new",
+        "wants_mentor": "yes",
+    }
     assert answers["start_here"] == "done"
     assert answers["interests"] == ["code", "translation"]

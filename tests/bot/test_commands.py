@@ -1,0 +1,135 @@
+"""Built-in commands every platform gets: start, restart, help, language, stop."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+
+from adapters.memory import Chat
+from bot.runtime import Onramp
+from storage.models import FlowRun, Member, Outbox
+
+
+async def _consent_and_language(chat: Chat) -> None:
+    await chat.join()
+    chat.skip(2)
+    await chat.say("yes")
+    chat.expect("Which language")
+
+
+async def test_help_lists_built_in_and_flow_commands(chat: Chat) -> None:
+    await chat.say("/help")
+    reply = chat.expect("/start", "/restart", "/help", "/language", "/stop")
+    assert "/feedback: How was your welcome?" in reply.text
+
+
+async def test_language_switches_and_refuses_unknown_ones(chat: Chat) -> None:
+    await chat.say("/language es")
+    chat.expect("español")
+    await chat.say("/language klingon")
+    reply = chat.expect("en (English)", "fr (français)", "es (español)")
+    assert reply.locale == "es"
+    await chat.say("/language French")
+    chat.expect("français")
+
+
+async def test_stop_silences_everything_until_start(chat: Chat, onramp: Onramp) -> None:
+    await _consent_and_language(chat)
+    await chat.say("/stop")
+    chat.expect("you won't hear from me again")
+    await chat.say("English")
+    await chat.say("/help")
+    await chat.say("/feedback")
+    await chat.join()
+    chat.expect("I'm the Open Health Commons welcome bot")  # /help still answers
+    chat.expect_nothing()
+    async with onramp.db.reading() as session:
+        member = (await session.execute(select(Member))).scalars().one()
+    assert member.opted_out
+    await chat.say("/start")
+    chat.expect("Welcome back")
+    chat.expect("Which language")  # exactly where they stopped
+
+
+async def test_restart_begins_again(chat: Chat, onramp: Onramp) -> None:
+    await _consent_and_language(chat)
+    await chat.say("/restart")
+    chat.expect("Hello Ada")
+    chat.expect("quick question about your data")
+    async with onramp.db.reading() as session:
+        statuses = [
+            r.status
+            for r in (await session.execute(select(FlowRun).order_by(FlowRun.id))).scalars()
+        ]
+    assert statuses == ["cancelled", "active"]
+
+
+async def test_another_flow_pauses_onboarding_and_resumes_it(chat: Chat) -> None:
+    await _consent_and_language(chat)
+    await chat.say("/feedback")
+    chat.expect("How easy was it")
+    await chat.say("5")
+    chat.expect("anything we could do better")
+    await chat.say("All good!")
+    chat.expect("Thank you for helping us")
+    chat.expect("Which language")  # onboarding picks up again
+
+
+async def test_unknown_command(chat: Chat) -> None:
+    await chat.say("/dance")
+    chat.expect("I don't know that command")
+
+
+async def test_stale_button_re_asks_the_current_question(chat: Chat, onramp: Onramp) -> None:
+    await _consent_and_language(chat)
+    await chat.say("1")
+    chat.expect("time zone")
+    await chat.press("fr")  # the language buttons, tapped again later
+    chat.expect("time zone")
+    async with onramp.db.reading() as session:
+        member = (await session.execute(select(Member))).scalars().one()
+    assert member.locale == "en"
+
+
+async def test_declining_consent_keeps_nothing(chat: Chat, onramp: Onramp) -> None:
+    await chat.join()
+    chat.skip(2)
+    await chat.say("No, thank you")
+    chat.expect("I won't keep any of your answers")
+    await chat.say("hello?")
+    chat.expect("Type /help")
+    async with onramp.db.reading() as session:
+        member = (await session.execute(select(Member))).scalars().one()
+        from storage.models import Answer
+
+        answers = (await session.execute(select(Answer))).scalars().all()
+    assert member.consent is False and member.profile == {} and answers == []
+
+
+async def test_duplicate_events_are_applied_once(onramp: Onramp, chat: Chat) -> None:
+    from bot.events import MessageReceived
+
+    await chat.join()
+    event = MessageReceived(
+        platform="memory", dedupe_key="retry-1", actor="ada", conversation="ada", text="1"
+    )
+    first = await chat.send_event(event)
+    second = await chat.send_event(event)
+    assert not first.duplicate and second.duplicate and second.outbox_ids == ()
+    async with onramp.db.reading() as session:
+        rows = (await session.execute(select(Outbox))).scalars().all()
+    assert len(rows) == 3  # welcome, consent question, language question
+
+
+async def test_a_member_who_writes_first_is_welcomed(chat: Chat) -> None:
+    await chat.say("hi there")
+    chat.expect("Hello Ada")
+    chat.expect("quick question about your data")
+
+
+async def test_locale_hint_from_the_platform(onramp: Onramp, memory: object) -> None:
+    from adapters.memory import MemoryAdapter
+
+    assert isinstance(memory, MemoryAdapter)
+    chat = Chat(memory, user="amina", display_name="Amina", locale_hint="fr-CA")
+    await chat.join()
+    chat.expect("Bonjour Amina")
