@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import sys
+import threading
 import uuid
 from itertools import count
 from typing import IO, Any
@@ -59,8 +60,9 @@ class ConsoleAdapter:
             "[dim]Onramp console. Type your answers; /help for commands, /quit to leave.[/dim]"
         )
         await self._submit(inbox, self._event(MemberJoined, 0))
+        lines = self._read_lines()
         for n in count(1):
-            line = await asyncio.to_thread(self.stdin.readline)
+            line = await lines.get()
             if not line:
                 break
             text = line.rstrip("\n")
@@ -82,6 +84,19 @@ class ConsoleAdapter:
             )
             await self._submit(inbox, event)
         self.out.print("[dim]Bye! Run it again any time to pick up where you left off.[/dim]")
+
+    def _read_lines(self) -> asyncio.Queue[str]:
+        """Read stdin on a daemon thread, so Ctrl-C never waits for a line to be typed."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str] = asyncio.Queue()
+
+        def read() -> None:
+            for line in iter(self.stdin.readline, ""):
+                loop.call_soon_threadsafe(queue.put_nowait, line)
+            loop.call_soon_threadsafe(queue.put_nowait, "")
+
+        threading.Thread(target=read, name="console-stdin", daemon=True).start()
+        return queue
 
     async def _submit(self, inbox: Inbox, event: Event) -> None:
         try:

@@ -84,15 +84,16 @@ class Chat:
             **fields,
         )
 
-    async def send_event(self, event: Event) -> Receipt:
+    async def send_event(self, event: Event, *, wait: bool = True) -> Receipt:
+        """Hand the event to the bot; with `wait`, return once the replies were delivered."""
         assert self.adapter.inbox is not None, "start the Onramp runtime first"
         receipt = await self.adapter.inbox(event)
-        if receipt.settled is not None:
+        if wait and receipt.settled is not None:
             await asyncio.wait_for(receipt.settled, 10)
         return receipt
 
-    async def join(self, source: str | None = None) -> Receipt:
-        return await self.send_event(self._event(MemberJoined, source=source))
+    async def join(self, source: str | None = None, *, wait: bool = True) -> Receipt:
+        return await self.send_event(self._event(MemberJoined, source=source), wait=wait)
 
     async def say(self, text: str) -> Receipt:
         command = parse_typed_command(text)

@@ -93,10 +93,11 @@ async def language(turn: Turn, args: str) -> None:
     if wanted is not None and wanted not in locales:
         wanted = wanted.split("_")[0] if wanted.split("_")[0] in locales else None
     if wanted is None:
+        intro = turn.system_text("language_unknown" if args else "command_language")
         names = ", ".join(
             f"{code} ({Locale.parse(code).get_display_name(code)})" for code in locales
         )
-        turn.reply(f"{turn.system_text('language_unknown')} {names}")
+        turn.reply(f"{intro}\n{names}")
         return
     turn.member.locale = wanted
     turn.reply(turn.system_text("language_set"))

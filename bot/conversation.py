@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 
 from bot.messages import Choice
 from bot.turn import Turn, community_variables
@@ -95,7 +95,7 @@ async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None
                     raise LookupError(f"action {name!r} is not registered")
                 await spec.handler(turn, spec.parameters.model_validate(dict(parameters)))
             case AwaitInput():
-                await _await_input(turn, run, output)
+                await _await_input(turn, run, flow, output)
     run.step_id = outcome.state.step_id
     run.state = {"waiting": outcome.state.waiting}
     run.updated_at = turn.now
@@ -130,7 +130,7 @@ def _set_profile(turn: Turn, name: str, value: object) -> None:
         member.profile = {**member.profile, name: value}
 
 
-async def _await_input(turn: Turn, run: FlowRun, waiting: AwaitInput) -> None:
+async def _await_input(turn: Turn, run: FlowRun, flow: Flow, waiting: AwaitInput) -> None:
     if waiting.timeout is not None:
         await turn.schedule(
             "flow.nudge",
@@ -140,10 +140,16 @@ async def _await_input(turn: Turn, run: FlowRun, waiting: AwaitInput) -> None:
         )
     else:
         await due.cancel(turn.session, nudge_key(run))
+    # The run expires at the flow's own limit, or sooner while this question has a shorter one.
+    candidates = [run.started_at + flow.expire_after] if flow.expire_after else []
     if waiting.expire_after is not None:
-        expires_at = turn.now + waiting.expire_after
-        if run.expires_at is None or expires_at < run.expires_at:
-            run.expires_at = expires_at
+        candidates.append(turn.now + waiting.expire_after)
+    expires_at = min(candidates) if candidates else None
+    if expires_at != run.expires_at:
+        run.expires_at = expires_at
+        if expires_at is None:
+            await due.cancel(turn.session, expire_key(run))
+        else:
             await turn.schedule("flow.expire", expire_key(run), expires_at, {"run": run.id})
 
 
@@ -166,8 +172,8 @@ async def expire(turn: Turn, run: FlowRun) -> None:
     await _close(turn, run, "expired")
 
 
-def is_expired(run: FlowRun, now: object) -> bool:
-    return run.expires_at is not None and run.expires_at <= now  # type: ignore[operator]
+def is_expired(run: FlowRun, now: datetime) -> bool:
+    return run.expires_at is not None and run.expires_at <= now
 
 
 def _member_id(turn: Turn) -> int:
@@ -178,6 +184,3 @@ def _member_id(turn: Turn) -> int:
 def _run_id(run: FlowRun) -> int:
     assert run.id is not None
     return run.id
-
-
-__all__ = ["continue_flow", "expire", "is_expired", "start_flow", "timedelta"]

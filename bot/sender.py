@@ -13,7 +13,7 @@ import contextlib
 import logging
 import random
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -53,6 +53,7 @@ class Sender:
         self._wake = asyncio.Event()
         self._waiters: dict[int, list[asyncio.Future[None]]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
+        self._recorder = GroupCommit(self._record)
         self.stats: dict[str, int] = defaultdict(int)
 
     def kick(self, outbox_ids: Iterable[int]) -> None:
@@ -76,7 +77,8 @@ class Sender:
         while True:
             timeout = max(0.0, next_sweep - loop.time())
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), timeout)
+                async with asyncio.timeout(timeout):
+                    await self._wake.wait()
             self._wake.clear()
             if self._wanted:
                 wanted, self._wanted = list(self._wanted), set()
@@ -109,33 +111,32 @@ class Sender:
         by_recipient: dict[tuple[str, str], list[Outbox]] = defaultdict(list)
         for row in claimed:
             by_recipient[(row.platform, row.recipient)].append(row)
-        groups = await asyncio.gather(
-            *(self._send_in_order(rows) for rows in by_recipient.values())
-        )
-        await self._record([result for group in groups for result in group])
+        await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
         return len(claimed)
 
-    async def _send_in_order(self, rows: list[Outbox]) -> list[_Result]:
-        results: list[_Result] = []
+    async def _send_in_order(self, rows: list[Outbox]) -> None:
+        """One member's messages, one at a time, each recorded before the next is sent: a crash
+        can then repeat at most the single message that was in flight for this member."""
         async with self._semaphore:
-            for row in rows:
-                if results and results[-1].error is not None:
-                    results.append(_Result(row, attempted=False))
-                    continue
-                adapter = self.adapters[row.platform]
-                message = OutgoingMessage.from_payload(
-                    row.platform, row.recipient, row.payload, row.id
-                )
-                try:
-                    results.append(_Result(row, delivery_id=await adapter.send(message)))
-                except DeliveryError as exc:
-                    results.append(_Result(row, error=exc))
-                except Exception as exc:  # an adapter bug must not stop other members' messages
-                    log.exception("adapter %s failed to send", row.platform)
-                    results.append(
-                        _Result(row, error=DeliveryError(f"{type(exc).__name__}: {exc}"))
+            for position, row in enumerate(rows):
+                result = await self._send_one(row)
+                await self._recorder.record(result)
+                if result.error is not None:
+                    await self._recorder.record_all(
+                        [_Result(later, attempted=False) for later in rows[position + 1 :]]
                     )
-        return results
+                    return
+
+    async def _send_one(self, row: Outbox) -> _Result:
+        adapter = self.adapters[row.platform]
+        message = OutgoingMessage.from_payload(row.platform, row.recipient, row.payload, row.id)
+        try:
+            return _Result(row, delivery_id=await adapter.send(message))
+        except DeliveryError as exc:
+            return _Result(row, error=exc)
+        except Exception as exc:  # an adapter bug must not stop other members' messages
+            log.exception("adapter %s failed to send", row.platform)
+            return _Result(row, error=DeliveryError(f"{type(exc).__name__}: {exc}"))
 
     async def _record(self, results: list[_Result]) -> None:
         now = self.clock()
@@ -195,3 +196,42 @@ class Sender:
 
 async def _gather(futures: list[asyncio.Future[None]]) -> None:
     await asyncio.gather(*futures)
+
+
+class GroupCommit:
+    """Writes the outcomes that arrive together in one transaction (a group commit), while
+    each caller waits until its own outcome is durable."""
+
+    def __init__(self, write: Callable[[list[_Result]], Awaitable[None]]) -> None:
+        self._write = write
+        self._pending: list[tuple[_Result, asyncio.Future[None]]] = []
+        self._flushing: asyncio.Task[None] | None = None
+
+    async def record(self, result: _Result) -> None:
+        await self.record_all([result])
+
+    async def record_all(self, results: list[_Result]) -> None:
+        if not results:
+            return
+        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._pending.extend((r, future) for r in results)
+        if self._flushing is None or self._flushing.done():
+            self._flushing = asyncio.create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        while self._pending:
+            await asyncio.sleep(0)  # let every sender that is ready join this commit
+            batch, self._pending = self._pending, []
+            try:
+                await self._write([result for result, _ in batch])
+            except BaseException as exc:  # every waiter learns of it, whatever it is
+                for _, future in batch:
+                    if not future.done():
+                        future.set_exception(exc)
+                if not isinstance(exc, Exception):
+                    raise
+                continue
+            for _, future in batch:
+                if not future.done():
+                    future.set_result(None)

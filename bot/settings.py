@@ -74,6 +74,9 @@ class RetentionSettings(Section):
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
+    # Where logs go; empty means standard error, except with the console adapter, whose chat
+    # would drown in them: then data/onramp.log.
+    file: Path | None = None
 
 
 class Settings(BaseSettings):

@@ -66,6 +66,9 @@ def parse_choices(step: AskStep, text: str) -> list[str] | Rejected:
         return [picked.id] if picked else Rejected("invalid_choice", len(choices))
     if len(text) > MAX_CHOICE_REPLY:
         return Rejected("invalid_choices", len(choices))
+    whole = match_choice(text, choices)  # a label may itself contain "&", "/" or "and"
+    if whole is not None:
+        return [whole.id]
     parts = [p for p in _SEPARATORS.split(clean(text)) if p]
     if len(parts) == 1 and re.fullmatch(r"[\d\s]+", parts[0]):
         parts = parts[0].split()

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from flows.answers import fold
 from flows.problems import ContentError, Problem, did_you_mean
 from flows.schema import STEP_KINDS, Community, Flow, SystemTexts, Text
 from flows.yamlfile import PathKey, YamlDocument, load_yaml
@@ -66,9 +67,10 @@ class ContentTree:
         return next((f for f in self.flows.values() if f.trigger.command == name), None)
 
     def flow_for_keyword(self, text: str) -> Flow | None:
-        words = text.casefold().split()
+        """The flow one of whose keywords (a word or phrase) appears in the text."""
+        words = f" {fold(text[:2000])} "
         for flow in self.flows.values():
-            if any(k.casefold() in words for k in flow.trigger.keywords):
+            if any(f" {fold(k)} " in words for k in flow.trigger.keywords if fold(k)):
                 return flow
         return None
 
@@ -80,20 +82,37 @@ def _display(root: Path, path: Path) -> str:
         return str(path)
 
 
-def _inline_markdown(data: Any, root: Path, locales: list[str]) -> Any:
+def _inline_markdown(
+    document: YamlDocument, root: Path, locales: list[str], problems: list[Problem]
+) -> None:
     """`{md: welcome}` becomes the text of content/messages/<locale>/welcome.md per locale."""
-    if isinstance(data, dict):
-        if set(data) == {"md"} and isinstance(data["md"], str):
-            texts = {}
-            for locale in locales:
-                file = root / "messages" / locale / f"{data['md']}.md"
-                if file.is_file():
-                    texts[locale] = file.read_text(encoding="utf-8").strip()
-            return texts or data
-        return {k: _inline_markdown(v, root, locales) for k, v in data.items()}
-    if isinstance(data, list):
-        return [_inline_markdown(v, root, locales) for v in data]
-    return data
+
+    def walk(node: Any, path: PathKey) -> Any:
+        if isinstance(node, dict):
+            if set(node) == {"md"} and isinstance(node["md"], str):
+                texts = {}
+                for locale in locales:
+                    file = root / "messages" / locale / f"{node['md']}.md"
+                    if file.is_file():
+                        texts[locale] = file.read_text(encoding="utf-8").strip()
+                    else:
+                        texts[locale] = ""  # reported once, here, not again as untranslated
+                        problems.append(
+                            Problem(
+                                document.file,
+                                document.line_of(path),
+                                _step_id(document, path),
+                                f"message file {_display(root, file)} not found",
+                                f"write it, or check the name '{node['md']}'",
+                            )
+                        )
+                return texts
+            return {k: walk(v, (*path, k)) for k, v in node.items()}
+        if isinstance(node, list):
+            return [walk(v, (*path, i)) for i, v in enumerate(node)]
+        return node
+
+    document.data = walk(document.data, ())
 
 
 def _step_id(document: YamlDocument, loc: PathKey) -> str | None:
@@ -181,10 +200,11 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     system_doc = read(root / "system.yaml")
     system = None
     if system_doc:
-        system_doc.data = _inline_markdown(system_doc.data, root, locales)
+        _inline_markdown(system_doc, root, locales, problems)
         system = _parse(SystemTexts, system_doc, problems)
     flows: dict[str, Flow] = {}
     flow_files: dict[str, str] = {}
+    unparsed: set[str] = set()  # flows with errors of their own: not reported missing again
     paths = sorted((root / "flows").glob("*.yaml")) if (root / "flows").is_dir() else []
     if not paths:
         problems.append(
@@ -200,9 +220,11 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
         document = read(path)
         if document is None:
             continue
-        document.data = _inline_markdown(document.data, root, locales)
+        _inline_markdown(document, root, locales, problems)
         flow = _parse(Flow, document, problems)
         if flow is None:
+            if isinstance(document.data, dict) and isinstance(document.data.get("id"), str):
+                unparsed.add(document.data["id"])
             continue
         if flow.id in flows:
             problems.append(
@@ -220,7 +242,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     if community is None or system is None:
         return None, problems
     tree = ContentTree(root, community, flows, system.texts, documents, flow_files)
-    problems.extend(validate_tree(tree))
+    problems.extend(validate_tree(tree, unparsed))
     tree.warnings = [p for p in problems if p.severity == "warning"]
     if any(p.severity == "error" for p in problems):
         return None, problems

@@ -268,8 +268,12 @@ def advance(flow: Flow, state: RunState, given: FlowInput, context: Context) -> 
     turn = _Turn(flow, state, context)
     if isinstance(given, Start):
         return Outcome(turn.run_from(flow.steps[0].id), turn.outputs)
-    if state.finished or state.step_id is None or state.step_id not in turn.steps:
+    if state.finished or state.step_id is None:
         return Outcome(state, [])
+    if state.step_id not in turn.steps:
+        # The step this member waited on was renamed or removed: begin the flow again
+        # rather than swallow their replies.
+        return Outcome(turn.run_from(flow.steps[0].id), turn.outputs)
     step = turn.steps[state.step_id]
     if not isinstance(step, AskStep) or not state.waiting:
         # Content changed under a waiting run, or the state is from another version:

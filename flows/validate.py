@@ -312,6 +312,13 @@ class FlowChecker(_Checker):
                 )
             if isinstance(value, str):
                 self.template(value, (*path, "set", name), step.id)
+            if name == "consent" and not isinstance(value, bool):
+                self.add(
+                    (*path, "set", name),
+                    step.id,
+                    "consent is set to true or false",
+                    "branch on the answer, then set consent: true (or false)",
+                )
             if (
                 name == "locale"
                 and isinstance(value, str)
@@ -404,7 +411,7 @@ class FlowChecker(_Checker):
                     return
 
 
-def _check_community(tree: ContentTree) -> list[Problem]:
+def _check_community(tree: ContentTree, unparsed: set[str]) -> list[Problem]:
     checker = _Checker(
         tree,
         tree.documents["content/community.yaml"]
@@ -421,7 +428,7 @@ def _check_community(tree: ContentTree) -> list[Problem]:
                 f"unknown locale '{locale}'",
                 "use a language code such as en, fr, es, sw or pt_BR",
             )
-    if tree.community.onboarding_flow not in tree.flows:
+    if tree.community.onboarding_flow not in {*tree.flows, *unparsed}:
         checker.add(
             ("onboarding_flow",),
             None,
@@ -461,10 +468,25 @@ def _check_system(tree: ContentTree) -> list[Problem]:
     return checker.problems
 
 
-def validate_tree(tree: ContentTree) -> list[Problem]:
-    problems = _check_community(tree) + _check_system(tree)
+def validate_tree(tree: ContentTree, unparsed: set[str] | None = None) -> list[Problem]:
+    problems = _check_community(tree, unparsed or set()) + _check_system(tree)
     commands: dict[str, str] = {}
+    onboarding = tree.flows.get(tree.community.onboarding_flow)
     for flow in tree.flows.values():
+        joined = flow.trigger.member_joined
+        if joined != (flow is onboarding):
+            document = tree.documents[tree.flow_files[flow.id]]
+            problems.append(
+                Problem(
+                    document.file,
+                    document.line_of(("trigger",)),
+                    None,
+                    "member_joined is for the community's onboarding_flow only"
+                    if joined
+                    else "the community's onboarding_flow must have trigger member_joined: true",
+                    "a newcomer gets exactly one welcome: the onboarding_flow",
+                )
+            )
         problems.extend(FlowChecker(tree, flow).run())
         command = flow.trigger.command
         if command and command in commands:

@@ -9,6 +9,7 @@ from sqlalchemy import and_, or_, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlmodel import col
 
 from storage.models import DueWork, utcnow
 
@@ -53,7 +54,7 @@ async def cancel(session: AsyncSession, key: str) -> None:
 async def cancel_for_member(session: AsyncSession, member_id: int, prefix: str = "") -> None:
     statement = update(DueWork).where(DueWork.member_id == member_id, DueWork.status == "pending")
     if prefix:
-        statement = statement.where(DueWork.key.startswith(prefix))
+        statement = statement.where(col(DueWork.key).startswith(prefix, autoescape=True))
     await session.execute(statement.values(status="cancelled"))
 
 
@@ -95,4 +96,6 @@ async def failed(
 ) -> None:
     values: dict[str, Any] = {"last_error": error[:1000], "lease_until": None}
     values.update({"status": "pending", "due_at": retry_at} if retry_at else {"status": "failed"})
-    await session.execute(update(DueWork).where(DueWork.id == work.id).values(**values))
+    await session.execute(
+        update(DueWork).where(DueWork.id == work.id, DueWork.status == "running").values(**values)
+    )

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import delete
+from sqlalchemy import delete, func
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Outbox, ProcessedEvent
@@ -19,7 +19,7 @@ async def prune(
     sent = await session.execute(
         delete(Outbox).where(
             Outbox.status.in_(("sent", "cancelled")),
-            Outbox.created_at < sent_before,
+            func.coalesce(Outbox.sent_at, Outbox.created_at) < sent_before,
         )
     )
     return int(events.rowcount), int(sent.rowcount)

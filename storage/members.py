@@ -62,10 +62,14 @@ async def create_member(
     return identity, member
 
 
+MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
+
+
 async def find_member(session: AsyncSession, reference: str) -> Member | None:
     """A member by id ('42') or by identity ('console:ada', 'slack:T0123:U0456')."""
-    if reference.isdigit():
-        return await session.get(Member, int(reference))
+    if reference.isascii() and reference.isdigit():
+        member_id = int(reference)
+        return await session.get(Member, member_id) if member_id <= MAX_ID else None
     parts = reference.split(":")
     if len(parts) == 2:
         platform, workspace, external_id = parts[0], "", parts[1]

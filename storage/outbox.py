@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, exists, or_, select, update
+from sqlalchemy import and_, exists, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -25,32 +25,43 @@ async def claim(
 ) -> list[Outbox]:
     """Lease deliverable rows: pending and due, or sending with an expired lease.
 
-    A row waits while an earlier row to the same recipient is still open and not claimable
-    (in flight elsewhere, or held back by a retry), so each member reads messages in order.
+    Each member reads messages in order: a row is taken only if every earlier open row to
+    the same recipient is taken with it (so none is in flight elsewhere, held back by a retry,
+    or left out by `ids`). On PostgreSQL, concurrent claimers also take a transaction-scoped
+    advisory lock per recipient, so two workers never split one member's queue between them.
     """
+
+    def claimable(row: Any) -> Any:
+        due = or_(
+            and_(row.status == "pending", row.not_before <= now),
+            and_(row.status == "sending", row.lease_until < now),
+        )
+        conditions = [due]
+        if ids is not None:
+            conditions.append(row.id.in_(ids))
+        if platforms is not None:
+            conditions.append(row.platform.in_(platforms))
+        return and_(*conditions)
+
     earlier = aliased(Outbox)
-    claimable = or_(
-        and_(Outbox.status == "pending", Outbox.not_before <= now),
-        and_(Outbox.status == "sending", Outbox.lease_until < now),
-    )
     blocked_by_earlier = exists().where(
         earlier.platform == Outbox.platform,
         earlier.recipient == Outbox.recipient,
         earlier.id < Outbox.id,
-        or_(
-            and_(earlier.status == "pending", earlier.not_before > now),
-            and_(earlier.status == "sending", earlier.lease_until >= now),
-        ),
+        earlier.status.in_(OPEN),
+        ~claimable(earlier),
     )
-    candidates = select(Outbox.id).where(claimable, ~blocked_by_earlier)
-    if ids is not None:
-        candidates = candidates.where(Outbox.id.in_(ids))
-    if platforms is not None:
-        candidates = candidates.where(Outbox.platform.in_(platforms))
+    candidates = select(Outbox.id).where(claimable(Outbox), ~blocked_by_earlier)
     candidates = candidates.order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)
+    chosen: Any = candidates.scalar_subquery()
+    if session.get_bind().dialect.name == "postgresql":
+        # Applied after LIMIT, so a claimer locks only the recipients it is about to take.
+        limited = candidates.add_columns(Outbox.platform, Outbox.recipient).subquery("candidates")
+        recipient_key = func.hashtext(limited.c.platform + ":" + limited.c.recipient)
+        chosen = select(limited.c.id).where(func.pg_try_advisory_xact_lock(recipient_key))
     result = await session.execute(
         update(Outbox)
-        .where(Outbox.id.in_(candidates.scalar_subquery()))
+        .where(Outbox.id.in_(chosen))
         .values(status="sending", lease_until=now + lease, attempts=Outbox.attempts + 1)
         .returning(Outbox)
     )
@@ -128,7 +139,5 @@ async def reclaim_all_sending(session: AsyncSession) -> int:
 
 
 async def counts(session: AsyncSession) -> dict[str, int]:
-    from sqlalchemy import func
-
     result = await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))
     return {status: count for status, count in result.all()}

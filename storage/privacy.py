@@ -30,7 +30,10 @@ def _plain(row: SQLModel) -> dict[str, Any]:
 
 
 def pseudonym(member_id: int) -> str:
-    """A stable, non-reversible label for logs and for the audit entry of an erasure."""
+    """A stable label that keeps member ids out of logs and the erasure's audit entry.
+
+    It is an unkeyed hash of a small integer, so it hides ids from a casual reader, not from
+    someone with the code: logs and the audit log are still access-controlled data."""
     return hashlib.sha256(f"onramp-member:{member_id}".encode()).hexdigest()[:16]
 
 

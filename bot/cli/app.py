@@ -15,7 +15,7 @@ app = typer.Typer(
     help="Onramp: welcomes newcomers to your community, in chat.",
     no_args_is_help=True,
     add_completion=False,
-    rich_markup_mode="rich",
+    rich_markup_mode="markdown",
 )
 
 

@@ -21,10 +21,10 @@ def check(
 ) -> None:
     root = path or state.settings().content.path
     tree, problems = load_tree(root)
-    out = Console(stderr=False, highlight=False)
+    out = Console(highlight=False, soft_wrap=True)  # one problem per line, never wrapped
     for problem in sorted(problems):
         colour = "red" if problem.severity == "error" else "yellow"
-        out.print(f"[{colour}]{problem}[/{colour}]", markup=True)
+        out.print(str(problem), style=colour, markup=False)
     errors = [p for p in problems if p.severity == "error"]
     warnings = [p for p in problems if p.severity == "warning"]
     if errors or (strict and warnings):

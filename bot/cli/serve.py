@@ -36,7 +36,9 @@ def run(
         settings.console.user = as_
         settings.console.display_name = as_
     names = adapter or settings.adapters.enabled
-    log_file = Path("data/onramp.log") if "console" in names else None
+    log_file = settings.logging.file
+    if log_file is None and "console" in names:
+        log_file = Path("data/onramp.log")
     logs.configure(settings.logging.level, settings.logging.format, log_file)
     try:
         adapters = build_adapters(settings, names)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from sqlalchemy import select
 
 from adapters.memory import Chat
@@ -94,3 +96,16 @@ async def test_timers_survive_a_restart(settings: object, memory: object, clock:
         chat.expect("gentle reminder")
     finally:
         await second.stop()
+
+
+async def test_a_short_question_limit_gives_way_to_the_flow_limit(
+    chat: Chat, onramp: Onramp, clock: FakeClock
+) -> None:
+    await chat.join()
+    async with onramp.db.reading() as session:
+        run = (await session.execute(select(FlowRun))).scalars().one()
+    assert run.expires_at == clock.now + timedelta(days=30)  # the consent question's own limit
+    await chat.say("yes")
+    async with onramp.db.reading() as session:
+        run = (await session.execute(select(FlowRun))).scalars().one()
+    assert run.expires_at == run.started_at + timedelta(days=60)  # the flow's

@@ -243,3 +243,55 @@ def test_loading_invalid_content_raises_with_every_problem(tree: Path) -> None:
     with pytest.raises(ContentError) as raised:
         load_tree_or_raise(tree)
     assert "goto 'gone' does not exist" in str(raised.value)
+
+
+def test_consent_must_be_set_to_a_literal(tree: Path) -> None:
+    errors = errors_after(
+        tree, lambda s: s.replace("    say: Mentor!", "    set: {consent: '{{ answers.pick }}'}")
+    )
+    assert errors == [
+        "content/flows/hello.yaml:25 step 'find_mentor': consent is set to true or false; "
+        "branch on the answer, then set consent: true (or false)"
+    ]
+
+
+def test_only_the_onboarding_flow_starts_on_join(tree: Path) -> None:
+    errors = errors_after(tree, lambda s: s.replace("  command: hello", "  member_joined: true"))
+    assert errors == [
+        "content/flows/hello.yaml:4: member_joined is for the community's onboarding_flow only; "
+        "a newcomer gets exactly one welcome: the onboarding_flow"
+    ]
+
+
+def test_markdown_message_files(tree: Path) -> None:
+    for locale, text in (("en", "**Hi** there"), ("fr", "**Salut**")):
+        folder = tree / "messages" / locale
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "greeting.md").write_text(text + "\n", encoding="utf-8")
+    path = tree / "flows" / "hello.yaml"
+    path.write_text(MINIMAL_FLOW.replace("say: Hi!", "say: {md: greeting}"), encoding="utf-8")
+    _, problems = load_tree(tree)
+    assert [str(p) for p in problems] == [
+        "content/flows/hello.yaml:8 step 'greet': message file "
+        "content/messages/es/greeting.md not found; write it, or check the name 'greeting'"
+    ]
+    (tree / "messages" / "es").mkdir()
+    (tree / "messages" / "es" / "greeting.md").write_text("**Hola**", encoding="utf-8")
+    loaded, problems = load_tree(tree)
+    assert loaded is not None and problems == []
+    greet = loaded.flows["hello"].steps[0]
+    assert greet.say == {"en": "**Hi** there", "fr": "**Salut**", "es": "**Hola**"}  # type: ignore[union-attr]
+
+
+def test_keywords_match_words_and_phrases(tree: Path) -> None:
+    path = tree / "flows" / "hello.yaml"
+    path.write_text(
+        MINIMAL_FLOW.replace(
+            "  command: hello", "  command: hello\n  keywords: [mentor, 'first issue']"
+        )
+    )
+    loaded, _ = load_tree(tree)
+    assert loaded is not None
+    assert loaded.flow_for_keyword("I'd like a MENTOR?") is loaded.flows["hello"]
+    assert loaded.flow_for_keyword("any first  issue for me") is loaded.flows["hello"]
+    assert loaded.flow_for_keyword("mentorship") is None

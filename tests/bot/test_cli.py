@@ -1,0 +1,126 @@
+"""The `onramp` command line, run as a newcomer would run it."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def onramp(
+    *args: str, cwd: Path = ROOT, stdin: str = "", env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=60,
+        check=False,
+    )
+
+
+@pytest.fixture
+def home(tmp_path: Path) -> dict[str, str]:
+    return {
+        "ONRAMP_DATABASE__URL": f"sqlite+aiosqlite:///{tmp_path / 'onramp.db'}",
+        "ONRAMP_LOGGING__FILE": str(tmp_path / "onramp.log"),
+    }
+
+
+def test_help_lists_every_command() -> None:
+    result = onramp("--help")
+    assert result.returncode == 0
+    for command in ("run", "check", "export", "forget", "db"):
+        assert f"│ {command} " in result.stdout
+
+
+def test_check_passes_on_the_shipped_content() -> None:
+    result = onramp("check")
+    assert result.returncode == 0, result.stdout
+    assert "2 flow(s), 3 locale(s), 0 warning(s). All good." in result.stdout
+
+
+def test_check_fails_with_every_error_on_one_line_each(tmp_path: Path) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    flow = content / "flows" / "onboarding.yaml"
+    flow.write_text(flow.read_text().replace("goto: declined", "goto: declind"))
+    survey = content / "flows" / "feedback.yaml"
+    survey.write_text(
+        survey.read_text().replace("  - id: comment\n", "  - id: comment\n    colour: red\n")
+    )
+    result = onramp("check", str(content))
+    assert result.returncode == 1
+    lines = result.stdout.splitlines()
+    assert lines[:2] == [
+        "content/flows/feedback.yaml:49 step 'comment': unknown key 'colour'; remove it or "
+        "check the authoring guide",
+        "content/flows/onboarding.yaml:66 step 'check_consent': goto 'declind' does not exist; "
+        "did you mean 'declined'?",
+    ]
+    # the two steps only the broken goto led to are now unreachable: warned, not failed
+    assert [line.split(": ")[0] for line in lines[2:4]] == [
+        "content/flows/onboarding.yaml:360 step 'declined'",
+        "content/flows/onboarding.yaml:364 step 'declined_goodbye'",
+    ]
+    assert lines[4].startswith("2 error(s), 2 warning(s)")
+
+
+def test_the_bot_refuses_to_start_on_broken_content(tmp_path: Path, home: dict[str, str]) -> None:
+    content = tmp_path / "content"
+    shutil.copytree(ROOT / "content", content)
+    (content / "flows" / "broken.yaml").write_text("id: [\n")
+    result = onramp("run", env={**home, "ONRAMP_CONTENT__PATH": str(content)})
+    assert result.returncode == 1
+    assert "will not start" in result.stderr and "broken.yaml:" in result.stderr
+
+
+def test_console_chat_export_and_forget(home: dict[str, str]) -> None:
+    chat = onramp("run", "--as", "Zuri", stdin="1\n3\nNairobi\n", env=home)
+    assert chat.returncode == 0, chat.stderr
+    assert "Hello Zuri" in chat.stdout and "¿En qué zona horaria estás?" in chat.stdout
+    assert "¿En qué te gustaría ayudar?" in chat.stdout
+
+    resumed = onramp("run", "--as", "Zuri", stdin="", env=home)
+    assert "¿En qué te gustaría ayudar?" in resumed.stdout  # exactly where they left off
+
+    exported = onramp("export", "console:Zuri", env=home)
+    assert exported.returncode == 0
+    document = json.loads(exported.stdout)
+    assert document["member"]["timezone"] == "Africa/Nairobi"
+    assert document["member"]["locale"] == "es"
+    assert {a["step_id"] for a in document["answer"]} == {"consent", "language", "timezone"}
+    assert document["identity"][0]["external_id"] == "Zuri"
+    assert len(document["outbox"]) >= 5
+
+    refused = onramp("forget", "console:Zuri", stdin="n\n", env=home)
+    assert refused.returncode == 1
+    assert onramp("export", "console:Zuri", env=home).returncode == 0  # still there
+
+    forgotten = onramp("forget", "console:Zuri", "--yes", env=home)
+    assert forgotten.returncode == 0
+    gone = onramp("export", "console:Zuri", env=home)
+    assert gone.returncode == 1 and "No member 'console:Zuri'" in gone.stderr
+
+
+def test_db_upgrade_and_current(home: dict[str, str]) -> None:
+    upgraded = onramp("db", "upgrade", env=home)
+    assert upgraded.returncode == 0 and "database at revision 0001" in upgraded.stdout
+    current = onramp("db", "current", env=home)
+    assert "database: 0001; newest: 0001" in current.stdout
+
+
+def test_unknown_adapter_is_a_clear_error(home: dict[str, str]) -> None:
+    result = onramp("run", "--adapter", "matrix", env=home)
+    assert result.returncode == 2
+    assert "unknown adapter(s): matrix" in result.stderr

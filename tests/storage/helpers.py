@@ -1,0 +1,121 @@
+"""Small builders shared by the storage tests: fixed times, rows written in one transaction."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from sqlalchemy import func, select, text
+from sqlalchemy.engine import make_url
+from sqlmodel import SQLModel
+
+from storage.database import create_engine
+from storage.members import create_member
+from storage.models import Outbox
+from storage.session import Database
+
+NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+LEASE = timedelta(seconds=60)
+
+Row = TypeVar("Row", bound=SQLModel)
+
+
+async def add(db: Database, *rows: SQLModel) -> list[int]:
+    """Insert the rows in one transaction and return their ids, in order."""
+    async with db.transaction() as session:
+        session.add_all(rows)
+        await session.flush()
+        return [row.id for row in rows]  # type: ignore[attr-defined]
+
+
+async def load(db: Database, model: type[Row], row_id: int) -> Row:
+    """A fresh copy of one row as the database holds it now."""
+    async with db.reading() as session:
+        row = await session.get(model, row_id)
+        assert row is not None, f"{model.__name__} {row_id} is gone"
+        return row
+
+
+async def count(db: Database, model: type[SQLModel], *where: Any) -> int:
+    async with db.reading() as session:
+        statement = select(func.count()).select_from(model)
+        return int((await session.execute(statement.where(*where))).scalar_one())
+
+
+async def new_member(db: Database, external_id: str, display_name: str = "") -> int:
+    async with db.transaction() as session:
+        _, member = await create_member(
+            session,
+            platform="console",
+            workspace="",
+            external_id=external_id,
+            display_name=display_name,
+        )
+        assert member.id is not None
+        return member.id
+
+
+def message(
+    key: str,
+    recipient: str = "ada",
+    *,
+    platform: str = "console",
+    status: str = "pending",
+    not_before: datetime = NOW,
+    lease_until: datetime | None = None,
+    attempts: int = 0,
+    member_id: int | None = None,
+    created_at: datetime = NOW,
+) -> Outbox:
+    return Outbox(
+        dedupe_key=key,
+        platform=platform,
+        recipient=recipient,
+        payload={},
+        status=status,
+        not_before=not_before,
+        lease_until=lease_until,
+        attempts=attempts,
+        member_id=member_id,
+        created_at=created_at,
+    )
+
+
+async def create_postgres_database(server_url: str) -> str:
+    """A new, empty database on the server of `server_url`; returns its URL."""
+    name = f"onramp_test_{uuid.uuid4().hex[:10]}"
+    admin = create_engine(server_url)
+    try:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
+
+
+async def drop_postgres_database(server_url: str, url: str) -> None:
+    name = make_url(url).database
+    admin = create_engine(server_url)
+    try:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
+        await admin.dispose()
+
+
+async def empty_postgres_database(url: str) -> None:
+    """Delete every row of every table (not alembic_version) and restart the id sequences."""
+    import storage.models  # noqa: F401  (registers every table on SQLModel.metadata)
+
+    tables = ", ".join(f'"{table.name}"' for table in SQLModel.metadata.sorted_tables)
+    engine = create_engine(url)
+    try:
+        async with engine.begin() as connection:
+            # Fail rather than hang if a test left a transaction open on the shared database.
+            await connection.execute(text("SET LOCAL lock_timeout = '5s'"))
+            await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    finally:
+        await engine.dispose()

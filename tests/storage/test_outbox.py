@@ -1,0 +1,374 @@
+"""The outbox: claiming with leases, per-recipient order, and the status moves after a send."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlalchemy.exc import IntegrityError
+
+from storage import outbox
+from storage.models import Outbox
+from storage.session import Database
+from tests.storage.helpers import LEASE, NOW, add, load, message, new_member
+
+LATER = NOW + timedelta(minutes=5)
+EARLIER = NOW - timedelta(minutes=5)
+
+
+async def _claim(
+    db: Database,
+    limit: int = 10,
+    ids: list[int] | None = None,
+    platforms: list[str] | None = None,
+) -> list[int]:
+    async with db.transaction() as session:
+        rows = await outbox.claim(session, NOW, LEASE, limit, ids=ids, platforms=platforms)
+    return [row.id for row in rows if row.id is not None]
+
+
+async def _status(db: Database, outbox_id: int) -> str:
+    return (await load(db, Outbox, outbox_id)).status
+
+
+# claim
+
+
+async def test_claim_leases_due_pending_rows_in_id_order(db: Database) -> None:
+    ids = await add(db, message("a", "ada"), message("b", "bob"), message("c", "cy"))
+    async with db.transaction() as session:
+        rows = await outbox.claim(session, NOW, LEASE, 10)
+    assert [r.id for r in rows] == ids
+    for row in rows:
+        assert (row.status, row.attempts, row.lease_until) == ("sending", 1, NOW + LEASE)
+    stored = await load(db, Outbox, ids[0])
+    assert (stored.status, stored.attempts, stored.lease_until) == ("sending", 1, NOW + LEASE)
+
+
+async def test_claim_takes_a_row_whose_not_before_is_exactly_now(db: Database) -> None:
+    ids = await add(db, message("a", not_before=NOW))
+    assert await _claim(db) == ids
+
+
+async def test_claim_leaves_rows_whose_not_before_is_in_the_future(db: Database) -> None:
+    due, _ = await add(db, message("due", "ada"), message("later", "bob", not_before=LATER))
+    assert await _claim(db) == [due]
+
+
+async def test_claim_ignores_sent_failed_and_cancelled_rows(db: Database) -> None:
+    await add(
+        db,
+        message("s", "a", status="sent"),
+        message("f", "b", status="failed"),
+        message("c", "c", status="cancelled"),
+    )
+    assert await _claim(db) == []
+
+
+async def test_claim_retakes_a_sending_row_whose_lease_has_expired(db: Database) -> None:
+    (row_id,) = await add(db, message("a", status="sending", lease_until=EARLIER, attempts=1))
+    assert await _claim(db) == [row_id]
+    stored = await load(db, Outbox, row_id)
+    assert (stored.attempts, stored.lease_until) == (2, NOW + LEASE)
+
+
+async def test_claim_leaves_a_sending_row_whose_lease_is_live(db: Database) -> None:
+    await add(db, message("a", status="sending", lease_until=NOW, attempts=1))
+    assert await _claim(db) == []
+
+
+async def test_a_second_claim_does_not_retake_rows_still_leased(db: Database) -> None:
+    ids = await add(db, message("a", "ada"), message("b", "bob"))
+    assert await _claim(db) == ids
+    assert await _claim(db) == []
+
+
+async def test_claim_respects_limit(db: Database) -> None:
+    ids = await add(db, *(message(f"m{i}", f"r{i}") for i in range(5)))
+    assert await _claim(db, limit=2) == ids[:2]
+    assert await _claim(db, limit=2) == ids[2:4]
+
+
+async def test_claim_with_ids_takes_only_those_rows(db: Database) -> None:
+    ids = await add(db, *(message(f"m{i}", f"r{i}") for i in range(4)))
+    assert await _claim(db, ids=[ids[1], ids[3]]) == [ids[1], ids[3]]
+    assert await _status(db, ids[0]) == "pending"
+
+
+async def test_claim_with_platforms_takes_only_those_platforms(db: Database) -> None:
+    console, slack, memory = await add(
+        db,
+        message("a", platform="console"),
+        message("b", platform="slack"),
+        message("c", platform="memory"),
+    )
+    assert await _claim(db, platforms=["console", "memory"]) == [console, memory]
+    assert await _status(db, slack) == "pending"
+
+
+async def test_claim_takes_every_due_row_to_one_recipient_together_in_order(db: Database) -> None:
+    ids = await add(db, message("a", "ada"), message("b", "ada"), message("c", "ada"))
+    assert await _claim(db) == ids
+
+
+async def test_a_row_waits_while_an_earlier_row_to_its_recipient_is_held_back(
+    db: Database,
+) -> None:
+    await add(db, message("held", "ada", not_before=LATER))
+    waiting, other = await add(db, message("next", "ada"), message("bob", "bob"))
+    assert await _claim(db) == [other]
+    assert await _status(db, waiting) == "pending"
+
+
+async def test_a_row_waits_while_an_earlier_row_to_its_recipient_is_in_flight(
+    db: Database,
+) -> None:
+    await add(db, message("flying", "ada", status="sending", lease_until=LATER, attempts=1))
+    waiting, other = await add(db, message("next", "ada"), message("bob", "bob"))
+    assert await _claim(db) == [other]
+    assert await _status(db, waiting) == "pending"
+
+
+async def test_a_row_waits_for_an_earlier_row_whose_lease_ends_exactly_now(db: Database) -> None:
+    # Neither claimable (its lease is not yet over) nor over: the later row must wait.
+    await add(db, message("flying", "ada", status="sending", lease_until=NOW))
+    (row_id,) = await add(db, message("next", "ada"))
+    assert await _claim(db) == []
+    assert await _status(db, row_id) == "pending"
+
+
+async def test_a_row_is_not_held_by_an_earlier_row_on_another_platform(db: Database) -> None:
+    await add(db, message("held", "ada", platform="slack", not_before=LATER))
+    (row_id,) = await add(db, message("next", "ada", platform="console"))
+    assert await _claim(db) == [row_id]
+
+
+async def test_a_row_is_not_held_by_a_later_row_to_its_recipient(db: Database) -> None:
+    (first,) = await add(db, message("first", "ada"))
+    await add(db, message("later", "ada", not_before=LATER))
+    assert await _claim(db) == [first]
+
+
+async def test_a_row_is_not_held_by_earlier_rows_that_are_closed(db: Database) -> None:
+    await add(db, message("s", "ada", status="sent"), message("f", "ada", status="failed"))
+    (row_id,) = await add(db, message("next", "ada"))
+    assert await _claim(db) == [row_id]
+
+
+async def test_a_row_is_not_held_by_an_earlier_row_whose_lease_expired(db: Database) -> None:
+    ids = await add(
+        db, message("stale", "ada", status="sending", lease_until=EARLIER), message("next", "ada")
+    )
+    assert await _claim(db) == ids
+
+
+async def test_claiming_one_row_holds_the_next_to_that_recipient(db: Database) -> None:
+    first, second = await add(db, message("a", "ada"), message("b", "ada"))
+    assert await _claim(db, limit=1) == [first]
+    assert await _claim(db) == []
+    assert await _status(db, second) == "pending"
+
+
+async def test_claim_with_ids_still_waits_for_an_earlier_row_in_flight(db: Database) -> None:
+    await add(db, message("flying", "ada", status="sending", lease_until=LATER))
+    (row_id,) = await add(db, message("next", "ada"))
+    assert await _claim(db, ids=[row_id]) == []
+
+
+async def test_dedupe_key_is_unique(db: Database) -> None:
+    await add(db, message("same", "ada"))
+    with pytest.raises(IntegrityError):
+        await add(db, message("same", "bob"))
+
+
+# after the send
+
+
+async def _sending(db: Database, *keys: str) -> list[int]:
+    ids = await add(db, *(message(k, k) for k in keys))
+    assert await _claim(db) == ids
+    return ids
+
+
+async def test_mark_sent_records_the_delivery(db: Database) -> None:
+    (row_id,) = await _sending(db, "a")
+    async with db.transaction() as session:
+        await outbox.mark_sent(session, [(row_id, "delivery-1")], LATER)
+    row = await load(db, Outbox, row_id)
+    assert (row.status, row.delivery_id, row.sent_at, row.lease_until) == (
+        "sent",
+        "delivery-1",
+        LATER,
+        None,
+    )
+
+
+async def test_mark_sent_only_moves_rows_that_are_sending(db: Database) -> None:
+    (pending,) = await add(db, message("a"))
+    async with db.transaction() as session:
+        await outbox.mark_sent(session, [(pending, "d")], NOW)
+    row = await load(db, Outbox, pending)
+    assert (row.status, row.delivery_id, row.sent_at) == ("pending", None, None)
+
+
+async def test_retry_later_makes_the_row_pending_again_at_that_time(db: Database) -> None:
+    (row_id,) = await _sending(db, "a")
+    async with db.transaction() as session:
+        await outbox.retry_later(session, row_id, LATER, "timeout")
+    row = await load(db, Outbox, row_id)
+    assert (row.status, row.not_before, row.lease_until, row.last_error, row.attempts) == (
+        "pending",
+        LATER,
+        None,
+        "timeout",
+        1,
+    )
+
+
+async def test_retry_later_without_counting_gives_the_attempt_back(db: Database) -> None:
+    (row_id,) = await _sending(db, "a")
+    async with db.transaction() as session:
+        await outbox.retry_later(session, row_id, LATER, "throttled", count_attempt=False)
+    row = await load(db, Outbox, row_id)
+    assert (row.status, row.attempts, row.not_before) == ("pending", 0, LATER)
+
+
+async def test_retry_later_cuts_the_error_to_1000_characters(db: Database) -> None:
+    (row_id,) = await _sending(db, "a")
+    async with db.transaction() as session:
+        await outbox.retry_later(session, row_id, LATER, "x" * 5000)
+    assert (await load(db, Outbox, row_id)).last_error == "x" * 1000
+
+
+async def test_retry_later_only_moves_rows_that_are_sending(db: Database) -> None:
+    (row_id,) = await add(db, message("a", status="sent"))
+    async with db.transaction() as session:
+        await outbox.retry_later(session, row_id, LATER, "late", count_attempt=False)
+    row = await load(db, Outbox, row_id)
+    assert (row.status, row.attempts, row.last_error) == ("sent", 0, None)
+
+
+async def test_release_gives_back_unattempted_rows_without_counting_them(db: Database) -> None:
+    first, second = await _sending(db, "a", "b")
+    async with db.transaction() as session:
+        await outbox.release(session, [first])
+    row = await load(db, Outbox, first)
+    assert (row.status, row.lease_until, row.attempts) == ("pending", None, 0)
+    assert await _status(db, second) == "sending"
+
+
+async def test_release_only_moves_rows_that_are_sending(db: Database) -> None:
+    (row_id,) = await add(db, message("a", status="failed", attempts=3))
+    async with db.transaction() as session:
+        await outbox.release(session, [row_id])
+        await outbox.release(session, [])
+    row = await load(db, Outbox, row_id)
+    assert (row.status, row.attempts) == ("failed", 3)
+
+
+async def test_mark_failed_gives_up_on_the_row(db: Database) -> None:
+    (row_id,) = await _sending(db, "a")
+    async with db.transaction() as session:
+        await outbox.mark_failed(session, row_id, "blocked by user")
+    row = await load(db, Outbox, row_id)
+    assert (row.status, row.lease_until, row.last_error) == ("failed", None, "blocked by user")
+
+
+async def test_mark_failed_only_moves_rows_that_are_sending(db: Database) -> None:
+    (row_id,) = await add(db, message("a"))
+    async with db.transaction() as session:
+        await outbox.mark_failed(session, row_id, "nope")
+    row = await load(db, Outbox, row_id)
+    assert (row.status, row.last_error) == ("pending", None)
+
+
+async def test_cancel_for_member_cancels_only_that_members_pending_rows(db: Database) -> None:
+    ada, bob = await new_member(db, "ada"), await new_member(db, "bob")
+    pending, sending, sent, other = await add(
+        db,
+        message("p", "ada", member_id=ada),
+        message("s", "ada", member_id=ada, status="sending", lease_until=LATER),
+        message("d", "ada", member_id=ada, status="sent"),
+        message("o", "bob", member_id=bob),
+    )
+    async with db.transaction() as session:
+        await outbox.cancel_for_member(session, ada)
+    assert [await _status(db, i) for i in (pending, sending, sent, other)] == [
+        "cancelled",
+        "sending",
+        "sent",
+        "pending",
+    ]
+
+
+async def test_reclaim_all_sending_makes_every_sending_row_pending(db: Database) -> None:
+    live, expired, sent = await add(
+        db,
+        message("a", "a", status="sending", lease_until=LATER, attempts=2),
+        message("b", "b", status="sending", lease_until=EARLIER, attempts=1),
+        message("c", "c", status="sent"),
+    )
+    async with db.transaction() as session:
+        assert await outbox.reclaim_all_sending(session) == 2
+    rows = [await load(db, Outbox, i) for i in (live, expired, sent)]
+    assert [(r.status, r.lease_until, r.attempts) for r in rows] == [
+        ("pending", None, 2),
+        ("pending", None, 1),
+        ("sent", None, 0),
+    ]
+
+
+async def test_counts_groups_rows_by_status(db: Database) -> None:
+    await add(db, message("a", "a"), message("b", "b"), message("c", "c", status="sent"))
+    async with db.reading() as session:
+        assert await outbox.counts(session) == {"pending": 2, "sent": 1}
+
+
+# concurrency (PostgreSQL only: SQLite has one writer, so claims cannot overlap there)
+
+
+async def _overlapping_claims(
+    db: Database, first_limit: int, second_limit: int
+) -> tuple[list[int], list[int]]:
+    """Two claims in two transactions, the second made while the first is still open."""
+    first_claimed, second_done = asyncio.Event(), asyncio.Event()
+
+    async def first() -> list[int]:
+        async with db.transaction() as session:
+            rows = await outbox.claim(session, NOW, LEASE, first_limit)
+            first_claimed.set()
+            await second_done.wait()
+        return [r.id for r in rows if r.id is not None]
+
+    async def second() -> list[int]:
+        await first_claimed.wait()
+        try:
+            async with db.transaction() as session:
+                rows = await outbox.claim(session, NOW, LEASE, second_limit)
+        finally:
+            second_done.set()
+        return [r.id for r in rows if r.id is not None]
+
+    return await asyncio.wait_for(asyncio.gather(first(), second()), timeout=10)
+
+
+async def test_concurrent_claims_never_return_the_same_row(db: Database) -> None:
+    if db.sqlite:
+        pytest.skip("SQLite serialises writers; overlapping claims need PostgreSQL (SKIP LOCKED)")
+    ids = await add(db, *(message(f"m{i}", f"r{i}") for i in range(6)))
+    first, second = await _overlapping_claims(db, first_limit=3, second_limit=10)
+    assert first == ids[:3]
+    assert second == ids[3:]
+
+
+async def test_a_concurrent_claim_does_not_take_a_later_row_to_a_recipient_being_claimed(
+    db: Database,
+) -> None:
+    if db.sqlite:
+        pytest.skip("SQLite serialises writers; overlapping claims need PostgreSQL")
+    first_row, second_row = await add(db, message("a", "ada"), message("b", "ada"))
+    first, second = await _overlapping_claims(db, first_limit=1, second_limit=10)
+    assert first == [first_row]
+    assert second == []
+    assert await _status(db, second_row) == "pending"

@@ -1,0 +1,139 @@
+"""A member's data: exporting all of it, and forgetting all of it, and nobody else's."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import select
+from sqlmodel import SQLModel
+
+from storage.members import create_member
+from storage.models import Answer, AuditLog, DueWork, FlowRun, Identity, Member, Outbox
+from storage.privacy import export_member, forget_member, pseudonym
+from storage.session import Database
+from tests.storage.helpers import NOW, count, message
+
+PER_MEMBER = (Identity, FlowRun, Answer, Outbox, DueWork, AuditLog)
+
+
+async def _member_with_everything(db: Database, name: str) -> int:
+    """A member with one row in every per-member table."""
+    async with db.transaction() as session:
+        _, member = await create_member(
+            session, platform="console", workspace="", external_id=name, display_name=name.title()
+        )
+        assert member.id is not None
+        run = FlowRun(member_id=member.id, flow_id="onboarding", step_id="email")
+        session.add(run)
+        await session.flush()
+        assert run.id is not None
+        session.add_all(
+            [
+                Answer(
+                    run_id=run.id,
+                    member_id=member.id,
+                    flow_id="onboarding",
+                    step_id="email",
+                    value=f"{name}@example.org",
+                    answered_at=NOW,
+                ),
+                message(f"{name}-welcome", name, member_id=member.id),
+                DueWork(
+                    key=f"flow.nudge:{run.id}",
+                    kind="flow.nudge",
+                    member_id=member.id,
+                    due_at=NOW + timedelta(days=1),
+                ),
+                AuditLog(actor="bot", action="member.joined", member_id=member.id),
+            ]
+        )
+        return member.id
+
+
+async def _export(db: Database, member_id: int) -> dict[str, Any]:
+    async with db.reading() as session:
+        member = await session.get(Member, member_id)
+        assert member is not None
+        return await export_member(session, member)
+
+
+async def _forget(db: Database, member_id: int) -> None:
+    async with db.transaction() as session:
+        member = await session.get(Member, member_id)
+        assert member is not None
+        await forget_member(session, member, actor="cli")
+
+
+def _table(model: type[SQLModel]) -> str:
+    return str(model.__tablename__)
+
+
+async def test_export_holds_one_row_of_every_table_for_that_member_only(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    await _member_with_everything(db, "bob")
+    document = await _export(db, ada)
+    assert set(document) == {"member", *(_table(m) for m in PER_MEMBER)}
+    assert document["member"]["id"] == ada
+    for model in PER_MEMBER:
+        rows = document[_table(model)]
+        assert isinstance(rows, list) and len(rows) == 1, _table(model)
+        assert rows[0]["member_id"] == ada, _table(model)
+
+
+async def test_export_carries_the_members_data(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    document = await _export(db, ada)
+    assert document["member"]["display_name"] == "Ada"
+    assert document["identity"][0]["external_id"] == "ada"
+    assert document["answer"][0]["value"] == "ada@example.org"
+    assert document["answer"][0]["answered_at"] == NOW.isoformat()
+
+
+async def test_export_is_json_serialisable(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    document = await _export(db, ada)
+    assert json.loads(json.dumps(document)) == document
+
+
+async def test_forget_deletes_every_row_of_the_member(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    await _forget(db, ada)
+    assert await count(db, Member, Member.id == ada) == 0
+    for model in PER_MEMBER:
+        member_id = SQLModel.metadata.tables[_table(model)].c.member_id
+        assert await count(db, model, member_id == ada) == 0, _table(model)
+
+
+async def test_forget_leaves_one_audit_entry_with_only_a_pseudonym(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    await _forget(db, ada)
+    async with db.reading() as session:
+        entries = (
+            (await session.execute(select(AuditLog).where(AuditLog.action == "member.forgotten")))
+            .scalars()
+            .all()
+        )
+    assert len(entries) == 1
+    assert await count(db, AuditLog) == 1
+    entry = entries[0]
+    assert (entry.actor, entry.member_id, entry.detail) == ("cli", None, {"member": pseudonym(ada)})
+    text = json.dumps(entry.detail)
+    assert "Ada" not in text and "example.org" not in text
+
+
+async def test_forget_leaves_other_members_untouched(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    bob = await _member_with_everything(db, "bob")
+    before = await _export(db, bob)
+    await _forget(db, ada)
+    assert await _export(db, bob) == before
+    assert await count(db, Member) == 1
+
+
+async def test_the_pseudonym_is_stable_and_differs_between_members() -> None:
+    assert pseudonym(1) == pseudonym(1)
+    assert pseudonym(1) != pseudonym(2)
+    assert len(pseudonym(1)) == 16
+    assert set(pseudonym(1)) <= set("0123456789abcdef")

@@ -1,0 +1,39 @@
+"""Transactions commit on success and roll back on error; inserts can ignore conflicts."""
+
+from __future__ import annotations
+
+import pytest
+
+from storage.models import ProcessedEvent
+from storage.session import Database
+from tests.storage.helpers import NOW, count
+
+
+def _event(key: str) -> ProcessedEvent:
+    return ProcessedEvent(dedupe_key=key, platform="console", received_at=NOW)
+
+
+async def test_a_transaction_commits_when_its_block_ends(db: Database) -> None:
+    async with db.transaction() as session:
+        session.add(_event("a"))
+    assert await count(db, ProcessedEvent) == 1
+
+
+async def test_a_transaction_rolls_back_when_its_block_raises(db: Database) -> None:
+    with pytest.raises(RuntimeError):
+        async with db.transaction() as session:
+            session.add(_event("a"))
+            await session.flush()
+            raise RuntimeError("boom")
+    assert await count(db, ProcessedEvent) == 0
+
+
+async def test_insert_ignoring_conflicts_keeps_the_first_row(db: Database) -> None:
+    async with db.transaction() as session:
+        for platform in ("console", "slack"):
+            statement = db.insert_ignoring_conflicts(
+                ProcessedEvent, dedupe_key="same", platform=platform, received_at=NOW
+            )
+            await session.execute(statement)
+    assert await count(db, ProcessedEvent) == 1
+    assert await count(db, ProcessedEvent, ProcessedEvent.platform == "console") == 1
