@@ -12,7 +12,6 @@ from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot.settings import ClockSettings
@@ -20,7 +19,7 @@ from bot.turn import Turn
 from flows.content import ContentTree
 from storage import due
 from storage.models import DueWork, Identity, Member
-from storage.session import Database
+from storage.session import Database, Session
 
 log = logging.getLogger("onramp.clock")
 
@@ -131,7 +130,7 @@ class DueWorkRunner:
         if queued:
             self.on_queued(queued)
 
-    async def _turn(self, session: AsyncSession, work: DueWork) -> Turn | None:
+    async def _turn(self, session: Session, work: DueWork) -> Turn | None:
         if work.member_id is None:
             return None
         member = await session.get(Member, work.member_id)

@@ -81,6 +81,7 @@ def _context(turn: Turn) -> Context:
 
 
 async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None:
+    nudging = bool(run.state.get("nudging"))
     for output in outcome.outputs:
         match output:
             case Prompt():
@@ -95,9 +96,9 @@ async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None
                     raise LookupError(f"action {name!r} is not registered")
                 await spec.handler(turn, spec.parameters.model_validate(dict(parameters)))
             case AwaitInput():
-                await _await_input(turn, run, flow, output)
+                nudging = await _await_input(turn, run, flow, output)
     run.step_id = outcome.state.step_id
-    run.state = {"waiting": outcome.state.waiting}
+    run.state = {"waiting": outcome.state.waiting, "nudging": nudging}
     run.updated_at = turn.now
     if outcome.state.finished:
         await _close(turn, run, "completed")
@@ -130,7 +131,9 @@ def _set_profile(turn: Turn, name: str, value: object) -> None:
         member.profile = {**member.profile, name: value}
 
 
-async def _await_input(turn: Turn, run: FlowRun, flow: Flow, waiting: AwaitInput) -> None:
+async def _await_input(turn: Turn, run: FlowRun, flow: Flow, waiting: AwaitInput) -> bool:
+    """Set the question's timers; True while a nudge is scheduled."""
+    nudging = waiting.timeout is not None
     if waiting.timeout is not None:
         await turn.schedule(
             "flow.nudge",
@@ -138,7 +141,7 @@ async def _await_input(turn: Turn, run: FlowRun, flow: Flow, waiting: AwaitInput
             turn.now + waiting.timeout,
             {"run": run.id, "step": waiting.step_id},
         )
-    else:
+    elif run.state.get("nudging"):
         await due.cancel(turn.session, nudge_key(run))
     # The run expires at the flow's own limit, or sooner while this question has a shorter one.
     candidates = [run.started_at + flow.expire_after] if flow.expire_after else []
@@ -151,6 +154,7 @@ async def _await_input(turn: Turn, run: FlowRun, flow: Flow, waiting: AwaitInput
             await due.cancel(turn.session, expire_key(run))
         else:
             await turn.schedule("flow.expire", expire_key(run), expires_at, {"run": run.id})
+    return nudging
 
 
 async def _close(turn: Turn, run: FlowRun, status: str) -> None:

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import col
 
 from bot import commands, conversation
@@ -17,12 +17,14 @@ from bot.events import ChoiceMade, CommandInvoked, Event, MemberJoined, MessageR
 from bot.turn import Turn
 from flows.content import ContentTree
 from flows.engine import Pick, Reply, Resume
-from storage import members, runs
+from storage import members, runs, writeback
 from storage.models import FlowRun, Identity, Member, ProcessedEvent
 from storage.privacy import pseudonym
-from storage.session import Database
+from storage.session import Database, Session, dialect_insert
 
 log = logging.getLogger("onramp.dispatch")
+BATCH = 64  # events per group commit on SQLite
+ACTIVITY_GRANULARITY = timedelta(minutes=1)
 Clock = Callable[[], datetime]
 
 
@@ -35,12 +37,19 @@ class Dispatcher:
         self.db = db
         self.content = content
         self.clock = clock
+        table = ProcessedEvent.__table__  # type: ignore[attr-defined]
+        self._waiting: list[tuple[Event, asyncio.Future[Receipt]]] = []
+        self._drainer: asyncio.Task[None] | None = None
+        self._first_time = dialect_insert(db.engine.dialect.name)(table).on_conflict_do_nothing()
 
     async def handle(self, event: Event) -> Receipt:
         """Apply one event exactly once. Returns the outbox rows to deliver after commit."""
+        if self.db.sqlite:
+            return await self._batched(event)
         for attempt in range(3):
             try:
-                return await self._handle_once(event)
+                async with self.db.transaction() as session:
+                    return await self._apply(session, event)
             except IntegrityError:
                 # Two first contacts of the same new member raced to create them; the loser
                 # retries and finds the winner's member.
@@ -48,57 +57,97 @@ class Dispatcher:
                     raise
         raise AssertionError("unreachable")
 
-    async def _handle_once(self, event: Event) -> Receipt:
+    async def _batched(self, event: Event) -> Receipt:
+        """SQLite has one writer: events waiting for it are applied together in one
+        transaction and all answered once it commits (a group commit). If any of them fails,
+        the batch is rolled back and its events are applied one transaction each, so one bad
+        event never takes the others down with it."""
+        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
+        self._waiting.append((event, future))
+        if self._drainer is None or self._drainer.done():
+            self._drainer = asyncio.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        while self._waiting:
+            batch = self._waiting[:BATCH]
+            del self._waiting[:BATCH]
+            try:
+                async with self.db.transaction() as session:
+                    receipts = [await self._apply(session, event) for event, _ in batch]
+            except Exception:
+                await self._one_by_one(batch)  # each alone; a failing one gets its own error
+                continue
+            except BaseException as exc:  # the process is going down: nobody gets an answer
+                _fail(batch, exc)
+                raise
+            for (_, future), receipt in zip(batch, receipts, strict=True):
+                if not future.done():
+                    future.set_result(receipt)
+
+    async def _one_by_one(self, batch: list[tuple[Event, asyncio.Future[Receipt]]]) -> None:
+        for event, future in batch:
+            try:
+                async with self.db.transaction() as session:
+                    receipt = await self._apply(session, event)
+            except Exception as exc:
+                if not future.done():
+                    future.set_exception(exc)
+                continue
+            except BaseException as exc:
+                _fail([(event, future)], exc)
+                raise
+            if not future.done():
+                future.set_result(receipt)
+
+    async def _apply(self, session: Session, event: Event) -> Receipt:
         now = self.clock()
-        async with self.db.transaction() as session:
-            inserted = await session.execute(
-                self.db.insert_ignoring_conflicts(
-                    ProcessedEvent,
-                    dedupe_key=event.dedupe_key,
-                    platform=event.platform,
-                    received_at=now,
-                )
-            )
-            if inserted.rowcount == 0:  # type: ignore[attr-defined]
-                log.info("duplicate event", extra={"platform": event.platform})
-                return Receipt(duplicate=True)
-            identity, member = await self._member(event, session)
-            member.last_active_at = now
-            if identity.dm_conversation is None and event.conversation:
-                identity.dm_conversation = event.conversation
-            turn = Turn(
-                session,
-                self.db,
-                self.content,
-                member,
-                identity,
-                now,
-                key=f"event:{event.dedupe_key}",
-            )
-            await self._route(turn, event)
-            outbox_ids = await turn.flush()
-        log.info(
-            "event handled",
-            extra={
-                "platform": event.platform,
-                "kind": type(event).__name__,
-                "member": pseudonym(member.id or 0),
-                "queued": len(outbox_ids),
-            },
+        inserted = await session.core(
+            self._first_time,
+            {"dedupe_key": event.dedupe_key, "platform": event.platform, "received_at": now},
         )
+        if inserted.rowcount == 0:  # type: ignore[attr-defined]
+            log.info("duplicate event", extra={"platform": event.platform})
+            return Receipt(duplicate=True)
+        identity, member, run = await self._member(event, session)
+        if identity.dm_conversation is None and event.conversation:
+            identity.dm_conversation = event.conversation
+        turn = Turn(
+            session, self.db, self.content, member, identity, now, key=f"event:{event.dedupe_key}"
+        )
+        await self._route(turn, event, run)
+        if now - member.last_active_at >= ACTIVITY_GRANULARITY:
+            member.last_active_at = now  # minute precision is plenty, and saves a write a turn
+        outbox_ids = await turn.flush()
+        await writeback.write_back(session)  # the next event of a group commit may see it
+        if log.isEnabledFor(logging.INFO):
+            log.info(
+                "event handled",
+                extra={
+                    "platform": event.platform,
+                    "kind": type(event).__name__,
+                    "member": pseudonym(member.id or 0),
+                    "queued": len(outbox_ids),
+                },
+            )
         return Receipt(duplicate=False, outbox_ids=outbox_ids)
 
-    async def _member(self, event: Event, session: AsyncSession) -> tuple[Identity, Member]:
-        found = await members.find_identity(session, event.platform, event.workspace, event.actor)
+    async def _member(
+        self, event: Event, session: Session
+    ) -> tuple[Identity, Member, FlowRun | None]:
+        found = await members.find_identity_and_run(
+            session, event.platform, event.workspace, event.actor
+        )
         if found is not None:
-            identity, member = found
             if not self.db.sqlite:
-                # Serialise concurrent events of one member across workers and replicas.
+                # Serialise concurrent events of one member across workers and replicas, then
+                # read their run again under the lock.
                 await session.execute(
-                    select(col(Member.id)).where(col(Member.id) == member.id).with_for_update()
+                    select(col(Member.id)).where(col(Member.id) == found[1].id).with_for_update()
                 )
-            return identity, member
-        return await members.create_member(
+                return found[0], found[1], await runs.current_run(session, found[1].id or 0)
+            return found
+        identity, member = await members.create_member(
             session,
             platform=event.platform,
             workspace=event.workspace,
@@ -109,6 +158,7 @@ class Dispatcher:
             source=getattr(event, "source", None),
             now=self.clock(),
         )
+        return identity, member, None
 
     def _supported_locale(self, hint: str | None) -> str | None:
         if not hint:
@@ -118,13 +168,12 @@ class Dispatcher:
         base = normalized.split("_")[0].lower()
         return normalized if normalized in locales else (base if base in locales else None)
 
-    async def _route(self, turn: Turn, event: Event) -> None:
+    async def _route(self, turn: Turn, event: Event, run: FlowRun | None) -> None:
         if isinstance(event, CommandInvoked):
             await commands.run_command(turn, event.name.casefold(), event.args)
             return
         if turn.member.opted_out:
             return
-        run = await runs.current_run(turn.session, commands.member_id(turn))
         if run is not None and conversation.is_expired(run, turn.now):
             await conversation.expire(turn, run)
             run = None
@@ -176,3 +225,9 @@ class Dispatcher:
         if "completed" in statuses:
             return "done"
         return "expired" if statuses else "never"
+
+
+def _fail(batch: list[tuple[Event, asyncio.Future[Receipt]]], error: BaseException) -> None:
+    for _, future in batch:
+        if not future.done():
+            future.set_exception(error)

@@ -38,10 +38,17 @@ class OutgoingMessage:
     outbox_id: int | None = field(default=None, compare=False)
 
     def to_payload(self) -> dict[str, Any]:
-        payload = asdict(self)
-        for key in ("platform", "recipient", "outbox_id"):
-            payload.pop(key)
-        return payload
+        """What the outbox stores; platform and recipient have columns of their own."""
+        return {
+            "text": self.text,
+            "choices": [{"id": c.id, "label": c.label} for c in self.choices],
+            "multiple": self.multiple,
+            "step_id": self.step_id,
+            "answer_hint": self.answer_hint,
+            "locale": self.locale,
+            "template": asdict(self.template) if self.template else None,
+            "workspace": self.workspace,
+        }
 
     @classmethod
     def from_payload(

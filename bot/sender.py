@@ -17,14 +17,12 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy.ext.asyncio import AsyncSession
-
 from bot.adapter import Adapter, DeliveryError
 from bot.messages import OutgoingMessage
 from bot.settings import SenderSettings
 from storage import outbox
 from storage.models import Outbox
-from storage.session import Database
+from storage.session import Database, Session
 
 log = logging.getLogger("onramp.sender")
 
@@ -166,7 +164,7 @@ class Sender:
                     future.set_result(None)
 
     async def _record_failure(
-        self, session: AsyncSession, row: Outbox, error: DeliveryError, now: datetime
+        self, session: Session, row: Outbox, error: DeliveryError, now: datetime
     ) -> None:
         assert row.id is not None
         if error.retry_after is not None and not error.permanent:

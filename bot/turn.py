@@ -8,20 +8,20 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import insert
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlmodel import col
 
 from bot.messages import Choice, OutgoingMessage
 from flows.content import ContentTree
 from flows.text import render
 from storage import due
 from storage.models import AuditLog, Identity, Member, Outbox
-from storage.session import Database
+from storage.session import Database, Session
+
+_QUEUE_MESSAGE = insert(Outbox.__table__).returning(Outbox.__table__.c.id)  # type: ignore[attr-defined]
 
 
 @dataclass
 class Turn:
-    session: AsyncSession
+    session: Session
     db: Database
     content: ContentTree
     member: Member
@@ -118,11 +118,9 @@ class Turn:
         """Write the queued messages; the ids come back for delivery right after commit."""
         if not self._queued:
             return ()
-        statement = insert(Outbox).values(self._queued)
-        statement = statement.prefix_with("OR IGNORE") if self.db.sqlite else statement
-        result = await self.session.execute(statement.returning(col(Outbox.id)))
+        result = await self.session.core(_QUEUE_MESSAGE, self._queued)
         self._queued.clear()
-        return tuple(sorted(i for i in result.scalars() if i is not None))
+        return tuple(sorted(result.scalars()))
 
 
 def community_variables(content: ContentTree) -> dict[str, Any]:

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -36,17 +36,18 @@ def create_engine(
         options.update(pool_size=10, max_overflow=10, pool_pre_ping=True)
     engine = create_async_engine(url, **options)
     if is_sqlite(url):
-        _configure_sqlite(engine, sqlite_synchronous)
+        configure_sqlite(engine.sync_engine, sqlite_synchronous)
     return engine
 
 
-def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
+def configure_sqlite(engine: Engine, synchronous: str) -> None:
+    """WAL, the chosen durability, foreign keys, a busy timeout, and BEGIN IMMEDIATE."""
     if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ValueError(
             f"sqlite synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}"
         )
 
-    @event.listens_for(engine.sync_engine, "connect")
+    @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
         # pysqlite's own transaction handling is replaced by explicit BEGIN (see below), so that
         # a transaction takes the write lock at once instead of failing to upgrade it later.
@@ -58,6 +59,6 @@ def _configure_sqlite(engine: AsyncEngine, synchronous: str) -> None:
         cursor.execute("PRAGMA busy_timeout=30000")
         cursor.close()
 
-    @event.listens_for(engine.sync_engine, "begin")
+    @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE")

@@ -3,19 +3,18 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, or_, select, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, or_, select, update
 from sqlmodel import col
 
 from storage.models import DueWork, utcnow
+from storage.session import Session, dialect_insert
 
 
 async def schedule(
-    session: AsyncSession,
+    session: Session,
     *,
     key: str,
     kind: str,
@@ -24,8 +23,6 @@ async def schedule(
     payload: dict[str, Any] | None = None,
 ) -> None:
     """Create the work, or (same key) move it and make it pending again."""
-    dialect = session.get_bind().dialect.name
-    insert = sqlite_insert if dialect == "sqlite" else postgresql_insert
     values = {
         "key": key,
         "kind": kind,
@@ -37,30 +34,52 @@ async def schedule(
         "lease_until": None,
         "last_error": None,
         "done_at": None,
+        "created_at": utcnow(),
     }
-    statement = insert(DueWork).values(**values, created_at=utcnow())
-    await session.execute(statement.on_conflict_do_update(index_elements=["key"], set_=values))
+    await session.core(_schedule(session.get_bind().dialect.name), values)
 
 
-async def cancel(session: AsyncSession, key: str) -> None:
-    """Cancel pending work. Work already running finishes; its handler re-checks the state."""
-    await session.execute(
-        update(DueWork)
-        .where(DueWork.key == key, DueWork.status == "pending")
-        .values(status="cancelled")
+@cache
+def _schedule(dialect: str) -> Any:
+    statement = dialect_insert(dialect)(DueWork.__table__)
+    moved = (
+        "kind",
+        "due_at",
+        "member_id",
+        "payload",
+        "status",
+        "attempts",
+        "lease_until",
+        "last_error",
+        "done_at",
+    )
+    return statement.on_conflict_do_update(
+        index_elements=["key"], set_={name: statement.excluded[name] for name in moved}
     )
 
 
-async def cancel_for_member(session: AsyncSession, member_id: int, prefix: str = "") -> None:
+_CANCEL = (
+    update(DueWork.__table__)
+    .where(
+        DueWork.__table__.c.key == bindparam("cancel_key"), DueWork.__table__.c.status == "pending"
+    )
+    .values(status="cancelled")
+)
+
+
+async def cancel(session: Session, key: str) -> None:
+    """Cancel pending work. Work already running finishes; its handler re-checks the state."""
+    await session.core(_CANCEL, {"cancel_key": key})
+
+
+async def cancel_for_member(session: Session, member_id: int, prefix: str = "") -> None:
     statement = update(DueWork).where(DueWork.member_id == member_id, DueWork.status == "pending")
     if prefix:
         statement = statement.where(col(DueWork.key).startswith(prefix, autoescape=True))
     await session.execute(statement.values(status="cancelled"))
 
 
-async def claim(
-    session: AsyncSession, now: datetime, lease: timedelta, limit: int
-) -> list[DueWork]:
+async def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list[DueWork]:
     due = or_(
         and_(DueWork.status == "pending", DueWork.due_at <= now),
         and_(DueWork.status == "running", DueWork.lease_until < now),
@@ -81,7 +100,7 @@ async def claim(
     return list(result.scalars())
 
 
-async def finish(session: AsyncSession, work_id: int, now: datetime) -> bool:
+async def finish(session: Session, work_id: int, now: datetime) -> bool:
     """Mark done; False if the lease was lost (another worker took it), so the caller rolls back."""
     result = await session.execute(
         update(DueWork)
@@ -91,9 +110,7 @@ async def finish(session: AsyncSession, work_id: int, now: datetime) -> bool:
     return bool(result.rowcount)
 
 
-async def failed(
-    session: AsyncSession, work: DueWork, error: str, retry_at: datetime | None
-) -> None:
+async def failed(session: Session, work: DueWork, error: str, retry_at: datetime | None) -> None:
     values: dict[str, Any] = {"last_error": error[:1000], "lease_until": None}
     values.update({"status": "pending", "due_at": retry_at} if retry_at else {"status": "failed"})
     await session.execute(

@@ -5,13 +5,13 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import delete, func
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from storage.models import Outbox, ProcessedEvent
+from storage.session import Session
 
 
 async def prune(
-    session: AsyncSession, *, events_before: datetime, sent_before: datetime
+    session: Session, *, events_before: datetime, sent_before: datetime
 ) -> tuple[int, int]:
     events = await session.execute(
         delete(ProcessedEvent).where(ProcessedEvent.received_at < events_before)

@@ -4,30 +4,63 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import select
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import and_, bindparam, select
 
-from storage.models import Identity, Member, utcnow
+from storage.models import FlowRun, Identity, Member, utcnow
+from storage.session import Session
+
+_FIND_IDENTITY = (
+    select(Identity, Member)
+    .join(Member, Member.id == Identity.member_id)
+    .where(
+        Identity.platform == bindparam("platform"),
+        Identity.workspace == bindparam("workspace"),
+        Identity.external_id == bindparam("external_id"),
+    )
+)
 
 
 async def find_identity(
-    session: AsyncSession, platform: str, workspace: str, external_id: str
+    session: Session, platform: str, workspace: str, external_id: str
 ) -> tuple[Identity, Member] | None:
-    statement = (
-        select(Identity, Member)
-        .join(Member, Member.id == Identity.member_id)
-        .where(
-            Identity.platform == platform,
-            Identity.workspace == workspace,
-            Identity.external_id == external_id,
+    row = (
+        await session.execute(
+            _FIND_IDENTITY,
+            {"platform": platform, "workspace": workspace, "external_id": external_id},
         )
-    )
-    row = (await session.execute(statement)).first()
+    ).first()
     return (row[0], row[1]) if row else None
 
 
+_FIND_WITH_RUN = (
+    select(Identity, Member, FlowRun)
+    .join(Member, Member.id == Identity.member_id)
+    .outerjoin(FlowRun, and_(FlowRun.member_id == Member.id, FlowRun.status == "active"))
+    .where(
+        Identity.platform == bindparam("platform"),
+        Identity.workspace == bindparam("workspace"),
+        Identity.external_id == bindparam("external_id"),
+    )
+    .order_by(FlowRun.id.desc())
+    .limit(1)
+)
+
+
+async def find_identity_and_run(
+    session: Session, platform: str, workspace: str, external_id: str
+) -> tuple[Identity, Member, FlowRun | None] | None:
+    """The member behind a platform identity, with their active flow run: one query a turn."""
+    row = (
+        await session.execute(
+            _FIND_WITH_RUN,
+            {"platform": platform, "workspace": workspace, "external_id": external_id},
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
 async def create_member(
-    session: AsyncSession,
+    session: Session,
     *,
     platform: str,
     workspace: str,
@@ -65,7 +98,7 @@ async def create_member(
 MAX_ID = 2**31 - 1  # ids are 32-bit integers on PostgreSQL
 
 
-async def find_member(session: AsyncSession, reference: str) -> Member | None:
+async def find_member(session: Session, reference: str) -> Member | None:
     """A member by id ('42') or by identity ('console:ada', 'slack:T0123:U0456')."""
     if reference.isascii() and reference.isdigit():
         member_id = int(reference)
@@ -81,6 +114,6 @@ async def find_member(session: AsyncSession, reference: str) -> Member | None:
     return found[1] if found else None
 
 
-async def identities_of(session: AsyncSession, member_id: int) -> list[Identity]:
+async def identities_of(session: Session, member_id: int) -> list[Identity]:
     result = await session.execute(select(Identity).where(Identity.member_id == member_id))
     return list(result.scalars())

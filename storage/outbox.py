@@ -4,87 +4,116 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, exists, func, or_, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import aliased
+from sqlalchemy import and_, bindparam, exists, func, or_, select, update
 
 from storage.models import Outbox
+from storage.session import Session
 
 OPEN = ("pending", "sending")
 
 
 async def claim(
-    session: AsyncSession,
+    session: Session,
     now: datetime,
     lease: timedelta,
     limit: int,
     ids: Sequence[int] | None = None,
     platforms: Sequence[str] | None = None,
-) -> list[Outbox]:
+) -> list[Any]:
     """Lease deliverable rows: pending and due, or sending with an expired lease.
 
     Each member reads messages in order: a row is taken only if every earlier open row to
     the same recipient is taken with it (so none is in flight elsewhere, held back by a retry,
     or left out by `ids`). On PostgreSQL, concurrent claimers also take a transaction-scoped
     advisory lock per recipient, so two workers never split one member's queue between them.
+    Returns rows (id, platform, recipient, payload, attempts, ...) in id order.
     """
+    statement = _claim(session.get_bind().dialect.name, ids is not None, platforms is not None)
+    params: dict[str, Any] = {"now": now, "lease_until": now + lease, "limit": limit}
+    if ids is not None:
+        params["ids"] = list(ids)
+    if platforms is not None:
+        params["platforms"] = list(platforms)
+    result = await session.core(statement, params)
+    return sorted(result.all(), key=lambda row: row.id)
+
+
+@cache
+def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
+    """Built once per shape; the hot path only binds parameters."""
+    table = Outbox.__table__
+    earlier = table.alias("earlier")
+    now: Any = bindparam("now")
 
     def claimable(row: Any) -> Any:
-        due = or_(
-            and_(row.status == "pending", row.not_before <= now),
-            and_(row.status == "sending", row.lease_until < now),
-        )
-        conditions = [due]
-        if ids is not None:
-            conditions.append(row.id.in_(ids))
-        if platforms is not None:
-            conditions.append(row.platform.in_(platforms))
+        conditions = [
+            or_(
+                and_(row.c.status == "pending", row.c.not_before <= now),
+                and_(row.c.status == "sending", row.c.lease_until < now),
+            )
+        ]
+        if by_ids:
+            conditions.append(row.c.id.in_(bindparam("ids", expanding=True)))
+        if by_platform:
+            conditions.append(row.c.platform.in_(bindparam("platforms", expanding=True)))
         return and_(*conditions)
 
-    earlier = aliased(Outbox)
     blocked_by_earlier = exists().where(
-        earlier.platform == Outbox.platform,
-        earlier.recipient == Outbox.recipient,
-        earlier.id < Outbox.id,
-        earlier.status.in_(OPEN),
+        earlier.c.platform == table.c.platform,
+        earlier.c.recipient == table.c.recipient,
+        earlier.c.id < table.c.id,
+        earlier.c.status.in_(OPEN),
         ~claimable(earlier),
     )
-    candidates = select(Outbox.id).where(claimable(Outbox), ~blocked_by_earlier)
-    candidates = candidates.order_by(Outbox.id).limit(limit).with_for_update(skip_locked=True)
+    candidates = (
+        select(table.c.id)
+        .where(claimable(table), ~blocked_by_earlier)
+        .order_by(table.c.id)
+        .limit(bindparam("limit"))
+        .with_for_update(skip_locked=True)
+    )
     chosen: Any = candidates.scalar_subquery()
-    if session.get_bind().dialect.name == "postgresql":
+    if dialect == "postgresql":
         # Applied after LIMIT, so a claimer locks only the recipients it is about to take.
-        limited = candidates.add_columns(Outbox.platform, Outbox.recipient).subquery("candidates")
+        limited = candidates.add_columns(table.c.platform, table.c.recipient).subquery("picked")
         recipient_key = func.hashtext(limited.c.platform + ":" + limited.c.recipient)
         chosen = select(limited.c.id).where(func.pg_try_advisory_xact_lock(recipient_key))
-    result = await session.execute(
-        update(Outbox)
-        .where(Outbox.id.in_(chosen))
-        .values(status="sending", lease_until=now + lease, attempts=Outbox.attempts + 1)
-        .returning(Outbox)
+    return (
+        update(table)
+        .where(table.c.id.in_(chosen))
+        .values(
+            status="sending", lease_until=bindparam("lease_until"), attempts=table.c.attempts + 1
+        )
+        .returning(*table.c)
     )
-    return sorted(result.scalars(), key=lambda row: row.id or 0)
 
 
-async def mark_sent(session: AsyncSession, sent: Sequence[tuple[int, str]], now: datetime) -> None:
-    for outbox_id, delivery_id in sent:
-        await session.execute(
-            update(Outbox)
-            .where(Outbox.id == outbox_id, Outbox.status == "sending")
-            .values(
-                status="sent",
-                delivery_id=delivery_id[:255],
-                sent_at=now,
-                lease_until=None,
-                last_error=None,
-            )
+_MARK_SENT = (
+    update(Outbox.__table__)
+    .where(Outbox.__table__.c.id == bindparam("sent_id"), Outbox.__table__.c.status == "sending")
+    .values(
+        status="sent",
+        delivery_id=bindparam("sent_delivery"),
+        sent_at=bindparam("sent_at"),
+        lease_until=None,
+        last_error=None,
+    )
+)
+
+
+async def mark_sent(session: Session, sent: Sequence[tuple[int, str]], now: datetime) -> None:
+    if sent:
+        await session.core(
+            _MARK_SENT,
+            [{"sent_id": i, "sent_delivery": d[:255], "sent_at": now} for i, d in sent],
         )
 
 
 async def retry_later(
-    session: AsyncSession,
+    session: Session,
     outbox_id: int,
     not_before: datetime,
     error: str,
@@ -104,7 +133,7 @@ async def retry_later(
     )
 
 
-async def release(session: AsyncSession, outbox_ids: Sequence[int]) -> None:
+async def release(session: Session, outbox_ids: Sequence[int]) -> None:
     """Give back leased rows that were not attempted (their turn never came)."""
     if outbox_ids:
         await session.execute(
@@ -114,7 +143,7 @@ async def release(session: AsyncSession, outbox_ids: Sequence[int]) -> None:
         )
 
 
-async def mark_failed(session: AsyncSession, outbox_id: int, error: str) -> None:
+async def mark_failed(session: Session, outbox_id: int, error: str) -> None:
     await session.execute(
         update(Outbox)
         .where(Outbox.id == outbox_id, Outbox.status == "sending")
@@ -122,7 +151,7 @@ async def mark_failed(session: AsyncSession, outbox_id: int, error: str) -> None
     )
 
 
-async def cancel_for_member(session: AsyncSession, member_id: int) -> None:
+async def cancel_for_member(session: Session, member_id: int) -> None:
     await session.execute(
         update(Outbox)
         .where(Outbox.member_id == member_id, Outbox.status == "pending")
@@ -130,7 +159,7 @@ async def cancel_for_member(session: AsyncSession, member_id: int) -> None:
     )
 
 
-async def reclaim_all_sending(session: AsyncSession) -> int:
+async def reclaim_all_sending(session: Session) -> int:
     """At start-up of the only process (SQLite): nothing can still be in flight."""
     result = await session.execute(
         update(Outbox).where(Outbox.status == "sending").values(status="pending", lease_until=None)
@@ -138,6 +167,6 @@ async def reclaim_all_sending(session: AsyncSession) -> int:
     return int(result.rowcount)
 
 
-async def counts(session: AsyncSession) -> dict[str, int]:
+async def counts(session: Session) -> dict[str, int]:
     result = await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))
     return {status: count for status, count in result.all()}

@@ -7,10 +7,10 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import delete, select
-from sqlalchemy.ext.asyncio import AsyncSession
 from sqlmodel import SQLModel
 
 from storage.models import Answer, AuditLog, DueWork, FlowRun, Identity, Member, Outbox
+from storage.session import Session
 
 PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     Identity,
@@ -37,7 +37,7 @@ def pseudonym(member_id: int) -> str:
     return hashlib.sha256(f"onramp-member:{member_id}".encode()).hexdigest()[:16]
 
 
-async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]:
+async def export_member(session: Session, member: Member) -> dict[str, Any]:
     document: dict[str, Any] = {"member": _plain(member)}
     for table in PER_MEMBER_TABLES:
         statement = select(table).where(table.member_id == member.id)
@@ -46,7 +46,7 @@ async def export_member(session: AsyncSession, member: Member) -> dict[str, Any]
     return document
 
 
-async def forget_member(session: AsyncSession, member: Member, actor: str) -> None:
+async def forget_member(session: Session, member: Member, actor: str) -> None:
     """Delete the member and every row about them; leave one audit entry without personal data."""
     assert member.id is not None
     for table in PER_MEMBER_TABLES:

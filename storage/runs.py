@@ -3,58 +3,70 @@
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import delete, select, update
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import bindparam, delete, select, update
 
 from storage.models import Answer, FlowRun
+from storage.session import Session, dialect_insert
+
+# Statements of the hot path are built once; only their parameters change per event.
+_CURRENT_RUN = (
+    select(FlowRun)
+    .where(FlowRun.member_id == bindparam("member_id"), FlowRun.status == "active")
+    .order_by(FlowRun.id.desc())
+    .limit(1)
+)
+_ANSWERS = select(Answer.step_id, Answer.value).where(Answer.run_id == bindparam("run_id"))
 
 
-async def current_run(session: AsyncSession, member_id: int) -> FlowRun | None:
-    statement = select(FlowRun).where(FlowRun.member_id == member_id, FlowRun.status == "active")
-    return (await session.execute(statement.order_by(FlowRun.id.desc()))).scalars().first()
+@cache
+def _save_answer(dialect: str) -> Any:
+    statement = dialect_insert(dialect)(Answer.__table__)
+    return statement.on_conflict_do_update(
+        index_elements=["run_id", "step_id"],
+        set_={"value": statement.excluded.value, "answered_at": statement.excluded.answered_at},
+    )
 
 
-async def last_paused_run(session: AsyncSession, member_id: int) -> FlowRun | None:
+async def current_run(session: Session, member_id: int) -> FlowRun | None:
+    result = await session.execute(_CURRENT_RUN, {"member_id": member_id})
+    return result.scalars().first()
+
+
+async def last_paused_run(session: Session, member_id: int) -> FlowRun | None:
     statement = select(FlowRun).where(FlowRun.member_id == member_id, FlowRun.status == "paused")
     return (await session.execute(statement.order_by(FlowRun.id.desc()))).scalars().first()
 
 
-async def answers_of(session: AsyncSession, run_id: int) -> dict[str, Any]:
-    result = await session.execute(
-        select(Answer.step_id, Answer.value).where(Answer.run_id == run_id)
-    )
+async def answers_of(session: Session, run_id: int) -> dict[str, Any]:
+    result = await session.core(_ANSWERS, {"run_id": run_id})
     return {step_id: value for step_id, value in result.all()}
 
 
 async def save_answer(
-    session: AsyncSession, run: FlowRun, step_id: str, value: Any, at: datetime
+    session: Session, run: FlowRun, step_id: str, value: Any, at: datetime
 ) -> None:
     assert run.id is not None
-    changed = await session.execute(
-        update(Answer)
-        .where(Answer.run_id == run.id, Answer.step_id == step_id)
-        .values(value=value, answered_at=at)
+    await session.core(
+        _save_answer(session.get_bind().dialect.name),
+        {
+            "run_id": run.id,
+            "member_id": run.member_id,
+            "flow_id": run.flow_id,
+            "step_id": step_id,
+            "value": value,
+            "answered_at": at,
+        },
     )
-    if changed.rowcount == 0:
-        session.add(
-            Answer(
-                run_id=run.id,
-                member_id=run.member_id,
-                flow_id=run.flow_id,
-                step_id=step_id,
-                value=value,
-                answered_at=at,
-            )
-        )
 
 
-async def erase_answers(session: AsyncSession, run_id: int) -> None:
+async def erase_answers(session: Session, run_id: int) -> None:
     await session.execute(delete(Answer).where(Answer.run_id == run_id))
 
 
-async def end_runs(session: AsyncSession, member_id: int, status: str, at: datetime) -> None:
+async def end_runs(session: Session, member_id: int, status: str, at: datetime) -> None:
     """Close every open run of a member (active or paused)."""
     await session.execute(
         update(FlowRun)
