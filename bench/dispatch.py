@@ -21,21 +21,18 @@ import statistics
 import sys
 import tempfile
 import time
-import uuid
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import text  # noqa: E402
-from sqlalchemy.engine import make_url  # noqa: E402
 
 from adapters.memory import MemoryAdapter  # noqa: E402
 from bot.events import Event, MemberJoined, MessageReceived  # noqa: E402
 from bot.runtime import Onramp  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
-from storage.database import create_engine  # noqa: E402
+from tests.postgres import create_postgres_database, drop_postgres_database  # noqa: E402
 
 # One newcomer's whole onboarding: the join, then an answer to every question.
 ANSWERS = ["1", "Français", "Nairobi", "1, 4", "2", "5", "Oui"]
@@ -64,22 +61,6 @@ async def _newcomer(memory: MemoryAdapter, member: str, latencies: list[float]) 
         if receipt.settled is not None:
             await receipt.settled
         latencies.append(time.perf_counter() - started)
-
-
-async def _postgres_database(server: str) -> tuple[str, Any]:
-    name = f"onramp_bench_{uuid.uuid4().hex[:8]}"
-    admin = create_engine(server)
-    async with admin.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-
-    async def drop() -> None:
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return make_url(server).set(database=name).render_as_string(hide_password=False), drop
 
 
 async def bench(backend: str, url: str, members: int, concurrency: int) -> dict[str, Any]:
@@ -135,11 +116,11 @@ async def main() -> None:
         if not args.postgres_url:
             results.append({"backend": "postgresql", "skipped": "set ONRAMP_TEST_POSTGRES_URL"})
         else:
-            url, drop = await _postgres_database(args.postgres_url)
+            url = await create_postgres_database(args.postgres_url)
             try:
                 results.append(await bench("postgresql", url, args.members, args.concurrency))
             finally:
-                await drop()
+                await drop_postgres_database(args.postgres_url, url)
     print(json.dumps(results, indent=2))
 
 

@@ -3,21 +3,18 @@
 from __future__ import annotations
 
 import os
-import uuid
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
-from sqlalchemy.engine import make_url
 
 from adapters.memory import Chat, MemoryAdapter
 from bot.runtime import Onramp
 from bot.settings import Settings, load_settings
-from storage.database import create_engine
 from storage.migrate import upgrade
 from storage.session import Database
+from tests.postgres import create_postgres_database, drop_postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
@@ -43,25 +40,6 @@ def clock() -> FakeClock:
     return FakeClock()
 
 
-async def _postgres_database() -> tuple[str, Callable[[], Awaitable[None]]]:
-    """A fresh database on the test server, dropped afterwards."""
-    assert POSTGRES_URL is not None
-    name = f"onramp_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(POSTGRES_URL)
-    async with admin.connect() as connection:
-        await connection.execution_options(isolation_level="AUTOCOMMIT")
-        await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-
-    async def drop() -> None:
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        await admin.dispose()
-
-    return url, drop
-
-
 @pytest.fixture(params=["sqlite", "postgresql"])
 async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
     """Each test using this runs twice: on SQLite and on PostgreSQL."""
@@ -70,11 +48,11 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         return
     if not POSTGRES_URL:
         pytest.skip(SKIP_POSTGRES)
-    url, drop = await _postgres_database()
+    url = await create_postgres_database(POSTGRES_URL)
     try:
         yield url
     finally:
-        await drop()
+        await drop_postgres_database(POSTGRES_URL, url)
 
 
 @pytest.fixture

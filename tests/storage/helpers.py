@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlmodel import SQLModel
 
 from storage.database import create_engine
@@ -80,30 +78,6 @@ def message(
         member_id=member_id,
         created_at=created_at,
     )
-
-
-async def create_postgres_database(server_url: str) -> str:
-    """A new, empty database on the server of `server_url`; returns its URL."""
-    name = f"onramp_test_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(server_url)
-    try:
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-    return make_url(server_url).set(database=name).render_as_string(hide_password=False)
-
-
-async def drop_postgres_database(server_url: str, url: str) -> None:
-    name = make_url(url).database
-    admin = create_engine(server_url)
-    try:
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        await admin.dispose()
 
 
 async def empty_postgres_database(url: str) -> None:

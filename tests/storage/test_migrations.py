@@ -18,7 +18,7 @@ from storage.database import create_engine
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.session import Database
 from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
-from tests.storage.helpers import create_postgres_database, drop_postgres_database
+from tests.postgres import create_postgres_database, drop_postgres_database
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
