@@ -23,7 +23,7 @@ from storage.database import create_engine
 from storage.migrate import upgrade
 from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
 from tests.postgres import create_postgres_database, drop_postgres_database
-from tests.storage.helpers import empty_postgres_database
+from tests.storage.rows import empty_postgres_database
 
 T = TypeVar("T")
 

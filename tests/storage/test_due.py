@@ -9,7 +9,7 @@ from sqlalchemy import select
 from storage import due
 from storage.models import DueWork
 from storage.session import Database
-from tests.storage.helpers import LEASE, NOW, new_member
+from tests.storage.rows import LEASE, NOW, new_member
 
 LATER = NOW + timedelta(minutes=5)
 EARLIER = NOW - timedelta(minutes=5)

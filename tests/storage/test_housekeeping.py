@@ -9,7 +9,7 @@ from sqlalchemy import select
 from storage.housekeeping import prune
 from storage.models import Outbox, ProcessedEvent
 from storage.session import Database
-from tests.storage.helpers import NOW, add, message
+from tests.storage.rows import NOW, add, message
 
 EVENTS_BEFORE = NOW - timedelta(days=7)
 SENT_BEFORE = NOW - timedelta(days=30)

@@ -11,7 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from storage import outbox
 from storage.models import Outbox
 from storage.session import Database
-from tests.storage.helpers import LEASE, NOW, add, load, message, new_member
+from tests.storage.rows import LEASE, NOW, add, load, message, new_member
 
 LATER = NOW + timedelta(minutes=5)
 EARLIER = NOW - timedelta(minutes=5)

@@ -13,7 +13,7 @@ from storage.members import create_member
 from storage.models import Answer, AuditLog, DueWork, FlowRun, Identity, Member, Outbox
 from storage.privacy import export_member, forget_member, pseudonym
 from storage.session import Database
-from tests.storage.helpers import NOW, count, message
+from tests.storage.rows import NOW, count, message
 
 PER_MEMBER = (Identity, FlowRun, Answer, Outbox, DueWork, AuditLog)
 

@@ -7,7 +7,7 @@ from datetime import timedelta
 from storage import runs
 from storage.models import Answer, FlowRun
 from storage.session import Database
-from tests.storage.helpers import NOW, add, count, load, new_member
+from tests.storage.rows import NOW, add, count, load, new_member
 
 LATER = NOW + timedelta(minutes=5)
 

@@ -6,7 +6,7 @@ import pytest
 
 from storage.models import ProcessedEvent
 from storage.session import Database
-from tests.storage.helpers import NOW, count
+from tests.storage.rows import NOW, count
 
 
 def _event(key: str) -> ProcessedEvent:

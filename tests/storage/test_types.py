@@ -10,7 +10,7 @@ from sqlalchemy.exc import StatementError
 
 from storage.models import Member
 from storage.session import Database
-from tests.storage.helpers import NOW, add, load
+from tests.storage.rows import NOW, add, load
 
 
 async def test_an_aware_utc_datetime_round_trips_as_aware_utc(db: Database) -> None:

@@ -1,4 +1,4 @@
-"""Small builders shared by the storage tests: fixed times, rows written in one transaction."""
+"""Rows for the storage tests: builders, a fixed clock reading, and emptying a database."""
 
 from __future__ import annotations
 
