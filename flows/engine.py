@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
@@ -291,7 +291,3 @@ def advance(flow: Flow, state: RunState, given: FlowInput, context: Context) -> 
         case Reply() | Pick():
             return Outcome(turn.answer(step, given), turn.outputs)
     return Outcome(state, [])
-
-
-def with_answers(state: RunState, answers: Mapping[str, Any]) -> RunState:
-    return replace(state, answers=dict(answers))

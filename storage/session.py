@@ -15,14 +15,12 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Table
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.engine import Engine, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import sessionmaker
-from sqlalchemy.sql.dml import Insert
 
 from storage.database import configure_sqlite, create_engine
 
@@ -168,11 +166,6 @@ class Database:
             return
         async with self._async_sessions() as async_session:
             yield AsyncSessionAdapter(async_session)
-
-    def insert_ignoring_conflicts(self, table: Table | Any, **values: Any) -> Insert:
-        """INSERT … ON CONFLICT DO NOTHING in this database's dialect."""
-        dialect = sqlite if self.sqlite else postgresql
-        return dialect.insert(table).values(**values).on_conflict_do_nothing()
 
     async def dispose(self) -> None:
         if self._sync_engine is not None:
