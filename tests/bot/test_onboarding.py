@@ -49,3 +49,31 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: 
     }
     assert answers["start_here"] == "done"
     assert answers["interests"] == ["code", "translation"]
+
+
+async def test_any_input_through_the_whole_stack_gets_an_answer(chat: Chat, onramp: Onramp) -> None:
+    await chat.join()
+    chat.skip(2)
+    await chat.say("1")
+    chat.skip()
+    await chat.say("English")
+    chat.skip()  # the time zone question: free text
+    for text in (
+        "",
+        "   ",
+        "x" * 100_000,
+        "🌍🚀" * 500,
+        "مرحبا بالعالم",
+        "\u202e\x00\x1b[31mred",
+        "'; DROP TABLE member; --",
+        "{{ 7 * 7 }}",
+    ):
+        await chat.say(text)
+        reply = chat.expect()
+        assert reply.text.strip(), f"no answer to {text[:20]!r}"
+        assert "49" not in reply.text  # member input is never rendered as a template
+    await chat.say("Lima")
+    chat.expect("What would you like to help with?")
+    async with onramp.db.reading() as session:
+        answers = {a.step_id: a.value for a in (await session.execute(select(Answer))).scalars()}
+    assert answers["timezone"] == "America/Lima"
