@@ -38,7 +38,8 @@ def expire_key(run: FlowRun) -> str:
 
 async def start_flow(turn: Turn, flow: Flow) -> FlowRun:
     """Begin `flow`. An unfinished run of another flow is paused and resumed afterwards."""
-    current = await runs.current_run(turn.session, _member_id(turn))
+    current = None if turn.newcomer else await runs.current_run(turn.session, _member_id(turn))
+    turn.newcomer = False
     if current is not None:
         current.status = "cancelled" if current.flow_id == flow.id else "paused"
         current.updated_at = turn.now

@@ -109,11 +109,18 @@ class Dispatcher:
         if inserted.rowcount == 0:  # type: ignore[attr-defined]
             log.info("duplicate event", extra={"platform": event.platform})
             return Receipt(duplicate=True)
-        identity, member, run = await self._member(event, session)
+        identity, member, run, created = await self._member(event, session)
         if identity.dm_conversation is None and event.conversation:
             identity.dm_conversation = event.conversation
         turn = Turn(
-            session, self.db, self.content, member, identity, now, key=f"event:{event.dedupe_key}"
+            session,
+            self.db,
+            self.content,
+            member,
+            identity,
+            now,
+            key=f"event:{event.dedupe_key}",
+            newcomer=created,
         )
         await self._route(turn, event, run)
         if now - member.last_active_at >= ACTIVITY_GRANULARITY:
@@ -134,7 +141,8 @@ class Dispatcher:
 
     async def _member(
         self, event: Event, session: Session
-    ) -> tuple[Identity, Member, FlowRun | None]:
+    ) -> tuple[Identity, Member, FlowRun | None, bool]:
+        """The member behind the event, their active run, and whether they were just created."""
         found = await members.find_identity_and_run(
             session, event.platform, event.workspace, event.actor
         )
@@ -145,8 +153,13 @@ class Dispatcher:
                 await session.execute(
                     select(col(Member.id)).where(col(Member.id) == found[1].id).with_for_update()
                 )
-                return found[0], found[1], await runs.current_run(session, found[1].id or 0)
-            return found
+                return (
+                    found[0],
+                    found[1],
+                    await runs.current_run(session, found[1].id or 0),
+                    False,
+                )
+            return (*found, False)
         identity, member = await members.create_member(
             session,
             platform=event.platform,
@@ -158,7 +171,7 @@ class Dispatcher:
             source=getattr(event, "source", None),
             now=self.clock(),
         )
-        return identity, member, None
+        return identity, member, None, True
 
     def _supported_locale(self, hint: str | None) -> str | None:
         if not hint:
@@ -215,6 +228,8 @@ class Dispatcher:
 
     async def _onboarding_status(self, turn: Turn) -> str:
         """never | expired | done: has this member been through onboarding?"""
+        if turn.newcomer:
+            return "never"
         if turn.member.consent is False:
             return "done"  # they said no; they can still /start any time
         statement = select(col(FlowRun.status)).where(

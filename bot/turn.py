@@ -19,6 +19,9 @@ from storage.session import Database, Session
 _QUEUE_MESSAGE = insert(Outbox.__table__).returning(Outbox.__table__.c.id)  # type: ignore[attr-defined]
 
 
+_AUDIT = insert(AuditLog.__table__)  # type: ignore[attr-defined]
+
+
 @dataclass
 class Turn:
     session: Session
@@ -28,7 +31,9 @@ class Turn:
     identity: Identity
     now: datetime
     key: str  # base of every outgoing message's dedupe key: replaying the turn queues nothing new
+    newcomer: bool = False  # created by this very turn: no flow runs to look up yet
     _queued: list[dict[str, Any]] = field(default_factory=list)
+    _audits: list[dict[str, Any]] = field(default_factory=list)
 
     @property
     def locale(self) -> str:
@@ -108,14 +113,23 @@ class Turn:
         )
 
     def audit(self, action: str, actor: str = "member", **detail: Any) -> None:
-        self.session.add(
-            AuditLog(
-                at=self.now, actor=actor, action=action, member_id=self.member.id, detail=detail
-            )
+        """Record who did what; written with the turn's messages, in the same transaction."""
+        self._audits.append(
+            {
+                "at": self.now,
+                "actor": actor,
+                "action": action,
+                "member_id": self.member.id,
+                "detail": detail,
+            }
         )
 
     async def flush(self) -> tuple[int, ...]:
-        """Write the queued messages; the ids come back for delivery right after commit."""
+        """Write the queued messages and audit entries; the messages' ids come back for
+        delivery right after commit."""
+        if self._audits:
+            await self.session.core(_AUDIT, self._audits)
+            self._audits.clear()
         if not self._queued:
             return ()
         result = await self.session.core(_QUEUE_MESSAGE, self._queued)

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from adapters.memory import Chat
 from bot.runtime import Onramp
-from storage.models import FlowRun, Member, Outbox
+from storage.models import AuditLog, FlowRun, Member, Outbox
 
 
 async def _consent_and_language(chat: Chat) -> None:
@@ -45,6 +45,12 @@ async def test_stop_silences_everything_until_start(chat: Chat, onramp: Onramp) 
     async with onramp.db.reading() as session:
         member = (await session.execute(select(Member))).scalars().one()
     assert member.opted_out
+    async with onramp.db.reading() as session:
+        actions = [
+            a.action
+            for a in (await session.execute(select(AuditLog).order_by(AuditLog.id))).scalars()
+        ]
+    assert actions == ["consent.given", "member.stopped"]
     await chat.say("/start")
     chat.expect("Welcome back")
     chat.expect("Which language")  # exactly where they stopped
