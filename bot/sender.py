@@ -49,7 +49,7 @@ class Sender:
         self.clock = clock
         self._wanted: set[int] = set()
         self._wake = asyncio.Event()
-        self._waiters: dict[int, list[asyncio.Future[None]]] = defaultdict(list)
+        self._waiters: dict[int, list[_Countdown]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._recorder = GroupCommit(self._record)
         self.stats: dict[str, int] = defaultdict(int)
@@ -61,12 +61,13 @@ class Sender:
 
     def settled(self, outbox_ids: Iterable[int]) -> asyncio.Future[None]:
         """Resolves once each of these rows has had its delivery attempt."""
-        futures = []
-        for outbox_id in outbox_ids:
-            future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-            self._waiters[outbox_id].append(future)
-            futures.append(future)
-        return asyncio.ensure_future(_gather(futures))
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        waiting = _Countdown(done, len(set(outbox_ids)))
+        for outbox_id in set(outbox_ids):
+            self._waiters[outbox_id].append(waiting)
+        if waiting.remaining == 0:
+            done.set_result(None)
+        return done
 
     async def run(self) -> None:
         """Deliver kicked rows at once, and sweep for anything left over every so often."""
@@ -159,9 +160,8 @@ class Sender:
                 else ("sent" if result.error is None else "failed_attempt")
             )
             self.stats[f"{result.row.platform}.{outcome}"] += 1
-            for future in self._waiters.pop(result.row.id or 0, []):
-                if not future.done():
-                    future.set_result(None)
+            for waiting in self._waiters.pop(result.row.id or 0, []):
+                waiting.tick()
 
     async def _record_failure(
         self, session: Session, row: Outbox, error: DeliveryError, now: datetime
@@ -192,8 +192,19 @@ class Sender:
         await outbox.retry_later(session, row.id, now + timedelta(seconds=delay), error.reason)
 
 
-async def _gather(futures: list[asyncio.Future[None]]) -> None:
-    await asyncio.gather(*futures)
+class _Countdown:
+    """Resolves a future once `remaining` rows have had their attempt (one per event)."""
+
+    __slots__ = ("future", "remaining")
+
+    def __init__(self, future: asyncio.Future[None], remaining: int) -> None:
+        self.future = future
+        self.remaining = remaining
+
+    def tick(self) -> None:
+        self.remaining -= 1
+        if self.remaining <= 0 and not self.future.done():
+            self.future.set_result(None)
 
 
 class GroupCommit:
