@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import sys
 import threading
 import uuid
@@ -31,8 +32,9 @@ class ConsoleAdapter:
     def __init__(
         self, settings: Settings, stdin: IO[str] | None = None, stdout: IO[str] | None = None
     ) -> None:
-        self.user = settings.console.user
-        self.display_name = settings.console.display_name or self.user
+        named = settings.console.user or os.environ.get("USER")
+        self.user = named or "newcomer"
+        self.display_name = settings.console.display_name or named or ""
         self.stdin = stdin or sys.stdin
         self.out = Console(file=stdout or sys.stdout, highlight=False, soft_wrap=True)
         self.echo = not self.stdin.isatty()

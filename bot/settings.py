@@ -42,7 +42,9 @@ class AdaptersSettings(Section):
 
 
 class ConsoleSettings(Section):
-    user: str = Field(default_factory=lambda: os.environ.get("USER") or "newcomer")
+    # Who you are in the console chat: --as NAME, else your login name. With neither (in a
+    # container, say) you are an anonymous "newcomer" whom the bot greets without a name.
+    user: str | None = None
     display_name: str | None = None
 
 
