@@ -147,19 +147,15 @@ class Dispatcher:
             session, event.platform, event.workspace, event.actor
         )
         if found is not None:
+            identity, member, run = found
             if not self.db.sqlite:
                 # Serialise concurrent events of one member across workers and replicas, then
                 # read their run again under the lock.
                 await session.execute(
-                    select(col(Member.id)).where(col(Member.id) == found[1].id).with_for_update()
+                    select(col(Member.id)).where(col(Member.id) == member.id).with_for_update()
                 )
-                return (
-                    found[0],
-                    found[1],
-                    await runs.current_run(session, found[1].id or 0),
-                    False,
-                )
-            return (*found, False)
+                run = await runs.current_run(session, member.id or 0)
+            return identity, member, run, False
         identity, member = await members.create_member(
             session,
             platform=event.platform,
@@ -215,10 +211,9 @@ class Dispatcher:
             await conversation.continue_flow(turn, run, Reply(text))
             return
         flow = self.content.flow_for_keyword(text)
-        status = await self._onboarding_status(turn)
         if flow is not None:
             await conversation.start_flow(turn, flow)
-        elif status in ("never", "expired"):
+        elif (status := await self._onboarding_status(turn)) in ("never", "expired"):
             # Someone who writes first (WhatsApp, a DM) is a newcomer too.
             if status == "expired":
                 turn.reply(turn.system_text("run_expired"))

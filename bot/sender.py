@@ -62,8 +62,9 @@ class Sender:
     def settled(self, outbox_ids: Iterable[int]) -> asyncio.Future[None]:
         """Resolves once each of these rows has had its delivery attempt."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        waiting = _Countdown(done, len(set(outbox_ids)))
-        for outbox_id in set(outbox_ids):
+        unique = set(outbox_ids)
+        waiting = _Countdown(done, len(unique))
+        for outbox_id in unique:
             self._waiters[outbox_id].append(waiting)
         if waiting.remaining == 0:
             done.set_result(None)
