@@ -30,7 +30,7 @@ sys.path.insert(0, str(ROOT))
 
 from adapters.memory import MemoryAdapter  # noqa: E402
 from bot.events import Event, MemberJoined, MessageReceived  # noqa: E402
-from bot.runtime import Onramp  # noqa: E402
+from bot.runtime import Onramp, tune_garbage_collector  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from tests.postgres import create_postgres_database, drop_postgres_database  # noqa: E402
 
@@ -70,6 +70,7 @@ async def bench(backend: str, url: str, members: int, concurrency: int) -> dict[
     memory = MemoryAdapter()
     app = await Onramp.create(settings, {"memory": memory})
     await app.start()
+    tune_garbage_collector()  # as `onramp run` does
     latencies: list[float] = []
     started = time.perf_counter()
     try:

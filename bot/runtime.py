@@ -27,6 +27,18 @@ from storage.session import Database
 log = logging.getLogger("onramp.runtime")
 
 
+def tune_garbage_collector() -> None:
+    """For a process that serves: call once, after start-up.
+
+    Everything loaded by then (content, SQLAlchemy's compiled statements) lives as long as the
+    process, so it is kept out of the collector's full sweeps, which otherwise show up as
+    latency spikes; and as a turn makes thousands of short-lived objects, young ones are
+    collected less often. Process-wide, so it belongs to the entry point, not the runtime.
+    """
+    gc.freeze()
+    gc.set_threshold(50_000, 20, 20)
+
+
 class UnknownAdapterError(LookupError):
     pass
 
@@ -121,12 +133,6 @@ class Onramp:
             misfire_grace_time=None,
         )
         self.scheduler.start()
-        # Everything loaded so far (content, SQLAlchemy's compiled statements) lives as long
-        # as the process: keep it out of the garbage collector's full sweeps, which otherwise
-        # show up as latency spikes.
-        gc.freeze()
-        # A turn makes thousands of short-lived objects; collect young ones less often.
-        gc.set_threshold(50_000, 20, 20)
         for adapter in self.adapters.values():
             await adapter.start(self.receive)
         log.info("onramp started", extra={"adapters": ",".join(self.adapters)})

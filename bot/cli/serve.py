@@ -12,7 +12,7 @@ import typer
 from bot import logs
 from bot.adapter import Adapter
 from bot.cli.state import state
-from bot.runtime import Onramp, UnknownAdapterError, build_adapters
+from bot.runtime import Onramp, UnknownAdapterError, build_adapters, tune_garbage_collector
 from bot.settings import Settings
 from flows.problems import ContentError
 
@@ -58,6 +58,7 @@ async def _serve(settings: Settings, adapters: dict[str, Adapter]) -> None:
             typer.secho(f"  {problem}", fg="red", err=True)
         raise typer.Exit(1) from exc
     await onramp.start()
+    tune_garbage_collector()
     try:
         await onramp.run_until_closed()
     finally:
