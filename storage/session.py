@@ -53,11 +53,26 @@ class Session(Protocol):
         ...
 
 
-class LoopSession:
+class _Additions:
+    """What both implementations do the same way: adding objects and naming the bind."""
+
+    _session: SyncSession | AsyncSession
+
+    def add(self, instance: object) -> None:
+        self._session.add(instance)
+
+    def add_all(self, instances: Sequence[object]) -> None:
+        self._session.add_all(instances)
+
+    def get_bind(self) -> Any:
+        return self._session.get_bind()
+
+
+class LoopSession(_Additions):
     """A synchronous SQLAlchemy session behind the async `Session` API, for SQLite."""
 
     def __init__(self, session: SyncSession) -> None:
-        self._session = session
+        self._session: SyncSession = session
 
     async def execute(self, statement: Any, params: Any = None) -> Result[Any]:
         return self._session.execute(statement, params)
@@ -74,25 +89,16 @@ class LoopSession:
     async def delete(self, instance: object) -> None:
         self._session.delete(instance)
 
-    def add(self, instance: object) -> None:
-        self._session.add(instance)
-
-    def add_all(self, instances: Sequence[object]) -> None:
-        self._session.add_all(instances)
-
-    def get_bind(self) -> Any:
-        return self._session.get_bind()
-
     @property
     def orm(self) -> SyncSession:
         return self._session
 
 
-class AsyncSessionAdapter:
+class AsyncSessionAdapter(_Additions):
     """An AsyncSession (PostgreSQL) behind the same `Session` API."""
 
     def __init__(self, session: AsyncSession) -> None:
-        self._session = session
+        self._session: AsyncSession = session
 
     async def execute(self, statement: Any, params: Any = None) -> Result[Any]:
         return await self._session.execute(statement, params)
@@ -109,15 +115,6 @@ class AsyncSessionAdapter:
 
     async def delete(self, instance: object) -> None:
         await self._session.delete(instance)
-
-    def add(self, instance: object) -> None:
-        self._session.add(instance)
-
-    def add_all(self, instances: Sequence[object]) -> None:
-        self._session.add_all(instances)
-
-    def get_bind(self) -> Any:
-        return self._session.get_bind()
 
     @property
     def orm(self) -> SyncSession:
