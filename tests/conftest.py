@@ -41,8 +41,9 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
-    """Each test using this runs twice: on SQLite and on PostgreSQL."""
+async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A new database nobody has migrated yet; each test using it runs on SQLite and on
+    PostgreSQL."""
     if request.param == "sqlite":
         yield f"sqlite+aiosqlite:///{tmp_path / 'onramp.db'}"
         return
@@ -53,6 +54,12 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
         yield url
     finally:
         await drop_postgres_database(POSTGRES_URL, url)
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """The database `db` migrates (tests/storage shares one instead, for speed)."""
+    return empty_database_url
 
 
 @pytest.fixture

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -17,23 +15,12 @@ import storage.models  # noqa: F401  (registers every table on SQLModel.metadata
 from storage.database import create_engine
 from storage.migrate import current_revision, head_revision, upgrade
 from storage.session import Database
-from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
-from tests.postgres import create_postgres_database, drop_postgres_database
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
     """A database nobody has migrated yet (not the shared one of tests/storage/conftest.py)."""
-    if request.param == "sqlite":
-        yield f"sqlite+aiosqlite:///{tmp_path / 'onramp.db'}"
-        return
-    if not POSTGRES_URL:
-        pytest.skip(SKIP_POSTGRES)
-    url = await create_postgres_database(POSTGRES_URL)
-    try:
-        yield url
-    finally:
-        await drop_postgres_database(POSTGRES_URL, url)
+    return empty_database_url
 
 
 def _differences(connection: Connection) -> list[Any]:
