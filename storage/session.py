@@ -11,7 +11,7 @@ The async engine (aiosqlite) stays for migrations and anything outside a turn.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
@@ -22,7 +22,9 @@ from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import sessionmaker
 
+from storage import prepared
 from storage.database import configure_sqlite, create_engine
+from storage.prepared import Plan
 
 T = TypeVar("T")
 
@@ -69,16 +71,43 @@ class _Additions:
 
 
 class LoopSession(_Additions):
-    """A synchronous SQLAlchemy session behind the async `Session` API, for SQLite."""
+    """A synchronous SQLAlchemy session behind the async `Session` API, for SQLite.
 
-    def __init__(self, session: SyncSession) -> None:
+    `core` runs prepared statements straight on the driver (`storage/prepared.py`) when it is
+    given a plan cache; without one (with `echo` on, so every statement is logged) SQLAlchemy
+    runs them.
+    """
+
+    def __init__(self, session: SyncSession, plans: dict[Any, Plan | None] | None = None) -> None:
         self._session: SyncSession = session
+        self._plans = plans
+        self._cursor: Any = None
 
     async def execute(self, statement: Any, params: Any = None) -> Result[Any]:
         return self._session.execute(statement, params)
 
     async def core(self, statement: Any, params: Any = None) -> Any:
-        return self._session.connection().execute(statement, params)
+        plans = self._plans
+        if plans is None or params is None:
+            return self._session.connection().execute(statement, params)
+        one = params if isinstance(params, Mapping) else (params[0] if params else None)
+        if one is None:
+            return self._session.connection().execute(statement, params)
+        # An INSERT or UPDATE sets the columns it is given: its SQL depends on their names.
+        key = (statement, frozenset(one))
+        try:
+            plan = plans[key]
+        except KeyError:
+            if len(plans) >= _MAX_PLANS:  # statements built per call do not pile up
+                plans.clear()
+            plan = plans[key] = prepared.plan_for(statement, self.get_bind().dialect, one)
+        if plan is None:
+            return self._session.connection().execute(statement, params)
+        if self._cursor is None:
+            driver = self._session.connection().connection.driver_connection
+            assert driver is not None
+            self._cursor = driver.cursor()
+        return prepared.execute(self._cursor, plan, params)
 
     async def get(self, entity: type[T], ident: Any) -> T | None:
         return self._session.get(entity, ident)
@@ -92,6 +121,9 @@ class LoopSession(_Additions):
     @property
     def orm(self) -> SyncSession:
         return self._session
+
+
+_MAX_PLANS = 256
 
 
 class AsyncSessionAdapter(_Additions):
@@ -124,6 +156,8 @@ class AsyncSessionAdapter(_Additions):
 class Database:
     def __init__(self, engine: AsyncEngine, *, sqlite_synchronous: str = "NORMAL") -> None:
         self.engine = engine
+        # Prepared statements, unless every statement is to be logged by SQLAlchemy.
+        self._plans: dict[Any, Plan | None] | None = None if engine.echo else {}
         self.sqlite = engine.dialect.name == "sqlite"
         self._gate = asyncio.Lock()
         self._async_sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
@@ -150,7 +184,7 @@ class Database:
         if self.sqlite:
             async with self._gate:
                 with self._sync_sessions() as session, session.begin():
-                    yield LoopSession(session)
+                    yield LoopSession(session, self._plans)
             return
         async with self._async_sessions() as async_session, async_session.begin():
             yield AsyncSessionAdapter(async_session)
@@ -159,7 +193,7 @@ class Database:
     async def reading(self) -> AsyncIterator[Session]:
         if self.sqlite:
             with self._sync_sessions() as session:
-                yield LoopSession(session)
+                yield LoopSession(session, self._plans)
             return
         async with self._async_sessions() as async_session:
             yield AsyncSessionAdapter(async_session)
