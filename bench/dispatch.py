@@ -72,7 +72,7 @@ async def bench(backend: str, url: str, members: int, concurrency: int) -> dict[
     await app.start()
     tune_garbage_collector()  # as `onramp run` does
     latencies: list[float] = []
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         queue = iter(range(members))
 
@@ -83,6 +83,7 @@ async def bench(backend: str, url: str, members: int, concurrency: int) -> dict[
         await asyncio.gather(*(worker() for _ in range(concurrency)))
     finally:
         elapsed = time.perf_counter() - started
+        cpu = time.process_time() - cpu_started
         await app.stop()
     assert len(memory.sent) >= members * len(ANSWERS), "every newcomer must have been answered"
     ordered = sorted(latencies)
@@ -97,6 +98,9 @@ async def bench(backend: str, url: str, members: int, concurrency: int) -> dict[
         "messages_per_second": round(len(memory.sent) / elapsed, 1),
         "latency_ms_p50": round(statistics.median(ordered) * 1000, 2),
         "latency_ms_p99": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
+        # CPU time of the whole process (bot and load generator) per event: unlike events/s,
+        # barely moved by other work on the machine.
+        "cpu_ms_per_event": round(cpu / len(latencies) * 1000, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 

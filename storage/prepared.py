@@ -7,8 +7,8 @@ never change shape, so here SQLAlchemy compiles each once, and each execution bi
 parameters with the column types' own converters (the same ones SQLAlchemy would apply) and
 runs on the DB-API cursor of the session's connection, inside the same transaction.
 
-A statement whose execution needs more than that — Python-side column defaults, parameters
-expanded into IN lists, a many-row RETURNING — is left to SQLAlchemy (`plan_for` gives None).
+A statement whose execution needs more than that — column defaults computed per row,
+parameters expanded into IN lists — is left to SQLAlchemy (`plan_for` gives None).
 """
 
 from __future__ import annotations
@@ -79,22 +79,30 @@ def plan_for(statement: Any, dialect: Dialect, params: Mapping[str, Any]) -> Pla
     """Compile `statement` for the driver, given the names of its parameters (an INSERT
     sets the columns it is given), or None when SQLAlchemy must run it itself."""
     compiled = statement.compile(dialect=dialect, column_keys=list(params))
+    # (only an INSERT or UPDATE compiler has these)
+    prefetch = [
+        *getattr(compiled, "insert_prefetch", ()),
+        *getattr(compiled, "update_prefetch", ()),
+    ]
     if (
         compiled.positiontup is None
-        or getattr(compiled, "insert_prefetch", None)
-        or getattr(compiled, "update_prefetch", None)
         or getattr(compiled, "postfetch", None)
         or compiled.literal_execute_params
         or compiled.post_compile_params
         or any(bind.expanding for bind in compiled.binds.values())
+        or not all(column.default is not None and column.default.is_scalar for column in prefetch)
     ):
-        return None
+        return None  # a default computed per row (a function, SQL) is SQLAlchemy's to compute
+    defaults = {column.key: column.default.arg for column in prefetch}
     binds = []
     for name in compiled.positiontup:
         bind = compiled.binds[name]
-        constant = None if bind.required else bind.effective_value
         convert = bind.type.dialect_impl(dialect).bind_processor(dialect)
-        binds.append((name, bool(bind.required), constant, convert))
+        if name in defaults:
+            binds.append((name, False, defaults[name], convert))
+        else:
+            constant = None if bind.required else bind.effective_value
+            binds.append((name, bool(bind.required), constant, convert))
     returned = _returned_columns(statement)
     if returned is None:
         return Plan(compiled.string, tuple(binds), None, ())

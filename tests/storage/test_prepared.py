@@ -143,10 +143,23 @@ def test_statements_sqlalchemy_must_run_get_no_plan(sqlite: Database) -> None:
     dialect = sqlite.engine.dialect
     in_list = select(OUTBOX.c.id).where(OUTBOX.c.id.in_(bindparam("ids", expanding=True)))
     assert plan_for(in_list, dialect, {"ids": [1, 2]}) is None
-    # Python-side defaults (here DueWork.status and created_at) are SQLAlchemy's to compute.
-    defaults = insert(DueWork.__table__)  # type: ignore[attr-defined]
-    assert plan_for(defaults, dialect, {"key": "k", "kind": "x", "due_at": NOW}) is None
+    # A default computed per row (DueWork.created_at: the time) is SQLAlchemy's to compute.
+    computed = insert(DueWork.__table__)  # type: ignore[attr-defined]
+    assert plan_for(computed, dialect, {"key": "k", "kind": "x", "due_at": NOW}) is None
     assert plan_for(BY_RECIPIENT, dialect, {"who": "ada"}) is not None
+
+
+async def test_constant_defaults_are_filled_in_by_the_prepared_path(sqlite: Database) -> None:
+    row = _outbox_row(1)
+    del row["status"], row["attempts"]  # columns with constant defaults: "pending" and 0
+    assert plan_for(QUEUE, sqlite.engine.dialect, row) is not None
+    prepared, plain = await _both(sqlite, QUEUE, [row])
+    assert prepared == plain
+    async with sqlite.transaction() as session:
+        await session.core(QUEUE, [row])
+    async with sqlite.reading() as session:
+        stored = (await session.execute(select(Outbox))).scalars().one()
+    assert (stored.status, stored.attempts) == ("pending", 0)
 
 
 async def test_a_statement_with_defaults_still_gets_them_through_sqlalchemy(
