@@ -1,13 +1,17 @@
 """Newcomers going through the sample onboarding concurrently, through the memory adapter.
 
-    python bench/dispatch.py [--members 1000] [--concurrency 16] [--backend sqlite|postgresql|both]
+    python bench/dispatch.py [--members 1000] [--mode closed|open|both]
+        [--concurrency 16] [--rate 1000] [--postgres-rate 150] [--backend sqlite|postgresql|both]
 
-`concurrency` newcomers are mid-conversation at any moment; each answers as soon as the bot's
-replies arrive, and a new newcomer joins when one finishes, until `members` have been through
-the whole flow (a join and seven answers each). Prints JSON per backend: events/s, messages/s,
-p50/p99 latency per event (from hand-over to the bot until its replies were delivered; every
-event is committed before its replies go out) and the process's peak RSS.
-PostgreSQL runs when ONRAMP_TEST_POSTGRES_URL (or --postgres-url) names a server.
+`members` newcomers go through the whole flow (a join and seven answers each), in two modes:
+- closed loop: `concurrency` newcomers mid-conversation at any moment, each answering as soon
+  as the bot's replies arrive: the most events/s the bot can do;
+- open loop: events arrive at a fixed `rate` per second, as from a platform: the latency at
+  that load.
+Prints JSON per backend and mode: events/s, messages/s, p50/p99 latency per event (from
+hand-over to the bot until its replies were delivered; every event is committed before its
+replies go out), CPU per event and the process's peak RSS. PostgreSQL runs when
+ONRAMP_TEST_POSTGRES_URL (or --postgres-url) names a server.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import statistics
 import sys
 import tempfile
 import time
+from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -53,17 +58,66 @@ def _events(member: str) -> list[Event]:
     return events
 
 
-async def _newcomer(memory: MemoryAdapter, member: str, latencies: list[float]) -> None:
+async def _deliver(memory: MemoryAdapter, event: Event) -> None:
     assert memory.inbox is not None
-    for event in _events(member):
-        started = time.perf_counter()
-        receipt = await memory.inbox(event)
-        if receipt.settled is not None:
-            await receipt.settled
-        latencies.append(time.perf_counter() - started)
+    receipt = await memory.inbox(event)
+    if receipt.settled is not None:
+        await receipt.settled
 
 
-async def bench(backend: str, url: str, members: int, concurrency: int) -> dict[str, Any]:
+async def closed_loop(memory: MemoryAdapter, members: int, concurrency: int) -> list[float]:
+    """`concurrency` newcomers at a time, each answering the moment the bot has replied: the
+    most the bot can do. By Little's law the mean latency is then concurrency / throughput."""
+    latencies: list[float] = []
+    queue = iter(range(members))
+
+    async def worker() -> None:
+        for n in queue:
+            for event in _events(f"newcomer-{n}"):
+                started = time.perf_counter()
+                await _deliver(memory, event)
+                latencies.append(time.perf_counter() - started)
+
+    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return latencies
+
+
+async def open_loop(memory: MemoryAdapter, members: int, rate: float) -> list[float]:
+    """Events arrive at `rate` per second whatever the bot's pace (as they do from a platform),
+    each from a newcomer whose previous answer has been replied to, a new one joining when
+    none is waiting (so at the end some newcomers are left mid-flow). Latency counts from when
+    the event was due, so a bot that falls behind shows it (no coordinated omission)."""
+    loop = asyncio.get_running_loop()
+    latencies: list[float] = []
+    waiting: deque[list[Event]] = deque()  # newcomers who have read the bot's last reply
+    joined = 0
+    in_flight: set[asyncio.Task[None]] = set()
+
+    async def send(events: list[Event], due: float) -> None:
+        await _deliver(memory, events.pop(0))
+        latencies.append(loop.time() - due)
+        if events:
+            waiting.append(events)
+
+    begin = loop.time()
+    for n in range(members * (len(ANSWERS) + 1)):
+        due = begin + n / rate
+        if (delay := due - loop.time()) > 0:
+            await asyncio.sleep(delay)
+        if waiting:
+            events = waiting.popleft()
+        else:
+            events, joined = _events(f"newcomer-{joined}"), joined + 1
+        task = asyncio.create_task(send(events, due))
+        in_flight.add(task)
+        task.add_done_callback(in_flight.discard)
+    await asyncio.gather(*in_flight)
+    return latencies
+
+
+async def bench(
+    backend: str, url: str, members: int, concurrency: int, rate: float | None
+) -> dict[str, Any]:
     settings = load_settings(
         ROOT / "bot.toml", database={"url": url}, content={"path": ROOT / "content"}
     )
@@ -71,26 +125,24 @@ async def bench(backend: str, url: str, members: int, concurrency: int) -> dict[
     app = await Onramp.create(settings, {"memory": memory})
     await app.start()
     tune_garbage_collector()  # as `onramp run` does
-    latencies: list[float] = []
     started, cpu_started = time.perf_counter(), time.process_time()
     try:
-        queue = iter(range(members))
-
-        async def worker() -> None:
-            for n in queue:
-                await _newcomer(memory, f"newcomer-{n}", latencies)
-
-        await asyncio.gather(*(worker() for _ in range(concurrency)))
+        if rate is None:
+            latencies = await closed_loop(memory, members, concurrency)
+        else:
+            latencies = await open_loop(memory, members, rate)
     finally:
         elapsed = time.perf_counter() - started
         cpu = time.process_time() - cpu_started
         await app.stop()
     assert len(memory.sent) >= members * len(ANSWERS), "every newcomer must have been answered"
     ordered = sorted(latencies)
+    load = {"concurrency": concurrency} if rate is None else {"offered_events_per_second": rate}
     return {
         "backend": backend,
+        "mode": "closed" if rate is None else "open",
+        **load,
         "members": members,
-        "concurrency": concurrency,
         "events": len(latencies),
         "messages_sent": len(memory.sent),
         "seconds": round(elapsed, 3),
@@ -108,22 +160,31 @@ async def bench(backend: str, url: str, members: int, concurrency: int) -> dict[
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--members", type=int, default=1000)
-    parser.add_argument("--concurrency", type=int, default=16)
+    parser.add_argument("--mode", choices=["closed", "open", "both"], default="both")
+    parser.add_argument("--concurrency", type=int, default=16, help="closed loop")
+    parser.add_argument("--rate", type=float, default=1000, help="open loop, events/s, SQLite")
+    parser.add_argument(
+        "--postgres-rate", type=float, default=150, help="open loop, events/s, PostgreSQL"
+    )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--postgres-url", default=os.environ.get("ONRAMP_TEST_POSTGRES_URL"))
     args = parser.parse_args()
+    modes = {"closed": ["closed"], "open": ["open"], "both": ["closed", "open"]}[args.mode]
     results = []
     if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as folder:
-            url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
-            results.append(await bench("sqlite", url, args.members, args.concurrency))
+        for mode in modes:
+            with tempfile.TemporaryDirectory() as folder:
+                url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
+                rate = args.rate if mode == "open" else None
+                results.append(await bench("sqlite", url, args.members, args.concurrency, rate))
     if args.backend in ("postgresql", "both"):
         if not args.postgres_url:
             results.append({"backend": "postgresql", "skipped": "set ONRAMP_TEST_POSTGRES_URL"})
-        else:
+        for mode in modes if args.postgres_url else []:
             url = await create_postgres_database(args.postgres_url)
+            rate = args.postgres_rate if mode == "open" else None
             try:
-                results.append(await bench("postgresql", url, args.members, args.concurrency))
+                results.append(await bench("postgresql", url, args.members, args.concurrency, rate))
             finally:
                 await drop_postgres_database(args.postgres_url, url)
     print(json.dumps(results, indent=2))
