@@ -57,6 +57,11 @@ async def resume_or_start_onboarding(turn: Turn) -> None:
 
 @register("start", "command_start", while_stopped=True)
 async def start(turn: Turn, args: str) -> None:
+    """`/start`, or `/start SOURCE` from a link (a Telegram deep link carries its payload):
+    the first source a member came from is kept."""
+    source = args.strip()[:64]
+    if source and turn.member.source is None:
+        turn.member.source = source
     if turn.member.opted_out:
         turn.member.opted_out = False
         turn.audit("member.resumed")

@@ -14,6 +14,7 @@ from sqlmodel import col
 from bot import commands, conversation
 from bot.adapter import Receipt
 from bot.events import ChoiceMade, CommandInvoked, Event, MemberJoined, MessageReceived
+from bot.messages import Invite
 from bot.turn import Turn
 from flows.content import ContentTree
 from flows.engine import Pick, Reply, Resume
@@ -110,7 +111,7 @@ class Dispatcher:
             log.info("duplicate event", extra={"platform": event.platform})
             return Receipt(duplicate=True)
         identity, member, run, created = await self._member(event, session)
-        if identity.dm_conversation is None and event.conversation:
+        if identity.dm_conversation is None and event.conversation and event.private:
             identity.dm_conversation = event.conversation
         turn = Turn(
             session,
@@ -163,7 +164,7 @@ class Dispatcher:
             external_id=event.actor,
             display_name=event.display_name or "",
             locale=self._supported_locale(event.locale_hint),
-            conversation=event.conversation or None,
+            conversation=(event.conversation or None) if event.private else None,
             source=getattr(event, "source", None),
             now=self.clock(),
         )
@@ -187,6 +188,8 @@ class Dispatcher:
             await conversation.expire(turn, run)
             run = None
         match event:
+            case MemberJoined(can_dm=False) if turn.identity.dm_conversation is None:
+                self._welcome_in_group(turn, event)
             case MemberJoined():
                 await self._joined(turn, run)
             case MessageReceived(text=text):
@@ -205,6 +208,16 @@ class Dispatcher:
             await conversation.continue_flow(turn, run, Resume())
         elif await self._onboarding_status(turn) in ("never", "expired"):
             await conversation.start_flow(turn, self.content.onboarding)
+
+    def _welcome_in_group(self, turn: Turn, event: MemberJoined) -> None:
+        """The bot may not write to them first: greet them where they joined, with a button
+        that opens a private chat, where `/start` begins onboarding."""
+        source = event.source or "group"
+        turn.reply(
+            turn.system_text("group_welcome"),
+            to=event.conversation,
+            invite=Invite(turn.system_text("group_welcome_button"), source),
+        )
 
     async def _message(self, turn: Turn, run: FlowRun | None, text: str) -> None:
         if run is not None:

@@ -15,7 +15,10 @@ class Event:
     platform: str
     dedupe_key: str  # unique per platform delivery: Slack event_id, Telegram update_id, ...
     actor: str  # the platform's user id
-    conversation: str  # where a reply goes (a DM channel, a chat id)
+    conversation: str  # where it happened (a DM channel, a group chat id)
+    # Is `conversation` a private chat between the bot and this member? Replies always go to
+    # the member's private chat; a group's id is never taken for one.
+    private: bool = True
     workspace: str = ""
     display_name: str | None = None
     locale_hint: str | None = None  # the platform's idea of the member's language
@@ -24,7 +27,11 @@ class Event:
 
 @dataclass(frozen=True, kw_only=True)
 class MemberJoined(Event):
-    source: str | None = None  # e.g. a Telegram deep-link payload
+    source: str | None = None  # where they came from, e.g. a Telegram deep-link payload
+    # May the bot write to them privately? A Telegram bot may not until the member has started
+    # it: it then welcomes them in `conversation` (the group) with a button that opens a
+    # private chat, and onboarding begins there.
+    can_dm: bool = True
 
 
 @dataclass(frozen=True, kw_only=True)

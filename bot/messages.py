@@ -22,6 +22,15 @@ class TemplateRef:
 
 
 @dataclass(frozen=True)
+class Invite:
+    """A button that opens a private chat with the bot (a Telegram deep link), carrying
+    `source` so the member's first `/start` says where they came from."""
+
+    label: str
+    source: str
+
+
+@dataclass(frozen=True)
 class OutgoingMessage:
     """Text is Markdown: **bold**, *italic*, `code`, [links](https://…) and line breaks."""
 
@@ -34,6 +43,7 @@ class OutgoingMessage:
     answer_hint: str | None = None  # how to answer in words, for platforms without buttons
     locale: str | None = None
     template: TemplateRef | None = None
+    invite: Invite | None = None
     workspace: str = ""
     outbox_id: int | None = field(default=None, compare=False)
 
@@ -47,6 +57,7 @@ class OutgoingMessage:
             "answer_hint": self.answer_hint,
             "locale": self.locale,
             "template": asdict(self.template) if self.template else None,
+            "invite": asdict(self.invite) if self.invite else None,
             "workspace": self.workspace,
         }
 
@@ -57,6 +68,7 @@ class OutgoingMessage:
         data = dict(payload)
         choices = tuple(Choice(**c) for c in data.pop("choices", ()))
         template = data.pop("template", None)
+        invite = data.pop("invite", None)
         return cls(
             platform=platform,
             recipient=recipient,
@@ -64,6 +76,7 @@ class OutgoingMessage:
             template=TemplateRef(**{**template, "parameters": tuple(template["parameters"])})
             if template
             else None,
+            invite=Invite(**invite) if invite else None,
             outbox_id=outbox_id,
             **data,
         )

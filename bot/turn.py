@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from bot.messages import Choice, OutgoingMessage
+from bot.messages import Choice, Invite, OutgoingMessage
 from flows.content import ContentTree
 from flows.text import render
 from storage import due
@@ -73,13 +73,17 @@ class Turn:
         choices: tuple[Choice, ...] = (),
         multiple: bool = False,
         step_id: str | None = None,
+        to: str | None = None,
+        invite: Invite | None = None,
     ) -> None:
+        """Queue a message to the member's private chat, or to conversation `to` (a group)."""
         hint = None
         if choices:
             hint = self.system_text("choose_many" if multiple else "choose_one")
         message = OutgoingMessage(
             platform=self.identity.platform,
-            recipient=self.identity.dm_conversation or self.identity.external_id,
+            recipient=to or self.identity.dm_conversation or self.identity.external_id,
+            invite=invite,
             workspace=self.identity.workspace,
             text=text,
             choices=choices,
