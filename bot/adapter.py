@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
 from typing import Any, Literal, Protocol, runtime_checkable
@@ -38,6 +38,25 @@ class Receipt:
 Inbox = Callable[[Event], Awaitable[Receipt]]
 
 
+@dataclass(frozen=True)
+class RateLimit:
+    """At most `count` messages per `seconds` among all messages that name the same `key`
+    (the platform's name is added to it): e.g. 1 per second per Slack channel."""
+
+    key: str
+    count: int
+    seconds: float
+
+
+@dataclass(frozen=True)
+class CommandInfo:
+    """A command for a platform's command menu (Telegram's setMyCommands): its name and a
+    one-line description per locale."""
+
+    name: str
+    descriptions: Mapping[str, str]
+
+
 class DeliveryError(Exception):
     """A send that did not go through. `retry_after` in seconds when the platform said so."""
 
@@ -65,6 +84,19 @@ class Adapter(Protocol):
 
     def routes(self) -> Sequence[Any]:
         """Web routes this adapter serves (webhooks); empty for console and memory."""
+
+
+# What an adapter may also provide; the core looks for each with getattr and does without:
+#
+#   def rate_limits(self, message: OutgoingMessage) -> Sequence[RateLimit]
+#       the platform's limits this message counts against; the sender waits for all of them.
+#   def ready(self) -> bool
+#       for /readyz: connected and able to send.
+#   def set_commands(self, commands: Sequence[CommandInfo], locales: Sequence[str]) -> None
+#       the commands members can use, called once before start(), for a platform's menu.
+#   async def lead(self) -> None
+#       work only one replica may do (long polling); run while this replica leads, cancelled
+#       when it stops leading (`bot/leadership.py`).
 
 
 AdapterFactory = Callable[..., Adapter]

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from babel import Locale
 
+from bot.adapter import CommandInfo
 from bot.conversation import continue_flow, start_flow
 from bot.turn import Turn
 from flows.answers import language_code
+from flows.content import ContentTree
 from flows.engine import Resume
 from flows.text import render
 from storage import due, outbox, runs
@@ -115,6 +118,33 @@ async def stop(turn: Turn, args: str) -> None:
     await due.cancel_for_member(turn.session, member_id(turn))
     turn.audit("member.stopped")
     turn.reply(turn.system_text("stopped"))
+
+
+_LEADING_COMMAND = re.compile(r"^/[^:]*:\s*")
+
+
+def command_menu(content: ContentTree) -> list[CommandInfo]:
+    """Every command a member can use, described in each of the community's languages: the
+    built-ins' /help lines (without their leading "/name ARGS:") and each command flow's title."""
+    community = content.community
+    menu = []
+    for command in all_commands():
+        if command.help_key is None:
+            continue
+        text = content.system[command.help_key]
+        descriptions = {
+            locale: _LEADING_COMMAND.sub("", render(text, locale, community.default_locale, {}))
+            for locale in community.locales
+        }
+        menu.append(CommandInfo(command.name, descriptions))
+    for flow in content.flows.values():
+        if flow.trigger.command:
+            descriptions = {
+                locale: render(flow.title, locale, community.default_locale, {})
+                for locale in community.locales
+            }
+            menu.append(CommandInfo(flow.trigger.command, descriptions))
+    return menu
 
 
 async def run_command(turn: Turn, name: str, args: str) -> None:

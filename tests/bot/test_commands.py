@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from adapters.memory import Chat
+from bot.commands import command_menu
 from bot.runtime import Onramp
 from storage.models import AuditLog, FlowRun, Member, Outbox
 
@@ -139,3 +140,12 @@ async def test_locale_hint_from_the_platform(onramp: Onramp, memory: object) -> 
     chat = Chat(memory, user="amina", display_name="Amina", locale_hint="fr-CA")
     await chat.join()
     chat.expect("Bonjour Amina")
+
+
+def test_the_command_menu_describes_every_command_in_every_language(onramp: Onramp) -> None:
+    menu = {info.name: info.descriptions for info in command_menu(onramp.content)}
+    assert list(menu) == ["start", "restart", "help", "language", "stop", "feedback", "onboard"]
+    assert menu["start"]["en"] == "begin (or resume) your onboarding"  # "/start:" left out
+    assert menu["language"]["fr"].startswith("changer la langue")  # "/language CODE :" too
+    assert menu["feedback"]["es"] == "¿Qué tal fue tu bienvenida?"  # a flow's title
+    assert all(set(d) == {"en", "fr", "es"} for d in menu.values())
