@@ -1,0 +1,99 @@
+"""Our Markdown subset in each platform's own markup.
+
+Content is written in a small Markdown subset (**bold**, *italic*, `code`, [links](…), line
+breaks; see the README). markdown-it-py parses it — with only those rules on, so that "1."
+or "- " at the start of a line stays as typed — and a `Dialect` says how each platform spells
+each piece and what it must escape.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from functools import cache
+
+from markdown_it import MarkdownIt
+from markdown_it.token import Token
+
+
+@dataclass(frozen=True)
+class Dialect:
+    bold: tuple[str, str]
+    italic: tuple[str, str]
+    code: tuple[str, str]
+    link: Callable[[str, str], str]  # (url, already rendered text) -> markup
+    escape: Callable[[str], str]
+
+
+def _slack_escape(text: str) -> str:
+    # https://api.slack.com/reference/surfaces/formatting#escaping: only these three.
+    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _slack_link(url: str, text: str) -> str:
+    return f"<{_slack_escape(url)}|{text}>" if text and text != url else f"<{_slack_escape(url)}>"
+
+
+def _html_link(url: str, text: str) -> str:
+    return f'<a href="{html.escape(url, quote=True)}">{text or html.escape(url)}</a>'
+
+
+def _plain_link(url: str, text: str) -> str:
+    return url if not text or text == url else f"{text} ({url})"
+
+
+SLACK = Dialect(("*", "*"), ("_", "_"), ("`", "`"), _slack_link, _slack_escape)
+TELEGRAM_HTML = Dialect(
+    ("<b>", "</b>"),
+    ("<i>", "</i>"),
+    ("<code>", "</code>"),
+    _html_link,
+    lambda text: html.escape(text, quote=False),
+)
+WHATSAPP = Dialect(("*", "*"), ("_", "_"), ("`", "`"), _plain_link, lambda text: text)
+PLAIN = Dialect(("", ""), ("", ""), ("", ""), _plain_link, lambda text: text)
+
+
+@cache
+def _parser() -> MarkdownIt:
+    parser = MarkdownIt("zero", {"breaks": True, "linkify": False})
+    return parser.enable(["emphasis", "backticks", "link", "autolink", "escape", "newline"])
+
+
+def render(text: str, dialect: Dialect) -> str:
+    """`text` (our Markdown subset) in `dialect`; paragraphs are kept apart by a blank line."""
+    paragraphs = [
+        _inline(token.children or [], dialect)
+        for token in _parser().parse(text)
+        if token.type == "inline"
+    ]
+    return "\n\n".join(paragraphs)
+
+
+def _inline(tokens: Sequence[Token], dialect: Dialect) -> str:
+    out: list[str] = []
+    links: list[tuple[str, int]] = []  # (url, where its text starts in `out`)
+    for token in tokens:
+        match token.type:
+            case "text":
+                out.append(dialect.escape(token.content))
+            case "strong_open" | "strong_close":
+                out.append(dialect.bold[token.type == "strong_close"])
+            case "em_open" | "em_close":
+                out.append(dialect.italic[token.type == "em_close"])
+            case "code_inline":
+                start, end = dialect.code
+                out.append(f"{start}{dialect.escape(token.content)}{end}")
+            case "softbreak" | "hardbreak":
+                out.append("\n")
+            case "link_open":
+                links.append((str(token.attrs.get("href", "")), len(out)))
+            case "link_close":
+                url, begins = links.pop()
+                label = "".join(out[begins:])
+                del out[begins:]
+                out.append(dialect.link(url, label if label != dialect.escape(url) else ""))
+            case _:
+                out.append(dialect.escape(token.content))
+    return "".join(out)
