@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 import bot.features  # noqa: F401  (registers every feature's actions, commands and timers)
+from bot import metrics, web
 from bot.adapter import Adapter, Receipt, available_adapters
 from bot.clock import DueWorkRunner
 from bot.dispatcher import Dispatcher, utcnow
@@ -73,6 +74,8 @@ class Onramp:
         self.timers = DueWorkRunner(db, content, settings.clock, clock, self.sender.kick)
         self.scheduler: AsyncIOScheduler | None = None
         self._sender_task: asyncio.Task[None] | None = None
+        self.web: web.WebServer | None = None  # serving once started, if [web] says so
+        metrics.declare(self.adapters)
 
     @classmethod
     async def create(
@@ -100,7 +103,10 @@ class Onramp:
 
     async def receive(self, event: Event) -> Receipt:
         """The inbox every adapter is given."""
+        metrics.received(event.platform)
         receipt = await self.dispatcher.handle(event)
+        if receipt.duplicate:
+            metrics.deduplicated(event.platform)
         if not receipt.outbox_ids:
             return receipt
         settled = self.sender.settled(receipt.outbox_ids)
@@ -108,6 +114,9 @@ class Onramp:
         return replace(receipt, settled=settled)
 
     async def start(self) -> None:
+        if web.wanted(self.settings.web, self.adapters):
+            self.web = web.WebServer(web.create_app(self), self.settings.web)
+            self.web.bind()  # first: a busy port stops start-up before anything has started
         if self.db.sqlite:  # one process owns a SQLite database: nothing is still in flight
             async with self.db.transaction() as session:
                 await outbox.reclaim_all_sending(session)
@@ -135,7 +144,15 @@ class Onramp:
         self.scheduler.start()
         for adapter in self.adapters.values():
             await adapter.start(self.receive)
-        log.info("onramp started", extra={"adapters": ",".join(self.adapters)})
+        if self.web is not None:  # serving once the adapters can take events
+            await self.web.start()
+        log.info(
+            "onramp started",
+            extra={
+                "adapters": ",".join(self.adapters),
+                "web_port": self.web.port if self.web else None,
+            },
+        )
 
     async def housekeeping(self) -> None:
         now = self.clock()
@@ -149,16 +166,27 @@ class Onramp:
         log.info("housekeeping", extra={"pruned_events": events, "pruned_messages": sent})
 
     async def run_until_closed(self) -> None:
-        """Serve until an adapter that owns the session (the console) closes, or forever."""
-        closers = [a.closed() for a in self.adapters.values() if hasattr(a, "closed")]
-        if closers:
-            await asyncio.wait(
-                [asyncio.ensure_future(c) for c in closers], return_when=asyncio.FIRST_COMPLETED
-            )
-        else:
+        """Serve until an adapter that owns the session (the console) closes, the web server
+        stops of its own accord (it should not), or forever."""
+        endings = [
+            asyncio.ensure_future(adapter.closed())
+            for adapter in self.adapters.values()
+            if hasattr(adapter, "closed")
+        ]
+        if self.web is not None and self.web.task is not None:
+            endings.append(self.web.task)
+        if not endings:
             await asyncio.Event().wait()
+        await asyncio.wait(endings, return_when=asyncio.FIRST_COMPLETED)
+        if self.web is not None and self.web.task is not None and self.web.task.done():
+            log.error("the web server stopped unexpectedly; shutting down")
 
     async def stop(self) -> None:
+        if self.web is not None:  # first: no new requests while everything else stops
+            try:
+                await self.web.stop()
+            except Exception:
+                log.exception("web server failed while stopping")
         for adapter in self.adapters.values():
             with contextlib.suppress(Exception):
                 await adapter.stop()

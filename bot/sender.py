@@ -17,6 +17,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from bot import metrics
 from bot.adapter import Adapter, DeliveryError
 from bot.messages import OutgoingMessage
 from bot.settings import SenderSettings
@@ -33,6 +34,7 @@ class _Result:
     delivery_id: str | None = None
     error: DeliveryError | None = None
     attempted: bool = True
+    retrying: bool = False  # after an error: the row was scheduled for another attempt
 
 
 class Sender:
@@ -153,7 +155,9 @@ class Sender:
             await outbox.release(session, [r.row.id or 0 for r in results if not r.attempted])
             for result in results:
                 if result.error is not None:
-                    await self._record_failure(session, result.row, result.error, now)
+                    result.retrying = await self._record_failure(
+                        session, result.row, result.error, now
+                    )
         for result in results:
             outcome = (
                 "not_attempted"
@@ -161,12 +165,15 @@ class Sender:
                 else ("sent" if result.error is None else "failed_attempt")
             )
             self.stats[f"{result.row.platform}.{outcome}"] += 1
+            if result.attempted:
+                _count(result)
             for waiting in self._waiters.pop(result.row.id or 0, []):
                 waiting.tick()
 
     async def _record_failure(
         self, session: Session, row: Outbox, error: DeliveryError, now: datetime
-    ) -> None:
+    ) -> bool:
+        """Schedule the next attempt, or give up; True if there will be another attempt."""
         assert row.id is not None
         if error.retry_after is not None and not error.permanent:
             # Throttling is the platform asking us to wait, not a failure of the message.
@@ -177,20 +184,32 @@ class Sender:
                 error.reason,
                 count_attempt=False,
             )
-            return
+            return True
         if error.permanent or row.attempts >= self.settings.max_attempts:
             log.warning(
                 "message failed for good",
                 extra={"platform": row.platform, "reason": error.reason[:200]},
             )
             await outbox.mark_failed(session, row.id, error.reason)
-            return
+            return False
         delay = min(
             self.settings.max_backoff_seconds,
             self.settings.backoff_seconds * 2 ** (row.attempts - 1),
         )
         delay *= random.uniform(0.8, 1.2)
         await outbox.retry_later(session, row.id, now + timedelta(seconds=delay), error.reason)
+        return True
+
+
+def _count(result: _Result) -> None:
+    """Metrics for one committed outcome of a delivery attempt."""
+    platform = result.row.platform
+    if result.error is None:
+        metrics.sent(platform)
+    elif result.retrying:
+        metrics.retried(platform)
+    else:
+        metrics.failed(platform)
 
 
 class _Countdown:

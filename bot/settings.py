@@ -73,6 +73,35 @@ class RetentionSettings(Section):
     sent_messages_days: int = Field(default=90, ge=1)
 
 
+class WebSettings(Section):
+    # Every interface: a container's own 127.0.0.1 cannot be reached from outside it. Behind a
+    # reverse proxy on the same machine, 127.0.0.1 keeps the port private.
+    host: str = "0.0.0.0"
+    port: int = Field(default=8080, ge=0, le=65535)  # 0: any free port (tests)
+    # auto: serve when an enabled adapter has web routes (webhooks); always: also for health
+    # and metrics alone; never: not even then.
+    enabled: Literal["auto", "always", "never"] = "auto"
+    # Larger request bodies are answered 413 before any adapter sees them.
+    max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+
+
+class TelegramSettings(Section):
+    # polling: getUpdates from whichever replica leads (no public URL needed); webhook: Telegram
+    # POSTs to /telegram/webhook on any replica (needs HTTPS and TELEGRAM_WEBHOOK_SECRET).
+    mode: Literal["webhook", "polling"] = "polling"
+    # The Bot API's address, before the token: a self-hosted Bot API server's, or a test's.
+    api_url: str = "https://api.telegram.org/bot"
+    # The public HTTPS address Telegram should POST to (ports 443, 80, 88 or 8443); set at
+    # start-up with setWebhook. Leave empty when the webhook is registered some other way.
+    webhook_url: str | None = None
+    poll_timeout_seconds: int = Field(default=30, ge=0, le=50)  # long-poll length
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+    # Telegram's flood limits, which the sender keeps to.
+    per_chat_per_second: int = Field(default=1, ge=1)
+    per_group_per_minute: int = Field(default=20, ge=1)
+    overall_per_second: int = Field(default=30, ge=1)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
@@ -97,6 +126,8 @@ class Settings(BaseSettings):
     sender: SenderSettings = SenderSettings()
     clock: ClockSettings = ClockSettings()
     retention: RetentionSettings = RetentionSettings()
+    web: WebSettings = WebSettings()
+    telegram: TelegramSettings = TelegramSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

@@ -14,6 +14,7 @@ from bot.adapter import Adapter
 from bot.cli.state import state
 from bot.runtime import Onramp, UnknownAdapterError, build_adapters, tune_garbage_collector
 from bot.settings import Settings
+from bot.web import WebServerError
 from flows.problems import ContentError
 
 
@@ -57,9 +58,12 @@ async def _serve(settings: Settings, adapters: dict[str, Adapter]) -> None:
         for problem in exc.problems:
             typer.secho(f"  {problem}", fg="red", err=True)
         raise typer.Exit(1) from exc
-    await onramp.start()
-    tune_garbage_collector()
     try:
+        await onramp.start()
+        tune_garbage_collector()
         await onramp.run_until_closed()
+    except WebServerError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
     finally:
-        await onramp.stop()
+        await onramp.stop()  # also after a failed start: what did start is stopped
