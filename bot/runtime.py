@@ -16,8 +16,10 @@ import bot.features  # noqa: F401  (registers every feature's actions, commands 
 from bot import metrics, web
 from bot.adapter import Adapter, Receipt, available_adapters
 from bot.clock import DueWorkRunner
+from bot.commands import command_menu
 from bot.dispatcher import Dispatcher, utcnow
 from bot.events import Event
+from bot.leadership import Leadership
 from bot.sender import Sender
 from bot.settings import Settings
 from flows.content import ContentTree, load_tree_or_raise
@@ -74,6 +76,7 @@ class Onramp:
         self.timers = DueWorkRunner(db, content, settings.clock, clock, self.sender.kick)
         self.scheduler: AsyncIOScheduler | None = None
         self._sender_task: asyncio.Task[None] | None = None
+        self._leading: list[asyncio.Task[None]] = []
         self.web: web.WebServer | None = None  # serving once started, if [web] says so
         metrics.declare(self.adapters)
 
@@ -142,8 +145,18 @@ class Onramp:
             misfire_grace_time=None,
         )
         self.scheduler.start()
-        for adapter in self.adapters.values():
+        menu = command_menu(self.content)
+        for name, adapter in self.adapters.items():
+            set_commands = getattr(adapter, "set_commands", None)
+            if set_commands is not None:
+                set_commands(menu, self.content.community.locales)
             await adapter.start(self.receive)
+            lead = getattr(adapter, "lead", None)
+            if lead is not None:  # e.g. long polling: on one replica at a time
+                leadership = Leadership(self.db, f"{name}:lead")
+                self._leading.append(
+                    asyncio.create_task(leadership.run(lead), name=f"onramp-lead-{name}")
+                )
         if self.web is not None:  # serving once the adapters can take events
             await self.web.start()
         log.info(
@@ -187,6 +200,11 @@ class Onramp:
                 await self.web.stop()
             except Exception:
                 log.exception("web server failed while stopping")
+        for task in self._leading:
+            task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        self._leading.clear()
         for adapter in self.adapters.values():
             with contextlib.suppress(Exception):
                 await adapter.stop()

@@ -21,6 +21,7 @@ from bot import metrics
 from bot.adapter import Adapter, DeliveryError
 from bot.messages import OutgoingMessage
 from bot.settings import SenderSettings
+from bot.throttle import Throttle
 from storage import outbox
 from storage.models import Outbox
 from storage.session import Database, Session
@@ -54,6 +55,7 @@ class Sender:
         self._waiters: dict[int, list[_Countdown]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._recorder = GroupCommit(self._record)
+        self.throttle = Throttle()
         self.stats: dict[str, int] = defaultdict(int)
 
     def kick(self, outbox_ids: Iterable[int]) -> None:
@@ -88,6 +90,7 @@ class Sender:
             if loop.time() >= next_sweep:
                 while await self.deliver(None) >= self.settings.batch_size:
                     pass
+                self.throttle.forget_idle()
                 next_sweep = loop.time() + self.settings.sweep_seconds
 
     async def deliver(self, outbox_ids: list[int] | None) -> int:
@@ -132,6 +135,16 @@ class Sender:
     async def _send_one(self, row: Outbox) -> _Result:
         adapter = self.adapters[row.platform]
         message = OutgoingMessage.from_payload(row.platform, row.recipient, row.payload, row.id)
+        rate_limits = getattr(adapter, "rate_limits", None)
+        if rate_limits is not None:
+            # Wait for the platform's limits; a wait longer than half the lease is not spent
+            # holding the lease: the message goes back to the outbox until then.
+            held = await self.throttle.acquire(
+                row.platform, rate_limits(message), max_wait=self.settings.lease_seconds / 2
+            )
+            if held is not None:
+                reason = "held back to stay within the platform's rate limit"
+                return _Result(row, error=DeliveryError(reason, retry_after=held))
         try:
             return _Result(row, delivery_id=await adapter.send(message))
         except DeliveryError as exc:
@@ -184,6 +197,7 @@ class Sender:
                 error.reason,
                 count_attempt=False,
             )
+            self._retry_in(error.retry_after, row.id)
             return True
         if error.permanent or row.attempts >= self.settings.max_attempts:
             log.warning(
@@ -198,7 +212,13 @@ class Sender:
         )
         delay *= random.uniform(0.8, 1.2)
         await outbox.retry_later(session, row.id, now + timedelta(seconds=delay), error.reason)
+        self._retry_in(delay, row.id)
         return True
+
+    def _retry_in(self, seconds: float, outbox_id: int) -> None:
+        """Try again as soon as the row is due, rather than at the next sweep."""
+        if seconds < self.settings.sweep_seconds:
+            asyncio.get_running_loop().call_later(seconds, self.kick, (outbox_id,))
 
 
 def _count(result: _Result) -> None:
