@@ -6,8 +6,8 @@
 `members` newcomers go through the whole flow (a join and seven answers each), in two modes:
 - closed loop: `concurrency` newcomers mid-conversation at any moment, each answering as soon
   as the bot's replies arrive: the most events/s the bot can do;
-- open loop: events arrive at a fixed `rate` per second, as from a platform: the latency at
-  that load.
+- open loop: many newcomers at once, each thinking a second on average before answering,
+  together sending `rate` events per second: the latency at that load.
 Prints JSON per backend and mode: events/s, messages/s, p50/p99 latency per event (from
 hand-over to the bot until its replies were delivered; every event is committed before its
 replies go out), CPU per event and the process's peak RSS. PostgreSQL runs when
@@ -20,12 +20,12 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import resource
 import statistics
 import sys
 import tempfile
 import time
-from collections import deque
 from pathlib import Path
 from typing import Any
 
@@ -83,35 +83,29 @@ async def closed_loop(memory: MemoryAdapter, members: int, concurrency: int) -> 
 
 
 async def open_loop(memory: MemoryAdapter, members: int, rate: float) -> list[float]:
-    """Events arrive at `rate` per second whatever the bot's pace (as they do from a platform),
-    each from a newcomer whose previous answer has been replied to, a new one joining when
-    none is waiting (so at the end some newcomers are left mid-flow). Latency counts from when
-    the event was due, so a bot that falls behind shows it (no coordinated omission)."""
-    loop = asyncio.get_running_loop()
+    """Many newcomers at once, each reading the bot's reply and thinking a while (random, one
+    second on average) before answering, so that together they send `rate` events a second
+    whatever the bot's pace, as members of a busy community do. Latency counts from the
+    moment the newcomer sends; the think time is not part of it."""
     latencies: list[float] = []
-    waiting: deque[list[Event]] = deque()  # newcomers who have read the bot's last reply
-    joined = 0
-    in_flight: set[asyncio.Task[None]] = set()
+    mean_think = 1.0
+    population = max(1, round(rate * mean_think))  # newcomers mid-conversation at any moment
+    queue = iter(range(members))
+    random.seed(1)
+    per_newcomer = len(ANSWERS) + 1
 
-    async def send(events: list[Event], due: float) -> None:
-        await _deliver(memory, events.pop(0))
-        latencies.append(loop.time() - due)
-        if events:
-            waiting.append(events)
+    async def newcomer() -> None:
+        # Arrivals spread over one whole conversation's length, as in a steady state: not
+        # everybody joining in the first second.
+        await asyncio.sleep(random.uniform(0, per_newcomer * mean_think))
+        for n in queue:
+            for event in _events(f"newcomer-{n}"):
+                started = time.perf_counter()
+                await _deliver(memory, event)
+                latencies.append(time.perf_counter() - started)
+                await asyncio.sleep(random.expovariate(1 / mean_think))
 
-    begin = loop.time()
-    for n in range(members * (len(ANSWERS) + 1)):
-        due = begin + n / rate
-        if (delay := due - loop.time()) > 0:
-            await asyncio.sleep(delay)
-        if waiting:
-            events = waiting.popleft()
-        else:
-            events, joined = _events(f"newcomer-{joined}"), joined + 1
-        task = asyncio.create_task(send(events, due))
-        in_flight.add(task)
-        task.add_done_callback(in_flight.discard)
-    await asyncio.gather(*in_flight)
+    await asyncio.gather(*(newcomer() for _ in range(population)))
     return latencies
 
 
@@ -159,7 +153,7 @@ async def bench(
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--members", type=int, default=1000)
+    parser.add_argument("--members", type=int, default=2000)
     parser.add_argument("--mode", choices=["closed", "open", "both"], default="both")
     parser.add_argument("--concurrency", type=int, default=16, help="closed loop")
     parser.add_argument("--rate", type=float, default=1000, help="open loop, events/s, SQLite")

@@ -33,6 +33,8 @@ class Receipt:
     duplicate: bool
     outbox_ids: tuple[int, ...] = ()
     settled: Awaitable[None] | None = field(default=None, compare=False)
+    # The core's own: rows leased for delivery in the event's transaction (never an adapter's).
+    claimed: tuple[Any, ...] = field(default=(), compare=False, repr=False)
 
 
 Inbox = Callable[[Event], Awaitable[Receipt]]

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
@@ -33,11 +35,23 @@ def utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+Claim = Callable[[Session, list[int]], Awaitable[list[Any]]]
+
+
 class Dispatcher:
-    def __init__(self, db: Database, content: ContentTree, clock: Clock = utcnow) -> None:
+    def __init__(
+        self,
+        db: Database,
+        content: ContentTree,
+        clock: Clock = utcnow,
+        claim: Claim | None = None,
+    ) -> None:
         self.db = db
         self.content = content
         self.clock = clock
+        # Leases the replies for delivery in the event's own transaction (the sender's
+        # `claim_in`), so the sender need not open one of its own to claim them.
+        self.claim = claim
         table = ProcessedEvent.__table__  # type: ignore[attr-defined]
         self._waiting: list[tuple[Event, asyncio.Future[Receipt]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -50,7 +64,8 @@ class Dispatcher:
         for attempt in range(3):
             try:
                 async with self.db.transaction() as session:
-                    return await self._apply(session, event)
+                    [receipt] = await self._claimed(session, [await self._apply(session, event)])
+                    return receipt
             except IntegrityError:
                 # Two first contacts of the same new member raced to create them; the loser
                 # retries and finds the winner's member.
@@ -76,6 +91,7 @@ class Dispatcher:
             try:
                 async with self.db.transaction() as session:
                     receipts = [await self._apply(session, event) for event, _ in batch]
+                    receipts = await self._claimed(session, receipts)
             except Exception:
                 await self._one_by_one(batch)  # each alone; a failing one gets its own error
                 continue
@@ -90,7 +106,7 @@ class Dispatcher:
         for event, future in batch:
             try:
                 async with self.db.transaction() as session:
-                    receipt = await self._apply(session, event)
+                    [receipt] = await self._claimed(session, [await self._apply(session, event)])
             except Exception as exc:
                 if not future.done():
                     future.set_exception(exc)
@@ -100,6 +116,19 @@ class Dispatcher:
                 raise
             if not future.done():
                 future.set_result(receipt)
+
+    async def _claimed(self, session: Session, receipts: list[Receipt]) -> list[Receipt]:
+        """The receipts, each with its replies leased for delivery (one statement for all)."""
+        ids = [outbox_id for receipt in receipts for outbox_id in receipt.outbox_ids]
+        if self.claim is None or not ids:
+            return receipts
+        rows = {row.id: row for row in await self.claim(session, ids)}
+        return [
+            replace(r, claimed=tuple(rows[i] for i in r.outbox_ids if i in rows))
+            if r.outbox_ids
+            else r
+            for r in receipts
+        ]
 
     async def _apply(self, session: Session, event: Event) -> Receipt:
         now = self.clock()

@@ -71,8 +71,8 @@ class Onramp:
         self.db = db
         self.adapters = dict(adapters)
         self.clock = clock
-        self.dispatcher = Dispatcher(db, content, clock)
         self.sender = Sender(db, self.adapters, settings.sender, clock)
+        self.dispatcher = Dispatcher(db, content, clock, claim=self.sender.claim_in)
         self.timers = DueWorkRunner(db, content, settings.clock, clock, self.sender.kick)
         self.scheduler: AsyncIOScheduler | None = None
         self._sender_task: asyncio.Task[None] | None = None
@@ -113,8 +113,11 @@ class Onramp:
         if not receipt.outbox_ids:
             return receipt
         settled = self.sender.settled(receipt.outbox_ids)
-        self.sender.kick(receipt.outbox_ids)
-        return replace(receipt, settled=settled)
+        if receipt.claimed or self.dispatcher.claim is not None:
+            self.sender.deliver_claimed(receipt.claimed)
+        else:
+            self.sender.kick(receipt.outbox_ids)
+        return replace(receipt, settled=settled, claimed=())
 
     async def start(self) -> None:
         if web.wanted(self.settings.web, self.adapters):

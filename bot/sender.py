@@ -51,6 +51,8 @@ class Sender:
         self.settings = settings
         self.clock = clock
         self._wanted: set[int] = set()
+        self._claimed: list[Outbox] = []  # leased by the transaction that wrote them
+        self._behind: set[int] = set()  # waiting for an earlier message to the same recipient
         self._wake = asyncio.Event()
         self._waiters: dict[int, list[_Countdown]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
@@ -62,6 +64,35 @@ class Sender:
         """Deliver these soon (they were just committed)."""
         self._wanted.update(outbox_ids)
         self._wake.set()
+
+    async def claim_in(self, session: Session, outbox_ids: list[int]) -> list[Outbox]:
+        """Lease rows within the transaction that wrote them, saving a transaction of its own;
+        hand what this returns to `deliver_claimed` once that transaction has committed. Rows
+        behind an earlier undelivered message to the same recipient are not leased: they are
+        tried again once the next delivery is recorded, and by the sweep after that."""
+        if not outbox_ids:
+            return []
+        claimed: list[Outbox] = await outbox.claim(
+            session,
+            self.clock(),
+            timedelta(seconds=self.settings.lease_seconds),
+            len(outbox_ids),
+            ids=outbox_ids,
+            platforms=list(self.adapters),
+        )
+        if len(claimed) < len(outbox_ids):
+            self._behind.update(set(outbox_ids) - {row.id for row in claimed})
+        return claimed
+
+    def deliver_claimed(self, rows: Iterable[Outbox]) -> None:
+        self._claimed.extend(rows)
+        self._wake.set()
+
+    async def deliver_claimed_now(self) -> None:
+        """Deliver the rows handed over by `deliver_claimed` (the run loop does this)."""
+        if self._claimed:
+            claimed, self._claimed = self._claimed, []
+            await self._deliver_rows(claimed)
 
     def settled(self, outbox_ids: Iterable[int]) -> asyncio.Future[None]:
         """Resolves once each of these rows has had its delivery attempt."""
@@ -84,6 +115,7 @@ class Sender:
                 async with asyncio.timeout(timeout):
                     await self._wake.wait()
             self._wake.clear()
+            await self.deliver_claimed_now()
             if self._wanted:
                 wanted, self._wanted = list(self._wanted), set()
                 await self.deliver(wanted)
@@ -111,13 +143,14 @@ class Sender:
                     ids=chunk,
                     platforms=list(self.adapters),
                 )
-        if not claimed:
-            return 0
+        await self._deliver_rows(claimed)
+        return len(claimed)
+
+    async def _deliver_rows(self, claimed: list[Outbox]) -> None:
         by_recipient: dict[tuple[str, str], list[Outbox]] = defaultdict(list)
-        for row in claimed:
+        for row in sorted(claimed, key=lambda row: row.id or 0):
             by_recipient[(row.platform, row.recipient)].append(row)
         await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
-        return len(claimed)
 
     async def _send_in_order(self, rows: list[Outbox]) -> None:
         """One member's messages, one at a time, each recorded before the next is sent: a crash
@@ -182,6 +215,9 @@ class Sender:
                 _count(result)
             for waiting in self._waiters.pop(result.row.id or 0, []):
                 waiting.tick()
+        if self._behind:  # an earlier message's outcome is recorded: those behind may go
+            behind, self._behind = self._behind, set()
+            self.kick(behind)
 
     async def _record_failure(
         self, session: Session, row: Outbox, error: DeliveryError, now: datetime

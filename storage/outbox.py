@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, column, exists, func, or_, select, update
 
 from storage.models import Outbox
 from storage.session import Session
@@ -31,12 +32,15 @@ async def claim(
     advisory lock per recipient, so two workers never split one member's queue between them.
     Returns rows (id, platform, recipient, payload, attempts, ...) in id order.
     """
-    statement = _claim(session.get_bind().dialect.name, ids is not None, platforms is not None)
+    dialect = session.get_bind().dialect.name
+    statement = _claim(dialect, ids is not None, platforms is not None)
     params: dict[str, Any] = {"now": now, "lease_until": now + lease, "limit": limit}
+    # SQLite takes a list as one JSON parameter, so the statement keeps one shape (prepared).
+    as_list: Any = json.dumps if dialect == "sqlite" else list
     if ids is not None:
-        params["ids"] = list(ids)
+        params["ids"] = as_list(list(ids))
     if platforms is not None:
-        params["platforms"] = list(platforms)
+        params["platforms"] = as_list(list(platforms))
     result = await session.core(statement, params)
     return sorted(result.all(), key=lambda row: row.id)
 
@@ -48,6 +52,11 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
     earlier = table.alias("earlier")
     now: Any = bindparam("now")
 
+    def one_of(name: str) -> Any:
+        if dialect == "sqlite":
+            return select(column("value")).select_from(func.json_each(bindparam(name)))
+        return bindparam(name, expanding=True)
+
     def claimable(row: Any) -> Any:
         conditions = [
             or_(
@@ -56,16 +65,16 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
             )
         ]
         if by_ids:
-            conditions.append(row.c.id.in_(bindparam("ids", expanding=True)))
+            conditions.append(row.c.id.in_(one_of("ids")))
         if by_platform:
-            conditions.append(row.c.platform.in_(bindparam("platforms", expanding=True)))
+            conditions.append(row.c.platform.in_(one_of("platforms")))
         return and_(*conditions)
 
     blocked_by_earlier = exists().where(
         earlier.c.platform == table.c.platform,
         earlier.c.recipient == table.c.recipient,
         earlier.c.id < table.c.id,
-        earlier.c.status.in_(OPEN),
+        or_(*(earlier.c.status == status for status in OPEN)),  # no IN list: one shape
         ~claimable(earlier),
     )
     candidates = (

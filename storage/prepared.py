@@ -86,7 +86,6 @@ def plan_for(statement: Any, dialect: Dialect, params: Mapping[str, Any]) -> Pla
     ]
     if (
         compiled.positiontup is None
-        or getattr(compiled, "postfetch", None)
         or compiled.literal_execute_params
         or compiled.post_compile_params
         or any(bind.expanding for bind in compiled.binds.values())

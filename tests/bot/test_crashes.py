@@ -109,9 +109,9 @@ async def test_crash_after_claim_before_send(
     chat = Chat(memory)
     _crash_once(memory, "send", monkeypatch)
     await _stall_sender(first)
-    await chat.join(wait=False)
+    await chat.join(wait=False)  # the replies are leased for delivery as they are committed
     with pytest.raises(Crash):
-        await first.sender.deliver(None)
+        await first.sender.deliver_claimed_now()
     assert [r.status for r in await _rows(first)] == ["sending", "sending"]
     await first.stop()
     second = await _restart(settings, memory, clock)  # SQLite: the only process reclaims
@@ -138,7 +138,7 @@ async def test_crash_between_send_and_record_resends_rather_than_loses(
     await chat.join(wait=False)
     _crash_once(outbox, "mark_sent", monkeypatch)
     with pytest.raises(Crash):
-        await first.sender.deliver(None)
+        await first.sender.deliver_claimed_now()
     assert len(chat.messages) == 1  # each message is recorded before the next one goes
     await first.stop()
     second = await _restart(settings, memory, clock)
