@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import itertools
 import json
 import os
 import random
@@ -26,6 +27,7 @@ import statistics
 import sys
 import tempfile
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -65,10 +67,34 @@ async def _deliver(memory: MemoryAdapter, event: Event) -> None:
         await receipt.settled
 
 
-async def closed_loop(memory: MemoryAdapter, members: int, concurrency: int) -> list[float]:
+@dataclass
+class Run:
+    latencies: list[float] = field(default_factory=list)
+    seconds: float = 0.0
+    cpu_seconds: float = 0.0
+
+    def measure(self) -> Measuring:
+        return Measuring(self)
+
+
+class Measuring:
+    """Times the measured part of a run, wall clock and CPU."""
+
+    def __init__(self, run: Run) -> None:
+        self.run = run
+
+    def __enter__(self) -> None:
+        self.started, self.cpu_started = time.perf_counter(), time.process_time()
+
+    def __exit__(self, *exc: object) -> None:
+        self.run.seconds = time.perf_counter() - self.started
+        self.run.cpu_seconds = time.process_time() - self.cpu_started
+
+
+async def closed_loop(memory: MemoryAdapter, members: int, concurrency: int) -> Run:
     """`concurrency` newcomers at a time, each answering the moment the bot has replied: the
     most the bot can do. By Little's law the mean latency is then concurrency / throughput."""
-    latencies: list[float] = []
+    run = Run()
     queue = iter(range(members))
 
     async def worker() -> None:
@@ -76,37 +102,52 @@ async def closed_loop(memory: MemoryAdapter, members: int, concurrency: int) -> 
             for event in _events(f"newcomer-{n}"):
                 started = time.perf_counter()
                 await _deliver(memory, event)
-                latencies.append(time.perf_counter() - started)
+                run.latencies.append(time.perf_counter() - started)
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
-    return latencies
+    with run.measure():
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    return run
 
 
-async def open_loop(memory: MemoryAdapter, members: int, rate: float) -> list[float]:
+async def open_loop(memory: MemoryAdapter, members: int, rate: float) -> Run:
     """Many newcomers at once, each reading the bot's reply and thinking a while (random, one
     second on average) before answering, so that together they send `rate` events a second
-    whatever the bot's pace, as members of a busy community do. Latency counts from the
-    moment the newcomer sends; the think time is not part of it."""
-    latencies: list[float] = []
+    whatever the bot's pace, as members of a busy community do; a new newcomer arrives as one
+    finishes. Before the measured part, each of them is brought, unmeasured, to a random point
+    of their conversation, as in a steady state (not everybody joining in the first second).
+    The measured part lasts as long as `members` newcomers' events take at that rate. Latency
+    counts from the moment the newcomer sends; the think time is not part of it."""
+    loop = asyncio.get_running_loop()
+    run = Run()
     mean_think = 1.0
-    population = max(1, round(rate * mean_think))  # newcomers mid-conversation at any moment
-    queue = iter(range(members))
-    random.seed(1)
     per_newcomer = len(ANSWERS) + 1
+    population = max(1, round(rate * mean_think))  # newcomers mid-conversation at any moment
+    names = (f"newcomer-{n}" for n in itertools.count())
+    random.seed(1)
+    started: list[list[Event]] = []
+    for _ in range(population):
+        events = _events(next(names))
+        for event in events[: random.randrange(per_newcomer)]:
+            await _deliver(memory, event)  # warm-up, unmeasured
+            events = events[1:]
+        started.append(events)
+    deadline = loop.time() + members * per_newcomer / rate
 
-    async def newcomer() -> None:
-        # Arrivals spread over one whole conversation's length, as in a steady state: not
-        # everybody joining in the first second.
-        await asyncio.sleep(random.uniform(0, per_newcomer * mean_think))
-        for n in queue:
-            for event in _events(f"newcomer-{n}"):
-                started = time.perf_counter()
+    async def newcomer(events: list[Event]) -> None:
+        while True:
+            for event in events:
+                think = random.expovariate(1 / mean_think)
+                if loop.time() + think >= deadline:
+                    return
+                await asyncio.sleep(think)
+                sent = time.perf_counter()
                 await _deliver(memory, event)
-                latencies.append(time.perf_counter() - started)
-                await asyncio.sleep(random.expovariate(1 / mean_think))
+                run.latencies.append(time.perf_counter() - sent)
+            events = _events(next(names))
 
-    await asyncio.gather(*(newcomer() for _ in range(population)))
-    return latencies
+    with run.measure():
+        await asyncio.gather(*(newcomer(events) for events in started))
+    return run
 
 
 async def bench(
@@ -119,41 +160,37 @@ async def bench(
     app = await Onramp.create(settings, {"memory": memory})
     await app.start()
     tune_garbage_collector()  # as `onramp run` does
-    started, cpu_started = time.perf_counter(), time.process_time()
     try:
         if rate is None:
-            latencies = await closed_loop(memory, members, concurrency)
+            run = await closed_loop(memory, members, concurrency)
         else:
-            latencies = await open_loop(memory, members, rate)
+            run = await open_loop(memory, members, rate)
     finally:
-        elapsed = time.perf_counter() - started
-        cpu = time.process_time() - cpu_started
         await app.stop()
-    assert len(memory.sent) >= members * len(ANSWERS), "every newcomer must have been answered"
-    ordered = sorted(latencies)
+    events = len(run.latencies)
+    assert len(memory.sent) >= events, "every event must have been answered"
+    ordered = sorted(run.latencies)
     load = {"concurrency": concurrency} if rate is None else {"offered_events_per_second": rate}
     return {
         "backend": backend,
         "mode": "closed" if rate is None else "open",
         **load,
         "members": members,
-        "events": len(latencies),
-        "messages_sent": len(memory.sent),
-        "seconds": round(elapsed, 3),
-        "events_per_second": round(len(latencies) / elapsed, 1),
-        "messages_per_second": round(len(memory.sent) / elapsed, 1),
+        "events": events,
+        "seconds": round(run.seconds, 3),
+        "events_per_second": round(events / run.seconds, 1),
         "latency_ms_p50": round(statistics.median(ordered) * 1000, 2),
         "latency_ms_p99": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
         # CPU time of the whole process (bot and load generator) per event: unlike events/s,
         # barely moved by other work on the machine.
-        "cpu_ms_per_event": round(cpu / len(latencies) * 1000, 3),
+        "cpu_ms_per_event": round(run.cpu_seconds / events * 1000, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
     }
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--members", type=int, default=2000)
+    parser.add_argument("--members", type=int, default=1000)
     parser.add_argument("--mode", choices=["closed", "open", "both"], default="both")
     parser.add_argument("--concurrency", type=int, default=16, help="closed loop")
     parser.add_argument("--rate", type=float, default=1000, help="open loop, events/s, SQLite")
