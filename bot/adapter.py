@@ -59,6 +59,11 @@ class CommandInfo:
     descriptions: Mapping[str, str]
 
 
+class AdapterConfigError(ValueError):
+    """An adapter cannot run as configured (a missing secret, a token the platform refuses).
+    `onramp run` prints it and exits instead of a traceback."""
+
+
 class DeliveryError(Exception):
     """A send that did not go through. `retry_after` in seconds when the platform said so."""
 

@@ -41,6 +41,7 @@ class OutgoingMessage:
     multiple: bool = False
     step_id: str | None = None  # the question these choices answer
     answer_hint: str | None = None  # how to answer in words, for platforms without buttons
+    submit_label: str | None = None  # the button that sends a multiple choice's ticked options
     locale: str | None = None
     template: TemplateRef | None = None
     invite: Invite | None = None
@@ -55,6 +56,7 @@ class OutgoingMessage:
             "multiple": self.multiple,
             "step_id": self.step_id,
             "answer_hint": self.answer_hint,
+            "submit_label": self.submit_label,
             "locale": self.locale,
             "template": asdict(self.template) if self.template else None,
             "invite": asdict(self.invite) if self.invite else None,

@@ -7,10 +7,19 @@ own SDKs use (see `Secrets`).
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import ClassVar, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PositiveFloat,
+    PositiveInt,
+    SecretStr,
+    field_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -102,6 +111,38 @@ class TelegramSettings(Section):
     overall_per_second: int = Field(default=30, ge=1)
 
 
+class SlackSettings(Section):
+    # http: Slack POSTs events, commands and button presses to /slack/events on any replica
+    # (needs a public HTTPS URL and SLACK_SIGNING_SECRET); socket: the bot opens a websocket to
+    # Slack (no public URL; needs SLACK_APP_TOKEN; one connection per process).
+    mode: Literal["http", "socket"] = "http"
+    # The Web API's address (with its trailing slash): Slack's, or a test's.
+    api_url: str = "https://slack.com/api/"
+    # Welcome everyone who joins the workspace (team_join) ...
+    welcome_workspace_joins: bool = True
+    # ... and everyone who joins one of these channels (ids such as C0123ABCD).
+    welcome_channels: list[str] = Field(default_factory=list)
+    # chat.postMessage limits the sender keeps to: (messages, per seconds).
+    channel_limit: tuple[PositiveInt, PositiveFloat] = (1, 1.0)
+    workspace_limit: tuple[PositiveInt, PositiveFloat] = (300, 60.0)
+    # How long an event may take to be committed before Slack is answered; Slack waits 3 s.
+    ack_budget_seconds: float = Field(default=2.0, gt=0, lt=3)
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("api_url")
+    @classmethod
+    def _ends_with_slash(cls, url: str) -> str:
+        return url if url.endswith("/") else f"{url}/"
+
+    @field_validator("welcome_channels")
+    @classmethod
+    def _channel_ids(cls, channels: list[str]) -> list[str]:
+        for channel in channels:
+            if not re.fullmatch(r"[CG][A-Z0-9]{2,}", channel):
+                raise ValueError(f"{channel!r} is not a channel id such as C0123ABCD")
+        return channels
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
@@ -128,6 +169,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     web: WebSettings = WebSettings()
     telegram: TelegramSettings = TelegramSettings()
+    slack: SlackSettings = SlackSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

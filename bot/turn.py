@@ -77,9 +77,10 @@ class Turn:
         invite: Invite | None = None,
     ) -> None:
         """Queue a message to the member's private chat, or to conversation `to` (a group)."""
-        hint = None
+        hint = submit = None
         if choices:
             hint = self.system_text("choose_many" if multiple else "choose_one")
+            submit = self.system_text("submit_choices") if multiple else None
         message = OutgoingMessage(
             platform=self.identity.platform,
             recipient=to or self.identity.dm_conversation or self.identity.external_id,
@@ -90,6 +91,7 @@ class Turn:
             multiple=multiple,
             step_id=step_id,
             answer_hint=hint,
+            submit_label=submit,
             locale=self.locale,
         )
         self._queued.append(

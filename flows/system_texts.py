@@ -5,6 +5,8 @@ from __future__ import annotations
 SYSTEM_TEXT_KEYS: dict[str, str] = {
     "choose_one": "shown under numbered options: how to answer",
     "choose_many": "shown under numbered options that allow several answers",
+    "submit_choices": "the button that sends the options ticked in a multiple choice "
+    "(Slack, Telegram)",
     "invalid_choice": "the reply matched no option ({{ count }} = number of options)",
     "invalid_choices": "one of several replies matched no option",
     "empty_answer": "an empty reply to a question",

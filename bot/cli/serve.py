@@ -10,7 +10,7 @@ from typing import Annotated
 import typer
 
 from bot import logs
-from bot.adapter import Adapter
+from bot.adapter import Adapter, AdapterConfigError
 from bot.cli.state import state
 from bot.runtime import Onramp, UnknownAdapterError, build_adapters, tune_garbage_collector
 from bot.settings import Settings
@@ -46,6 +46,9 @@ def run(
     except UnknownAdapterError as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(2) from exc
+    except AdapterConfigError as exc:
+        typer.secho(str(exc), fg="red", err=True)
+        raise typer.Exit(1) from exc
     with contextlib.suppress(KeyboardInterrupt):
         asyncio.run(_serve(settings, adapters))
 
@@ -62,7 +65,7 @@ async def _serve(settings: Settings, adapters: dict[str, Adapter]) -> None:
         await onramp.start()
         tune_garbage_collector()
         await onramp.run_until_closed()
-    except WebServerError as exc:
+    except (WebServerError, AdapterConfigError) as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from exc
     finally:

@@ -124,3 +124,11 @@ def test_unknown_adapter_is_a_clear_error(home: dict[str, str]) -> None:
     result = onramp("run", "--adapter", "matrix", env=home)
     assert result.returncode == 2
     assert "unknown adapter(s): matrix" in result.stderr
+
+
+def test_a_platform_without_its_secret_is_a_clear_error(home: dict[str, str]) -> None:
+    env = {**home, "SLACK_BOT_TOKEN": "", "SLACK_SIGNING_SECRET": ""}
+    result = onramp("run", "--adapter", "slack", env=env)
+    assert result.returncode == 1
+    assert "SLACK_BOT_TOKEN" in result.stderr
+    assert "Traceback" not in result.stderr

@@ -1,0 +1,148 @@
+"""What a Telegram update means to Onramp: the core's events, and the button tap to answer.
+
+- A private `/command args` is a `CommandInvoked` (`/start PAYLOAD` from a deep link
+  included), other private text a `MessageReceived`. In groups only commands addressed to the
+  bot count; conversation there is none of its business.
+- Someone joining a group (`new_chat_members`, or a `chat_member` change from outside to
+  inside) is a `MemberJoined` whom the bot may not write to privately: the core welcomes them
+  in the group with a deep-link button. Telegram often reports one join both ways, so a
+  join's key is (group, member), not the update: one welcome per member and group, for as
+  long as the core keeps keys (`retention.processed_events_days`).
+- A button tap (`callback_query`) on an answer is a `ChoiceMade`; selecting one of several
+  choices is only the keyboard's business (adapters/telegram_buttons.py).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from telegram import CallbackQuery, Chat, ChatMember, ChatMemberUpdated, Message, Update, User
+
+from adapters import telegram_buttons as buttons
+from bot.events import (
+    ChoiceMade,
+    CommandInvoked,
+    Event,
+    MemberJoined,
+    MessageReceived,
+    parse_typed_command,
+)
+
+PLATFORM = "telegram"
+_GROUPS = (Chat.GROUP, Chat.SUPERGROUP)
+_INSIDE = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+
+
+@dataclass(frozen=True)
+class Reading:
+    """One update, read: events for the core; a button tap to answer once they are committed
+    (and the selection it changes, if that is all it does); or why it means nothing."""
+
+    events: tuple[Event, ...] = ()
+    tap: CallbackQuery | None = None
+    toggle: buttons.Tap | None = None
+    ignored: str | None = None
+
+
+def read(update: Update, bot_username: str | None) -> Reading:
+    if update.message is not None:
+        return _message(update.update_id, update.message, bot_username)
+    if update.chat_member is not None:
+        return _member_change(update.chat_member)
+    if update.callback_query is not None:
+        return _button(update.update_id, update.callback_query)
+    if update.my_chat_member is not None:
+        return Reading(ignored="the bot's own membership changed")
+    return Reading(ignored="an update type Onramp does not use")
+
+
+def _message(update_id: int, message: Message, bot_username: str | None) -> Reading:
+    chat, user, text = message.chat, message.from_user, message.text
+    if chat.type in _GROUPS and message.new_chat_members:
+        joins = tuple(_joined(chat, u) for u in message.new_chat_members if not u.is_bot)
+        return Reading(joins, ignored=None if joins else "only bots joined")
+    if user is None or user.is_bot or text is None:
+        return Reading(ignored="not a person's text message")
+    private = chat.type == Chat.PRIVATE
+    if not private and not (chat.type in _GROUPS and _addressed(text, bot_username)):
+        return Reading(ignored="group text not addressed to the bot")
+    said = _said(user, dedupe_key=str(update_id), conversation=str(chat.id), private=private)
+    command = parse_typed_command(text)
+    if command is not None:
+        return Reading((CommandInvoked(**said, name=command[0], args=command[1]),))
+    if not private:
+        return Reading(ignored="group text that is not a command")
+    return Reading((MessageReceived(**said, text=text),))
+
+
+def _addressed(text: str, bot_username: str | None) -> bool:
+    """`/help@ThisBot`, or a `/help` any bot in the group may take."""
+    if not text.startswith("/"):
+        return False
+    _, at, addressee = text.split(maxsplit=1)[0].partition("@")
+    return not at or (bot_username is not None and addressee.casefold() == bot_username.casefold())
+
+
+def _member_change(change: ChatMemberUpdated) -> Reading:
+    user = change.new_chat_member.user
+    if change.chat.type not in _GROUPS or user.is_bot:
+        return Reading(ignored="not a person in a group")
+    if _inside(change.old_chat_member) or not _inside(change.new_chat_member):
+        return Reading(ignored="a membership change that is not a join")
+    return Reading((_joined(change.chat, user),))
+
+
+def _inside(member: ChatMember) -> bool:
+    """A member of the group: also a restricted one, but not someone restricted who left."""
+    if member.status == ChatMember.RESTRICTED:
+        return bool(getattr(member, "is_member", False))
+    return member.status in _INSIDE
+
+
+def _joined(group: Chat, user: User) -> MemberJoined:
+    key = f"join:{group.id}:{user.id}"
+    return MemberJoined(
+        **_said(user, dedupe_key=key, conversation=str(group.id), private=False),
+        can_dm=False,
+        source=f"group_{abs(group.id)}",  # a deep-link payload: A-Za-z0-9_-, at most 64
+    )
+
+
+def _button(update_id: int, query: CallbackQuery) -> Reading:
+    tap = buttons.read(query.data)
+    if tap is None:
+        return Reading(tap=query, ignored="a button that is not Onramp's")
+    if tap.kind in ("select", "unselect"):
+        return Reading(tap=query, toggle=tap)
+    message = query.message if isinstance(query.message, Message) else None  # None: too old
+    chosen = (
+        (tap.choice_id,)
+        if tap.kind == "pick"
+        else buttons.selected(message.reply_markup if message else None, tap.step_id)
+    )
+    where = message.chat if message else None
+    choice = ChoiceMade(
+        **_said(
+            query.from_user,
+            dedupe_key=str(update_id),
+            conversation=str(where.id if where else query.from_user.id),
+            private=where is None or where.type == Chat.PRIVATE,
+        ),
+        step_id=tap.step_id,
+        choice_ids=chosen,
+    )
+    return Reading((choice,), tap=query)
+
+
+def _said(user: User, *, dedupe_key: str, conversation: str, private: bool) -> dict[str, Any]:
+    """What every event says about who did it, and where."""
+    return {
+        "platform": PLATFORM,
+        "dedupe_key": dedupe_key,
+        "actor": str(user.id),
+        "conversation": conversation,
+        "private": private,
+        "display_name": user.full_name,
+        "locale_hint": user.language_code,
+    }
