@@ -53,5 +53,20 @@ def configure(level: str, format: str, file: Path | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    for noisy in ("apscheduler", "aiosqlite", "sqlalchemy", "alembic"):
+    # Libraries that log every request or step at INFO (httpx would log Telegram's URLs, which
+    # carry the bot token): only their warnings.
+    noisy_libraries = (
+        "apscheduler",
+        "aiosqlite",
+        "sqlalchemy",
+        "alembic",
+        "httpx",
+        "httpcore",
+        "telegram",
+        "slack_bolt",
+        "slack_sdk",
+        "uvicorn",
+        "uvicorn.error",
+    )
+    for noisy in noisy_libraries:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -152,7 +152,7 @@ class Onramp:
         for name, adapter in self.adapters.items():
             set_commands = getattr(adapter, "set_commands", None)
             if set_commands is not None:
-                set_commands(menu, self.content.community.locales)
+                set_commands(menu, self._locales_default_first())
             await adapter.start(self.receive)
             lead = getattr(adapter, "lead", None)
             if lead is not None:  # e.g. long polling: on one replica at a time
@@ -169,6 +169,12 @@ class Onramp:
                 "web_port": self.web.port if self.web else None,
             },
         )
+
+    def _locales_default_first(self) -> list[str]:
+        community = self.content.community
+        return [community.default_locale] + [
+            locale for locale in community.locales if locale != community.default_locale
+        ]
 
     async def housekeeping(self) -> None:
         now = self.clock()
