@@ -171,6 +171,18 @@ class SlackAdapter:
         has_slash_commands=True,
     )
 
+    @classmethod
+    def configured(cls, settings: Settings, secrets: Secrets | None = None) -> bool:
+        """Are the secrets this mode needs in the environment? (Then `onramp run` serves
+        Slack unless `[adapters] enabled` says otherwise.)"""
+        secrets = secrets or Secrets()
+        second = (
+            secrets.slack_app_token
+            if settings.slack.mode == "socket"
+            else secrets.slack_signing_secret
+        )
+        return bool(_secret(secrets.slack_bot_token) and _secret(second))
+
     def __init__(self, settings: Settings, secrets: Secrets | None = None) -> None:
         self.settings: SlackSettings = settings.slack
         secrets = secrets or Secrets()

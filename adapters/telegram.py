@@ -114,6 +114,13 @@ class TelegramAdapter:
         has_slash_commands=True,
     )
 
+    @classmethod
+    def configured(cls, settings: Settings, secrets: Secrets | None = None) -> bool:
+        """Is TELEGRAM_BOT_TOKEN in the environment? (Then `onramp run` serves Telegram unless
+        `[adapters] enabled` says otherwise.)"""
+        token = (secrets or Secrets()).telegram_bot_token
+        return bool(token and token.get_secret_value())
+
     def __init__(self, settings: Settings, secrets: Secrets | None = None) -> None:
         self.settings: TelegramSettings = settings.telegram
         secrets = secrets or Secrets()

@@ -14,7 +14,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 import bot.features  # noqa: F401  (registers every feature's actions, commands and timers)
 from bot import metrics, web
-from bot.adapter import Adapter, Receipt, available_adapters
+from bot.adapter import Adapter, AdapterFactory, Receipt, available_adapters
 from bot.clock import DueWorkRunner
 from bot.commands import command_menu
 from bot.dispatcher import Dispatcher, utcnow
@@ -48,13 +48,24 @@ class UnknownAdapterError(LookupError):
 
 def build_adapters(settings: Settings, names: list[str] | None = None) -> dict[str, Adapter]:
     factories = available_adapters()
-    chosen = names or settings.adapters.enabled
+    chosen = names or settings.adapters.enabled or configured_adapters(settings, factories)
     unknown = [name for name in chosen if name not in factories]
     if unknown:
         raise UnknownAdapterError(
             f"unknown adapter(s): {', '.join(unknown)}; installed: {', '.join(sorted(factories))}"
         )
     return {name: factories[name](settings) for name in chosen}
+
+
+def configured_adapters(settings: Settings, factories: dict[str, AdapterFactory]) -> list[str]:
+    """The platforms whose secrets are set (an adapter says so with a `configured(settings)`
+    class method), or the console when none are: what `onramp run` serves by default."""
+    found = []
+    for name, factory in sorted(factories.items()):
+        configured = getattr(factory, "configured", None)
+        if configured is not None and configured(settings):
+            found.append(name)
+    return found or ["console"]
 
 
 class Onramp:

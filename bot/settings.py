@@ -47,7 +47,9 @@ class ContentSettings(Section):
 
 
 class AdaptersSettings(Section):
-    enabled: list[str] = Field(default_factory=lambda: ["console"])
+    # Unset: every platform whose secrets are in the environment (SLACK_BOT_TOKEN and its
+    # signing secret or app token, TELEGRAM_BOT_TOKEN…), or the console when there are none.
+    enabled: list[str] | None = None
 
 
 class ConsoleSettings(Section):

@@ -10,9 +10,15 @@ from typing import Annotated
 import typer
 
 from bot import logs
-from bot.adapter import Adapter, AdapterConfigError
+from bot.adapter import Adapter, AdapterConfigError, available_adapters
 from bot.cli.state import state
-from bot.runtime import Onramp, UnknownAdapterError, build_adapters, tune_garbage_collector
+from bot.runtime import (
+    Onramp,
+    UnknownAdapterError,
+    build_adapters,
+    configured_adapters,
+    tune_garbage_collector,
+)
 from bot.settings import Settings
 from bot.web import WebServerError
 from flows.problems import ContentError
@@ -36,7 +42,9 @@ def run(
     if as_:
         settings.console.user = as_
         settings.console.display_name = as_
-    names = adapter or settings.adapters.enabled
+    names = (
+        adapter or settings.adapters.enabled or configured_adapters(settings, available_adapters())
+    )
     log_file = settings.logging.file
     if log_file is None and "console" in names:
         log_file = Path("data/onramp.log")

@@ -132,3 +132,23 @@ def test_a_platform_without_its_secret_is_a_clear_error(home: dict[str, str]) ->
     assert result.returncode == 1
     assert "SLACK_BOT_TOKEN" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_platforms_are_chosen_by_the_secrets_in_the_environment() -> None:
+    from bot.adapter import available_adapters
+    from bot.runtime import configured_adapters
+    from bot.settings import load_settings
+
+    settings = load_settings(ROOT / "bot.toml")
+    factories = available_adapters()
+    secrets = ["SLACK_BOT_TOKEN", "SLACK_SIGNING_SECRET", "SLACK_APP_TOKEN", "TELEGRAM_BOT_TOKEN"]
+    with pytest.MonkeyPatch.context() as env:
+        for name in secrets:
+            env.setenv(name, "")
+        assert configured_adapters(settings, factories) == ["console"]
+        env.setenv("TELEGRAM_BOT_TOKEN", "123:abc")
+        assert configured_adapters(settings, factories) == ["telegram"]
+        env.setenv("SLACK_BOT_TOKEN", "xoxb-1")
+        assert configured_adapters(settings, factories) == ["telegram"]  # no signing secret
+        env.setenv("SLACK_SIGNING_SECRET", "shh")
+        assert configured_adapters(settings, factories) == ["slack", "telegram"]
