@@ -1,0 +1,89 @@
+"""Two `onramp run` replicas on one PostgreSQL database, polling one Telegram bot: only the
+replica holding the advisory lock polls, and when it is killed the other takes over, with no
+update handled twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from storage.session import Database
+from tests.fakes.telegram import TelegramEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110  (other processes change what it reads)
+            await asyncio.sleep(0.05)
+
+
+def _leads(log: Path) -> bool:
+    return log.exists() and "now leads telegram:lead" in log.read_text()
+
+
+async def test_polling_runs_on_one_replica_and_moves_when_it_dies(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("replicas share a PostgreSQL database; SQLite is one process")
+    with TelegramEmulator(chat_limit=None, group_limit=None, overall_limit=None) as telegram:
+        logs = [tmp_path / f"replica-{n}.log" for n in range(2)]
+        replicas = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                "--adapter",
+                "telegram",
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "TELEGRAM_BOT_TOKEN": telegram.token,
+                    "ONRAMP_TELEGRAM__API_URL": telegram.base_url,
+                    "ONRAMP_TELEGRAM__MODE": "polling",
+                    "ONRAMP_TELEGRAM__POLL_TIMEOUT_SECONDS": "1",
+                    "ONRAMP_DATABASE__URL": database_url,
+                    "ONRAMP_WEB__ENABLED": "never",
+                    "ONRAMP_LOGGING__FILE": str(log),
+                },
+            )
+            for log in logs
+        ]
+        try:
+            await _wait_for(lambda: any(_leads(log) for log in logs))
+            [leader] = [n for n, log in enumerate(logs) if _leads(log)]
+            ada, bea = telegram.user(101, "Ada"), telegram.user(102, "Bea")
+            telegram.queue_update(telegram.start_message(ada))
+            await _wait_for(lambda: len(telegram.messages_to(101)) >= 2)
+
+            replicas[leader].send_signal(signal.SIGKILL)
+            await replicas[leader].wait()
+            telegram.queue_update(telegram.start_message(bea))
+            await _wait_for(lambda: len(telegram.messages_to(102)) >= 2)
+            assert _leads(logs[1 - leader])  # the survivor took over the polling
+
+            await asyncio.sleep(1.5)  # a poll or two more: nothing is handled again
+            for chat in (101, 102):
+                texts = [m["text"] for m in telegram.messages_to(chat)]
+                assert texts[0].startswith("👋 Hello"), texts
+                assert len(texts) == len(set(texts)) == 2  # a welcome and the first question
+        finally:
+            for process in replicas:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGINT)
+            for process in replicas:
+                try:
+                    async with asyncio.timeout(10):
+                        await process.wait()
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
