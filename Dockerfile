@@ -65,5 +65,7 @@ USER onramp
 # handler in Python, and the bot runs as PID 1, which ignores signals it doesn't handle.
 STOPSIGNAL SIGINT
 
+# The web server: webhooks, /healthz, /readyz, /metrics ([web] port).
+EXPOSE 8080
 ENTRYPOINT ["onramp"]
 CMD ["run"]
