@@ -15,12 +15,20 @@ from sqlmodel import col
 
 from bot import commands, conversation
 from bot.adapter import Receipt
-from bot.events import ChoiceMade, CommandInvoked, Event, MemberJoined, MessageReceived
+from bot.events import (
+    ChoiceMade,
+    CommandInvoked,
+    DeliveryUpdate,
+    Event,
+    MemberJoined,
+    MessageReceived,
+    UnsupportedReceived,
+)
 from bot.messages import Invite
 from bot.turn import Turn
 from flows.content import ContentTree
 from flows.engine import Pick, Reply, Resume
-from storage import members, runs, writeback
+from storage import members, outbox, runs, writeback
 from storage.models import FlowRun, Identity, Member, ProcessedEvent
 from storage.privacy import pseudonym
 from storage.session import Database, Session, dialect_insert
@@ -139,9 +147,17 @@ class Dispatcher:
         if inserted.rowcount == 0:  # type: ignore[attr-defined]
             log.info("duplicate event", extra={"platform": event.platform})
             return Receipt(duplicate=True)
+        if isinstance(event, DeliveryUpdate):  # about a message, not from a member
+            await self._delivery(session, event, now)
+            return Receipt(duplicate=False)
         identity, member, run, created = await self._member(event, session)
         if identity.dm_conversation is None and event.conversation and event.private:
             identity.dm_conversation = event.conversation
+        if not isinstance(event, MemberJoined) and (
+            identity.last_inbound_at is None
+            or now - identity.last_inbound_at >= ACTIVITY_GRANULARITY
+        ):
+            identity.last_inbound_at = now  # they wrote: WhatsApp's 24-hour window opens
         turn = Turn(
             session,
             self.db,
@@ -168,6 +184,16 @@ class Dispatcher:
                 },
             )
         return Receipt(duplicate=False, outbox_ids=outbox_ids)
+
+    async def _delivery(self, session: Session, event: DeliveryUpdate, now: datetime) -> None:
+        recorded = await outbox.record_delivery(
+            session, event.platform, event.delivery_id, event.status, now, event.error
+        )
+        if not recorded:
+            log.info(
+                "delivery status for no message of ours, or older than what we know",
+                extra={"platform": event.platform, "status": event.status},
+            )
 
     async def _member(
         self, event: Event, session: Session
@@ -223,6 +249,10 @@ class Dispatcher:
                 await self._joined(turn, run)
             case MessageReceived(text=text):
                 await self._message(turn, run, text)
+            case UnsupportedReceived():
+                turn.reply(turn.system_text("unsupported_message"))
+                if run is None and await self._onboarding_status(turn) in ("never", "expired"):
+                    await conversation.start_flow(turn, self.content.onboarding)
             case ChoiceMade(step_id=step_id, choice_ids=choice_ids):
                 if run is not None and run.step_id == step_id and run.state.get("waiting"):
                     await conversation.continue_flow(turn, run, Pick(tuple(choice_ids)))

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Literal
 
 
 def _now() -> datetime:
@@ -49,6 +50,28 @@ class ChoiceMade(Event):
 class CommandInvoked(Event):
     name: str
     args: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class UnsupportedReceived(Event):
+    """Something the bot cannot read yet (a photo, a voice note, a reaction, a location…): the
+    member is told politely what it can read, and nothing else changes."""
+
+    kind: str  # the platform's name for it, e.g. "image", "reaction"
+
+
+DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
+
+
+@dataclass(frozen=True, kw_only=True)
+class DeliveryUpdate(Event):
+    """The platform's later word on a message the bot sent (WhatsApp status notifications):
+    recorded on its outbox row, whatever order the updates arrive in. `delivery_id` is what
+    `Adapter.send` returned for it; `actor` and `conversation` are the recipient."""
+
+    delivery_id: str
+    status: DeliveryStatus
+    error: str | None = None  # why, for "failed"
 
 
 def parse_typed_command(text: str) -> tuple[str, str] | None:

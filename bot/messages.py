@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
+from datetime import datetime
 from typing import Any
 
 
@@ -45,6 +46,9 @@ class OutgoingMessage:
     locale: str | None = None
     template: TemplateRef | None = None
     invite: Invite | None = None
+    # When the member last wrote to the bot on this platform, if ever: WhatsApp may send free
+    # text only within 24 hours of it, and an approved `template` after that.
+    last_inbound_at: datetime | None = None
     workspace: str = ""
     outbox_id: int | None = field(default=None, compare=False)
 
@@ -60,6 +64,7 @@ class OutgoingMessage:
             "locale": self.locale,
             "template": asdict(self.template) if self.template else None,
             "invite": asdict(self.invite) if self.invite else None,
+            "last_inbound_at": self.last_inbound_at.isoformat() if self.last_inbound_at else None,
             "workspace": self.workspace,
         }
 
@@ -71,6 +76,7 @@ class OutgoingMessage:
         choices = tuple(Choice(**c) for c in data.pop("choices", ()))
         template = data.pop("template", None)
         invite = data.pop("invite", None)
+        last_inbound = data.pop("last_inbound_at", None)
         return cls(
             platform=platform,
             recipient=recipient,
@@ -79,6 +85,7 @@ class OutgoingMessage:
             if template
             else None,
             invite=Invite(**invite) if invite else None,
+            last_inbound_at=datetime.fromisoformat(last_inbound) if last_inbound else None,
             outbox_id=outbox_id,
             **data,
         )

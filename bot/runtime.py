@@ -18,7 +18,7 @@ from bot.adapter import Adapter, AdapterFactory, Receipt, available_adapters
 from bot.clock import DueWorkRunner
 from bot.commands import command_menu
 from bot.dispatcher import Dispatcher, utcnow
-from bot.events import Event
+from bot.events import DeliveryUpdate, Event
 from bot.leadership import Leadership
 from bot.sender import Sender
 from bot.settings import Settings
@@ -118,6 +118,8 @@ class Onramp:
     async def receive(self, event: Event) -> Receipt:
         """The inbox every adapter is given."""
         metrics.received(event.platform)
+        if isinstance(event, DeliveryUpdate):  # about a message perhaps still being recorded
+            await self.sender.recorded(event.delivery_id)
         receipt = await self.dispatcher.handle(event)
         if receipt.duplicate:
             metrics.deduplicated(event.platform)

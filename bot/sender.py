@@ -27,6 +27,7 @@ from storage.models import Outbox
 from storage.session import Database, Session
 
 log = logging.getLogger("onramp.sender")
+RECORDING_WAIT_SECONDS = 5.0  # a status about a message waits this long for its record
 
 
 @dataclass
@@ -57,6 +58,7 @@ class Sender:
         self._waiters: dict[int, list[_Countdown]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._recorder = GroupCommit(self._record)
+        self._unrecorded: dict[str, asyncio.Future[None]] = {}
         self.throttle = Throttle()
         self.stats: dict[str, int] = defaultdict(int)
 
@@ -64,6 +66,15 @@ class Sender:
         """Deliver these soon (they were just committed)."""
         self._wanted.update(outbox_ids)
         self._wake.set()
+
+    async def recorded(self, delivery_id: str) -> None:
+        """Wait until a message this process has just sent is recorded with its delivery id,
+        if it is not yet: the platform may report on it (WhatsApp statuses) within
+        milliseconds, before the sender's commit."""
+        pending = self._unrecorded.get(delivery_id)
+        if pending is not None:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(asyncio.shield(pending), RECORDING_WAIT_SECONDS)
 
     async def claim_in(self, session: Session, outbox_ids: list[int]) -> list[Outbox]:
         """Lease rows within the transaction that wrote them, saving a transaction of its own;
@@ -179,7 +190,10 @@ class Sender:
                 reason = "held back to stay within the platform's rate limit"
                 return _Result(row, error=DeliveryError(reason, retry_after=held))
         try:
-            return _Result(row, delivery_id=await adapter.send(message))
+            delivery_id = await adapter.send(message)
+            # Until its outcome is committed, a status the platform sends about it waits.
+            self._unrecorded.setdefault(delivery_id, asyncio.get_running_loop().create_future())
+            return _Result(row, delivery_id=delivery_id)
         except DeliveryError as exc:
             return _Result(row, error=exc)
         except Exception as exc:  # an adapter bug must not stop other members' messages
@@ -187,6 +201,15 @@ class Sender:
             return _Result(row, error=DeliveryError(f"{type(exc).__name__}: {exc}"))
 
     async def _record(self, results: list[_Result]) -> None:
+        try:
+            await self._record_outcomes(results)
+        finally:  # recorded, or never will be by this attempt: nobody waits for it any more
+            for result in results:
+                recorded = self._unrecorded.pop(result.delivery_id or "", None)
+                if recorded is not None and not recorded.done():
+                    recorded.set_result(None)
+
+    async def _record_outcomes(self, results: list[_Result]) -> None:
         now = self.clock()
         async with self.db.transaction() as session:
             await outbox.mark_sent(

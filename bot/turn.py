@@ -9,7 +9,7 @@ from typing import Any
 
 from sqlalchemy import insert
 
-from bot.messages import Choice, Invite, OutgoingMessage
+from bot.messages import Choice, Invite, OutgoingMessage, TemplateRef
 from flows.content import ContentTree
 from flows.text import render
 from storage import due
@@ -75,6 +75,7 @@ class Turn:
         step_id: str | None = None,
         to: str | None = None,
         invite: Invite | None = None,
+        template: TemplateRef | None = None,
     ) -> None:
         """Queue a message to the member's private chat, or to conversation `to` (a group)."""
         hint = submit = None
@@ -85,6 +86,8 @@ class Turn:
             platform=self.identity.platform,
             recipient=to or self.identity.dm_conversation or self.identity.external_id,
             invite=invite,
+            template=template,
+            last_inbound_at=self.identity.last_inbound_at,
             workspace=self.identity.workspace,
             text=text,
             choices=choices,

@@ -31,6 +31,8 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "language_unknown": "after /language with a language the community does not offer",
     "stopped": "after /stop: the member will get nothing more until /start",
     "run_expired": "said when a member comes back after their unfinished flow expired",
+    "unsupported_message": "the answer to what the bot cannot read (a photo, a voice note, "
+    "a sticker…)",
     "group_welcome": "said in a group to a member the bot may not write to privately yet "
     "(Telegram), above a button that opens a private chat",
     "group_welcome_button": "the label of that button (at most 64 characters)",

@@ -60,6 +60,8 @@ class Identity(SQLModel, table=True):
     external_id: str = Field(max_length=128)
     dm_conversation: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When the member last wrote to the bot on this platform (WhatsApp's 24-hour window).
+    last_inbound_at: datetime | None = _when(nullable=True)
 
 
 class FlowRun(SQLModel, table=True):
@@ -105,6 +107,7 @@ class Outbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_status_not_before", "status", "not_before"),
         Index("ix_outbox_recipient", "platform", "recipient", "id"),
+        Index("ix_outbox_delivery", "platform", "delivery_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -121,6 +124,9 @@ class Outbox(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=1000)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = _when(nullable=True)
+    # What the platform said of it later (WhatsApp): delivered, read, failed.
+    delivery_status: str | None = Field(default=None, max_length=16)
+    delivery_status_at: datetime | None = _when(nullable=True)
 
 
 class DueWork(SQLModel, table=True):

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, column, exists, func, or_, select, update
+from sqlalchemy import and_, bindparam, case, column, exists, func, or_, select, update
 
 from storage.models import Outbox
 from storage.session import Session
@@ -179,3 +179,53 @@ async def reclaim_all_sending(session: Session) -> int:
 async def counts(session: Session) -> dict[str, int]:
     result = await session.execute(select(Outbox.status, func.count()).group_by(Outbox.status))
     return {status: count for status, count in result.all()}
+
+
+# A later status never goes back: read beats delivered, delivered beats failed (Meta may
+# report a failure, then deliver on its own retry), anything beats sent. Statuses arrive in
+# any order.
+STATUS_RANK = {"sent": 1, "failed": 2, "delivered": 3, "read": 4}
+
+
+def _rank(column: Any) -> Any:
+    return case(*((column == status, rank) for status, rank in STATUS_RANK.items()), else_=0)
+
+
+_TABLE = Outbox.__table__  # type: ignore[attr-defined]
+_RECORD_DELIVERY = (
+    update(_TABLE)
+    .where(
+        _TABLE.c.platform == bindparam("on_platform"),
+        _TABLE.c.delivery_id == bindparam("for_delivery"),
+        _rank(_TABLE.c.delivery_status) < bindparam("rank"),
+    )
+    .values(
+        delivery_status=bindparam("new_status"),
+        delivery_status_at=bindparam("at"),
+        last_error=func.coalesce(bindparam("error"), _TABLE.c.last_error),
+    )
+)
+
+
+async def record_delivery(
+    session: Session,
+    platform: str,
+    delivery_id: str,
+    status: str,
+    at: datetime,
+    error: str | None = None,
+) -> bool:
+    """Record what the platform later said of a sent message, unless it already said more.
+    False when no message has that delivery id (or a later status is already recorded)."""
+    result = await session.core(
+        _RECORD_DELIVERY,
+        {
+            "on_platform": platform,
+            "for_delivery": delivery_id[:255],
+            "rank": STATUS_RANK[status],
+            "new_status": status,
+            "at": at,
+            "error": error[:1000] if error else None,
+        },
+    )
+    return bool(result.rowcount)

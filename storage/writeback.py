@@ -1,7 +1,7 @@
 """Writing a turn's changed members and flow runs back with plain UPDATEs.
 
 The ORM's unit of work is general and costly: it was a quarter of a turn's time. A turn only
-ever changes these two kinds of rows in place, so their changed columns are written with one
+ever changes these kinds of rows in place, so their changed columns are written with one
 prepared UPDATE each, and the objects are then detached; anything else (new rows, audit
 entries) still goes through the ORM's flush.
 """
@@ -12,7 +12,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, inspect, update
 
-from storage.models import FlowRun, Member
+from storage.models import FlowRun, Identity, Member
 from storage.session import Session
 
 _WRITABLE: dict[type[Any], tuple[str, ...]] = {
@@ -29,6 +29,7 @@ _WRITABLE: dict[type[Any], tuple[str, ...]] = {
         "last_active_at",
     ),
     FlowRun: ("step_id", "state", "status", "updated_at", "finished_at", "expires_at"),
+    Identity: ("dm_conversation", "last_inbound_at"),
 }
 
 

@@ -115,9 +115,9 @@ def test_console_chat_export_and_forget(home: dict[str, str]) -> None:
 
 def test_db_upgrade_and_current(home: dict[str, str]) -> None:
     upgraded = onramp("db", "upgrade", env=home)
-    assert upgraded.returncode == 0 and "database at revision 0001" in upgraded.stdout
+    assert upgraded.returncode == 0 and "database at revision 0002" in upgraded.stdout
     current = onramp("db", "current", env=home)
-    assert "database: 0001; newest: 0001" in current.stdout
+    assert "database: 0002; newest: 0002" in current.stdout
 
 
 def test_unknown_adapter_is_a_clear_error(home: dict[str, str]) -> None:
