@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot.messages import Choice
+from bot.messages import Choice, TemplateRef
 from bot.turn import Turn, community_variables
 from flows import actions
 from flows.engine import (
@@ -112,11 +112,16 @@ def _say(turn: Turn, prompt: Prompt) -> None:
     elif prompt.kind == "nudge":
         text = f"{turn.system_text('reminder')}\n\n{text}"
     choices = tuple(Choice(cid, label) for cid, label in prompt.choices)
+    template = None
+    if prompt.template is not None:
+        name, language, parameters = prompt.template
+        template = TemplateRef(name, language or turn.locale, parameters)
     turn.reply(
         text,
         choices=choices,
         multiple=prompt.multiple,
         step_id=prompt.step_id if choices or prompt.input else None,
+        template=template,
     )
 
 

@@ -124,6 +124,13 @@ def _step_id(document: YamlDocument, loc: PathKey) -> str | None:
     return None
 
 
+PATTERN_HINTS = {
+    "id": "ids use lowercase letters, digits and _ and start with a letter",
+    "name": "a WhatsApp template's name as approved: lowercase letters, digits and _",
+    "language": "a language code as approved for the template, such as en, fr or pt_BR",
+}
+
+
 def _validation_problems(document: YamlDocument, error: ValidationError) -> list[Problem]:
     problems = []
     for detail in error.errors():
@@ -141,7 +148,7 @@ def _validation_problems(document: YamlDocument, error: ValidationError) -> list
             message = f"'{loc[-1]}' is required here"
             loc = loc[:-1]
         elif detail["type"] == "string_pattern_mismatch":
-            hint = "ids use lowercase letters, digits and _ and start with a letter"
+            hint = PATTERN_HINTS.get(str(loc[-1]), PATTERN_HINTS["id"])
         elif detail["type"] == "step_kind":
             hint = "give the step one of say, ask, branch, set, goto, end or action"
         problems.append(

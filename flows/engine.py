@@ -85,6 +85,8 @@ class Prompt:
     input: str | None = None
     reason: str | None = None
     reason_count: int = 0
+    # For a nudge: the approved WhatsApp template (name, language or None, parameters).
+    template: tuple[str, str | None, tuple[str, ...]] | None = None
 
 
 @dataclass(frozen=True)
@@ -187,6 +189,11 @@ class _Turn:
             (c.id, render(c.label, locale, self.context.default_locale, self.variables()))
             for c in step.choices or []
         )
+        template = None
+        if kind == "nudge" and step.whatsapp_template is not None:
+            wanted = step.whatsapp_template
+            parameters = tuple(render_template(p, self.variables()) for p in wanted.parameters)
+            template = (wanted.name, wanted.language, parameters)
         self.outputs.append(
             Prompt(
                 kind,
@@ -197,6 +204,7 @@ class _Turn:
                 step.input,
                 reason.reason if reason else None,
                 reason.count if reason else 0,
+                template,
             )
         )
         if kind == "ask":

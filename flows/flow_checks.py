@@ -91,6 +91,7 @@ class FlowChecker(TextChecker):
                 self.text(step.ask, (*path, "ask"), sid, step.count is not None)
                 if step.nudge:
                     self.text(step.nudge, (*path, "nudge"), sid, step.count is not None)
+                self.whatsapp_template(step, path)
                 self.choices(step, path)
             case EndStep():
                 if step.end is not True:
@@ -109,6 +110,22 @@ class FlowChecker(TextChecker):
         count = getattr(step, "count", None)
         if count:
             self.template(count, (*path, "count"), sid)
+
+    def whatsapp_template(self, step: AskStep, path: PathKey) -> None:
+        if step.timeout is None:
+            return
+        if step.whatsapp_template is None:
+            self.add(
+                (*path, "timeout"),
+                step.id,
+                "the nudge after this timeout has no whatsapp_template; WhatsApp members who "
+                "last wrote over 24 hours ago will not get it",
+                "add whatsapp_template: {name: <an approved template>} to this step",
+                "warning",
+            )
+            return
+        for number, parameter in enumerate(step.whatsapp_template.parameters):
+            self.template(parameter, (*path, "whatsapp_template", "parameters", number), step.id)
 
     def choices(self, step: AskStep, path: PathKey) -> None:
         choices = step.choices or []

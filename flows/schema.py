@@ -120,6 +120,18 @@ class SayStep(StepBase):
     count: str | None = None
 
 
+class WhatsAppTemplate(Strict):
+    """An approved WhatsApp message template, sent instead of a nudge when the member last
+    wrote more than 24 hours ago (WhatsApp allows nothing else then)."""
+
+    name: Annotated[str, StringConstraints(pattern=r"^[a-z0-9_]{1,512}$")]
+    # The template's language code as approved (en, en_US, fr, pt_BR…); by default the
+    # member's language.
+    language: Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z]{2})?$")] | None = None
+    # The body's {{1}}, {{2}}… in order; each may use template variables ({{ member.name }}).
+    parameters: list[str] = Field(default_factory=list, max_length=20)
+
+
 class AskStep(StepBase):
     ask: LocalizedText
     choices: list[Choice] | None = None
@@ -129,6 +141,7 @@ class AskStep(StepBase):
     max_length: int = Field(default=500, ge=1, le=4000)
     timeout: Duration | None = None
     nudge: LocalizedText | None = None
+    whatsapp_template: WhatsAppTemplate | None = None
     expire_after: Duration | None = None
     count: str | None = None
 
@@ -151,6 +164,11 @@ class AskStep(StepBase):
                 raise ValueError(f"'pattern' is not a valid regular expression: {exc}") from exc
         if self.nudge is not None and self.timeout is None:
             raise ValueError("a 'nudge' is sent after 'timeout'; add a timeout such as 2d")
+        if self.whatsapp_template is not None and self.timeout is None:
+            raise ValueError(
+                "a 'whatsapp_template' stands in for the nudge sent after 'timeout'; add a "
+                "timeout such as 2d"
+            )
         if self.timeout and self.expire_after and self.expire_after <= self.timeout:
             raise ValueError("'expire_after' must be longer than 'timeout'")
         return self

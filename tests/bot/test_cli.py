@@ -65,13 +65,13 @@ def test_check_fails_with_every_error_on_one_line_each(tmp_path: Path) -> None:
     assert lines[:2] == [
         "content/flows/feedback.yaml:49 step 'comment': unknown key 'colour'; remove it or "
         "check the authoring guide",
-        "content/flows/onboarding.yaml:66 step 'check_consent': goto 'declind' does not exist; "
+        "content/flows/onboarding.yaml:68 step 'check_consent': goto 'declind' does not exist; "
         "did you mean 'declined'?",
     ]
     # the two steps only the broken goto led to are now unreachable: warned, not failed
     assert [line.split(": ")[0] for line in lines[2:4]] == [
-        "content/flows/onboarding.yaml:360 step 'declined'",
-        "content/flows/onboarding.yaml:364 step 'declined_goodbye'",
+        "content/flows/onboarding.yaml:366 step 'declined'",
+        "content/flows/onboarding.yaml:370 step 'declined_goodbye'",
     ]
     assert lines[4].startswith("2 error(s), 2 warning(s)")
 

@@ -7,6 +7,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from adapters.memory import Chat
+from bot.messages import TemplateRef
 from bot.runtime import Onramp
 from storage.models import DueWork, FlowRun
 from tests.conftest import FakeClock
@@ -27,6 +28,8 @@ async def test_a_quiet_member_is_nudged_once(chat: Chat, onramp: Onramp, clock: 
     await _tick(onramp)
     nudge = chat.expect("gentle reminder", "let me know whether I may keep your answers")
     assert [c.id for c in nudge.choices] == ["yes", "no"]
+    # For WhatsApp, which lets only an approved template through after 24 hours:
+    assert nudge.template == TemplateRef("onboarding_reminder", "en", ("Ada",))
     clock.advance(days=3)
     await _tick(onramp)
     chat.expect_nothing()

@@ -224,6 +224,54 @@ def test_long_button_labels_only_warn(tree: Path) -> None:
     assert "WhatsApp buttons show at most 20" in str(problems[0])
 
 
+def test_a_timeout_without_a_whatsapp_template_warns(tree: Path) -> None:
+    path = tree / "flows" / "hello.yaml"
+    path.write_text(
+        MINIMAL_FLOW.replace(
+            "      - id: b\n        label: B\n",
+            "      - id: b\n        label: B\n    timeout: 2d\n",
+        )
+    )
+    loaded, problems = load_tree(tree)
+    assert loaded is not None
+    assert [str(p) for p in problems] == [
+        "content/flows/hello.yaml:19 step 'pick': warning: the nudge after this timeout has no "
+        "whatsapp_template; WhatsApp members who last wrote over 24 hours ago will not get it; "
+        "add whatsapp_template: {name: <an approved template>} to this step"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("added", "line", "error"),
+    [
+        (
+            "    whatsapp_template: { name: Reminder! }\n",
+            19,
+            "String should match pattern '^[a-z0-9_]{1,512}$'; a WhatsApp template's name as "
+            "approved: lowercase letters, digits and _",
+        ),
+        (
+            "    whatsapp_template: { name: reminder }\n",
+            9,  # the step as a whole
+            "a 'whatsapp_template' stands in for the nudge sent after 'timeout'; add a timeout "
+            "such as 2d",
+        ),
+        (
+            "    timeout: 1d\n    whatsapp_template: { name: hi, parameters: ['{{ nam }}'] }\n",
+            20,
+            "template uses unknown variable 'nam'; use one of: answers, community, count, member",
+        ),
+    ],
+)
+def test_whatsapp_templates_are_checked(tree: Path, added: str, line: int, error: str) -> None:
+    def edit(text: str) -> str:
+        return text.replace(
+            "      - id: b\n        label: B\n", f"      - id: b\n        label: B\n{added}"
+        )
+
+    assert errors_after(tree, edit) == [f"content/flows/hello.yaml:{line} step 'pick': {error}"]
+
+
 def test_every_error_is_reported_at_once(tree: Path) -> None:
     errors = errors_after(
         tree,
