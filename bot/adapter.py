@@ -17,7 +17,9 @@ ENTRY_POINT_GROUP = "onramp.adapters"
 class Capabilities:
     max_buttons: int = 0  # 0: choices are shown as numbered text
     max_text_length: int = 4000
-    markdown: Literal["markdown", "mrkdwn", "telegram_html", "zulip", "plain"] = "markdown"
+    markdown: Literal["markdown", "mrkdwn", "telegram_html", "zulip", "whatsapp", "plain"] = (
+        "markdown"
+    )
     can_start_dm: bool = True  # may the bot write first?
     has_slash_commands: bool = False
 

@@ -153,9 +153,13 @@ class Dispatcher:
         identity, member, run, created = await self._member(event, session)
         if identity.dm_conversation is None and event.conversation and event.private:
             identity.dm_conversation = event.conversation
-        if not isinstance(event, MemberJoined) and (
-            identity.last_inbound_at is None
-            or now - identity.last_inbound_at >= ACTIVITY_GRANULARITY
+        if (
+            event.private
+            and not isinstance(event, MemberJoined)
+            and (
+                identity.last_inbound_at is None
+                or now - identity.last_inbound_at >= ACTIVITY_GRANULARITY
+            )
         ):
             identity.last_inbound_at = now  # they wrote: WhatsApp's 24-hour window opens
         turn = Turn(
@@ -249,6 +253,8 @@ class Dispatcher:
                 await self._joined(turn, run)
             case MessageReceived(text=text):
                 await self._message(turn, run, text)
+            case UnsupportedReceived(private=False):
+                pass  # something in a group the bot cannot read: not addressed to it
             case UnsupportedReceived():
                 turn.reply(turn.system_text("unsupported_message"))
                 if run is None and await self._onboarding_status(turn) in ("never", "expired"):

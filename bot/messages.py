@@ -43,6 +43,7 @@ class OutgoingMessage:
     step_id: str | None = None  # the question these choices answer
     answer_hint: str | None = None  # how to answer in words, for platforms without buttons
     submit_label: str | None = None  # the button that sends a multiple choice's ticked options
+    choose_label: str | None = None  # the button that opens a list of choices (WhatsApp)
     locale: str | None = None
     template: TemplateRef | None = None
     invite: Invite | None = None
@@ -61,6 +62,7 @@ class OutgoingMessage:
             "step_id": self.step_id,
             "answer_hint": self.answer_hint,
             "submit_label": self.submit_label,
+            "choose_label": self.choose_label,
             "locale": self.locale,
             "template": asdict(self.template) if self.template else None,
             "invite": asdict(self.invite) if self.invite else None,

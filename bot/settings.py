@@ -145,6 +145,81 @@ class SlackSettings(Section):
         return channels
 
 
+class WhatsAppSettings(Section):
+    # The business phone number's id (WhatsApp Manager > API Setup), not the number itself.
+    # Notifications for the account's other numbers are ignored.
+    phone_number_id: str | None = None
+    # The Graph API: Meta's address and the version in every path, or a test's.
+    graph_url: str = "https://graph.facebook.com"
+    api_version: str = "v23.0"
+    # Limits the sender keeps to, (messages, per seconds): per business number (Meta's default
+    # throughput), and to one member (Meta's "pair rate", unverified: about 1 per 6 seconds).
+    number_limit: tuple[PositiveInt, PositiveFloat] = (80, 1.0)
+    pair_limit: tuple[PositiveInt, PositiveFloat] = (1, 6.0)
+    # How long to wait after Meta says "slow down": throughput (130429) and pair (131056).
+    throughput_retry_seconds: float = Field(default=1.0, gt=0)
+    pair_retry_seconds: float = Field(default=6.0, gt=0)
+    # The label of the button that opens a list of choices (at most 20 characters), by locale;
+    # a locale without one gets its base language's, then the first entry's.
+    list_button: dict[str, str] = Field(
+        default_factory=lambda: {"en": "Choose", "fr": "Choisir", "es": "Elegir"}
+    )
+    request_timeout_seconds: float = Field(default=10.0, gt=0)
+
+    @field_validator("phone_number_id", mode="before")
+    @classmethod
+    def _digits(cls, value: object) -> object:
+        # Written unquoted in bot.toml it is a number; it is an id, and ids are text.
+        return str(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("graph_url")
+    @classmethod
+    def _no_trailing_slash(cls, url: str) -> str:
+        return url.rstrip("/")
+
+    @field_validator("api_version")
+    @classmethod
+    def _version(cls, version: str) -> str:
+        if not re.fullmatch(r"v\d+\.\d+", version):
+            raise ValueError(f"{version!r} is not a Graph API version such as v23.0")
+        return version
+
+    @field_validator("list_button")
+    @classmethod
+    def _labels(cls, labels: dict[str, str]) -> dict[str, str]:
+        if not labels:
+            raise ValueError('name at least one label, e.g. {en = "Choose"}')
+        for locale, label in labels.items():
+            if not 1 <= len(label.strip()) <= 20:
+                raise ValueError(f"the {locale!r} label must be 1 to 20 characters")
+        return labels
+
+
+class ZulipSettings(Section):
+    # events: the bot reads its event queue from whichever replica leads (no public URL
+    # needed; welcomes everyone who joins); webhook: an "Outgoing webhook" bot, to which Zulip
+    # POSTs direct messages and @-mentions at /zulip/webhook on any replica (needs
+    # ZULIP_WEBHOOK_TOKEN; members start by writing to the bot).
+    mode: Literal["events", "webhook"] = "events"
+    # The server's address, e.g. https://your-org.zulipchat.com (a self-hosted server's, or a
+    # test's); overrides ZULIP_SITE.
+    site: str | None = None
+    # A zuliprc file (the bot's "Download zuliprc") instead of ZULIP_EMAIL and ZULIP_API_KEY.
+    zuliprc: Path | None = None
+    # Events mode: welcome everyone who joins the organization.
+    welcome_joins: bool = True
+    # Events mode: after registering a new event queue (at start, after Zulip dropped the old
+    # one, on a replica taking over), also hand over the joins, direct messages and @-mentions
+    # of this many seconds before it, which no queue may have seen. 0: none.
+    catch_up_seconds: float = Field(default=600.0, ge=0)
+    # Messages the sender sends per window (Zulip allows 200 requests a minute per user).
+    send_limit: tuple[PositiveInt, PositiveFloat] = (200, 60.0)
+    # Webhook mode: how long the replies may take to go back in the answer to Zulip (which
+    # waits 10 s); later ones are sent through the API.
+    reply_budget_seconds: float = Field(default=2.0, gt=0, lt=10)
+    request_timeout_seconds: float = Field(default=15.0, gt=0)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
@@ -172,6 +247,8 @@ class Settings(BaseSettings):
     web: WebSettings = WebSettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
+    whatsapp: WhatsAppSettings = WhatsAppSettings()
+    zulip: ZulipSettings = ZulipSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod

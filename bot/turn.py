@@ -78,10 +78,11 @@ class Turn:
         template: TemplateRef | None = None,
     ) -> None:
         """Queue a message to the member's private chat, or to conversation `to` (a group)."""
-        hint = submit = None
+        hint = submit = choose = None
         if choices:
             hint = self.system_text("choose_many" if multiple else "choose_one")
             submit = self.system_text("submit_choices") if multiple else None
+            choose = self.system_text("open_choices")
         message = OutgoingMessage(
             platform=self.identity.platform,
             recipient=to or self.identity.dm_conversation or self.identity.external_id,
@@ -95,6 +96,7 @@ class Turn:
             step_id=step_id,
             answer_hint=hint,
             submit_label=submit,
+            choose_label=choose,
             locale=self.locale,
         )
         self._queued.append(

@@ -7,6 +7,7 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "choose_many": "shown under numbered options that allow several answers",
     "submit_choices": "the button that sends the options ticked in a multiple choice "
     "(Slack, Telegram)",
+    "open_choices": "the button that opens a list of choices (WhatsApp; at most 20 characters)",
     "invalid_choice": "the reply matched no option ({{ count }} = number of options)",
     "invalid_choices": "one of several replies matched no option",
     "empty_answer": "an empty reply to a question",

@@ -111,3 +111,21 @@ async def test_what_the_bot_cannot_read_gets_a_polite_answer(chat: Chat, onramp:
     chat.expect_nothing()  # the question stands; nothing else changes
     await chat.say("yes")
     chat.expect("Which language")
+
+
+async def test_what_the_bot_cannot_read_in_a_group_is_not_answered(
+    chat: Chat, onramp: Onramp
+) -> None:
+    in_group = UnsupportedReceived(
+        platform=chat.platform,
+        dedupe_key="g1",
+        actor=chat.user,
+        conversation="group-1",
+        private=False,
+        kind="group",
+    )
+    receipt = await chat.send_event(in_group)
+    assert receipt.outbox_ids == ()
+    async with onramp.db.reading() as session:
+        identity = (await session.execute(select(Identity))).scalars().one()
+    assert identity.last_inbound_at is None  # writing in a group opens no private window
