@@ -16,6 +16,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot import metrics
 from bot.adapter import Adapter, DeliveryError
@@ -28,6 +29,7 @@ from storage.session import Database, Session
 
 log = logging.getLogger("onramp.sender")
 RECORDING_WAIT_SECONDS = 5.0  # a status about a message waits this long for its record
+BATCH_PATIENCE = 0.05  # seconds new rows wait for the batch in flight before going beside it
 
 
 @dataclass
@@ -59,6 +61,7 @@ class Sender:
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._recorder = GroupCommit(self._record)
         self._unrecorded: dict[str, asyncio.Future[None]] = {}
+        self._deliveries: set[asyncio.Task[Any]] = set()
         self.throttle = Throttle()
         self.stats: dict[str, int] = defaultdict(int)
 
@@ -117,24 +120,66 @@ class Sender:
         return done
 
     async def run(self) -> None:
-        """Deliver kicked rows at once, and sweep for anything left over every so often."""
+        """Deliver handed-over and kicked rows at once, and sweep for anything left over every
+        so often. Rows that arrive while a batch is out wait for it and go together (fewer,
+        larger commits), unless that batch has been out longer than `BATCH_PATIENCE` — waiting
+        on a rate limit, say one member's messages a second apart: then they go in a batch of
+        their own beside it. A member's later messages are never leased while earlier ones are
+        in flight, so their order holds either way."""
         loop = asyncio.get_running_loop()
         next_sweep = loop.time()
-        while True:
-            timeout = max(0.0, next_sweep - loop.time())
-            with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
-                    await self._wake.wait()
-            self._wake.clear()
-            await self.deliver_claimed_now()
-            if self._wanted:
-                wanted, self._wanted = list(self._wanted), set()
-                await self.deliver(wanted)
-            if loop.time() >= next_sweep:
-                while await self.deliver(None) >= self.settings.batch_size:
-                    pass
-                self.throttle.forget_idle()
-                next_sweep = loop.time() + self.settings.sweep_seconds
+        sweeping: asyncio.Task[None] | None = None
+        current: asyncio.Task[Any] | None = None
+        current_since = 0.0
+        try:
+            while True:
+                timeout = max(0.0, next_sweep - loop.time())
+                with contextlib.suppress(TimeoutError):
+                    async with asyncio.timeout(timeout):
+                        await self._wake.wait()
+                self._wake.clear()
+                if self._claimed or self._wanted:
+                    if current is None or current.done():
+                        waited = 0.0
+                    else:
+                        waited = loop.time() - current_since
+                    if current is None or current.done() or waited >= BATCH_PATIENCE:
+                        current, current_since = self._start(self._next_batch()), loop.time()
+                    else:
+                        loop.call_later(BATCH_PATIENCE - waited, self._wake.set)
+                if loop.time() >= next_sweep:
+                    if sweeping is None or sweeping.done():
+                        sweeping = self._start(self._sweep())
+                    next_sweep = loop.time() + self.settings.sweep_seconds
+        finally:
+            for task in self._deliveries:
+                task.cancel()
+            await asyncio.gather(*self._deliveries, return_exceptions=True)
+
+    async def _next_batch(self) -> None:
+        claimed, self._claimed = self._claimed, []
+        wanted, self._wanted = list(self._wanted), set()
+        if claimed:
+            await self._deliver_rows(claimed)
+        if wanted:
+            await self.deliver(wanted)
+
+    async def _sweep(self) -> None:
+        while await self.deliver(None) >= self.settings.batch_size:
+            pass
+        self.throttle.forget_idle()
+
+    def _start(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
+        task = asyncio.ensure_future(work)
+        self._deliveries.add(task)
+        task.add_done_callback(self._finished)
+        return task
+
+    def _finished(self, task: asyncio.Task[Any]) -> None:
+        self._deliveries.discard(task)
+        self._wake.set()  # what waited for this batch may go
+        if not task.cancelled() and task.exception() is not None:
+            log.error("delivery failed", exc_info=task.exception())
 
     async def deliver(self, outbox_ids: list[int] | None) -> int:
         """Claim and deliver the given rows (or any due rows); returns how many were claimed."""
