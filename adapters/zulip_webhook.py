@@ -1,0 +1,126 @@
+"""Zulip's outgoing webhooks: the request checked, and replies gathered for the answer.
+
+Zulip POSTs `{"bot_email", "bot_full_name", "data", "message", "token", "trigger"}` for each
+direct message to the bot and each @-mention of it, and waits 10 seconds for an answer. The
+token is the same in every request; a request without it is turned away before anything else
+is read from it.
+
+Replies to a direct message between one member and the bot may go back in the answer
+(`{"content": ...}`), which Zulip posts there as one message: `Answers` keeps, by outbox row,
+the replies the sender hands over while the request waits for them (up to a budget). They are
+then delivered as far as the outbox knows. Later replies go through the API, in order behind
+them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+from typing import Any, NoReturn
+
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+
+from adapters.zulip_events import BotUser
+from bot import metrics
+from bot.adapter import Receipt
+
+log = logging.getLogger("onramp.zulip")
+JSON = dict[str, Any]
+
+
+async def payload(request: Request, token: bytes) -> tuple[JSON, JSON]:
+    """The request's payload and its message; or a 415, 400 or 403 (HTTPException)."""
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        reject(415, "content_type", f"content type {media_type[:50]!r}, not JSON")
+    try:
+        data = json.loads(await request.body())
+    except ValueError:
+        reject(400, "malformed", "the body is not JSON")
+    if not isinstance(data, dict):
+        reject(400, "malformed", "not an outgoing webhook: not an object")
+    given = data.get("token")
+    if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token):
+        reject(403, "token", "wrong or missing token")
+    message = data.get("message")
+    if not isinstance(message, dict):
+        reject(400, "malformed", "not an outgoing webhook: no message")
+    return data, message
+
+
+def reject(status: int, reason: str, detail: str) -> NoReturn:
+    """Turn a webhook request away; bot/web.py logs the HTTPException with its reason."""
+    metrics.rejected("zulip", reason)
+    raise HTTPException(status, detail=f"zulip: {detail}")
+
+
+def bot_from(data: JSON, message: JSON) -> BotUser:
+    """Who the bot is, from a payload (before the API has said)."""
+    email = str(data.get("bot_email") or "")
+    recipients = message.get("display_recipient")
+    found = [
+        r.get("id")
+        for r in (recipients if isinstance(recipients, list) else [])
+        if isinstance(r, dict) and str(r.get("email", "")).lower() == email.lower()
+    ]
+    user_id = found[0] if found and isinstance(found[0], int) else -1
+    return BotUser(user_id, str(data.get("bot_full_name") or ""), email)
+
+
+class Answer:
+    """The replies to one request's message, in outbox order."""
+
+    def __init__(self, message_id: int, max_length: int) -> None:
+        self.message_id = message_id
+        self.max_length = max_length
+        self.replies: dict[int, str] = {}  # outbox id -> content
+        self.open = True
+
+    def take(self, outbox_id: int, content: str) -> str | None:
+        """Keep a reply for the answer: its delivery id; None if it does not fit (then no
+        later reply may come before the ones kept, so the answer closes)."""
+        if not self.open or len(self.content()) + len(content) + 2 > self.max_length:
+            self.open = False
+            return None
+        self.replies[outbox_id] = content
+        return f"webhook:{self.message_id}:{outbox_id}"
+
+    def content(self) -> str:
+        return "\n\n".join(self.replies[outbox_id] for outbox_id in sorted(self.replies))
+
+
+class Answers:
+    """The answers requests are waiting for, by the outbox rows that may go in them."""
+
+    def __init__(self, max_length: int) -> None:
+        self.max_length = max_length
+        self._by_row: dict[int, Answer] = {}
+
+    def __contains__(self, outbox_id: object) -> bool:
+        return outbox_id in self._by_row
+
+    def take(self, outbox_id: int | None, content: str) -> str | None:
+        """The sender hands a reply over: its delivery id if it goes in an answer."""
+        answer = self._by_row.get(outbox_id) if outbox_id is not None else None
+        return answer.take(outbox_id, content) if answer is not None and outbox_id else None
+
+    async def gather(self, receipt: Receipt, message_id: int, budget: float) -> str:
+        """The replies of `receipt` the sender hands over within `budget` seconds. Called
+        as soon as the event is committed, before the sender can have started on them."""
+        if receipt.duplicate or not receipt.outbox_ids or receipt.settled is None:
+            return ""
+        answer = Answer(message_id, self.max_length)
+        for outbox_id in receipt.outbox_ids:
+            self._by_row[outbox_id] = answer
+        try:
+            await asyncio.wait_for(asyncio.shield(receipt.settled), budget)
+        except TimeoutError:  # the rest goes through the API, after this answer
+            log.info("zulip replies not ready within the budget")
+        finally:
+            answer.open = False
+            for outbox_id in receipt.outbox_ids:
+                self._by_row.pop(outbox_id, None)
+        return answer.content()

@@ -1,0 +1,115 @@
+"""Two `onramp run` replicas on one PostgreSQL database, serving one Zulip bot from its event
+queue: only the replica holding the advisory lock reads a queue, and when it is killed the
+other takes over with a queue of its own, catches up on what happened in between, and handles
+nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+from sqlmodel import col
+
+from storage.models import Outbox
+from storage.session import Database
+from tests.fakes.zulip import ZulipEmulator
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
+    async with asyncio.timeout(seconds):
+        while not condition():  # noqa: ASYNC110  (other processes change what it reads)
+            await asyncio.sleep(0.05)
+
+
+async def _recorded(db: Database) -> None:
+    """Every message in the outbox is recorded as sent."""
+    statement = select(col(Outbox.status))
+    async with asyncio.timeout(30):
+        while True:
+            async with db.reading() as session:
+                statuses = (await session.execute(statement)).scalars().all()
+            if statuses and set(statuses) == {"sent"}:
+                return
+            await asyncio.sleep(0.05)
+
+
+def _leads(log: Path) -> bool:
+    return log.exists() and "now leads zulip:lead" in log.read_text()
+
+
+async def test_the_event_queue_is_read_by_one_replica_and_moves_when_it_dies(
+    db: Database, database_url: str, tmp_path: Path
+) -> None:
+    if not database_url.startswith("postgresql"):
+        pytest.skip("replicas share a PostgreSQL database; SQLite is one process")
+    with ZulipEmulator(rate_limit=None, heartbeat_seconds=1.0) as zulip:
+        logs = [tmp_path / f"replica-{n}.log" for n in range(2)]
+        replicas = [
+            await asyncio.create_subprocess_exec(
+                sys.executable,
+                "-m",
+                "bot.cli",
+                "run",
+                "--adapter",
+                "zulip",
+                cwd=ROOT,
+                env={
+                    **os.environ,
+                    "ZULIP_EMAIL": zulip.email,
+                    "ZULIP_API_KEY": zulip.api_key,
+                    "ZULIP_SITE": zulip.url,
+                    "ONRAMP_ZULIP__MODE": "events",
+                    "ONRAMP_DATABASE__URL": database_url,
+                    "ONRAMP_WEB__ENABLED": "never",
+                    "ONRAMP_LOGGING__FILE": str(log),
+                },
+            )
+            for log in logs
+        ]
+        try:
+            await _wait_for(lambda: any(_leads(log) for log in logs))
+            [leader] = [n for n, log in enumerate(logs) if _leads(log)]
+            await _wait_for(lambda: zulip.long_polls == 1)
+            assert len(zulip.queue_ids) == 1  # the other replica registered none
+            ada = zulip.user_joins("Ada")
+            await _wait_for(lambda: len(zulip.messages_to(ada)) == 2)
+            # Killed between a send and its record, a replica's message would go again when
+            # its lease runs out (tests/bot/test_kill.py): that is not what this test is about.
+            await _recorded(db)
+
+            replicas[leader].send_signal(signal.SIGKILL)
+            await replicas[leader].wait()
+            # While nobody reads a queue: Ada answers, Bea joins.
+            zulip.dm_from(ada, "1")
+            bea = zulip.user_joins("Bea")
+            await _wait_for(lambda: len(zulip.messages_to(bea)) == 2)
+            await _wait_for(lambda: len(zulip.messages_to(ada)) == 3)
+            assert _leads(logs[1 - leader])  # the survivor took over the queue
+            assert len(zulip.calls("register")) == 2
+
+            await asyncio.sleep(1.5)  # a poll or two more: nothing is handled again
+            ada_texts = [m["content"] for m in zulip.messages_to(ada)]
+            bea_texts = [m["content"] for m in zulip.messages_to(bea)]
+            assert ada_texts[0].startswith("👋 Hello Ada") and "Which language" in ada_texts[2]
+            assert bea_texts[0].startswith("👋 Hello Bea")
+            assert len(ada_texts) == len(set(ada_texts)) == 3
+            assert len(bea_texts) == len(set(bea_texts)) == 2
+        finally:
+            for process in replicas:
+                if process.returncode is None:
+                    process.send_signal(signal.SIGINT)
+            for process in replicas:
+                try:
+                    async with asyncio.timeout(10):
+                        await process.wait()
+                except TimeoutError:
+                    process.kill()
+                    await process.wait()
