@@ -123,6 +123,7 @@ class TelegramAdapter:
 
     def __init__(self, settings: Settings, secrets: Secrets | None = None) -> None:
         self.settings: TelegramSettings = settings.telegram
+        self.leads = self.settings.mode == "polling"  # webhooks need no leading replica
         secrets = secrets or Secrets()
         if secrets.telegram_bot_token is None:
             raise TelegramConfigError("the telegram adapter needs TELEGRAM_BOT_TOKEN")
@@ -228,7 +229,7 @@ class TelegramAdapter:
         """Long polling, which only one process may do: run on the replica that leads, until
         cancelled. Each update is confirmed (by the next getUpdates' offset) only once its
         events are committed; if handling one fails, this raises and it comes again."""
-        if self.settings.mode != "polling":
+        if not self.leads:
             await asyncio.Event().wait()  # webhooks reach every replica: nothing to lead
         await self._initialize()
         await self.bot.delete_webhook()  # getUpdates is refused while a webhook is set

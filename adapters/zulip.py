@@ -76,6 +76,7 @@ class ZulipAdapter:
 
     def __init__(self, settings: Settings, secrets: Secrets | None = None) -> None:
         self.settings: ZulipSettings = settings.zulip
+        self.leads = self.settings.mode == "events"  # webhooks need no leading replica
         secrets = secrets or Secrets()
         self._credentials = _credentials(self.settings, secrets)
         self._token = b""
@@ -167,7 +168,7 @@ class ZulipAdapter:
         """Read the event queue, which only one process may do: run on the replica that
         leads, until cancelled. Each event is handed over, and committed, before the next
         poll confirms it; if handling one fails, this raises and it comes again."""
-        if self.settings.mode != "events":
+        if not self.leads:
             await asyncio.Event().wait()  # webhooks reach every replica: nothing to lead
         await self._connected.wait()
         queue = self._queue

@@ -105,7 +105,11 @@ class Adapter(Protocol):
 #       the commands members can use, called once before start(), for a platform's menu.
 #   async def lead(self) -> None
 #       work only one replica may do (long polling); run while this replica leads, cancelled
-#       when it stops leading (`bot/leadership.py`).
+#       when it stops leading (`bot/leadership.py`). An adapter that has such work only in
+#       some modes says whether it has it now with a `leads: bool` attribute (default True),
+#       so that no replica takes the lock for nothing.
+#   @classmethod configured(cls, settings) -> bool
+#       are this platform's secrets in the environment? `onramp run` then serves it by default.
 
 
 AdapterFactory = Callable[..., Adapter]

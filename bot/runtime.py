@@ -168,7 +168,8 @@ class Onramp:
                 set_commands(menu, self._locales_default_first())
             await adapter.start(self.receive)
             lead = getattr(adapter, "lead", None)
-            if lead is not None:  # e.g. long polling: on one replica at a time
+            # e.g. long polling: on one replica at a time; none in an adapter's webhook mode
+            if lead is not None and getattr(adapter, "leads", True):
                 leadership = Leadership(self.db, f"{name}:lead")
                 self._leading.append(
                     asyncio.create_task(leadership.run(lead), name=f"onramp-lead-{name}")

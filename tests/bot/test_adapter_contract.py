@@ -46,3 +46,21 @@ async def test_the_runtime_sets_the_menu_and_runs_leader_work_until_stopped(
     finally:
         await app.stop()
     assert adapter.stopped_polling.is_set()
+
+
+class WebhookModeAdapter(PollingAdapter):
+    leads = False  # e.g. Telegram in webhook mode: every replica takes webhooks
+
+
+async def test_an_adapter_with_nothing_to_lead_takes_no_lock(
+    settings: Settings, clock: FakeClock
+) -> None:
+    adapter = WebhookModeAdapter()
+    app = await Onramp.create(settings, {"memory": adapter}, clock=clock)
+    await app.start()
+    try:
+        await asyncio.sleep(0.05)
+        assert not adapter.polling.is_set()
+        assert app._leading == []
+    finally:
+        await app.stop()
