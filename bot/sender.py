@@ -22,13 +22,14 @@ from bot import metrics
 from bot.adapter import Adapter, DeliveryError
 from bot.messages import OutgoingMessage
 from bot.settings import SenderSettings
-from bot.throttle import Throttle
+from bot.throttle import Sent, Throttle
 from storage import outbox
 from storage.models import Outbox
 from storage.session import Database, Session
 
 log = logging.getLogger("onramp.sender")
 RECORDING_WAIT_SECONDS = 5.0  # a status about a message waits this long for its record
+MAX_BEHIND_TRIES = 20  # then a row waiting behind another is left to the sweep
 BATCH_PATIENCE = 0.05  # seconds new rows wait for the batch in flight before going beside it
 
 
@@ -55,7 +56,9 @@ class Sender:
         self.clock = clock
         self._wanted: set[int] = set()
         self._claimed: list[Outbox] = []  # leased by the transaction that wrote them
-        self._behind: set[int] = set()  # waiting for an earlier message to the same recipient
+        # Rows waiting for an earlier message to the same recipient, with how many times each
+        # was tried since; given up to the sweep after MAX_BEHIND_TRIES.
+        self._behind: dict[int, int] = {}
         self._wake = asyncio.Event()
         self._waiters: dict[int, list[_Countdown]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
@@ -95,7 +98,7 @@ class Sender:
             platforms=list(self.adapters),
         )
         if len(claimed) < len(outbox_ids):
-            self._behind.update(set(outbox_ids) - {row.id for row in claimed})
+            self._wait_behind(set(outbox_ids) - {row.id for row in claimed})
         return claimed
 
     def deliver_claimed(self, rows: Iterable[Outbox]) -> None:
@@ -181,8 +184,16 @@ class Sender:
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery failed", exc_info=task.exception())
 
+    def _wait_behind(self, outbox_ids: Iterable[int]) -> None:
+        for outbox_id in outbox_ids:
+            tries = self._behind.get(outbox_id, 0) + 1
+            if tries <= MAX_BEHIND_TRIES:
+                self._behind[outbox_id] = tries
+
     async def deliver(self, outbox_ids: list[int] | None) -> int:
-        """Claim and deliver the given rows (or any due rows); returns how many were claimed."""
+        """Claim and deliver the given rows (or any due rows); returns how many were claimed.
+        Given rows that cannot go yet (an earlier message to the same recipient is out) are
+        tried again when the next outcome is recorded."""
         now = self.clock()
         lease = timedelta(seconds=self.settings.lease_seconds)
         claimed: list[Outbox] = []
@@ -199,6 +210,11 @@ class Sender:
                     ids=chunk,
                     platforms=list(self.adapters),
                 )
+        if outbox_ids is not None:
+            got = {row.id for row in claimed}
+            for outbox_id in got:
+                self._behind.pop(outbox_id or 0, None)
+            self._wait_behind(set(outbox_ids) - got)
         await self._deliver_rows(claimed)
         return len(claimed)
 
@@ -211,29 +227,38 @@ class Sender:
     async def _send_in_order(self, rows: list[Outbox]) -> None:
         """One member's messages, one at a time, each recorded before the next is sent: a crash
         can then repeat at most the single message that was in flight for this member."""
-        async with self._semaphore:
-            for position, row in enumerate(rows):
-                result = await self._send_one(row)
-                await self._recorder.record(result)
-                if result.error is not None:
-                    await self._recorder.record_all(
-                        [_Result(later, attempted=False) for later in rows[position + 1 :]]
-                    )
-                    return
+        for position, row in enumerate(rows):
+            result = await self._send_one(row)
+            await self._recorder.record(result)
+            if result.error is not None:
+                await self._recorder.record_all(
+                    [_Result(later, attempted=False) for later in rows[position + 1 :]]
+                )
+                return
 
     async def _send_one(self, row: Outbox) -> _Result:
         adapter = self.adapters[row.platform]
         message = OutgoingMessage.from_payload(row.platform, row.recipient, row.payload, row.id)
         rate_limits = getattr(adapter, "rate_limits", None)
+        counted: Sent | None = None
         if rate_limits is not None:
             # Wait for the platform's limits; a wait longer than half the lease is not spent
             # holding the lease: the message goes back to the outbox until then.
-            held = await self.throttle.acquire(
+            taken = await self.throttle.acquire(
                 row.platform, rate_limits(message), max_wait=self.settings.lease_seconds / 2
             )
-            if held is not None:
+            if not isinstance(taken, Sent):
                 reason = "held back to stay within the platform's rate limit"
-                return _Result(row, error=DeliveryError(reason, retry_after=held))
+                return _Result(row, error=DeliveryError(reason, retry_after=taken))
+            counted = taken
+        try:
+            async with self._semaphore:  # sends at once; waiting for a limit holds no slot
+                return await self._delivered(adapter, message, row)
+        finally:
+            if counted is not None:
+                counted.arrived()
+
+    async def _delivered(self, adapter: Adapter, message: OutgoingMessage, row: Outbox) -> _Result:
         try:
             delivery_id = await adapter.send(message)
             # Until its outcome is committed, a status the platform sends about it waits.
@@ -284,8 +309,7 @@ class Sender:
             for waiting in self._waiters.pop(result.row.id or 0, []):
                 waiting.tick()
         if self._behind:  # an earlier message's outcome is recorded: those behind may go
-            behind, self._behind = self._behind, set()
-            self.kick(behind)
+            self.kick(self._behind)
 
     async def _record_failure(
         self, session: Session, row: Outbox, error: DeliveryError, now: datetime

@@ -14,7 +14,7 @@ from bot.adapter import RateLimit
 from bot.messages import OutgoingMessage
 from bot.runtime import Onramp
 from bot.settings import Settings
-from bot.throttle import Throttle
+from bot.throttle import Sent, Throttle
 from storage.models import Outbox
 from tests.conftest import FakeClock
 
@@ -55,6 +55,19 @@ def test_a_sliding_window_counts_like_the_platform() -> None:
     assert throttle.wait_for("telegram", per_group) == 0
 
 
+def test_a_send_counts_from_when_the_platform_answered() -> None:
+    """Requests can overtake each other on the way: the window runs from the answer."""
+    clock = Clock()
+    throttle = Throttle(clock)
+    per_chat = [RateLimit("chat:1", 1, 1.0)]
+    sent = throttle.take("slack", per_chat)
+    clock.now += 0.3  # the platform took a while to answer
+    sent.arrived()
+    assert throttle.wait_for("slack", per_chat) == pytest.approx(1.02)  # from the answer
+    clock.now += 1.02
+    assert throttle.wait_for("slack", per_chat) == 0
+
+
 def test_every_limit_a_message_counts_against_must_allow_it() -> None:
     clock = Clock()
     throttle = Throttle(clock)
@@ -67,9 +80,9 @@ def test_every_limit_a_message_counts_against_must_allow_it() -> None:
 async def test_a_long_wait_is_reported_and_counts_nothing() -> None:
     throttle = Throttle()
     slow = [RateLimit("chat:1", 1, 600.0)]
-    assert await throttle.acquire("telegram", slow, max_wait=1.0) is None
+    assert isinstance(await throttle.acquire("telegram", slow, max_wait=1.0), Sent)
     held = await throttle.acquire("telegram", slow, max_wait=1.0)
-    assert held is not None and held > 600
+    assert isinstance(held, float) and held > 600
     assert throttle.wait_for("telegram", [RateLimit("chat:1", 2, 600.0)]) == 0  # one counted
 
 
