@@ -30,6 +30,7 @@ check: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/dispatch.py
+	$(BIN)/python bench/webhooks.py
 
 # Regenerate the lock files after changing dependency ranges in pyproject.toml.
 lock:
