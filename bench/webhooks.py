@@ -1,7 +1,13 @@
-"""Slack events over HTTP: signed webhooks posted to the running bot, replies to the emulator.
+"""Signed webhooks posted to the running bot, replies to the platform's emulator.
 
-    python bench/webhooks.py [--members 150] [--concurrency 32]
+    python bench/webhooks.py [--platform slack|whatsapp] [--members 150] [--concurrency 32]
         [--workspace-rate 50] [--channel-rate 1] [--timeout 120]
+
+With `--platform whatsapp`, newcomers write to the business number (text messages in Meta's
+notification shape, signed with X-Hub-Signature-256) and the bot answers through the
+WhatsApp Graph emulator (tests/fakes/whatsapp.py); `--workspace-rate` is then the number's
+messages per second and `--channel-rate` the messages per second to one member. The rest is
+as for Slack, below.
 
 The bot runs as its own process (`onramp run --adapter slack`) on a temporary SQLite database,
 with the Web API pointed at the Slack emulator (tests/fakes/slack.py), which runs in this
@@ -39,7 +45,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -57,6 +63,7 @@ from tests.fakes.slack import (  # noqa: E402
     signed_headers,
     team_join,
 )
+from tests.fakes.whatsapp import WhatsAppEmulator  # noqa: E402
 
 # One newcomer's whole onboarding, typed: the sample's questions take a choice's number or label.
 ANSWERS = ["1", "Français", "Nairobi", "1, 4", "2", "5", "1"]
@@ -87,7 +94,80 @@ def event_body(user: dict[str, Any], position: int) -> bytes:
     return event_callback(im_message(user["id"], ANSWERS[position - 1])).body
 
 
-async def ingest(base_url: str, users: list[dict[str, Any]], concurrency: int) -> Ingest:
+@dataclass
+class Platform:
+    """What differs between platforms: their webhook, their payloads, their emulator."""
+
+    adapter: str
+    path: str
+    users: list[dict[str, Any]]  # each with the platform's "id" for the member
+    body: Callable[[dict[str, Any], int], bytes]  # the member's event at a position
+    sign: Callable[[bytes], dict[str, str]]
+    retry_headers: Callable[[int], dict[str, str]]
+    environment: dict[str, str]
+    delivered: Callable[[str], list[tuple[str, float]]]  # (delivery id, when) per member
+    posts: Callable[[], int]  # sends the emulator was asked for, refused ones included
+
+
+def slack_platform(slack: SlackEmulator, args: argparse.Namespace) -> Platform:
+    users = [
+        slack.add_user(member_id(n), display_name=f"Newcomer {n}")
+        for n in range(1, args.members + 1)
+    ]
+    return Platform(
+        adapter="slack",
+        path=EVENTS_PATH,
+        users=users,
+        body=event_body,
+        sign=lambda body: signed_headers(body, SIGNING_SECRET),  # fresh timestamp each time
+        retry_headers=lambda attempt: {
+            "X-Slack-Retry-Num": str(attempt),
+            "X-Slack-Retry-Reason": "bench",
+        },
+        environment={
+            "SLACK_BOT_TOKEN": BOT_TOKEN,
+            "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+            "ONRAMP_SLACK__API_URL": slack.api_url,
+            "ONRAMP_SLACK__CHANNEL_LIMIT": json.dumps([args.channel_rate, 1.0]),
+            "ONRAMP_SLACK__WORKSPACE_LIMIT": json.dumps([args.workspace_rate, 1.0]),
+        },
+        delivered=lambda user: [(m["ts"], float(m["ts"])) for m in slack.messages_to(user)],
+        posts=lambda: len(slack.calls("chat.postMessage")),
+    )
+
+
+def whatsapp_platform(whatsapp: WhatsAppEmulator, args: argparse.Namespace) -> Platform:
+    users = [
+        {"id": whatsapp.user(f"2547{n:08d}", f"Newcomer {n}")} for n in range(1, args.members + 1)
+    ]
+
+    def body(user: dict[str, Any], position: int) -> bytes:
+        text = "Hello!" if position == 0 else ANSWERS[position - 1]  # they write first
+        notification = whatsapp.text(user["id"], text)  # a new wamid: built once per event
+        return json.dumps(notification, ensure_ascii=True).encode()
+
+    return Platform(
+        adapter="whatsapp",
+        path="/whatsapp/webhook",
+        users=users,
+        body=body,
+        sign=whatsapp.signed,
+        retry_headers=lambda attempt: {},
+        environment={
+            "WHATSAPP_ACCESS_TOKEN": whatsapp.access_token,
+            "WHATSAPP_APP_SECRET": whatsapp.app_secret,
+            "WHATSAPP_VERIFY_TOKEN": "bench-verify-token",
+            "ONRAMP_WHATSAPP__PHONE_NUMBER_ID": whatsapp.phone_number_id,
+            "ONRAMP_WHATSAPP__GRAPH_URL": whatsapp.url,
+            "ONRAMP_WHATSAPP__NUMBER_LIMIT": json.dumps([args.workspace_rate, 1.0]),
+            "ONRAMP_WHATSAPP__PAIR_LIMIT": json.dumps([args.channel_rate, 1.0]),
+        },
+        delivered=lambda user: [(m.id, m.at.timestamp()) for m in whatsapp.messages_to(user)],
+        posts=lambda: len(whatsapp.calls()),
+    )
+
+
+async def ingest(base_url: str, platform: Platform, concurrency: int) -> Ingest:
     """Each worker takes the next newcomer whose previous event was acknowledged.
 
     aiohttp, not httpx: httpx's AsyncClient spends so long in its connection pool under
@@ -95,19 +175,19 @@ async def ingest(base_url: str, users: list[dict[str, Any]], concurrency: int) -
     flight it measured a quarter of the events/s and six times the p99 on this machine."""
     run = Ingest()
     ready: asyncio.Queue[tuple[dict[str, Any], int]] = asyncio.Queue()
-    for user in users:
+    for user in platform.users:
         ready.put_nowait((user, 0))
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=30)
     async with aiohttp.ClientSession(base_url, connector=connector, timeout=timeout) as http:
 
         async def post(body: bytes, attempt: int) -> bool:
-            headers = signed_headers(body, SIGNING_SECRET)  # signed as it goes: fresh timestamp
+            headers = platform.sign(body)  # signed as it goes: fresh timestamp
             if attempt:
-                headers |= {"X-Slack-Retry-Num": str(attempt), "X-Slack-Retry-Reason": "bench"}
+                headers |= platform.retry_headers(attempt)
             started = time.perf_counter()
             try:
-                async with http.post(EVENTS_PATH, data=body, headers=headers) as response:
+                async with http.post(platform.path, data=body, headers=headers) as response:
                     await response.read()
             except (aiohttp.ClientError, TimeoutError) as exc:
                 run.statuses[type(exc).__name__] += 1
@@ -119,7 +199,7 @@ async def ingest(base_url: str, users: list[dict[str, Any]], concurrency: int) -
         async def worker() -> None:
             while True:
                 user, position = await ready.get()
-                body = event_body(user, position)  # the same event_id on every attempt
+                body = platform.body(user, position)  # the same event id on every attempt
                 for attempt in range(MAX_POSTS):
                     if await post(body, attempt):
                         run.accepted += 1
@@ -163,27 +243,26 @@ class Delivery:
     welcome_waits: list[float]  # per member: from their join's ack to their first message
 
 
-def check_delivery(
-    database: Path, slack: SlackEmulator, users: list[dict[str, Any]], joined: dict[str, float]
-) -> Delivery:
-    """Each member's outbox rows, in order, against the messages in their DM in the emulator:
-    a sent row's delivery id is the `ts` Slack gave its message."""
+def check_delivery(database: Path, platform: Platform, joined: dict[str, float]) -> Delivery:
+    """Each member's outbox rows, in order, against the messages the emulator took for them:
+    a sent row's delivery id is the id the platform gave its message (Slack's `ts`)."""
     with contextlib.closing(sqlite3.connect(database, timeout=10)) as db:
         rows = db.execute("SELECT recipient, status, delivery_id FROM outbox ORDER BY id")
         queued: dict[str, list[str | None]] = {}
         for recipient, status, delivery_id in rows:
             queued.setdefault(recipient, []).append(delivery_id if status == "sent" else None)
     delivery = Delivery([], 0, 0, 0, [])
-    for user in users:
-        rows_ts = queued.pop(user["id"], [])
-        slack_ts = [message["ts"] for message in slack.messages_to(user["id"])]
-        delivery.timestamps += map(float, slack_ts)
-        delivery.lost += sum(1 for ts in rows_ts if ts not in slack_ts)
-        delivery.duplicated += sum(1 for ts in slack_ts if ts not in rows_ts)
-        in_slack = [ts for ts in slack_ts if ts in rows_ts]
-        delivery.out_of_order += in_slack != [ts for ts in rows_ts if ts in slack_ts]
-        if slack_ts and user["id"] in joined:
-            delivery.welcome_waits.append(max(0.0, float(slack_ts[0]) - joined[user["id"]]))
+    for user in platform.users:
+        rows_ids = queued.pop(user["id"], [])
+        taken = platform.delivered(user["id"])
+        taken_ids = [delivery_id for delivery_id, _ in taken]
+        delivery.timestamps += [at for _, at in taken]
+        delivery.lost += sum(1 for i in rows_ids if i not in taken_ids)
+        delivery.duplicated += sum(1 for i in taken_ids if i not in rows_ids)
+        arrived = [i for i in taken_ids if i in rows_ids]
+        delivery.out_of_order += arrived != [i for i in rows_ids if i in taken_ids]
+        if taken and user["id"] in joined:
+            delivery.welcome_waits.append(max(0.0, taken[0][1] - joined[user["id"]]))
     delivery.lost += sum(map(len, queued.values()))  # rows to anyone else: none expected
     delivery.timestamps.sort()
     return delivery
@@ -208,17 +287,11 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def bot_environment(
-    folder: Path, slack: SlackEmulator, port: int, args: argparse.Namespace
-) -> dict[str, str]:
+def bot_environment(folder: Path, platform: Platform, port: int) -> dict[str, str]:
     """Settings as a deployment gives them; other ONRAMP_ variables set here still apply."""
     return {
         **os.environ,
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "ONRAMP_SLACK__API_URL": slack.api_url,
-        "ONRAMP_SLACK__CHANNEL_LIMIT": json.dumps([args.channel_rate, 1.0]),
-        "ONRAMP_SLACK__WORKSPACE_LIMIT": json.dumps([args.workspace_rate, 1.0]),
+        **platform.environment,
         "ONRAMP_WEB__HOST": "127.0.0.1",
         "ONRAMP_WEB__PORT": str(port),
         "ONRAMP_DATABASE__URL": f"sqlite+aiosqlite:///{folder / 'bench.db'}",
@@ -227,11 +300,13 @@ def bot_environment(
 
 
 @contextlib.contextmanager
-def running_bot(environment: dict[str, str], folder: Path) -> Iterator[subprocess.Popen[bytes]]:
-    """`onramp run --adapter slack` in its own process; stopped with SIGINT (a clean stop)."""
+def running_bot(
+    environment: dict[str, str], folder: Path, adapter: str
+) -> Iterator[subprocess.Popen[bytes]]:
+    """`onramp run --adapter NAME` in its own process; stopped with SIGINT (a clean stop)."""
     with open(folder / "stderr.txt", "wb") as stderr:
         bot = subprocess.Popen(
-            [sys.executable, "-m", "bot.cli", "run", "--adapter", "slack"],
+            [sys.executable, "-m", "bot.cli", "run", "--adapter", adapter],
             cwd=ROOT,
             env=environment,
             stdin=subprocess.DEVNULL,
@@ -280,39 +355,46 @@ def percentile(values: list[float], fraction: float) -> float:
 
 async def bench(args: argparse.Namespace) -> dict[str, Any]:
     started = time.perf_counter()
-    emulator = SlackEmulator(
-        bot_token=BOT_TOKEN,
-        channel_limit=(args.channel_rate, 1.0),
-        workspace_limit=(args.workspace_rate, 1.0),
-    )
-    with tempfile.TemporaryDirectory(prefix="onramp-bench-") as temporary, emulator as slack:
+    emulator: SlackEmulator | WhatsAppEmulator
+    if args.platform == "whatsapp":
+        emulator = WhatsAppEmulator(
+            number_limit=(args.workspace_rate, 1.0), pair_limit=(args.channel_rate, 1.0)
+        )
+    else:
+        emulator = SlackEmulator(
+            bot_token=BOT_TOKEN,
+            channel_limit=(args.channel_rate, 1.0),
+            workspace_limit=(args.workspace_rate, 1.0),
+        )
+    with tempfile.TemporaryDirectory(prefix="onramp-bench-") as temporary, emulator:
         folder = Path(temporary)
-        users = [
-            slack.add_user(member_id(n), display_name=f"Newcomer {n}")
-            for n in range(1, args.members + 1)
-        ]
+        if isinstance(emulator, WhatsAppEmulator):
+            platform = whatsapp_platform(emulator, args)
+        else:
+            platform = slack_platform(emulator, args)
         port = free_port()
         base_url = f"http://127.0.0.1:{port}"
-        environment = bot_environment(folder, slack, port, args)
-        with running_bot(environment, folder) as bot:
+        environment = bot_environment(folder, platform, port)
+        with running_bot(environment, folder, platform.adapter) as bot:
             await wait_until_ready(base_url, bot, folder)
             _, cpu_before = process_stats(bot.pid)
             own_cpu_before = time.process_time()
-            run = await ingest(base_url, users, args.concurrency)
+            run = await ingest(base_url, platform, args.concurrency)
             _, cpu_after = process_stats(bot.pid)
             own_cpu = time.process_time() - own_cpu_before
             with contextlib.suppress(TimeoutError):  # what is left undelivered is lost
                 async with asyncio.timeout(args.timeout):
                     await drain(folder / "bench.db")
             counts = outbox_counts(folder / "bench.db")
-            delivery = check_delivery(folder / "bench.db", slack, users, run.joined)
+            delivery = check_delivery(folder / "bench.db", platform, run.joined)
             peak_rss_mb, _ = process_stats(bot.pid)
-        posts = len(slack.calls("chat.postMessage"))
+        posts = platform.posts()
     delivered = delivery.timestamps or [0.0]
     latencies, waits = run.latencies or [0.0], delivery.welcome_waits or [0.0]
     rate = sustained_rate(delivery.timestamps, 1.0)
     events = args.members * (len(ANSWERS) + 1)
     return {
+        "platform": args.platform,
         "members": args.members,
         "concurrency": args.concurrency,
         "events": events,
@@ -346,6 +428,7 @@ async def bench(args: argparse.Namespace) -> dict[str, Any]:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--platform", choices=["slack", "whatsapp"], default="slack")
     parser.add_argument("--members", type=int, default=150)
     parser.add_argument("--concurrency", type=int, default=32, help="requests in flight")
     parser.add_argument(
