@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -26,6 +26,7 @@ from bot.runtime import Onramp
 from bot.settings import Settings, TelegramSettings, WebSettings
 from storage.models import Answer, FlowRun, Member, Outbox, ProcessedEvent
 from tests.fakes.telegram import TelegramEmulator
+from tests.waiting import until
 
 JSON = dict[str, Any]
 SECRET = "s3cret-webhook_token"
@@ -73,19 +74,6 @@ def telegram_settings(
     settings: Settings, emulator: TelegramEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> Settings:
     return for_telegram(settings, emulator, monkeypatch)
-
-
-async def until(
-    check: Callable[[], Awaitable[bool] | bool], what: str, seconds: float = 15
-) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = check()
-        if await result if isinstance(result, Awaitable) else result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

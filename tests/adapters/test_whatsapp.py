@@ -7,7 +7,7 @@ import asyncio
 import contextlib
 import json
 import shutil
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +24,7 @@ from bot.settings import Settings, WebSettings, WhatsAppSettings
 from storage.models import Answer, FlowRun, Identity, Member, Outbox, ProcessedEvent
 from tests.conftest import CONTENT, FakeClock
 from tests.fakes.whatsapp import Sent, WhatsAppEmulator, combine
+from tests.waiting import until
 
 JSON = dict[str, Any]
 VERIFY_TOKEN = "onramp-verify-token"
@@ -77,19 +78,6 @@ def whatsapp_settings(
     database_url: str,
 ) -> Settings:
     return for_whatsapp(settings, emulator, monkeypatch, database_url)
-
-
-async def until(
-    check: Callable[[], Awaitable[bool] | bool], what: str, seconds: float = 20
-) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = check()
-        if await result if isinstance(result, Awaitable) else result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 @dataclass

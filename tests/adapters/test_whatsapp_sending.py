@@ -18,9 +18,10 @@ from bot.adapter import DeliveryError, RateLimit
 from bot.events import Event
 from bot.messages import Choice, OutgoingMessage, TemplateRef
 from bot.settings import Secrets, Settings, WhatsAppSettings
-from tests.adapters.test_whatsapp import ADA, for_whatsapp, until
+from tests.adapters.test_whatsapp import ADA, for_whatsapp
 from tests.fakes.server import Fault, RateLimiter
 from tests.fakes.whatsapp import WhatsAppEmulator
+from tests.waiting import until
 
 JSON = dict[str, Any]
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

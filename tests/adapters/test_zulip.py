@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal
 
@@ -23,6 +23,7 @@ from bot.runtime import Onramp
 from bot.settings import Settings, WebSettings, ZulipSettings
 from storage.models import Answer, FlowRun, Member, Outbox, ProcessedEvent
 from tests.fakes.zulip import ZulipEmulator
+from tests.waiting import until
 
 JSON = dict[str, Any]
 TOKEN = "xvOzfurIutdRRVLzpXrIIHXJvNfaJLJ0"
@@ -44,19 +45,6 @@ def for_zulip(
     settings.zulip = ZulipSettings(mode=mode, site=emulator.url, send_limit=(1000, 1.0), **zulip)
     settings.sender.sweep_seconds = 0.05  # retries after a 429 go out as soon as allowed
     return settings
-
-
-async def until(
-    check: Callable[[], Awaitable[bool] | bool], what: str, seconds: float = 15
-) -> None:
-    deadline = asyncio.get_running_loop().time() + seconds
-    while True:
-        result = check()
-        if await result if isinstance(result, Awaitable) else result:
-            return
-        if asyncio.get_running_loop().time() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        await asyncio.sleep(0.02)
 
 
 def deduplicated() -> float:

@@ -18,8 +18,9 @@ from sqlmodel import col
 from bot import metrics
 from bot.settings import Settings
 from storage.models import Member, Outbox, ProcessedEvent
-from tests.adapters.test_zulip import TOKEN, Served, deduplicated, for_zulip, serving, until
+from tests.adapters.test_zulip import TOKEN, Served, deduplicated, for_zulip, serving
 from tests.fakes.zulip import ZulipEmulator
+from tests.waiting import until
 
 JSON = dict[str, Any]
 
