@@ -29,6 +29,7 @@ from storage.session import Database, Session
 
 log = logging.getLogger("onramp.sender")
 RECORDING_WAIT_SECONDS = 5.0  # a status about a message waits this long for its record
+LEASE_ROOM_SECONDS = 15.0  # a send must start this long before its lease runs out
 MAX_BEHIND_TRIES = 20  # then a row waiting behind another is left to the sweep
 BATCH_PATIENCE = 0.05  # seconds new rows wait for the batch in flight before going beside it
 
@@ -40,6 +41,7 @@ class _Result:
     error: DeliveryError | None = None
     attempted: bool = True
     retrying: bool = False  # after an error: the row was scheduled for another attempt
+    lease_lost: bool = False  # its lease ran out before it could go: it is the sweep's now
 
 
 class Sender:
@@ -229,6 +231,11 @@ class Sender:
         can then repeat at most the single message that was in flight for this member."""
         for position, row in enumerate(rows):
             result = await self._send_one(row)
+            if result.lease_lost:
+                # Another worker may hold this row (and those after it) now: touch none of
+                # them; the sweep delivers them, in order, once their leases have run out.
+                log.warning("a lease ran out before its message could go; left to the sweep")
+                return
             await self._recorder.record(result)
             if result.error is not None:
                 await self._recorder.record_all(
@@ -241,11 +248,13 @@ class Sender:
         message = OutgoingMessage.from_payload(row.platform, row.recipient, row.payload, row.id)
         rate_limits = getattr(adapter, "rate_limits", None)
         counted: Sent | None = None
+        if self._lease_left(row) <= 0:
+            return _Result(row, attempted=False, lease_lost=True)
         if rate_limits is not None:
-            # Wait for the platform's limits; a wait longer than half the lease is not spent
-            # holding the lease: the message goes back to the outbox until then.
+            # Wait for the platform's limits, but only while the lease lasts (with room for
+            # the send): a longer wait hands the message back to the outbox until then.
             taken = await self.throttle.acquire(
-                row.platform, rate_limits(message), max_wait=self.settings.lease_seconds / 2
+                row.platform, rate_limits(message), max_wait=self._lease_left(row)
             )
             if not isinstance(taken, Sent):
                 reason = "held back to stay within the platform's rate limit"
@@ -253,10 +262,20 @@ class Sender:
             counted = taken
         try:
             async with self._semaphore:  # sends at once; waiting for a limit holds no slot
+                if self._lease_left(row) <= 0:
+                    return _Result(row, attempted=False, lease_lost=True)
                 return await self._delivered(adapter, message, row)
         finally:
             if counted is not None:
                 counted.arrived()
+
+    def _lease_left(self, row: Outbox) -> float:
+        """Seconds this worker may still start sending `row`: its lease, less room for the
+        send itself to finish within it (after that, a sweep may lease and send it again)."""
+        if row.lease_until is None:
+            return 0.0
+        room = min(LEASE_ROOM_SECONDS, self.settings.lease_seconds / 4)
+        return (row.lease_until - self.clock()).total_seconds() - room
 
     async def _delivered(self, adapter: Adapter, message: OutgoingMessage, row: Outbox) -> _Result:
         try:

@@ -182,3 +182,25 @@ async def test_crash_while_due_work_runs_nudges_once(
         chat.expect_nothing()
     finally:
         await second.stop()
+
+
+async def test_a_message_whose_lease_ran_out_is_left_to_the_sweep_and_sent_once(
+    settings: Settings, memory: MemoryAdapter, clock: FakeClock
+) -> None:
+    """A message that waited in memory past its lease (behind a rate limit, say) may have
+    been leased by another worker since: it must not go from here too."""
+    app = await _restart(settings, memory, clock)
+    chat = Chat(memory)
+    try:
+        await _stall_sender(app)
+        await chat.join(wait=False)  # the replies are leased as they are committed
+        clock.advance(seconds=settings.sender.lease_seconds + 1)
+        await app.sender.deliver_claimed_now()
+        assert chat.messages == []  # not sent on an expired lease
+        assert [r.status for r in await _rows(app)] == ["sending", "sending"]
+        await app.sender.deliver(None)  # the sweep takes them, as another worker would
+        chat.expect("Hello Ada")
+        chat.expect("quick question")
+        chat.expect_nothing()
+    finally:
+        await app.stop()
