@@ -24,8 +24,9 @@ from bot import metrics
 from bot.commands import command_menu
 from bot.runtime import Onramp
 from bot.settings import Settings, TelegramSettings, WebSettings
-from storage.models import Answer, FlowRun, Member, Outbox, ProcessedEvent
+from storage.models import Member, Outbox, ProcessedEvent
 from tests.fakes.telegram import TelegramEmulator
+from tests.onboarding import COMPLETED_ANSWERS, completed_onboarding
 from tests.waiting import until
 
 JSON = dict[str, Any]
@@ -282,25 +283,13 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
     keyboards = ["reply_markup" in message for message in ada.inbox()]
     assert keyboards == [False] * 6 + [True] + [False] * 3  # the question she typed to keeps its
 
-    async with served.onramp.db.reading() as session:
-        member = (await session.execute(select(Member))).scalars().one()
-        run = (await session.execute(select(FlowRun))).scalars().one()
-        answers = {a.step_id: a.value for a in (await session.execute(select(Answer))).scalars()}
+    member, answers = await completed_onboarding(served.onramp.db)
     assert (member.source, member.locale, member.timezone) == (
         "group_1001234567890",
         "en",
         "America/Lima",
     )
-    assert (run.flow_id, run.status) == ("onboarding", "completed")
-    assert answers == {
-        "consent": "yes",
-        "language": "en",
-        "timezone": "America/Lima",
-        "interests": ["docs", "translation"],
-        "experience": "some",
-        "start_here": "done",
-        "mentor": "no",
-    }
+    assert answers == COMPLETED_ANSWERS
     assert emulator.messages_to(GROUP) == [welcome]  # still the one welcome
 
 

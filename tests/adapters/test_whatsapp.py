@@ -21,9 +21,10 @@ from adapters.whatsapp import WhatsAppAdapter
 from bot import metrics
 from bot.runtime import Onramp
 from bot.settings import Settings, WebSettings, WhatsAppSettings
-from storage.models import Answer, FlowRun, Identity, Member, Outbox, ProcessedEvent
+from storage.models import Answer, Identity, Member, Outbox, ProcessedEvent
 from tests.conftest import CONTENT, FakeClock
 from tests.fakes.whatsapp import Sent, WhatsAppEmulator, combine
+from tests.onboarding import COMPLETED_ANSWERS, completed_onboarding
 from tests.waiting import until
 
 JSON = dict[str, Any]
@@ -265,11 +266,9 @@ async def test_a_person_who_messages_the_number_completes_onboarding(served: Ser
         assert fragment in text
     assert len({sent.id for sent in ada.inbox()}) == len(expected)  # each once
 
+    member, answers = await completed_onboarding(served.onramp.db)
     async with served.onramp.db.reading() as session:
-        member = (await session.execute(select(Member))).scalars().one()
         identity = (await session.execute(select(Identity))).scalars().one()
-        run = (await session.execute(select(FlowRun))).scalars().one()
-        answers = {a.step_id: a.value for a in (await session.execute(select(Answer))).scalars()}
     assert (identity.platform, identity.external_id, identity.dm_conversation) == (
         "whatsapp",
         ADA,
@@ -280,16 +279,7 @@ async def test_a_person_who_messages_the_number_completes_onboarding(served: Ser
         "en",
         "America/Lima",
     )
-    assert (run.flow_id, run.status) == ("onboarding", "completed")
-    assert answers == {
-        "consent": "yes",
-        "language": "en",
-        "timezone": "America/Lima",
-        "interests": ["docs", "translation"],
-        "experience": "some",
-        "start_here": "done",
-        "mentor": "no",
-    }
+    assert answers == COMPLETED_ANSWERS
     rows = await served.outbox()
     assert [row.status for row in rows] == ["sent"] * len(expected)
     assert [row.delivery_id for row in rows] == [sent.id for sent in ada.inbox()]

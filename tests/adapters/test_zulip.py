@@ -21,8 +21,9 @@ from adapters.zulip import ZulipAdapter
 from bot import metrics
 from bot.runtime import Onramp
 from bot.settings import Settings, WebSettings, ZulipSettings
-from storage.models import Answer, FlowRun, Member, Outbox, ProcessedEvent
+from storage.models import Member, Outbox, ProcessedEvent
 from tests.fakes.zulip import ZulipEmulator
+from tests.onboarding import COMPLETED_ANSWERS, completed_onboarding
 from tests.waiting import until
 
 JSON = dict[str, Any]
@@ -184,25 +185,13 @@ async def test_a_newcomer_joins_the_organization_and_onboards_by_typing(served: 
     assert [m["id"] for m in sent] == sorted(m["id"] for m in sent)  # once each, in order
     assert {c["type"] for c in emulator.calls("messages", "POST")} == {"direct"}
 
-    async with served.onramp.db.reading() as session:
-        member = (await session.execute(select(Member))).scalars().one()
-        run = (await session.execute(select(FlowRun))).scalars().one()
-        answers = {a.step_id: a.value for a in (await session.execute(select(Answer))).scalars()}
+    member, answers = await completed_onboarding(served.onramp.db)
     assert (member.display_name, member.locale, member.timezone) == (
         "Ada Lovelace",
         "en",
         "America/Lima",
     )
-    assert (run.flow_id, run.status) == ("onboarding", "completed")
-    assert answers == {
-        "consent": "yes",
-        "language": "en",
-        "timezone": "America/Lima",
-        "interests": ["docs", "translation"],
-        "experience": "some",
-        "start_here": "done",
-        "mentor": "no",
-    }
+    assert answers == COMPLETED_ANSWERS
 
 
 async def test_onboard_is_typed_in_a_dm_or_called_with_a_mention_in_a_channel(

@@ -1,0 +1,31 @@
+"""What the database holds once one member has been through the sample onboarding."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import select
+
+from storage.models import Answer, FlowRun, Member
+from storage.session import Database
+
+# The answers of the journey every platform's end-to-end test takes through the sample flow.
+COMPLETED_ANSWERS = {
+    "consent": "yes",
+    "language": "en",
+    "timezone": "America/Lima",
+    "interests": ["docs", "translation"],
+    "experience": "some",
+    "start_here": "done",
+    "mentor": "no",
+}
+
+
+async def completed_onboarding(db: Database) -> tuple[Member, dict[str, Any]]:
+    """The only member, once their onboarding run is completed, and their answers."""
+    async with db.reading() as session:
+        member = (await session.execute(select(Member))).scalars().one()
+        run = (await session.execute(select(FlowRun))).scalars().one()
+        answers = {a.step_id: a.value for a in (await session.execute(select(Answer))).scalars()}
+    assert (run.flow_id, run.status) == ("onboarding", "completed")
+    return member, answers
