@@ -1,9 +1,12 @@
 """The outbox sender: delivers committed messages, in order per member, with durable retries.
 
 Every attempt is leased in the database first, so a message is never lost (a crashed send is
-retried once its lease runs out) and never sent twice by two workers. The one gap no system
-can close is a crash between the platform accepting a message and our recording it: that
-message is sent again after the lease expires (at-least-once at the wire, for that instant).
+retried once its lease runs out) and never sent twice by two workers. A process renews the
+leases of the messages it holds (waiting for their turn under a rate limit, say) while it
+lives, so a backlog longer than one lease stays with the process that holds it. The one gap
+no system can close is a crash between the platform accepting a message and our recording
+it: that message is sent again after the lease expires (at-least-once at the wire, for that
+instant).
 """
 
 from __future__ import annotations
@@ -12,7 +15,7 @@ import asyncio
 import contextlib
 import logging
 import random
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -30,7 +33,8 @@ from storage.session import Database, Session
 log = logging.getLogger("onramp.sender")
 RECORDING_WAIT_SECONDS = 5.0  # a status about a message waits this long for its record
 LEASE_ROOM_SECONDS = 15.0  # a send must start this long before its lease runs out
-MAX_BEHIND_TRIES = 20  # then a row waiting behind another is left to the sweep
+BEHIND_RETRY_SECONDS = (0.0, 0.25, 1.0, 3.0)  # rows behind a message sent elsewhere, then sweep
+HELD_BATCHES = 10  # the sweep leases no more while this many batches' rows are held
 BATCH_PATIENCE = 0.05  # seconds new rows wait for the batch in flight before going beside it
 
 
@@ -58,9 +62,14 @@ class Sender:
         self.clock = clock
         self._wanted: set[int] = set()
         self._claimed: list[Outbox] = []  # leased by the transaction that wrote them
-        # Rows waiting for an earlier message to the same recipient, with how many times each
-        # was tried since; given up to the sweep after MAX_BEHIND_TRIES.
-        self._behind: dict[int, int] = {}
+        # Per recipient (platform, recipient), rows waiting for an earlier message to them
+        # that this process is sending (`_sending`): kicked once that is recorded.
+        self._behind: dict[tuple[str, str], set[int]] = defaultdict(set)
+        self._sending: Counter[tuple[str, str]] = Counter()
+        self._retrying: Counter[tuple[str, str]] = Counter()  # a retry is due within a sweep
+        self._behind_tries: dict[int, int] = {}
+        # Rows leased by this process whose outcome is not yet recorded: until when (renewed).
+        self._held: dict[int, datetime] = {}
         self._wake = asyncio.Event()
         self._waiters: dict[int, list[_Countdown]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
@@ -87,8 +96,9 @@ class Sender:
     async def claim_in(self, session: Session, outbox_ids: list[int]) -> list[Outbox]:
         """Lease rows within the transaction that wrote them, saving a transaction of its own;
         hand what this returns to `deliver_claimed` once that transaction has committed. Rows
-        behind an earlier undelivered message to the same recipient are not leased: they are
-        tried again once the next delivery is recorded, and by the sweep after that."""
+        behind an earlier undelivered message to the same recipient are not leased: they go
+        once that message's outcome is recorded (or with the sweep, if another process or a
+        retry holds it)."""
         if not outbox_ids:
             return []
         claimed: list[Outbox] = await outbox.claim(
@@ -100,7 +110,7 @@ class Sender:
             platforms=list(self.adapters),
         )
         if len(claimed) < len(outbox_ids):
-            self._wait_behind(set(outbox_ids) - {row.id for row in claimed})
+            await self._wait_behind(session, set(outbox_ids) - {row.id for row in claimed})
         return claimed
 
     def deliver_claimed(self, rows: Iterable[Outbox]) -> None:
@@ -154,7 +164,7 @@ class Sender:
                         loop.call_later(BATCH_PATIENCE - waited, self._wake.set)
                 if loop.time() >= next_sweep:
                     if sweeping is None or sweeping.done():
-                        sweeping = self._start(self._sweep())
+                        sweeping = self._start(self._renew_then_sweep())
                     next_sweep = loop.time() + self.settings.sweep_seconds
         finally:
             for task in self._deliveries:
@@ -169,9 +179,41 @@ class Sender:
         if wanted:
             await self.deliver(wanted)
 
-    async def _sweep(self) -> None:
-        while await self.deliver(None) >= self.settings.batch_size:
-            pass
+    async def _renew_then_sweep(self) -> None:
+        await self.renew()
+        await self.sweep()
+
+    async def renew(self) -> None:
+        """Extend the leases of held rows that are past half their lease (the sweep comes
+        every `sweep_seconds`, well within a lease)."""
+        now = self.clock()
+        lease = timedelta(seconds=self.settings.lease_seconds)
+        due = [outbox_id for outbox_id, until in self._held.items() if until - now < lease / 2]
+        if not due:
+            return
+        lease_until = now + lease
+        async with self.db.transaction() as session:
+            renewed = await outbox.renew(session, due, now, lease_until)
+        for outbox_id in renewed:
+            if outbox_id in self._held:  # not recorded meanwhile
+                self._held[outbox_id] = lease_until
+
+    async def sweep(self) -> None:
+        """Lease due rows nobody holds (new, retried, or left by a process that died) and
+        start delivering them, without waiting for them to go."""
+        # Rows behind a message this process is not sending are the sweep's: it takes them
+        # once whatever holds them lets go.
+        for recipient in [
+            r for r in self._behind if r not in self._sending and r not in self._retrying
+        ]:
+            del self._behind[recipient]
+        self._behind_tries.clear()
+        while len(self._held) < HELD_BATCHES * self.settings.batch_size:
+            rows = await self._claim_due(None)
+            if rows:
+                self._start(self._deliver_rows(rows))
+            if len(rows) < self.settings.batch_size:
+                break
         self.throttle.forget_idle()
 
     def _start(self, work: Awaitable[Any]) -> asyncio.Task[Any]:
@@ -186,16 +228,31 @@ class Sender:
         if not task.cancelled() and task.exception() is not None:
             log.error("delivery failed", exc_info=task.exception())
 
-    def _wait_behind(self, outbox_ids: Iterable[int]) -> None:
-        for outbox_id in outbox_ids:
-            tries = self._behind.get(outbox_id, 0) + 1
-            if tries <= MAX_BEHIND_TRIES:
-                self._behind[outbox_id] = tries
+    async def _wait_behind(self, session: Session, outbox_ids: Iterable[int]) -> None:
+        """Remember rows that could not be leased because an earlier message to the same
+        recipient is open, to kick them when this process records that message's outcome.
+        If this process is not sending to that recipient (its outcome was recorded between
+        the claim and now, or another process or a retry holds it), they are tried again a
+        few times, soon (`BEHIND_RETRY_SECONDS`), then left to the sweep."""
+        loop = asyncio.get_running_loop()
+        for outbox_id, recipient in (await outbox.recipients(session, list(outbox_ids))).items():
+            if recipient in self._sending or recipient in self._retrying:
+                self._behind[recipient].add(outbox_id)
+                continue
+            tries = self._behind_tries.get(outbox_id, 0)
+            if tries < len(BEHIND_RETRY_SECONDS):
+                self._behind_tries[outbox_id] = tries + 1
+                loop.call_later(BEHIND_RETRY_SECONDS[tries], self.kick, (outbox_id,))
 
     async def deliver(self, outbox_ids: list[int] | None) -> int:
         """Claim and deliver the given rows (or any due rows); returns how many were claimed.
-        Given rows that cannot go yet (an earlier message to the same recipient is out) are
-        tried again when the next outcome is recorded."""
+        Given rows that cannot go yet (an earlier message to the same recipient is out) go
+        when its outcome is recorded."""
+        claimed = await self._claim_due(outbox_ids)
+        await self._deliver_rows(claimed)
+        return len(claimed)
+
+    async def _claim_due(self, outbox_ids: list[int] | None) -> list[Outbox]:
         now = self.clock()
         lease = timedelta(seconds=self.settings.lease_seconds)
         claimed: list[Outbox] = []
@@ -204,7 +261,7 @@ class Sender:
                 None if outbox_ids is None else outbox_ids[start : start + self.settings.batch_size]
             )
             async with self.db.transaction() as session:
-                claimed += await outbox.claim(
+                rows = await outbox.claim(
                     session,
                     now,
                     lease,
@@ -212,23 +269,39 @@ class Sender:
                     ids=chunk,
                     platforms=list(self.adapters),
                 )
-        if outbox_ids is not None:
-            got = {row.id for row in claimed}
-            for outbox_id in got:
-                self._behind.pop(outbox_id or 0, None)
-            self._wait_behind(set(outbox_ids) - got)
-        await self._deliver_rows(claimed)
-        return len(claimed)
+                if chunk is not None and len(rows) < len(chunk):
+                    await self._wait_behind(session, set(chunk) - {row.id for row in rows})
+            claimed += rows
+        return claimed
 
     async def _deliver_rows(self, claimed: list[Outbox]) -> None:
         by_recipient: dict[tuple[str, str], list[Outbox]] = defaultdict(list)
         for row in sorted(claimed, key=lambda row: row.id or 0):
             by_recipient[(row.platform, row.recipient)].append(row)
+            self._behind_tries.pop(row.id or 0, None)
+            if row.lease_until is not None:
+                self._held[row.id or 0] = row.lease_until
+        self._sending.update(by_recipient.keys())  # until `_send_in_order` is done with them
         await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
 
     async def _send_in_order(self, rows: list[Outbox]) -> None:
         """One member's messages, one at a time, each recorded before the next is sent: a crash
-        can then repeat at most the single message that was in flight for this member."""
+        can then repeat at most the single message that was in flight for this member. Then
+        the rows that waited behind them may go."""
+        recipient = (rows[0].platform, rows[0].recipient)
+        try:
+            await self._send_rows_in_order(rows)
+        finally:
+            for row in rows:  # whatever was not recorded is no longer this process's to renew
+                self._held.pop(row.id or 0, None)
+            self._sending[recipient] -= 1
+            if self._sending[recipient] <= 0:
+                del self._sending[recipient]
+            behind = self._behind.pop(recipient, None)
+            if behind:
+                self.kick(behind)
+
+    async def _send_rows_in_order(self, rows: list[Outbox]) -> None:
         for position, row in enumerate(rows):
             result = await self._send_one(row)
             if result.lease_lost:
@@ -254,7 +327,7 @@ class Sender:
             # Wait for the platform's limits, but only while the lease lasts (with room for
             # the send): a longer wait hands the message back to the outbox until then.
             taken = await self.throttle.acquire(
-                row.platform, rate_limits(message), max_wait=self._lease_left(row)
+                row.platform, rate_limits(message), max_wait=lambda: self._lease_left(row)
             )
             if not isinstance(taken, Sent):
                 reason = "held back to stay within the platform's rate limit"
@@ -272,10 +345,11 @@ class Sender:
     def _lease_left(self, row: Outbox) -> float:
         """Seconds this worker may still start sending `row`: its lease, less room for the
         send itself to finish within it (after that, a sweep may lease and send it again)."""
-        if row.lease_until is None:
+        lease_until = self._held.get(row.id or 0, row.lease_until)
+        if lease_until is None:
             return 0.0
         room = min(LEASE_ROOM_SECONDS, self.settings.lease_seconds / 4)
-        return (row.lease_until - self.clock()).total_seconds() - room
+        return (lease_until - self.clock()).total_seconds() - room
 
     async def _delivered(self, adapter: Adapter, message: OutgoingMessage, row: Outbox) -> _Result:
         try:
@@ -294,6 +368,7 @@ class Sender:
             await self._record_outcomes(results)
         finally:  # recorded, or never will be by this attempt: nobody waits for it any more
             for result in results:
+                self._held.pop(result.row.id or 0, None)
                 recorded = self._unrecorded.pop(result.delivery_id or "", None)
                 if recorded is not None and not recorded.done():
                     recorded.set_result(None)
@@ -327,8 +402,6 @@ class Sender:
                 _count(result)
             for waiting in self._waiters.pop(result.row.id or 0, []):
                 waiting.tick()
-        if self._behind:  # an earlier message's outcome is recorded: those behind may go
-            self.kick(self._behind)
 
     async def _record_failure(
         self, session: Session, row: Outbox, error: DeliveryError, now: datetime
@@ -344,7 +417,7 @@ class Sender:
                 error.reason,
                 count_attempt=False,
             )
-            self._retry_in(error.retry_after, row.id)
+            self._retry_in(error.retry_after, row)
             return True
         if error.permanent or row.attempts >= self.settings.max_attempts:
             log.warning(
@@ -359,13 +432,24 @@ class Sender:
         )
         delay *= random.uniform(0.8, 1.2)
         await outbox.retry_later(session, row.id, now + timedelta(seconds=delay), error.reason)
-        self._retry_in(delay, row.id)
+        self._retry_in(delay, row)
         return True
 
-    def _retry_in(self, seconds: float, outbox_id: int) -> None:
-        """Try again as soon as the row is due, rather than at the next sweep."""
-        if seconds < self.settings.sweep_seconds:
-            asyncio.get_running_loop().call_later(seconds, self.kick, (outbox_id,))
+    def _retry_in(self, seconds: float, row: Outbox) -> None:
+        """Try again as soon as the row is due, rather than at the next sweep; the member's
+        later messages wait for it, and go once it is recorded."""
+        if seconds >= self.settings.sweep_seconds:
+            return
+        recipient = (row.platform, row.recipient)
+        self._retrying[recipient] += 1
+
+        def due() -> None:
+            self._retrying[recipient] -= 1
+            if self._retrying[recipient] <= 0:
+                del self._retrying[recipient]
+            self.kick((row.id or 0,))
+
+        asyncio.get_running_loop().call_later(seconds, due)
 
 
 def _count(result: _Result) -> None:

@@ -52,11 +52,6 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
     earlier = table.alias("earlier")
     now: Any = bindparam("now")
 
-    def one_of(name: str) -> Any:
-        if dialect == "sqlite":
-            return select(column("value")).select_from(func.json_each(bindparam(name)))
-        return bindparam(name, expanding=True)
-
     def claimable(row: Any) -> Any:
         conditions = [
             or_(
@@ -65,9 +60,9 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
             )
         ]
         if by_ids:
-            conditions.append(row.c.id.in_(one_of("ids")))
+            conditions.append(row.c.id.in_(_one_of(dialect, "ids")))
         if by_platform:
-            conditions.append(row.c.platform.in_(one_of("platforms")))
+            conditions.append(row.c.platform.in_(_one_of(dialect, "platforms")))
         return and_(*conditions)
 
     blocked_by_earlier = exists().where(
@@ -97,6 +92,61 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
             status="sending", lease_until=bindparam("lease_until"), attempts=table.c.attempts + 1
         )
         .returning(*table.c)
+    )
+
+
+async def renew(
+    session: Session, outbox_ids: Sequence[int], now: datetime, lease_until: datetime
+) -> list[int]:
+    """Extend the leases of these rows that are still leased (to us: a lease that has not run
+    out cannot have been taken by anyone else); returns the ids renewed."""
+    if not outbox_ids:
+        return []
+    dialect = session.get_bind().dialect.name
+    as_list: Any = json.dumps if dialect == "sqlite" else list
+    params = {"ids": as_list(list(outbox_ids)), "now": now, "lease_until": lease_until}
+    result = await session.core(_renew(dialect), params)
+    return [row.id for row in result.all()]
+
+
+@cache
+def _renew(dialect: str) -> Any:
+    table = Outbox.__table__
+    return (
+        update(table)
+        .where(
+            table.c.id.in_(_one_of(dialect, "ids")),
+            table.c.status == "sending",
+            table.c.lease_until > bindparam("now"),
+        )
+        .values(lease_until=bindparam("lease_until"))
+        .returning(table.c.id)
+    )
+
+
+def _one_of(dialect: str, name: str) -> Any:
+    """A list bound as one parameter: JSON on SQLite, so the statement keeps one shape
+    (prepared); an expanding list elsewhere."""
+    if dialect == "sqlite":
+        return select(column("value")).select_from(func.json_each(bindparam(name)))
+    return bindparam(name, expanding=True)
+
+
+async def recipients(session: Session, outbox_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
+    """Platform and recipient of those of these rows that are still to be delivered."""
+    if not outbox_ids:
+        return {}
+    dialect = session.get_bind().dialect.name
+    as_list: Any = json.dumps if dialect == "sqlite" else list
+    result = await session.core(_recipients(dialect), {"ids": as_list(list(outbox_ids))})
+    return {row.id: (row.platform, row.recipient) for row in result.all()}
+
+
+@cache
+def _recipients(dialect: str) -> Any:
+    table = Outbox.__table__
+    return select(table.c.id, table.c.platform, table.c.recipient).where(
+        table.c.id.in_(_one_of(dialect, "ids")), or_(*(table.c.status == status for status in OPEN))
     )
 
 
