@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from flows.answers import fold
 from flows.problems import ContentError, Problem, did_you_mean
-from flows.schema import STEP_KINDS, Community, Flow, SystemTexts, Text
+from flows.schema import STEP_KINDS, Community, Flow, Matching, SystemTexts, Text
 from flows.yamlfile import PathKey, YamlDocument, load_yaml
 
 KNOWN_KEYS = sorted(
@@ -58,6 +58,7 @@ class ContentTree:
     documents: dict[str, YamlDocument] = field(default_factory=dict)
     flow_files: dict[str, str] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
+    matching: Matching = field(default_factory=Matching)
 
     @property
     def onboarding(self) -> Flow:
@@ -246,9 +247,14 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
             continue
         flows[flow.id] = flow
         flow_files[flow.id] = document.file
-    if community is None or system is None:
+    matching: Matching | None = Matching()
+    if (root / "matching.yaml").is_file():
+        matching_doc = read(root / "matching.yaml")
+        matching = _parse(Matching, matching_doc, problems) if matching_doc else None
+    if community is None or system is None or matching is None:
         return None, problems
     tree = ContentTree(root, community, flows, system.texts, documents, flow_files)
+    tree.matching = matching
     problems.extend(validate_tree(tree, unparsed))
     tree.warnings = [p for p in problems if p.severity == "warning"]
     if any(p.severity == "error" for p in problems):

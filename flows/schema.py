@@ -290,3 +290,34 @@ class SystemTexts(Strict):
 
 # Profile fields every member has; `set` on these updates the member's own columns.
 CORE_PROFILE_FIELDS = ("locale", "timezone", "display_name", "consent")
+
+
+Hour = Annotated[int, Field(ge=0, le=23)]
+
+
+class MatchingWeights(Strict):
+    """How much each criterion counts (0 leaves it out)."""
+
+    topics: float = Field(3.0, ge=0)
+    timezone: float = Field(2.0, ge=0)
+    language: float = Field(2.0, ge=0)
+    experience: float = Field(1.0, ge=0)
+
+
+class Matching(Strict):
+    """`content/matching.yaml`: how newcomers and mentors are paired (optional; these are
+    the defaults)."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    weights: MatchingWeights = MatchingWeights()
+    hard: tuple[Literal["language", "timezone", "topics"], ...] = ("language",)
+    full_overlap_hours: float = Field(3.0, gt=0, le=24)
+    min_overlap_hours: float = Field(1.0, ge=0, le=24)
+    newcomer_hours: tuple[Hour, Hour] = (9, 21)
+    candidates: int = Field(24, ge=1, le=1000)
+
+    @model_validator(mode="after")
+    def _something_counts(self) -> Matching:
+        if not any(self.weights.model_dump().values()):
+            raise ValueError("every weight is 0: give at least one criterion a weight")
+        return self

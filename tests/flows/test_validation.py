@@ -343,3 +343,42 @@ def test_keywords_match_words_and_phrases(tree: Path) -> None:
     assert loaded.flow_for_keyword("I'd like a MENTOR?") is loaded.flows["hello"]
     assert loaded.flow_for_keyword("any first  issue for me") is loaded.flows["hello"]
     assert loaded.flow_for_keyword("mentorship") is None
+
+
+def test_the_shipped_matching_rules_are_the_defaults() -> None:
+    from bot.matching import Rules
+
+    loaded, _ = load_tree(CONTENT)
+    assert loaded is not None
+    assert Rules.from_content(loaded.matching) == Rules()
+
+
+def test_matching_rules_are_read_from_content(tree: Path) -> None:
+    from bot.matching import Rules
+
+    path = tree / "matching.yaml"
+    path.write_text("schema_version: 1\nhard: [language, timezone]\nweights:\n  topics: 5\n")
+    loaded, _ = load_tree(tree)
+    assert loaded is not None
+    rules = Rules.from_content(loaded.matching)
+    assert rules.hard == {"language", "timezone"} and rules.weights["topics"] == 5
+    assert rules.weights["timezone"] == 2  # what the file leaves out keeps its default
+
+
+@pytest.mark.parametrize(
+    ("line", "expected"),
+    [
+        ("hard: [language, height]", "content/matching.yaml:"),
+        ("weights:\n  topics: -1", "greater than or equal to 0"),
+        ("newcomer_hours: [9, 25]", "less than or equal to 23"),
+        ("wieghts: {}", "wieghts"),
+        (
+            "weights: {topics: 0, timezone: 0, language: 0, experience: 0}",
+            "give at least one criterion a weight",
+        ),
+    ],
+)
+def test_a_broken_matching_file_names_file_and_line(tree: Path, line: str, expected: str) -> None:
+    errors = errors_after(tree, lambda _: f"schema_version: 1\n{line}\n", "matching.yaml")
+    assert errors and all(e.startswith("content/matching.yaml:") for e in errors), errors
+    assert any(expected in e for e in errors), errors

@@ -1,0 +1,458 @@
+"""Matching newcomers with mentors: scores that explain themselves, hard constraints, and a
+batch optimizer over everyone waiting.
+
+A pair's score is a weighted sum of criteria, each between 0 and 1, with weights from
+`content/matching.yaml`:
+- **topics**: the share of the newcomer's interests the mentor can help with;
+- **timezone**: the hours both can meet (the mentor's weekly window and the newcomer's, both
+  in their own zones, compared in UTC on the day of matching, so summer time counts), up to
+  `full_overlap_hours`;
+- **language**: whether they share a language;
+- **experience**: whether the mentor has more experience than the newcomer.
+
+Some pairs are never proposed (`excluded`): a mentor with themself, paused or full; a pair
+declined before; and whatever criterion the content makes a hard constraint (by default a
+shared language).
+
+`optimize` assigns everyone waiting at once, maximising the total score within each mentor's
+capacity: a min-cost flow (OR-Tools) over each newcomer's best candidates and each mentor's
+best candidates. Scoring is vectorised with numpy, so 10,000 newcomers and 1,000 mentors (ten
+million pairs) are scored in well under a second; `bench/matching.py` compares the result with
+an exact solve over every pair.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+import numpy as np
+from numpy.typing import NDArray
+from ortools.graph.python import min_cost_flow
+
+from flows.schema import Matching
+
+CRITERIA = ("topics", "timezone", "language", "experience")
+SCALE = 1000  # scores are whole thousandths in the flow's integer costs
+SLOTS = 48  # half hours of a day: zones a half hour off UTC (India) count exactly
+MAX_WORDS = 64  # languages, and topics, each fit in one 64-bit mask
+
+
+@dataclass(frozen=True)
+class Rules:
+    """How pairs are scored, from `content/matching.yaml`."""
+
+    weights: dict[str, float] = field(
+        default_factory=lambda: {"topics": 3.0, "timezone": 2.0, "language": 2.0, "experience": 1.0}
+    )
+    hard: frozenset[str] = frozenset({"language"})  # a pair without it is never proposed
+    full_overlap_hours: float = 3.0  # this many hours together scores the whole weight
+    min_overlap_hours: float = 1.0  # with "timezone" hard: at least this many
+    newcomer_hours: tuple[int, int] = (9, 21)  # a newcomer who has not said when they can meet
+    candidates: int = 24  # per newcomer and per mentor capacity slot, for the batch optimizer
+
+    @classmethod
+    def from_content(cls, matching: Matching) -> Rules:
+        """The rules `content/matching.yaml` states."""
+        return cls(
+            weights=matching.weights.model_dump(),
+            hard=frozenset(matching.hard),
+            full_overlap_hours=matching.full_overlap_hours,
+            min_overlap_hours=matching.min_overlap_hours,
+            newcomer_hours=matching.newcomer_hours,
+            candidates=matching.candidates,
+        )
+
+
+@dataclass(frozen=True)
+class Person:
+    """A newcomer asking for a mentor, or a mentor; `topics` are interests for a newcomer."""
+
+    id: int
+    languages: frozenset[str]
+    topics: frozenset[str]
+    timezone: str = "UTC"
+    hours: tuple[int, int] | None = None  # local hours [start, end) they can meet; may wrap
+    experience: int = 0  # 0 new, 1 some, 2 lots
+
+
+@dataclass(frozen=True)
+class Mentor(Person):
+    capacity: int = 1  # mentees at once
+    load: int = 0  # mentees now
+    paused: bool = False
+
+    @property
+    def room(self) -> int:
+        return 0 if self.paused else max(0, self.capacity - self.load)
+
+
+@dataclass(frozen=True)
+class Reason:
+    """One thing a pair has going for it, for the offer's "why this pair"."""
+
+    criterion: str
+    shared: tuple[str, ...] = ()  # languages or topics
+    hours: float = 0.0  # of overlap
+    part_of_day: str = ""  # the newcomer's: morning, afternoon, evening, night
+
+
+@dataclass(frozen=True)
+class Score:
+    total: float
+    reasons: tuple[Reason, ...]
+
+
+@dataclass(frozen=True)
+class Pair:
+    newcomer: int
+    mentor: int
+    score: float
+
+
+def excluded(
+    newcomer: Person,
+    mentor: Mentor,
+    rules: Rules,
+    declined: Collection[tuple[int, int]] = (),
+    when: datetime | None = None,
+) -> str | None:
+    """Why this pair may not be proposed, or None."""
+    if newcomer.id == mentor.id:
+        return "self"
+    if mentor.paused:
+        return "paused"
+    if mentor.room <= 0:
+        return "full"
+    if (newcomer.id, mentor.id) in declined:
+        return "declined"
+    if "language" in rules.hard and not newcomer.languages & mentor.languages:
+        return "no_shared_language"
+    if "topics" in rules.hard and not newcomer.topics & mentor.topics:
+        return "no_shared_topic"
+    if "timezone" in rules.hard:
+        overlap = _overlap_hours(newcomer, mentor, rules, when or datetime.now(UTC))
+        if overlap < rules.min_overlap_hours:
+            return "too_little_overlap"
+    return None
+
+
+def score(newcomer: Person, mentor: Mentor, rules: Rules, when: datetime | None = None) -> Score:
+    """The pair's score and its reasons (whether or not the pair is allowed)."""
+    when = when or datetime.now(UTC)
+    table = _Table.of([newcomer], [mentor], rules, when)
+    parts = table.criteria(slice(0, 1))
+    total = float(sum(rules.weights.get(c, 0.0) * parts[c][0, 0] for c in CRITERIA))
+    reasons: list[Reason] = []
+    if languages := newcomer.languages & mentor.languages:
+        reasons.append(Reason("language", shared=tuple(sorted(languages))))
+    overlap = _overlap_hours(newcomer, mentor, rules, when)
+    if overlap > 0:
+        reasons.append(
+            Reason(
+                "timezone", hours=overlap, part_of_day=_part_of_day(newcomer, mentor, rules, when)
+            )
+        )
+    if topics := newcomer.topics & mentor.topics:
+        reasons.append(Reason("topics", shared=tuple(sorted(topics))))
+    if mentor.experience > newcomer.experience:
+        reasons.append(Reason("experience"))
+    return Score(round(total, 3), tuple(reasons))
+
+
+def best(
+    newcomer: Person,
+    mentors: Sequence[Mentor],
+    rules: Rules,
+    declined: Collection[tuple[int, int]] = (),
+    when: datetime | None = None,
+) -> tuple[Mentor, Score] | None:
+    """The best allowed mentor for one newcomer now (an instant offer), or None. Ties go to
+    the mentor with more room, then the lower id, so offers spread and are reproducible."""
+    when = when or datetime.now(UTC)
+    allowed = [m for m in mentors if excluded(newcomer, m, rules, declined, when) is None]
+    if not allowed:
+        return None
+    scored = [(score(newcomer, m, rules, when), m) for m in allowed]
+    chosen_score, chosen = max(scored, key=lambda s: (s[0].total, s[1].room, -s[1].id))
+    return chosen, chosen_score
+
+
+def optimize(
+    newcomers: Sequence[Person],
+    mentors: Sequence[Mentor],
+    rules: Rules,
+    declined: Iterable[tuple[int, int]] = (),
+    when: datetime | None = None,
+    exhaustive: bool = False,
+) -> list[Pair]:
+    """Assign newcomers to mentors within each mentor's room, maximising the total score over
+    allowed pairs; a newcomer may stay unassigned (no room, or no allowed mentor). With
+    `exhaustive`, every allowed pair is a candidate (the exact solve the benchmark checks
+    against); otherwise each newcomer's best `rules.candidates` mentors, and each mentor's
+    best `rules.candidates` newcomers per place they have."""
+    when = when or datetime.now(UTC)
+    if not newcomers or not mentors:
+        return []
+    table = _Table.of(newcomers, mentors, rules, when)
+    blocked = _declined_index(declined, newcomers, mentors)
+    tails: list[NDArray[np.int64]] = []
+    heads: list[NDArray[np.int64]] = []
+    gains: list[NDArray[np.int64]] = []
+    n, m = len(newcomers), len(mentors)
+    k = min(m, rules.candidates)
+    room = table.room
+    mentor_keep = np.minimum(n, np.maximum(room, 1) * rules.candidates)
+    # Per mentor, the best scores seen so far and who had them (the mentor side's candidates).
+    best_of_mentor = np.full((max(1, int(mentor_keep.max())), m), -1, dtype=np.int64)
+    best_who = np.full(best_of_mentor.shape, -1, dtype=np.int64)
+    chunk = max(1, 2_000_000 // m)
+    for start in range(0, n, chunk):
+        rows = slice(start, min(n, start + chunk))
+        gain = table.gains(rows, blocked)  # -1 where not allowed
+        if exhaustive:
+            r, c = np.nonzero(gain >= 0)
+        else:
+            top = (
+                np.argpartition(-gain, k - 1, axis=1)[:, :k]
+                if k < m
+                else np.tile(np.arange(m), (gain.shape[0], 1))
+            )
+            r = np.repeat(np.arange(gain.shape[0]), top.shape[1])
+            c = top.ravel()
+            keep = gain[r, c] >= 0
+            r, c = r[keep], c[keep]
+            best_of_mentor, best_who = _merge_mentor_best(best_of_mentor, best_who, gain, start)
+        tails.append(r + start)
+        heads.append(c)
+        gains.append(gain[r, c])
+    if not exhaustive:
+        depth = np.arange(best_of_mentor.shape[0])[:, None] < mentor_keep[None, :]
+        valid = (best_of_mentor >= 0) & depth
+        rr, cc = np.nonzero(valid)
+        tails.append(best_who[rr, cc])
+        heads.append(cc)
+        gains.append(best_of_mentor[rr, cc])
+    tail = np.concatenate(tails)
+    head = np.concatenate(heads)
+    gain = np.concatenate(gains)
+    if not exhaustive:  # the two sides' candidates overlap: each pair once
+        unique = np.unique(tail * m + head, return_index=True)[1]
+        tail, head, gain = tail[unique], head[unique], gain[unique]
+    return _solve(tail, head, gain, room, newcomers, mentors)
+
+
+def _merge_mentor_best(
+    best: NDArray[np.int64], who: NDArray[np.int64], gain: NDArray[np.int64], start: int
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    depth = best.shape[0]
+    rows = gain.shape[0]
+    keep = min(depth, rows)
+    top = (
+        np.argpartition(-gain, keep - 1, axis=0)[:keep]
+        if keep < rows
+        else np.arange(rows)[:, None].repeat(gain.shape[1], 1)
+    )
+    top_gain = np.take_along_axis(gain, top, axis=0)
+    merged_gain = np.concatenate([best, top_gain])
+    merged_who = np.concatenate([who, top + start])
+    order = np.argsort(-merged_gain, axis=0, kind="stable")[:depth]
+    return np.take_along_axis(merged_gain, order, 0), np.take_along_axis(merged_who, order, 0)
+
+
+def _solve(
+    tail: NDArray[np.int64],
+    head: NDArray[np.int64],
+    gain: NDArray[np.int64],
+    room: NDArray[np.int64],
+    newcomers: Sequence[Person],
+    mentors: Sequence[Mentor],
+) -> list[Pair]:
+    """Min-cost flow: source → newcomer (1) → mentor (1 per pair, cost −gain) → sink (room);
+    and newcomer → sink at no gain, for whoever stays unassigned."""
+    n, m = len(newcomers), len(mentors)
+    source, sink = n + m, n + m + 1
+    newcomer_nodes = np.arange(n, dtype=np.int64)
+    mentor_nodes = np.arange(n, n + m, dtype=np.int64)
+    flow = min_cost_flow.SimpleMinCostFlow()
+    pairs_from = len(newcomer_nodes)
+    tails = np.concatenate([np.full(n, source), tail, mentor_nodes, newcomer_nodes])
+    heads = np.concatenate([newcomer_nodes, head + n, np.full(m, sink), np.full(n, sink)])
+    capacities = np.concatenate([np.ones(n), np.ones(len(tail)), room, np.ones(n)]).astype(np.int64)
+    costs = np.concatenate([np.zeros(n), -gain, np.zeros(m), np.zeros(n)]).astype(np.int64)
+    arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
+    supplies = np.zeros(n + m + 2, dtype=np.int64)
+    supplies[source], supplies[sink] = n, -n
+    flow.set_nodes_supplies(np.arange(n + m + 2), supplies)
+    status = flow.solve()
+    if status != flow.OPTIMAL:
+        raise RuntimeError(f"matching: the flow solver stopped with status {status}")
+    used = flow.flows(arcs[pairs_from : pairs_from + len(tail)])
+    chosen = np.nonzero(used > 0)[0]
+    return [
+        Pair(newcomers[int(tail[i])].id, mentors[int(head[i])].id, int(gain[i]) / SCALE)
+        for i in chosen
+    ]
+
+
+def _declined_index(
+    declined: Iterable[tuple[int, int]], newcomers: Sequence[Person], mentors: Sequence[Mentor]
+) -> dict[int, list[int]]:
+    """Declined pairs as row → columns of the score table."""
+    row = {p.id: i for i, p in enumerate(newcomers)}
+    column = {p.id: j for j, p in enumerate(mentors)}
+    index: dict[int, list[int]] = {}
+    for newcomer, mentor in declined:
+        if newcomer in row and mentor in column:
+            index.setdefault(row[newcomer], []).append(column[mentor])
+    return index
+
+
+@dataclass
+class _Table:
+    """Everyone's languages, topics and hours as bit masks, to score many pairs at once."""
+
+    rules: Rules
+    n_languages: NDArray[np.uint64]
+    n_topics: NDArray[np.uint64]
+    n_topic_count: NDArray[np.int64]
+    n_slots: NDArray[np.uint64]
+    n_experience: NDArray[np.int64]
+    n_ids: NDArray[np.int64]
+    m_languages: NDArray[np.uint64]
+    m_topics: NDArray[np.uint64]
+    m_slots: NDArray[np.uint64]
+    m_experience: NDArray[np.int64]
+    m_ids: NDArray[np.int64]
+    room: NDArray[np.int64]
+
+    @classmethod
+    def of(
+        cls, newcomers: Sequence[Person], mentors: Sequence[Mentor], rules: Rules, when: datetime
+    ) -> _Table:
+        languages = _Vocabulary("languages")
+        topics = _Vocabulary("topics")
+        slots = _SlotCache(rules, when)
+        return cls(
+            rules=rules,
+            n_languages=languages.masks(p.languages for p in newcomers),
+            n_topics=topics.masks(p.topics for p in newcomers),
+            n_topic_count=np.array([len(p.topics) for p in newcomers], dtype=np.int64),
+            n_slots=np.array([slots.of(p, newcomer=True) for p in newcomers], dtype=np.uint64),
+            n_experience=np.array([p.experience for p in newcomers], dtype=np.int64),
+            n_ids=np.array([p.id for p in newcomers], dtype=np.int64),
+            m_languages=languages.masks(p.languages for p in mentors),
+            m_topics=topics.masks(p.topics for p in mentors),
+            m_slots=np.array([slots.of(p, newcomer=False) for p in mentors], dtype=np.uint64),
+            m_experience=np.array([p.experience for p in mentors], dtype=np.int64),
+            m_ids=np.array([p.id for p in mentors], dtype=np.int64),
+            room=np.array([p.room for p in mentors], dtype=np.int64),
+        )
+
+    def criteria(self, rows: slice) -> dict[str, NDArray[np.float64]]:
+        """Each criterion, 0 to 1, for these newcomers against every mentor."""
+        shared_topics = np.bitwise_count(self.n_topics[rows, None] & self.m_topics[None, :])
+        overlap = np.bitwise_count(self.n_slots[rows, None] & self.m_slots[None, :]) / 2
+        return {
+            "topics": shared_topics / np.maximum(1, self.n_topic_count[rows, None]),
+            "timezone": np.minimum(1.0, overlap / self.rules.full_overlap_hours),
+            "language": ((self.n_languages[rows, None] & self.m_languages[None, :]) != 0).astype(
+                np.float64
+            ),
+            "experience": (self.m_experience[None, :] > self.n_experience[rows, None]).astype(
+                np.float64
+            ),
+        }
+
+    def gains(self, rows: slice, declined: dict[int, list[int]]) -> NDArray[np.int64]:
+        """Integer scores (thousandths) for these newcomers against every mentor; -1 where
+        the pair is not allowed."""
+        parts = self.criteria(rows)
+        total = sum(self.rules.weights.get(c, 0.0) * parts[c] for c in CRITERIA)
+        gain = np.rint(np.asarray(total) * SCALE).astype(np.int64)
+        allowed = (self.room > 0)[None, :] & (self.n_ids[rows, None] != self.m_ids[None, :])
+        if "language" in self.rules.hard:
+            allowed &= parts["language"] > 0
+        if "topics" in self.rules.hard:
+            allowed &= parts["topics"] > 0
+        if "timezone" in self.rules.hard:
+            overlap = np.bitwise_count(self.n_slots[rows, None] & self.m_slots[None, :]) / 2
+            allowed &= overlap >= self.rules.min_overlap_hours
+        first = rows.start or 0
+        for row in range(first, rows.stop):
+            for column in declined.get(row, ()):
+                allowed[row - first, column] = False
+        return np.where(allowed, gain, -1)
+
+
+class _Vocabulary:
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self.bits: dict[str, int] = {}
+
+    def masks(self, sets: Iterable[frozenset[str]]) -> NDArray[np.uint64]:
+        return np.array([self.mask(values) for values in sets], dtype=np.uint64)
+
+    def mask(self, values: frozenset[str]) -> int:
+        mask = 0
+        for value in values:
+            if value not in self.bits:
+                if len(self.bits) >= MAX_WORDS:
+                    raise ValueError(f"matching: more than {MAX_WORDS} different {self.what}")
+                self.bits[value] = len(self.bits)
+            mask |= 1 << self.bits[value]
+        return mask
+
+
+class _SlotCache:
+    """A person's meeting hours as a mask of the day's UTC half hours, on the day of matching
+    (zones and windows repeat, so each is worked out once)."""
+
+    def __init__(self, rules: Rules, when: datetime) -> None:
+        self.rules = rules
+        self.when = when
+        self._cache: dict[tuple[str, tuple[int, int]], int] = {}
+
+    def of(self, person: Person, newcomer: bool) -> int:
+        hours = person.hours or (self.rules.newcomer_hours if newcomer else None)
+        if hours is None:
+            return 0
+        key = (person.timezone, hours)
+        if key not in self._cache:
+            self._cache[key] = _utc_slots(person.timezone, hours, self.when)
+        return self._cache[key]
+
+
+def _utc_slots(timezone: str, hours: tuple[int, int], when: datetime) -> int:
+    offset = when.astimezone(ZoneInfo(timezone)).utcoffset()
+    shift = round((offset.total_seconds() if offset else 0) / 1800)  # in half hours
+    start, end = hours
+    length = (end - start) % 24 or 24
+    mask = 0
+    for half in range(2 * length):
+        mask |= 1 << ((2 * start + half - shift) % SLOTS)
+    return mask
+
+
+def _overlap_hours(newcomer: Person, mentor: Mentor, rules: Rules, when: datetime) -> float:
+    slots = _SlotCache(rules, when)
+    return (slots.of(newcomer, True) & slots.of(mentor, False)).bit_count() / 2
+
+
+def _part_of_day(newcomer: Person, mentor: Mentor, rules: Rules, when: datetime) -> str:
+    """When, in the newcomer's own day, most of the overlap falls."""
+    slots = _SlotCache(rules, when)
+    both = slots.of(newcomer, True) & slots.of(mentor, False)
+    offset = when.astimezone(ZoneInfo(newcomer.timezone)).utcoffset()
+    shift = round((offset.total_seconds() if offset else 0) / 1800)
+    parts = {"night": 0, "morning": 0, "afternoon": 0, "evening": 0}
+    for half in range(SLOTS):
+        if both >> half & 1:
+            local_hour = ((half + shift) % SLOTS) // 2
+            parts[_PARTS[local_hour]] += 1
+    return max(parts, key=lambda part: parts[part])
+
+
+_PARTS = ["night"] * 6 + ["morning"] * 6 + ["afternoon"] * 6 + ["evening"] * 6
