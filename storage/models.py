@@ -156,3 +156,66 @@ class AuditLog(SQLModel, table=True):
     action: str = Field(max_length=64)
     member_id: int | None = _member_fk(nullable=True)
     detail: dict[str, Any] = _json(dict)
+
+
+class MentorProfile(SQLModel, table=True):
+    """A member who mentors: what they help with, when, and how many mentees at once."""
+
+    __tablename__ = "mentor_profile"
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, unique=True
+        ),
+    )
+    topics: list[str] = _json(list)
+    languages: list[str] = _json(list)
+    hours_start: int | None = Field(default=None)  # local hours [start, end) they can meet
+    hours_end: int | None = Field(default=None)
+    capacity: int = Field(default=1)
+    intro: str = Field(default="", max_length=1000)
+    paused: bool = Field(default=False)
+    expired_in_a_row: int = Field(default=0)  # offers left unanswered since the last answer
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class MentorOffer(SQLModel, table=True):
+    """A mentor offered to a newcomer: offered, then accepted, declined, expired or
+    withdrawn. One row per pair ever: a pair is never proposed twice."""
+
+    __tablename__ = "mentor_offer"
+    __table_args__ = (
+        UniqueConstraint("newcomer_id", "mentor_id"),
+        Index("ix_mentor_offer_status_expires_at", "status", "expires_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    newcomer_id: int = _member_fk()
+    mentor_id: int = _member_fk()
+    status: str = Field(default="offered", max_length=16)
+    score: float = Field(default=0.0)
+    reasons: list[dict[str, Any]] = _json(list)
+    offered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime)
+    answered_at: datetime | None = _when(nullable=True)
+
+
+class Mentorship(SQLModel, table=True):
+    """An accepted offer: active until it ends (its schedule runs out, or either ends it)."""
+
+    __table_args__ = (Index("ix_mentorship_status", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    newcomer_id: int = _member_fk()
+    mentor_id: int = _member_fk()
+    offer_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("mentor_offer.id", ondelete="SET NULL")),
+    )
+    status: str = Field(default="active", max_length=16)
+    started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    ended_at: datetime | None = _when(nullable=True)
+    end_reason: str | None = Field(default=None, max_length=64)

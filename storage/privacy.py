@@ -6,10 +6,21 @@ import hashlib
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, or_, select
 from sqlmodel import SQLModel
 
-from storage.models import Answer, AuditLog, DueWork, FlowRun, Identity, Member, Outbox
+from storage.models import (
+    Answer,
+    AuditLog,
+    DueWork,
+    FlowRun,
+    Identity,
+    Member,
+    MentorOffer,
+    MentorProfile,
+    Mentorship,
+    Outbox,
+)
 from storage.session import Session
 
 PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
@@ -19,7 +30,10 @@ PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     Outbox,
     DueWork,
     AuditLog,
+    MentorProfile,
 )
+# Rows about two members (a newcomer and a mentor): they belong to both. In deletion order.
+PAIR_TABLES: tuple[type[Mentorship] | type[MentorOffer], ...] = (Mentorship, MentorOffer)
 
 
 def _plain(row: SQLModel) -> dict[str, Any]:
@@ -43,12 +57,22 @@ async def export_member(session: Session, member: Member) -> dict[str, Any]:
         statement = select(table).where(table.member_id == member.id)
         rows = (await session.execute(statement.order_by(table.id))).scalars()
         document[table.__tablename__] = [_plain(row) for row in rows]
+    for pair in PAIR_TABLES:
+        statement = select(pair).where(_either(pair, member.id))
+        rows = (await session.execute(statement.order_by(pair.id))).scalars()
+        document[pair.__tablename__] = [_plain(row) for row in rows]
     return document
+
+
+def _either(pair: type[Mentorship] | type[MentorOffer], member_id: int | None) -> Any:
+    return or_(pair.newcomer_id == member_id, pair.mentor_id == member_id)
 
 
 async def forget_member(session: Session, member: Member, actor: str) -> None:
     """Delete the member and every row about them; leave one audit entry without personal data."""
     assert member.id is not None
+    for pair in PAIR_TABLES:
+        await session.execute(delete(pair).where(_either(pair, member.id)))
     for table in PER_MEMBER_TABLES:
         await session.execute(delete(table).where(table.member_id == member.id))
     await session.delete(member)

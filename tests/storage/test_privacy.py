@@ -9,13 +9,25 @@ from typing import Any
 from sqlalchemy import select
 from sqlmodel import SQLModel
 
+from storage import mentorship
 from storage.members import create_member
-from storage.models import Answer, AuditLog, DueWork, FlowRun, Identity, Member, Outbox
-from storage.privacy import export_member, forget_member, pseudonym
+from storage.models import (
+    Answer,
+    AuditLog,
+    DueWork,
+    FlowRun,
+    Identity,
+    Member,
+    MentorOffer,
+    MentorProfile,
+    Mentorship,
+    Outbox,
+)
+from storage.privacy import PAIR_TABLES, PER_MEMBER_TABLES, export_member, forget_member, pseudonym
 from storage.session import Database
 from tests.storage.rows import NOW, count, message
 
-PER_MEMBER = (Identity, FlowRun, Answer, Outbox, DueWork, AuditLog)
+PER_MEMBER = (Identity, FlowRun, Answer, Outbox, DueWork, AuditLog, MentorProfile)
 
 
 async def _member_with_everything(db: Database, name: str) -> int:
@@ -47,6 +59,7 @@ async def _member_with_everything(db: Database, name: str) -> int:
                     due_at=NOW + timedelta(days=1),
                 ),
                 AuditLog(actor="bot", action="member.joined", member_id=member.id),
+                MentorProfile(member_id=member.id, topics=["docs"], languages=["en"]),
             ]
         )
         return member.id
@@ -74,7 +87,7 @@ async def test_export_holds_one_row_of_every_table_for_that_member_only(db: Data
     ada = await _member_with_everything(db, "ada")
     await _member_with_everything(db, "bob")
     document = await _export(db, ada)
-    assert set(document) == {"member", *(_table(m) for m in PER_MEMBER)}
+    assert set(document) == {"member", *(_table(m) for m in (*PER_MEMBER, *PAIR_TABLES))}
     assert document["member"]["id"] == ada
     for model in PER_MEMBER:
         rows = document[_table(model)]
@@ -137,3 +150,31 @@ async def test_the_pseudonym_is_stable_and_differs_between_members() -> None:
     assert pseudonym(1) != pseudonym(2)
     assert len(pseudonym(1)) == 16
     assert set(pseudonym(1)) <= set("0123456789abcdef")
+
+
+def test_every_table_about_members_is_exported_and_forgotten() -> None:
+    """A table added later with a column pointing at a member must be added to privacy.py."""
+    covered = {_table(m) for m in (*PER_MEMBER_TABLES, *PAIR_TABLES)}
+    about_members = {
+        table.name
+        for table in SQLModel.metadata.tables.values()
+        if table.name != "member"
+        and any(key.column.table.name == "member" for key in table.foreign_keys)
+    }
+    assert about_members == covered
+
+
+async def test_a_mentorship_belongs_to_both_and_goes_with_either(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    bob = await _member_with_everything(db, "bob")
+    async with db.transaction() as session:
+        offer = await mentorship.propose(session, bob, ada, NOW, NOW + timedelta(days=2), 5.0, [])
+        assert offer is not None
+        assert await mentorship.accept(session, offer, NOW) is not None
+    for member in (ada, bob):
+        document = await _export(db, member)
+        assert len(document["mentor_offer"]) == 1 and len(document["mentorship"]) == 1
+    await _forget(db, ada)
+    assert await count(db, MentorOffer) == 0
+    assert await count(db, Mentorship) == 0
+    assert (await _export(db, bob))["mentor_profile"][0]["member_id"] == bob

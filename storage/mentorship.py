@@ -1,0 +1,244 @@
+"""Mentor profiles, offers and mentorships as stored state machines.
+
+An offer goes offered → accepted, declined, expired or withdrawn, and only from offered: each
+change is one conditional UPDATE, so two answers racing (a double tap, two replicas) change it
+once. There is one offer row per (newcomer, mentor) pair ever, under a unique constraint: a
+pair is never proposed twice, whatever happened to the first offer. An accepted offer starts
+a mentorship, active until it ends.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from storage.models import Member, MentorOffer, MentorProfile, Mentorship
+from storage.session import Session, dialect_insert
+
+OFFER_STATES = ("offered", "accepted", "declined", "expired", "withdrawn")
+
+
+@dataclass(frozen=True)
+class MentorLoad:
+    """A mentor's profile with the member's own details and their active mentorships."""
+
+    profile: MentorProfile
+    member: Member
+    active: int
+
+
+async def save_profile(
+    session: Session,
+    member_id: int,
+    now: datetime,
+    *,
+    topics: Sequence[str],
+    languages: Sequence[str],
+    hours: tuple[int, int] | None,
+    capacity: int,
+    intro: str = "",
+) -> MentorProfile:
+    """Create or replace a member's mentor profile (signing up again edits it)."""
+    if capacity < 1:
+        raise ValueError("a mentor takes at least one mentee at once")
+    profile = (
+        await session.execute(select(MentorProfile).where(MentorProfile.member_id == member_id))
+    ).scalar_one_or_none()
+    if profile is None:
+        profile = MentorProfile(member_id=member_id, created_at=now)
+        session.add(profile)
+    profile.topics = sorted(set(topics))
+    profile.languages = sorted(set(languages))
+    profile.hours_start, profile.hours_end = hours if hours else (None, None)
+    profile.capacity = capacity
+    profile.intro = intro
+    profile.updated_at = now
+    await session.flush()
+    return profile
+
+
+async def set_paused(session: Session, member_id: int, paused: bool, now: datetime) -> bool:
+    """Pause or resume new offers to a mentor; False if they have no profile. Resuming also
+    forgets the offers they let expire."""
+    values: dict[str, Any] = {"paused": paused, "updated_at": now}
+    if not paused:
+        values["expired_in_a_row"] = 0
+    result = await session.execute(
+        update(MentorProfile).where(MentorProfile.member_id == member_id).values(**values)
+    )
+    return bool(result.rowcount)
+
+
+async def propose(
+    session: Session,
+    newcomer_id: int,
+    mentor_id: int,
+    now: datetime,
+    expires_at: datetime,
+    score: float,
+    reasons: list[dict[str, Any]],
+) -> int | None:
+    """Record an offer; None if this pair was ever proposed before (never twice)."""
+    insert = dialect_insert(session.get_bind().dialect.name)
+    result = await session.execute(
+        insert(MentorOffer)
+        .values(
+            newcomer_id=newcomer_id,
+            mentor_id=mentor_id,
+            status="offered",
+            score=score,
+            reasons=reasons,
+            offered_at=now,
+            expires_at=expires_at,
+        )
+        .on_conflict_do_nothing(index_elements=["newcomer_id", "mentor_id"])
+        .returning(MentorOffer.id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def accept(session: Session, offer_id: int, now: datetime) -> int | None:
+    """The mentor accepts: the offer is accepted and a mentorship starts; returns its id, or
+    None if the offer was not open (answered, expired or withdrawn meanwhile)."""
+    offer = await _answer(session, offer_id, "accepted", now)
+    if offer is None:
+        return None
+    await session.execute(
+        update(MentorProfile)
+        .where(MentorProfile.member_id == offer.mentor_id)
+        .values(expired_in_a_row=0)
+    )
+    mentorship = Mentorship(
+        newcomer_id=offer.newcomer_id, mentor_id=offer.mentor_id, offer_id=offer.id, started_at=now
+    )
+    session.add(mentorship)
+    await session.flush()
+    return mentorship.id
+
+
+async def decline(session: Session, offer_id: int, now: datetime) -> MentorOffer | None:
+    """The mentor declines; the offer, or None if it was not open."""
+    offer = await _answer(session, offer_id, "declined", now)
+    if offer is not None:
+        await session.execute(
+            update(MentorProfile)
+            .where(MentorProfile.member_id == offer.mentor_id)
+            .values(expired_in_a_row=0)
+        )
+    return offer
+
+
+async def expire(
+    session: Session, offer_id: int, now: datetime, pause_after: int
+) -> tuple[MentorOffer, bool] | None:
+    """No answer in time: the offer expires. Returns it, and whether this paused the mentor
+    (`pause_after` offers in a row left to expire); None if the offer was not open."""
+    offer = await _answer(session, offer_id, "expired", now)
+    if offer is None:
+        return None
+    profile = (
+        await session.execute(
+            select(MentorProfile).where(MentorProfile.member_id == offer.mentor_id)
+        )
+    ).scalar_one_or_none()
+    if profile is None:
+        return offer, False
+    profile.expired_in_a_row += 1
+    paused_now = not profile.paused and profile.expired_in_a_row >= pause_after
+    if paused_now:
+        profile.paused = True
+    profile.updated_at = now
+    await session.flush()
+    return offer, paused_now
+
+
+async def withdraw(session: Session, offer_id: int, now: datetime) -> MentorOffer | None:
+    """The newcomer no longer needs it (matched elsewhere, left): the offer is withdrawn."""
+    return await _answer(session, offer_id, "withdrawn", now)
+
+
+async def _answer(
+    session: Session, offer_id: int, status: str, now: datetime
+) -> MentorOffer | None:
+    result = await session.execute(
+        update(MentorOffer)
+        .where(MentorOffer.id == offer_id, MentorOffer.status == "offered")
+        .values(status=status, answered_at=now)
+        .returning(MentorOffer)
+    )
+    return result.scalar_one_or_none()
+
+
+async def end(session: Session, mentorship_id: int, reason: str, now: datetime) -> bool:
+    """End an active mentorship (its schedule ran out, or either person ended it)."""
+    result = await session.execute(
+        update(Mentorship)
+        .where(Mentorship.id == mentorship_id, Mentorship.status == "active")
+        .values(status="ended", ended_at=now, end_reason=reason)
+    )
+    return bool(result.rowcount)
+
+
+async def proposed_pairs(session: Session) -> set[tuple[int, int]]:
+    """Every (newcomer, mentor) pair ever offered: the matcher must not offer them again."""
+    rows = await session.execute(select(MentorOffer.newcomer_id, MentorOffer.mentor_id))
+    return {(newcomer, mentor) for newcomer, mentor in rows.all()}
+
+
+async def open_offer(session: Session, newcomer_id: int) -> MentorOffer | None:
+    """The newcomer's offer waiting for a mentor's answer, if any."""
+    return (
+        await session.execute(
+            select(MentorOffer).where(
+                MentorOffer.newcomer_id == newcomer_id, MentorOffer.status == "offered"
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def active_mentorship(session: Session, member_id: int) -> Mentorship | None:
+    """The member's active mentorship, as newcomer or as mentor (the latest, for a mentor)."""
+    return (
+        await session.execute(
+            select(Mentorship)
+            .where(
+                Mentorship.status == "active",
+                (Mentorship.newcomer_id == member_id) | (Mentorship.mentor_id == member_id),
+            )
+            .order_by(Mentorship.id.desc())
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+
+
+async def mentors(session: Session) -> list[MentorLoad]:
+    """Every mentor with their load: active mentorships, and open offers, which hold a place
+    until answered. One query."""
+    active = (
+        select(Mentorship.mentor_id, func.count().label("n"))
+        .where(Mentorship.status == "active")
+        .group_by(Mentorship.mentor_id)
+        .subquery()
+    )
+    offered = (
+        select(MentorOffer.mentor_id, func.count().label("n"))
+        .where(MentorOffer.status == "offered")
+        .group_by(MentorOffer.mentor_id)
+        .subquery()
+    )
+    rows = await session.execute(
+        select(
+            MentorProfile,
+            Member,
+            func.coalesce(active.c.n, 0) + func.coalesce(offered.c.n, 0),
+        )
+        .join(Member, Member.id == MentorProfile.member_id)
+        .outerjoin(active, active.c.mentor_id == MentorProfile.member_id)
+        .outerjoin(offered, offered.c.mentor_id == MentorProfile.member_id)
+        .order_by(MentorProfile.member_id)
+    )
+    return [MentorLoad(profile, member, int(load)) for profile, member, load in rows.all()]
