@@ -35,12 +35,10 @@ async def claim(
     dialect = session.get_bind().dialect.name
     statement = _claim(dialect, ids is not None, platforms is not None)
     params: dict[str, Any] = {"now": now, "lease_until": now + lease, "limit": limit}
-    # SQLite takes a list as one JSON parameter, so the statement keeps one shape (prepared).
-    as_list: Any = json.dumps if dialect == "sqlite" else list
     if ids is not None:
-        params["ids"] = as_list(list(ids))
+        params["ids"] = _list_value(dialect, ids)
     if platforms is not None:
-        params["platforms"] = as_list(list(platforms))
+        params["platforms"] = _list_value(dialect, platforms)
     result = await session.core(statement, params)
     return sorted(result.all(), key=lambda row: row.id)
 
@@ -103,8 +101,7 @@ async def renew(
     if not outbox_ids:
         return []
     dialect = session.get_bind().dialect.name
-    as_list: Any = json.dumps if dialect == "sqlite" else list
-    params = {"ids": as_list(list(outbox_ids)), "now": now, "lease_until": lease_until}
+    params = {"ids": _list_value(dialect, outbox_ids), "now": now, "lease_until": lease_until}
     result = await session.core(_renew(dialect), params)
     return [row.id for row in result.all()]
 
@@ -124,6 +121,11 @@ def _renew(dialect: str) -> Any:
     )
 
 
+def _list_value(dialect: str, values: Sequence[Any]) -> Any:
+    """The value bound for a `_one_of` parameter."""
+    return json.dumps(list(values)) if dialect == "sqlite" else list(values)
+
+
 def _one_of(dialect: str, name: str) -> Any:
     """A list bound as one parameter: JSON on SQLite, so the statement keeps one shape
     (prepared); an expanding list elsewhere."""
@@ -137,8 +139,7 @@ async def recipients(session: Session, outbox_ids: Sequence[int]) -> dict[int, t
     if not outbox_ids:
         return {}
     dialect = session.get_bind().dialect.name
-    as_list: Any = json.dumps if dialect == "sqlite" else list
-    result = await session.core(_recipients(dialect), {"ids": as_list(list(outbox_ids))})
+    result = await session.core(_recipients(dialect), {"ids": _list_value(dialect, outbox_ids)})
     return {row.id: (row.platform, row.recipient) for row in result.all()}
 
 
