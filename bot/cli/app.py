@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import content, database, privacy, serve
+from bot.cli import content, database, mentors, privacy, serve
 from bot.cli.state import state
 
 app = typer.Typer(
@@ -43,4 +43,7 @@ app.command("check", help="Validate the content tree; exit 1 with every error if
 )
 app.command("export", help="Print as JSON everything stored about one member.")(privacy.export)
 app.command("forget", help="Erase everything stored about one member.")(privacy.forget)
+app.command("mentors", help="List mentors: languages, topics, hours, load and status.")(
+    mentors.mentors
+)
 app.add_typer(database.app, name="db", help="Database migrations.")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -42,7 +43,7 @@ def home(tmp_path: Path) -> dict[str, str]:
 def test_help_lists_every_command() -> None:
     result = onramp("--help")
     assert result.returncode == 0
-    for command in ("run", "check", "export", "forget", "db"):
+    for command in ("run", "check", "export", "forget", "mentors", "db"):
         assert f"│ {command} " in result.stdout
 
 
@@ -156,3 +157,60 @@ def test_platforms_are_chosen_by_the_secrets_in_the_environment() -> None:
         assert configured_adapters(settings, factories) == ["telegram"]  # no signing secret
         env.setenv("SLACK_SIGNING_SECRET", "shh")
         assert configured_adapters(settings, factories) == ["slack", "telegram"]
+
+
+async def _two_mentors(url: str) -> None:
+    from storage import mentorship
+    from storage.members import create_member
+    from storage.migrate import upgrade
+    from storage.session import Database
+    from tests.storage.rows import NOW
+
+    db = Database.from_url(url)
+    try:
+        await upgrade(db.engine)
+        async with db.transaction() as session:
+            ids = []
+            for name in ("Aminata", "Luis", "Ada"):
+                _, member = await create_member(
+                    session, platform="console", workspace="", external_id=name, display_name=name
+                )
+                ids.append(member.id)
+            aminata, luis, ada = ids
+            await mentorship.save_profile(
+                session,
+                aminata,
+                NOW,
+                topics=["docs"],
+                languages=["fr", "wo"],
+                hours=(18, 21),
+                capacity=1,
+            )
+            await mentorship.save_profile(
+                session, luis, NOW, topics=["code"], languages=["es"], hours=None, capacity=2
+            )
+            await mentorship.set_paused(session, luis, True, NOW)
+            offer = await mentorship.propose(session, ada, aminata, NOW, NOW, 5.0, [])
+            assert offer is not None
+            assert await mentorship.accept(session, offer, NOW) is not None
+    finally:
+        await db.dispose()
+
+
+def test_mentors_lists_each_with_load_and_status(home: dict[str, str]) -> None:
+    empty = onramp("mentors", env=home)
+    assert empty.returncode == 0 and "No mentors yet." in empty.stdout
+    asyncio.run(_two_mentors(home["ONRAMP_DATABASE__URL"]))
+    listed = onramp("mentors", env=home)
+    assert listed.returncode == 0, listed.stderr
+    assert "2 mentor(s)" in listed.stdout
+    aminata = next(line for line in listed.stdout.splitlines() if "Aminata" in line)
+    assert "fr, wo" in aminata and "18:00–21:00" in aminata and "1/1" in aminata
+    assert "full" in aminata
+    luis = next(line for line in listed.stdout.splitlines() if "Luis" in line)
+    assert "0/2" in luis and "paused" in luis
+    rows = json.loads(onramp("mentors", "--json", env=home).stdout)
+    assert [(r["name"], r["load"], r["status"]) for r in rows] == [
+        ("Aminata", 1, "full"),
+        ("Luis", 0, "paused"),
+    ]
