@@ -169,15 +169,19 @@ def best(
     declined: Collection[tuple[int, int]] = (),
     when: datetime | None = None,
 ) -> tuple[Mentor, Score] | None:
-    """The best allowed mentor for one newcomer now (an instant offer), or None. Ties go to
-    the mentor with more room, then the lower id, so offers spread and are reproducible."""
+    """The best allowed mentor for one newcomer now (an instant offer), or None. Scored like
+    the batch, all mentors at once; ties go to the mentor with more room, then the lower id,
+    so offers spread and are reproducible."""
     when = when or datetime.now(UTC)
-    allowed = [m for m in mentors if excluded(newcomer, m, rules, declined, when) is None]
+    if not mentors:
+        return None
+    table = _Table.of([newcomer], mentors, rules, when)
+    gain = table.gains(slice(0, 1), _declined_index(declined, [newcomer], mentors))[0]
+    allowed = [int(j) for j in np.nonzero(gain >= 0)[0]]
     if not allowed:
         return None
-    scored = [(score(newcomer, m, rules, when), m) for m in allowed]
-    chosen_score, chosen = max(scored, key=lambda s: (s[0].total, s[1].room, -s[1].id))
-    return chosen, chosen_score
+    chosen = mentors[max(allowed, key=lambda j: (gain[j], mentors[j].room, -mentors[j].id))]
+    return chosen, score(newcomer, chosen, rules, when)
 
 
 def optimize(

@@ -183,3 +183,23 @@ def test_nobody_to_match_is_no_pairs() -> None:
     assert optimize([], [AMINATA], RULES) == []
     assert optimize([ADA], [], RULES) == []
     assert optimize([ADA], [LUIS], RULES, when=WINTER) == []  # no shared language
+
+
+@pytest.mark.parametrize(
+    "rules", [RULES, Rules(hard=frozenset({"language", "timezone", "topics"}), min_overlap_hours=2)]
+)
+def test_the_scored_table_and_the_single_checks_agree(rules: Rules) -> None:
+    """`best` and `optimize` score with numpy masks, `excluded` and `score` one pair at a
+    time: both must allow the same pairs and give the same totals."""
+    rng = random.Random(5)
+    people, guides = _community(rng, 40, 12)
+    declined = {(rng.randrange(40), 100 + rng.randrange(12)) for _ in range(30)}
+    for person in people:
+        allowed = [m for m in guides if excluded(person, m, rules, declined, WINTER) is None]
+        chosen = best(person, guides, rules, declined, WINTER)
+        if not allowed:
+            assert chosen is None
+            continue
+        assert chosen is not None and chosen[0] in allowed
+        top = max(score(person, m, rules, WINTER).total for m in allowed)
+        assert chosen[1].total == pytest.approx(top, abs=0.001)
