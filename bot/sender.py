@@ -63,10 +63,10 @@ class Sender:
         self._wanted: set[int] = set()
         self._claimed: list[Outbox] = []  # leased by the transaction that wrote them
         # Per recipient (platform, recipient), rows waiting for an earlier message to them
-        # that this process is sending (`_sending`): kicked once that is recorded.
+        # that this process is sending, or will retry within a sweep (`_sending`, counting
+        # each batch and each retry timer): kicked once that outcome is recorded.
         self._behind: dict[tuple[str, str], set[int]] = defaultdict(set)
         self._sending: Counter[tuple[str, str]] = Counter()
-        self._retrying: Counter[tuple[str, str]] = Counter()  # a retry is due within a sweep
         self._behind_tries: dict[int, int] = {}
         # Rows leased by this process whose outcome is not yet recorded: until when (renewed).
         self._held: dict[int, datetime] = {}
@@ -203,9 +203,7 @@ class Sender:
         start delivering them, without waiting for them to go."""
         # Rows behind a message this process is not sending are the sweep's: it takes them
         # once whatever holds them lets go.
-        for recipient in [
-            r for r in self._behind if r not in self._sending and r not in self._retrying
-        ]:
+        for recipient in [r for r in self._behind if r not in self._sending]:
             del self._behind[recipient]
         self._behind_tries.clear()
         while len(self._held) < HELD_BATCHES * self.settings.batch_size:
@@ -236,7 +234,7 @@ class Sender:
         few times, soon (`BEHIND_RETRY_SECONDS`), then left to the sweep."""
         loop = asyncio.get_running_loop()
         for outbox_id, recipient in (await outbox.recipients(session, list(outbox_ids))).items():
-            if recipient in self._sending or recipient in self._retrying:
+            if recipient in self._sending:
                 self._behind[recipient].add(outbox_id)
                 continue
             tries = self._behind_tries.get(outbox_id, 0)
@@ -294,12 +292,15 @@ class Sender:
         finally:
             for row in rows:  # whatever was not recorded is no longer this process's to renew
                 self._held.pop(row.id or 0, None)
-            self._sending[recipient] -= 1
-            if self._sending[recipient] <= 0:
-                del self._sending[recipient]
+            self._done_sending(recipient)
             behind = self._behind.pop(recipient, None)
             if behind:
                 self.kick(behind)
+
+    def _done_sending(self, recipient: tuple[str, str]) -> None:
+        self._sending[recipient] -= 1
+        if self._sending[recipient] <= 0:
+            del self._sending[recipient]
 
     async def _send_rows_in_order(self, rows: list[Outbox]) -> None:
         for position, row in enumerate(rows):
@@ -441,12 +442,10 @@ class Sender:
         if seconds >= self.settings.sweep_seconds:
             return
         recipient = (row.platform, row.recipient)
-        self._retrying[recipient] += 1
+        self._sending[recipient] += 1
 
         def due() -> None:
-            self._retrying[recipient] -= 1
-            if self._retrying[recipient] <= 0:
-                del self._retrying[recipient]
+            self._done_sending(recipient)
             self.kick((row.id or 0,))
 
         asyncio.get_running_loop().call_later(seconds, due)
