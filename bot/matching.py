@@ -133,8 +133,8 @@ def excluded(
     if "topics" in rules.hard and not newcomer.topics & mentor.topics:
         return "no_shared_topic"
     if "timezone" in rules.hard:
-        overlap = _overlap_hours(newcomer, mentor, rules, when or datetime.now(UTC))
-        if overlap < rules.min_overlap_hours:
+        both = _shared_slots(newcomer, mentor, rules, when or datetime.now(UTC))
+        if both.bit_count() / 2 < rules.min_overlap_hours:
             return "too_little_overlap"
     return None
 
@@ -148,13 +148,10 @@ def score(newcomer: Person, mentor: Mentor, rules: Rules, when: datetime | None 
     reasons: list[Reason] = []
     if languages := newcomer.languages & mentor.languages:
         reasons.append(Reason("language", shared=tuple(sorted(languages))))
-    overlap = _overlap_hours(newcomer, mentor, rules, when)
-    if overlap > 0:
-        reasons.append(
-            Reason(
-                "timezone", hours=overlap, part_of_day=_part_of_day(newcomer, mentor, rules, when)
-            )
-        )
+    both = _shared_slots(newcomer, mentor, rules, when)
+    if both:
+        part_of_day = _part_of_day(both, newcomer.timezone, when)
+        reasons.append(Reason("timezone", hours=both.bit_count() / 2, part_of_day=part_of_day))
     if topics := newcomer.topics & mentor.topics:
         reasons.append(Reason("topics", shared=tuple(sorted(topics))))
     if mentor.experience > newcomer.experience:
@@ -356,10 +353,12 @@ class _Table:
         )
 
     def criteria(self, rows: slice) -> dict[str, NDArray[np.float64]]:
-        """Each criterion, 0 to 1, for these newcomers against every mentor."""
+        """Each criterion, 0 to 1, for these newcomers against every mentor; and the hours
+        of overlap themselves ("overlap_hours", for the timezone constraint)."""
         shared_topics = np.bitwise_count(self.n_topics[rows, None] & self.m_topics[None, :])
         overlap = np.bitwise_count(self.n_slots[rows, None] & self.m_slots[None, :]) / 2
         return {
+            "overlap_hours": overlap,
             "topics": shared_topics / np.maximum(1, self.n_topic_count[rows, None]),
             "timezone": np.minimum(1.0, overlap / self.rules.full_overlap_hours),
             "language": ((self.n_languages[rows, None] & self.m_languages[None, :]) != 0).astype(
@@ -382,8 +381,7 @@ class _Table:
         if "topics" in self.rules.hard:
             allowed &= parts["topics"] > 0
         if "timezone" in self.rules.hard:
-            overlap = np.bitwise_count(self.n_slots[rows, None] & self.m_slots[None, :]) / 2
-            allowed &= overlap >= self.rules.min_overlap_hours
+            allowed &= parts["overlap_hours"] >= self.rules.min_overlap_hours
         first = rows.start or 0
         for row in range(first, rows.stop):
             for column in declined.get(row, ()):
@@ -429,9 +427,14 @@ class _SlotCache:
         return self._cache[key]
 
 
-def _utc_slots(timezone: str, hours: tuple[int, int], when: datetime) -> int:
+def _shift(timezone: str, when: datetime) -> int:
+    """The zone's offset from UTC on that day, in half hours."""
     offset = when.astimezone(ZoneInfo(timezone)).utcoffset()
-    shift = round((offset.total_seconds() if offset else 0) / 1800)  # in half hours
+    return round((offset.total_seconds() if offset else 0) / 1800)
+
+
+def _utc_slots(timezone: str, hours: tuple[int, int], when: datetime) -> int:
+    shift = _shift(timezone, when)
     start, end = hours
     length = (end - start) % 24 or 24
     mask = 0
@@ -440,17 +443,15 @@ def _utc_slots(timezone: str, hours: tuple[int, int], when: datetime) -> int:
     return mask
 
 
-def _overlap_hours(newcomer: Person, mentor: Mentor, rules: Rules, when: datetime) -> float:
+def _shared_slots(newcomer: Person, mentor: Mentor, rules: Rules, when: datetime) -> int:
+    """The UTC half hours both can meet, as a mask."""
     slots = _SlotCache(rules, when)
-    return (slots.of(newcomer, True) & slots.of(mentor, False)).bit_count() / 2
+    return slots.of(newcomer, True) & slots.of(mentor, False)
 
 
-def _part_of_day(newcomer: Person, mentor: Mentor, rules: Rules, when: datetime) -> str:
-    """When, in the newcomer's own day, most of the overlap falls."""
-    slots = _SlotCache(rules, when)
-    both = slots.of(newcomer, True) & slots.of(mentor, False)
-    offset = when.astimezone(ZoneInfo(newcomer.timezone)).utcoffset()
-    shift = round((offset.total_seconds() if offset else 0) / 1800)
+def _part_of_day(both: int, timezone: str, when: datetime) -> str:
+    """When, in the newcomer's own day (`timezone`), most of the overlap `both` falls."""
+    shift = _shift(timezone, when)
     parts = {"night": 0, "morning": 0, "afternoon": 0, "evening": 0}
     for half in range(SLOTS):
         if both >> half & 1:

@@ -107,11 +107,7 @@ async def accept(session: Session, offer_id: int, now: datetime) -> int | None:
     offer = await _answer(session, offer_id, "accepted", now)
     if offer is None:
         return None
-    await session.execute(
-        update(MentorProfile)
-        .where(MentorProfile.member_id == offer.mentor_id)
-        .values(expired_in_a_row=0)
-    )
+    await _answered_by(session, offer.mentor_id)
     mentorship = Mentorship(
         newcomer_id=offer.newcomer_id, mentor_id=offer.mentor_id, offer_id=offer.id, started_at=now
     )
@@ -124,12 +120,15 @@ async def decline(session: Session, offer_id: int, now: datetime) -> MentorOffer
     """The mentor declines; the offer, or None if it was not open."""
     offer = await _answer(session, offer_id, "declined", now)
     if offer is not None:
-        await session.execute(
-            update(MentorProfile)
-            .where(MentorProfile.member_id == offer.mentor_id)
-            .values(expired_in_a_row=0)
-        )
+        await _answered_by(session, offer.mentor_id)
     return offer
+
+
+async def _answered_by(session: Session, mentor_id: int) -> None:
+    """A mentor who answers an offer (either way) is no longer counted as unresponsive."""
+    await session.execute(
+        update(MentorProfile).where(MentorProfile.member_id == mentor_id).values(expired_in_a_row=0)
+    )
 
 
 async def expire(
