@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import re
 import sys
 import threading
 import uuid
@@ -20,6 +21,8 @@ from bot.events import CommandInvoked, Event, MemberJoined, MessageReceived, par
 from bot.messages import OutgoingMessage
 from bot.settings import Settings
 
+# A member, written [name](member:ID) by the core: shown as their name.
+MENTION = re.compile(r"\[([^\]]*)\]\(member:[^)]*\)")
 log = logging.getLogger("onramp.console")
 QUIT = {"/quit", "/exit"}
 REPLY_WAIT_SECONDS = 30
@@ -119,7 +122,8 @@ class ConsoleAdapter:
     async def send(self, message: OutgoingMessage) -> str:
         self.out.print("[bold green]Onramp ›[/bold green]", markup=True)
         # In chat every line break is meant: make each one a Markdown hard break.
-        self.out.print(Markdown(message.text.strip().replace("\n", "  \n")))
+        text = MENTION.sub(r"**\1**", message.text.strip())  # a member: their name
+        self.out.print(Markdown(text.replace("\n", "  \n")))
         for number, choice in enumerate(message.choices, start=1):
             self.out.print(f"  [bold]{number}.[/bold] {escape(choice.label)}", markup=True)
         if message.choices and message.answer_hint:

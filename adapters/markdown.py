@@ -24,6 +24,11 @@ class Dialect:
     code: tuple[str, str]
     link: Callable[[str, str], str]  # (url, already rendered text) -> markup
     escape: Callable[[str], str]
+    # A member on this platform, written [name](member:ID) by the core: (ID, rendered name).
+    mention: Callable[[str, str], str] = lambda member, name: name
+
+
+MEMBER_LINK = "member:"
 
 
 def _slack_escape(text: str) -> str:
@@ -43,15 +48,33 @@ def _plain_link(url: str, text: str) -> str:
     return url if not text or text == url else f"{text} ({url})"
 
 
-SLACK = Dialect(("*", "*"), ("_", "_"), ("`", "`"), _slack_link, _slack_escape)
+SLACK = Dialect(
+    ("*", "*"),
+    ("_", "_"),
+    ("`", "`"),
+    _slack_link,
+    _slack_escape,
+    # https://api.slack.com/reference/surfaces/formatting#mentioning-users
+    lambda member, name: f"<@{_slack_escape(member)}>",
+)
 TELEGRAM_HTML = Dialect(
     ("<b>", "</b>"),
     ("<i>", "</i>"),
     ("<code>", "</code>"),
     _html_link,
     lambda text: html.escape(text, quote=False),
+    # https://core.telegram.org/bots/api#formatting-options: a mention of a user by id
+    lambda member, name: f'<a href="tg://user?id={html.escape(member, quote=True)}">{name}</a>',
 )
-WHATSAPP = Dialect(("*", "*"), ("_", "_"), ("`", "`"), _plain_link, lambda text: text)
+# A WhatsApp member id is their phone number: the contact to write to.
+WHATSAPP = Dialect(
+    ("*", "*"),
+    ("_", "_"),
+    ("`", "`"),
+    _plain_link,
+    lambda text: text,
+    lambda member, name: f"{name} (+{member})",
+)
 PLAIN = Dialect(("", ""), ("", ""), ("", ""), _plain_link, lambda text: text)
 
 
@@ -93,7 +116,10 @@ def _inline(tokens: Sequence[Token], dialect: Dialect) -> str:
                 url, begins = links.pop()
                 label = "".join(out[begins:])
                 del out[begins:]
-                out.append(dialect.link(url, label if label != dialect.escape(url) else ""))
+                if url.startswith(MEMBER_LINK):
+                    out.append(dialect.mention(url.removeprefix(MEMBER_LINK), label))
+                else:
+                    out.append(dialect.link(url, label if label != dialect.escape(url) else ""))
             case _:
                 out.append(dialect.escape(token.content))
     return "".join(out)

@@ -51,7 +51,15 @@ def _link(url: str, text: str) -> str:
 
 # Zulip's Markdown reads our subset as we do, except `_italic_` (Zulip only knows `*italic*`)
 # and `<autolinks>`. Text is passed as it is: escaping it would show backslashes in code spans.
-ZULIP = Dialect(("**", "**"), ("*", "*"), ("`", "`"), _link, lambda text: text)
+# A member is mentioned silently by name and id: https://zulip.com/help/mention-a-user-or-group
+ZULIP = Dialect(
+    ("**", "**"),
+    ("*", "*"),
+    ("`", "`"),
+    _link,
+    lambda text: text,
+    lambda member, name: f"@_**{name}|{member}**",
+)
 
 
 class ZulipAdapter:

@@ -9,31 +9,44 @@ from __future__ import annotations
 import logging
 import zoneinfo
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-
-from sqlalchemy import select
-from sqlmodel import col
 
 from bot.settings import ClockSettings
 from bot.turn import Turn
 from flows.content import ContentTree
-from storage import due
-from storage.models import DueWork, Identity, Member
+from storage import due, members
+from storage.models import DueWork, Member
 from storage.session import Database, Session
 
 log = logging.getLogger("onramp.clock")
 
 # A handler does the work inside the member's turn; returning a time postpones it to then.
 DueHandler = Callable[[Turn, DueWork], Awaitable[datetime | None]]
-_handlers: dict[str, tuple[DueHandler, bool]] = {}
+# Quiet hours as (start, end) local hours, or True for the [clock] settings' own.
+QuietHours = bool | Callable[[ContentTree], tuple[int, int]]
+Grace = Callable[[ContentTree], timedelta] | None
 
 
-def on(kind: str, *, quiet_hours: bool = False) -> Callable[[DueHandler], DueHandler]:
+@dataclass(frozen=True)
+class _Kind:
+    handler: DueHandler
+    quiet_hours: QuietHours
+    grace: Grace
+
+
+_handlers: dict[str, _Kind] = {}
+
+
+def on(
+    kind: str, *, quiet_hours: QuietHours = False, grace: Grace = None
+) -> Callable[[DueHandler], DueHandler]:
     """Register the handler of one kind of due work. With `quiet_hours`, work that comes due
-    in the member's local night waits for their morning."""
+    in the member's local night waits for their morning. With `grace`, work found more than
+    that late (the bot was down) is skipped and recorded rather than done out of season."""
 
     def decorate(handler: DueHandler) -> DueHandler:
-        _handlers[kind] = (handler, quiet_hours)
+        _handlers[kind] = _Kind(handler, quiet_hours, grace)
         return handler
 
     return decorate
@@ -86,23 +99,36 @@ class DueWorkRunner:
             await self._run(work)
         return len(claimed)
 
+    def _quiet_hours(self, kind: _Kind) -> tuple[int, int] | None:
+        if kind.quiet_hours is False:
+            return None
+        if kind.quiet_hours is True:
+            return self.settings.quiet_hours_start, self.settings.quiet_hours_end
+        return kind.quiet_hours(self.content)
+
     async def _run(self, work: DueWork) -> None:
-        handler, quiet = _handlers.get(work.kind, (None, False))
+        kind = _handlers.get(work.kind)
         try:
             async with self.db.transaction() as session:
-                if handler is None:
+                if kind is None:
                     raise LookupError(f"no handler for due work of kind {work.kind!r}")
+                now = self.clock()
+                if kind.grace is not None and now - work.due_at > kind.grace(self.content):
+                    late = now - work.due_at
+                    log.warning(
+                        "due work skipped: older than its grace",
+                        extra={"kind": work.kind, "late_seconds": int(late.total_seconds())},
+                    )
+                    if not await due.skip(session, work.id or 0, now, f"late by {late}"):
+                        raise _LeaseLost(work.key)
+                    return
                 turn = await self._turn(session, work)
                 postpone = None
-                if turn is not None and quiet:
-                    postpone = quiet_until(
-                        turn.now,
-                        turn.member.timezone,
-                        self.settings.quiet_hours_start,
-                        self.settings.quiet_hours_end,
-                    )
+                quiet = self._quiet_hours(kind)
+                if turn is not None and quiet is not None:
+                    postpone = quiet_until(turn.now, turn.member.timezone, *quiet)
                 if turn is not None and postpone is None:
-                    postpone = await handler(turn, work)
+                    postpone = await kind.handler(turn, work)
                 if postpone is not None:
                     await due.schedule(
                         session,
@@ -134,17 +160,7 @@ class DueWorkRunner:
         if work.member_id is None:
             return None
         member = await session.get(Member, work.member_id)
-        identity = (
-            (
-                await session.execute(
-                    select(Identity)
-                    .where(col(Identity.member_id) == work.member_id)
-                    .order_by(col(Identity.id).desc())
-                )
-            )
-            .scalars()
-            .first()
-        )
+        identity = await members.latest_identity(session, work.member_id)
         if member is None or identity is None:
             return None
         key = f"due:{work.id}:{int(work.due_at.timestamp())}"

@@ -41,6 +41,24 @@ def register(
     return decorate
 
 
+# A button pressed on a question no flow waits for any more (a double tap, an old message):
+# a feature that recognises it answers and returns True.
+LateAnswer = Callable[[Turn, str], Awaitable[bool]]
+_late_answers: list[LateAnswer] = []
+
+
+def on_late_answer(handler: LateAnswer) -> LateAnswer:
+    _late_answers.append(handler)
+    return handler
+
+
+async def late_answer(turn: Turn, step_id: str) -> bool:
+    for handler in _late_answers:
+        if await handler(turn, step_id):
+            return True
+    return False
+
+
 def find(name: str) -> Command | None:
     return _commands.get(name)
 

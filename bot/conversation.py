@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from bot.messages import Choice, TemplateRef
 from bot.turn import Turn, community_variables
@@ -36,8 +38,9 @@ def expire_key(run: FlowRun) -> str:
     return f"flow.expire:{run.id}"
 
 
-async def start_flow(turn: Turn, flow: Flow) -> FlowRun:
-    """Begin `flow`. An unfinished run of another flow is paused and resumed afterwards."""
+async def start_flow(turn: Turn, flow: Flow, context: Mapping[str, Any] | None = None) -> FlowRun:
+    """Begin `flow`, its texts seeing `context` as `{{ context.* }}`. An unfinished run of
+    another flow is paused and resumed afterwards."""
     current = None if turn.newcomer else await runs.current_run(turn.session, _member_id(turn))
     turn.newcomer = False
     if current is not None:
@@ -53,12 +56,13 @@ async def start_flow(turn: Turn, flow: Flow) -> FlowRun:
         started_at=turn.now,
         updated_at=turn.now,
         expires_at=turn.now + flow.expire_after if flow.expire_after else None,
+        state={"context": dict(context)} if context else {},
     )
     turn.session.add(run)
     await turn.session.flush()
     if run.expires_at is not None:
         await turn.schedule("flow.expire", expire_key(run), run.expires_at, {"run": run.id})
-    await _apply(turn, run, flow, advance(flow, RunState(), Start(), _context(turn)))
+    await _apply(turn, run, flow, advance(flow, RunState(), Start(), _context(turn, run)))
     return run
 
 
@@ -72,17 +76,21 @@ async def continue_flow(turn: Turn, run: FlowRun, given: FlowInput) -> None:
         await runs.answers_of(turn.session, _run_id(run)),
         waiting=bool(run.state.get("waiting")),
     )
-    await _apply(turn, run, flow, advance(flow, state, given, _context(turn)))
+    await _apply(turn, run, flow, advance(flow, state, given, _context(turn, run)))
 
 
-def _context(turn: Turn) -> Context:
+def _context(turn: Turn, run: FlowRun) -> Context:
     return Context(
-        turn.profile(), turn.content.community.default_locale, community_variables(turn.content)
+        turn.profile(),
+        turn.content.community.default_locale,
+        community_variables(turn.content),
+        run.state.get("context") or {},
     )
 
 
 async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None:
     nudging = bool(run.state.get("nudging"))
+    turn.run, turn.run_answers = run, outcome.state.answers
     for output in outcome.outputs:
         match output:
             case Prompt():
@@ -99,7 +107,7 @@ async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None
             case AwaitInput():
                 nudging = await _await_input(turn, run, flow, output)
     run.step_id = outcome.state.step_id
-    run.state = {"waiting": outcome.state.waiting, "nudging": nudging}
+    run.state = {**run.state, "waiting": outcome.state.waiting, "nudging": nudging}
     run.updated_at = turn.now
     if outcome.state.finished:
         await _close(turn, run, "completed")
@@ -180,6 +188,21 @@ async def _close(turn: Turn, run: FlowRun, status: str) -> None:
 
 async def expire(turn: Turn, run: FlowRun) -> None:
     await _close(turn, run, "expired")
+
+
+async def cancel(turn: Turn, run: FlowRun) -> None:
+    """End a run the member will not finish (a feature took its question back)."""
+    await _close(turn, run, "cancelled")
+
+
+async def resume_paused(turn: Turn) -> None:
+    """With no run active, carry on with the one paused last, asking its question again."""
+    if await runs.current_run(turn.session, _member_id(turn)) is not None:
+        return
+    paused = await runs.last_paused_run(turn.session, _member_id(turn))
+    if paused is not None:
+        paused.status, paused.updated_at = "active", turn.now
+        await continue_flow(turn, paused, Resume())
 
 
 def is_expired(run: FlowRun, now: datetime) -> bool:

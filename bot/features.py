@@ -9,3 +9,5 @@ from bot import (  # noqa: F401
     profile_actions,
     timers,
 )
+from bot.mentorship import checkins, offers, signup  # noqa: F401
+from bot.mentorship import commands as mentor_commands  # noqa: F401

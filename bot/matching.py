@@ -188,9 +188,12 @@ def optimize(
     declined: Iterable[tuple[int, int]] = (),
     when: datetime | None = None,
     exhaustive: bool = False,
+    seniority: bool = False,
 ) -> list[Pair]:
     """Assign newcomers to mentors within each mentor's room, maximising the total score over
     allowed pairs; a newcomer may stay unassigned (no room, or no allowed mentor). With
+    `seniority`, among assignments of the same total, newcomers earlier in the list (those
+    waiting longest) go first; the total is never traded for it. With
     `exhaustive`, every allowed pair is a candidate (the exact solve the benchmark checks
     against); otherwise each newcomer's best `rules.candidates` mentors, and each mentor's
     best `rules.candidates` newcomers per place they have."""
@@ -242,7 +245,7 @@ def optimize(
     if not exhaustive:  # the two sides' candidates overlap: each pair once
         unique = np.unique(tail * m + head, return_index=True)[1]
         tail, head, gain = tail[unique], head[unique], gain[unique]
-    return _solve(tail, head, gain, room, newcomers, mentors)
+    return _solve(tail, head, gain, room, newcomers, mentors, seniority)
 
 
 def _merge_mentor_best(
@@ -270,9 +273,12 @@ def _solve(
     room: NDArray[np.int64],
     newcomers: Sequence[Person],
     mentors: Sequence[Mentor],
+    seniority: bool = False,
 ) -> list[Pair]:
     """Min-cost flow: source → newcomer (1) → mentor (1 per pair, cost −gain) → sink (room);
-    and newcomer → sink at no gain, for whoever stays unassigned."""
+    and newcomer → sink at no gain, for whoever stays unassigned. With `seniority`, each
+    gain is scaled past the largest possible sum of bonuses (n − index per assigned
+    newcomer), so the bonus only ever breaks ties in the total."""
     n, m = len(newcomers), len(mentors)
     source, sink = n + m, n + m + 1
     newcomer_nodes = np.arange(n, dtype=np.int64)
@@ -282,7 +288,10 @@ def _solve(
     tails = np.concatenate([np.full(n, source), tail, mentor_nodes, newcomer_nodes])
     heads = np.concatenate([newcomer_nodes, head + n, np.full(m, sink), np.full(n, sink)])
     capacities = np.concatenate([np.ones(n), np.ones(len(tail)), room, np.ones(n)]).astype(np.int64)
-    costs = np.concatenate([np.zeros(n), -gain, np.zeros(m), np.zeros(n)]).astype(np.int64)
+    pair_cost = -gain
+    if seniority:
+        pair_cost = -(gain * (n * (n + 1) // 2 + 1) + (n - tail))
+    costs = np.concatenate([np.zeros(n), pair_cost, np.zeros(m), np.zeros(n)]).astype(np.int64)
     arcs = flow.add_arcs_with_capacity_and_unit_cost(tails, heads, capacities, costs)
     supplies = np.zeros(n + m + 2, dtype=np.int64)
     supplies[source], supplies[sink] = n, -n

@@ -20,6 +20,7 @@ from bot.commands import command_menu
 from bot.dispatcher import Dispatcher, utcnow
 from bot.events import DeliveryUpdate, Event
 from bot.leadership import Leadership
+from bot.mentorship import batch as mentorship_batch
 from bot.sender import Sender
 from bot.settings import Settings
 from flows.content import ContentTree, load_tree_or_raise
@@ -152,6 +153,15 @@ class Onramp:
             next_run_time=datetime.now(UTC),
         )
         self.scheduler.add_job(
+            self.match_mentors,
+            "interval",
+            seconds=self.content.matching.offers.batch_every.total_seconds(),
+            id="mentor-matching",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
+        self.scheduler.add_job(
             self.housekeeping,
             "interval",
             hours=6,
@@ -189,6 +199,15 @@ class Onramp:
         return [community.default_locale] + [
             locale for locale in community.locales if locale != community.default_locale
         ]
+
+    async def match_mentors(self) -> mentorship_batch.BatchResult:
+        """Offer every newcomer still waiting for a mentor, all at once (the periodic batch)."""
+        result = await mentorship_batch.run(self.db, self.content, self.clock())
+        if result.queued:
+            self.sender.kick(result.queued)
+        if result.changes:
+            log.info("mentor matching", extra={"offers": len(result.changes)})
+        return result
 
     async def housekeeping(self) -> None:
         now = self.clock()

@@ -13,7 +13,7 @@ from bot.messages import Choice, Invite, OutgoingMessage, TemplateRef
 from flows.content import ContentTree
 from flows.text import render
 from storage import due
-from storage.models import AuditLog, Identity, Member, Outbox
+from storage.models import AuditLog, FlowRun, Identity, Member, Outbox
 from storage.session import Database, Session
 
 _QUEUE_MESSAGE = insert(Outbox.__table__).returning(Outbox.__table__.c.id)  # type: ignore[attr-defined]
@@ -32,6 +32,11 @@ class Turn:
     now: datetime
     key: str  # base of every outgoing message's dedupe key: replaying the turn queues nothing new
     newcomer: bool = False  # created by this very turn: no flow runs to look up yet
+    # While a flow's action runs: its run (with `state["context"]`) and the answers so far.
+    run: FlowRun | None = None
+    run_answers: Mapping[str, Any] = field(default_factory=dict)
+    # Turns of other members this one writes to (a mentor offered a newcomer): flushed with it.
+    others: list[Turn] = field(default_factory=list)
     _queued: list[dict[str, Any]] = field(default_factory=list)
     _audits: list[dict[str, Any]] = field(default_factory=list)
 
@@ -50,20 +55,25 @@ class Turn:
             "roles": list(self.member.roles),
         }
 
-    def template_variables(self, count: Any = None) -> dict[str, Any]:
+    def template_variables(
+        self, count: Any = None, context: Mapping[str, Any] | None = None
+    ) -> dict[str, Any]:
         return {
             "member": {"name": self.member.display_name, **self.profile()},
             "answers": {},
             "community": community_variables(self.content),
+            "context": context or {},
             "count": count,
         }
 
-    def system_text(self, key: str, count: int | None = None) -> str:
+    def system_text(self, key: str, count: int | None = None, **context: Any) -> str:
+        """A text of `content/system.yaml` in the member's language; `context` is what it
+        sees as `{{ context.* }}`."""
         return render(
             self.content.system[key],
             self.member.locale,
             self.content.community.default_locale,
-            self.template_variables(count),
+            self.template_variables(count, context),
         )
 
     def reply(
@@ -138,6 +148,14 @@ class Turn:
     async def flush(self) -> tuple[int, ...]:
         """Write the queued messages and audit entries; the messages' ids come back for
         delivery right after commit."""
+        while self.others:
+            other = self.others.pop(0)
+            self.others.extend(other.others)
+            self._queued.extend(other._queued)
+            self._audits.extend(other._audits)
+            other._queued.clear()
+            other._audits.clear()
+            other.others.clear()
         if self._audits:
             await self.session.core(_AUDIT, self._audits)
             self._audits.clear()

@@ -10,7 +10,7 @@ from pydantic import BaseModel, ValidationError
 
 from flows.answers import fold
 from flows.problems import ContentError, Problem, did_you_mean
-from flows.schema import STEP_KINDS, Community, Flow, Matching, SystemTexts, Text
+from flows.schema import STEP_KINDS, Checkins, Community, Flow, Matching, SystemTexts, Text
 from flows.yamlfile import PathKey, YamlDocument, load_yaml
 
 KNOWN_KEYS = sorted(
@@ -59,6 +59,7 @@ class ContentTree:
     flow_files: dict[str, str] = field(default_factory=dict)
     warnings: list[Problem] = field(default_factory=list)
     matching: Matching = field(default_factory=Matching)
+    checkins: Checkins = field(default_factory=Checkins)
 
     @property
     def onboarding(self) -> Flow:
@@ -251,10 +252,14 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     if (root / "matching.yaml").is_file():
         matching_doc = read(root / "matching.yaml")
         matching = _parse(Matching, matching_doc, problems) if matching_doc else None
-    if community is None or system is None or matching is None:
+    checkins: Checkins | None = Checkins()
+    if (root / "checkins.yaml").is_file():
+        checkins_doc = read(root / "checkins.yaml")
+        checkins = _parse(Checkins, checkins_doc, problems) if checkins_doc else None
+    if community is None or system is None or matching is None or checkins is None:
         return None, problems
     tree = ContentTree(root, community, flows, system.texts, documents, flow_files)
-    tree.matching = matching
+    tree.matching, tree.checkins = matching, checkins
     problems.extend(validate_tree(tree, unparsed))
     tree.warnings = [p for p in problems if p.severity == "warning"]
     if any(p.severity == "error" for p in problems):

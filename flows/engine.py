@@ -125,6 +125,9 @@ class Context:
     profile: Mapping[str, Any]
     default_locale: str
     community: Mapping[str, Any] = field(default_factory=dict)
+    # What the feature that started this run tells its texts (an offer's newcomer and
+    # reasons, a check-in's partner): `{{ context.* }}`.
+    extra: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def locale(self) -> str | None:
@@ -162,6 +165,7 @@ class _Turn:
             "member": member,
             "answers": self.answers,
             "community": self.context.community,
+            "context": self.context.extra,
             "count": count,
         }
 

@@ -248,11 +248,14 @@ class Trigger(Strict):
     member_joined: bool = False
     command: Id | None = None
     keywords: list[str] = Field(default_factory=list)
+    # Started by a feature rather than by the member (a mentor's offer, a check-in): named
+    # in matching.yaml or checkins.yaml.
+    feature: bool = False
 
     @model_validator(mode="after")
     def _something(self) -> Trigger:
-        if not (self.member_joined or self.command or self.keywords):
-            raise ValueError("a trigger needs member_joined, a command or keywords")
+        if not (self.member_joined or self.command or self.keywords or self.feature):
+            raise ValueError("a trigger needs member_joined, a command, keywords or feature")
         return self
 
 
@@ -304,6 +307,14 @@ class MatchingWeights(Strict):
     experience: float = Field(1.0, ge=0)
 
 
+class Offers(Strict):
+    """How offers to mentors are made and when they lapse."""
+
+    timeout: Duration = timedelta(hours=48)  # no answer by then: the next mentor is asked
+    pause_after_expired: int = Field(3, ge=1, le=100)  # offers left to expire in a row
+    batch_every: Duration = timedelta(minutes=15)  # how often waiting newcomers are matched
+
+
 class Matching(Strict):
     """`content/matching.yaml`: how newcomers and mentors are paired (optional; these are
     the defaults)."""
@@ -315,9 +326,58 @@ class Matching(Strict):
     min_overlap_hours: float = Field(1.0, ge=0, le=24)
     newcomer_hours: tuple[Hour, Hour] = (9, 21)
     candidates: int = Field(24, ge=1, le=1000)
+    offers: Offers = Offers()
+    signup_flow: Id = "mentor_signup"  # /mentor signup
+    offer_flow: Id = "mentor_offer"  # what a mentor is asked; its actions accept or decline
 
     @model_validator(mode="after")
     def _something_counts(self) -> Matching:
         if not any(self.weights.model_dump().values()):
             raise ValueError("every weight is 0: give at least one criterion a weight")
         return self
+
+
+class CheckinSchedule(Strict):
+    """Days after the match: each of `days`, then every `every` days, until `until`."""
+
+    days: tuple[Annotated[int, Field(ge=1, le=3650)], ...] = (3, 7)
+    every: int | None = Field(14, ge=1, le=3650)
+    until: int = Field(90, ge=1, le=3650)
+
+    @model_validator(mode="after")
+    def _in_order(self) -> CheckinSchedule:
+        if list(self.days) != sorted(set(self.days)):
+            raise ValueError("'days' must go up, each day once")
+        if self.days and self.days[-1] > self.until:
+            raise ValueError(f"day {self.days[-1]} is after 'until' ({self.until})")
+        return self
+
+    def offsets(self) -> list[int]:
+        """Every check-in day; the last is `until`, when the mentorship closes."""
+        found = list(self.days)
+        if self.every is not None:
+            day = (found[-1] if found else 0) + self.every
+            while day < self.until:
+                found.append(day)
+                day += self.every
+        found = [d for d in found if d < self.until]
+        return [*found, self.until]
+
+
+class Escalation(Strict):
+    """When community managers are told about a mentorship."""
+
+    low_score: int = Field(2, ge=0, le=5)  # a check-in answered with this or less
+    unanswered_in_a_row: int = Field(2, ge=1, le=100)
+
+
+class Checkins(Strict):
+    """`content/checkins.yaml`: when a mentorship is checked on, and when it closes."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    schedule: CheckinSchedule = CheckinSchedule()
+    quiet_hours: tuple[Hour, Hour] = (21, 8)  # local [start, end): nothing is sent then
+    grace: Duration = timedelta(days=3)  # older than this after downtime: skipped, recorded
+    escalation: Escalation = Escalation()
+    checkin_flow: Id = "mentor_checkin"  # asked on every scheduled day but the last
+    feedback_flow: Id = "mentor_feedback"  # asked on the last day; then the mentorship closes

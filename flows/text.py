@@ -13,7 +13,7 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment
 from flows.schema import ANY_LOCALE, Text, Translation
 
 # The only names a template may use; `onramp check` rejects any other.
-TEMPLATE_VARIABLES = frozenset({"member", "answers", "community", "count"})
+TEMPLATE_VARIABLES = frozenset({"member", "answers", "community", "context", "count"})
 
 _environment = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False

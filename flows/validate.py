@@ -70,8 +70,39 @@ def _check_system(tree: ContentTree) -> list[Problem]:
     return checker.problems
 
 
+def _check_feature_flows(tree: ContentTree, unparsed: set[str]) -> list[Problem]:
+    """The flows `matching.yaml` and `checkins.yaml` name must exist (when the file does)."""
+    problems: list[Problem] = []
+    named = {
+        "matching.yaml": {
+            "signup_flow": tree.matching.signup_flow,
+            "offer_flow": tree.matching.offer_flow,
+        },
+        "checkins.yaml": {
+            "checkin_flow": tree.checkins.checkin_flow,
+            "feedback_flow": tree.checkins.feedback_flow,
+        },
+    }
+    for file_name, wanted in named.items():
+        document = next((d for n, d in tree.documents.items() if n.endswith(file_name)), None)
+        if document is None:
+            continue
+        checker = TextChecker(tree, document)
+        for key, flow_id in wanted.items():
+            if flow_id not in {*tree.flows, *unparsed}:
+                checker.add(
+                    (key,),
+                    None,
+                    f"flow '{flow_id}' does not exist",
+                    did_you_mean(flow_id, tree.flows) or f"add content/flows/{flow_id}.yaml",
+                )
+        problems.extend(checker.problems)
+    return problems
+
+
 def validate_tree(tree: ContentTree, unparsed: set[str] | None = None) -> list[Problem]:
     problems = _check_community(tree, unparsed or set()) + _check_system(tree)
+    problems += _check_feature_flows(tree, unparsed or set())
     commands: dict[str, str] = {}
     onboarding = tree.flows.get(tree.community.onboarding_flow)
     for flow in tree.flows.values():

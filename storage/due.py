@@ -79,6 +79,16 @@ async def cancel_for_member(session: Session, member_id: int, prefix: str = "") 
     await session.execute(statement.values(status="cancelled"))
 
 
+async def cancel_prefix(session: Session, prefix: str) -> None:
+    """Cancel every pending piece of work whose key starts with `prefix` (all of a
+    mentorship's check-ins, both people's)."""
+    await session.execute(
+        update(DueWork)
+        .where(col(DueWork.key).startswith(prefix, autoescape=True), DueWork.status == "pending")
+        .values(status="cancelled")
+    )
+
+
 async def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list[DueWork]:
     due = or_(
         and_(DueWork.status == "pending", DueWork.due_at <= now),
@@ -106,6 +116,16 @@ async def finish(session: Session, work_id: int, now: datetime) -> bool:
         update(DueWork)
         .where(DueWork.id == work_id, DueWork.status == "running")
         .values(status="done", done_at=now, lease_until=None)
+    )
+    return bool(result.rowcount)
+
+
+async def skip(session: Session, work_id: int, now: datetime, why: str) -> bool:
+    """Record that the work was not done (too late to be useful); False if the lease was lost."""
+    result = await session.execute(
+        update(DueWork)
+        .where(DueWork.id == work_id, DueWork.status == "running")
+        .values(status="skipped", done_at=now, lease_until=None, last_error=why[:1000])
     )
     return bool(result.rowcount)
 

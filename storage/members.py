@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import and_, bindparam, select
+from sqlalchemy import String, and_, bindparam, cast, select
 
 from storage.models import FlowRun, Identity, Member, utcnow
 from storage.session import Session
@@ -117,3 +117,20 @@ async def find_member(session: Session, reference: str) -> Member | None:
 async def identities_of(session: Session, member_id: int) -> list[Identity]:
     result = await session.execute(select(Identity).where(Identity.member_id == member_id))
     return list(result.scalars())
+
+
+async def latest_identity(session: Session, member_id: int) -> Identity | None:
+    """Where to reach a member: the platform identity they were seen on last."""
+    result = await session.execute(
+        select(Identity).where(Identity.member_id == member_id).order_by(Identity.id.desc())
+    )
+    return result.scalars().first()
+
+
+async def with_role(session: Session, role: str) -> list[Member]:
+    """Members who hold `role` (e.g. manager), by id."""
+    statement = select(Member).where(
+        cast(Member.roles, String).like(f'%"{role}"%'), Member.opted_out.is_(False)
+    )
+    found = (await session.execute(statement.order_by(Member.id))).scalars()
+    return [member for member in found if role in member.roles]

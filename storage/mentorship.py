@@ -16,10 +16,11 @@ from typing import Any
 
 from sqlalchemy import func, select, update
 
-from storage.models import Member, MentorOffer, MentorProfile, Mentorship
+from storage.models import CheckIn, Member, MentorOffer, MentorProfile, MentorRequest, Mentorship
 from storage.session import Session, dialect_insert
 
 OFFER_STATES = ("offered", "accepted", "declined", "expired", "withdrawn")
+REQUEST_STATES = ("waiting", "offered", "matched", "cancelled")
 
 
 @dataclass(frozen=True)
@@ -241,3 +242,206 @@ async def mentors(session: Session) -> list[MentorLoad]:
         .order_by(MentorProfile.member_id)
     )
     return [MentorLoad(profile, member, int(load)) for profile, member, load in rows.all()]
+
+
+async def request(session: Session, member_id: int, now: datetime) -> str | None:
+    """The newcomer asks for a mentor. Returns None if the request is new (or was cancelled
+    and is open again), or the state of the request they already have."""
+    insert = dialect_insert(session.get_bind().dialect.name)
+    created = await session.execute(
+        insert(MentorRequest)
+        .values(member_id=member_id, status="waiting", requested_at=now, updated_at=now)
+        .on_conflict_do_nothing(index_elements=["member_id"])
+        .returning(MentorRequest.id)
+    )
+    if created.scalar_one_or_none() is not None:
+        return None
+    reopened = await session.execute(
+        update(MentorRequest)
+        .where(MentorRequest.member_id == member_id, MentorRequest.status == "cancelled")
+        .values(status="waiting", requested_at=now, updated_at=now)
+    )
+    if reopened.rowcount:
+        return None
+    return (
+        await session.execute(
+            select(MentorRequest.status).where(MentorRequest.member_id == member_id)
+        )
+    ).scalar_one()
+
+
+async def request_moved(
+    session: Session, member_id: int, to: str, now: datetime, *, was: Sequence[str] = ()
+) -> bool:
+    """Move a newcomer's request to state `to` (only from one of `was`, if given)."""
+    statement = update(MentorRequest).where(MentorRequest.member_id == member_id)
+    if was:
+        statement = statement.where(MentorRequest.status.in_(was))
+    result = await session.execute(statement.values(status=to, updated_at=now))
+    return bool(result.rowcount)
+
+
+async def request_status(session: Session, member_id: int) -> str | None:
+    return (
+        await session.execute(
+            select(MentorRequest.status).where(MentorRequest.member_id == member_id)
+        )
+    ).scalar_one_or_none()
+
+
+async def waiting(session: Session) -> list[Member]:
+    """Newcomers whose request waits for an offer, oldest first."""
+    rows = await session.execute(
+        select(Member)
+        .join(MentorRequest, MentorRequest.member_id == Member.id)
+        .where(MentorRequest.status == "waiting", Member.opted_out.is_(False))
+        .order_by(MentorRequest.requested_at, MentorRequest.id)
+    )
+    return list(rows.scalars())
+
+
+async def offer(session: Session, offer_id: int) -> MentorOffer | None:
+    return await session.get(MentorOffer, offer_id)
+
+
+async def open_offers(session: Session) -> list[MentorOffer]:
+    """Every offer still waiting for its mentor's answer."""
+    rows = await session.execute(
+        select(MentorOffer).where(MentorOffer.status == "offered").order_by(MentorOffer.id)
+    )
+    return list(rows.scalars())
+
+
+async def open_offers_to(session: Session, mentor_id: int) -> list[MentorOffer]:
+    rows = await session.execute(
+        select(MentorOffer)
+        .where(MentorOffer.mentor_id == mentor_id, MentorOffer.status == "offered")
+        .order_by(MentorOffer.id)
+    )
+    return list(rows.scalars())
+
+
+async def active_mentorships(session: Session, member_id: int) -> list[Mentorship]:
+    """The member's active mentorships, as newcomer or as mentor, oldest first."""
+    rows = await session.execute(
+        select(Mentorship)
+        .where(
+            Mentorship.status == "active",
+            (Mentorship.newcomer_id == member_id) | (Mentorship.mentor_id == member_id),
+        )
+        .order_by(Mentorship.id)
+    )
+    return list(rows.scalars())
+
+
+async def profile_of(session: Session, member_id: int) -> MentorProfile | None:
+    return (
+        await session.execute(select(MentorProfile).where(MentorProfile.member_id == member_id))
+    ).scalar_one_or_none()
+
+
+async def checkin_asked(
+    session: Session, mentorship_id: int, member_id: int, number: int, now: datetime
+) -> int | None:
+    """Record that check-in `number` was put to the member; None if it already was (the
+    same check-in is never asked twice)."""
+    insert = dialect_insert(session.get_bind().dialect.name)
+    result = await session.execute(
+        insert(CheckIn)
+        .values(mentorship_id=mentorship_id, member_id=member_id, number=number, asked_at=now)
+        .on_conflict_do_nothing(index_elements=["mentorship_id", "member_id", "number"])
+        .returning(CheckIn.id)
+    )
+    return result.scalar_one_or_none()
+
+
+async def checkin_answered(
+    session: Session, checkin_id: int, score: int | None, comment: str | None, now: datetime
+) -> bool:
+    """Record the answer, once."""
+    result = await session.execute(
+        update(CheckIn)
+        .where(CheckIn.id == checkin_id, CheckIn.answered_at.is_(None))
+        .values(score=score, comment=comment, answered_at=now)
+    )
+    return bool(result.rowcount)
+
+
+async def unanswered_in_a_row(session: Session, mentorship_id: int, member_id: int) -> int:
+    """How many of the member's latest check-ins in this mentorship went unanswered."""
+    rows = await session.execute(
+        select(CheckIn.answered_at)
+        .where(CheckIn.mentorship_id == mentorship_id, CheckIn.member_id == member_id)
+        .order_by(CheckIn.number.desc())
+    )
+    count = 0
+    for (answered_at,) in rows.all():
+        if answered_at is not None:
+            break
+        count += 1
+    return count
+
+
+async def mentors_offered(session: Session, newcomer_id: int) -> set[int]:
+    """Every mentor this newcomer was ever proposed to."""
+    rows = await session.execute(
+        select(MentorOffer.mentor_id).where(MentorOffer.newcomer_id == newcomer_id)
+    )
+    return set(rows.scalars())
+
+
+async def mentee_of(session: Session, newcomer_id: int) -> Mentorship | None:
+    """The newcomer's active mentorship, if they have one."""
+    return (
+        (
+            await session.execute(
+                select(Mentorship).where(
+                    Mentorship.newcomer_id == newcomer_id, Mentorship.status == "active"
+                )
+            )
+        )
+        .scalars()
+        .first()
+    )
+
+
+async def mentorship(session: Session, mentorship_id: int) -> Mentorship | None:
+    return await session.get(Mentorship, mentorship_id)
+
+
+async def checkin_noted(session: Session, checkin_id: int, comment: str | None) -> None:
+    """A note added after the score (the check-in was answered already)."""
+    if comment:
+        await session.execute(
+            update(CheckIn).where(CheckIn.id == checkin_id).values(comment=comment)
+        )
+
+
+async def mentor_busy(session: Session, mentor_id: int) -> bool:
+    """Whether an offer to this mentor waits for their answer. On PostgreSQL the mentor's
+    profile row is locked first, so two processes never both find them free."""
+    if session.get_bind().dialect.name != "sqlite":
+        await session.execute(
+            select(MentorProfile.id).where(MentorProfile.member_id == mentor_id).with_for_update()
+        )
+    found = await session.execute(
+        select(MentorOffer.id)
+        .where(MentorOffer.mentor_id == mentor_id, MentorOffer.status == "offered")
+        .limit(1)
+    )
+    return found.scalar_one_or_none() is not None
+
+
+async def latest_offer_to(session: Session, mentor_id: int) -> MentorOffer | None:
+    return (
+        (
+            await session.execute(
+                select(MentorOffer)
+                .where(MentorOffer.mentor_id == mentor_id)
+                .order_by(MentorOffer.id.desc())
+                .limit(1)
+            )
+        )
+        .scalars()
+        .first()
+    )

@@ -219,3 +219,44 @@ class Mentorship(SQLModel, table=True):
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = _when(nullable=True)
     end_reason: str | None = Field(default=None, max_length=64)
+
+
+class MentorRequest(SQLModel, table=True):
+    """A newcomer asking for a mentor: waiting until an offer goes out, offered while one is
+    open, matched once accepted, cancelled if they no longer want one."""
+
+    __tablename__ = "mentor_request"
+    __table_args__ = (Index("ix_mentor_request_status", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, unique=True
+        ),
+    )
+    status: str = Field(default="waiting", max_length=16)
+    requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class CheckIn(SQLModel, table=True):
+    """One check-in of one person in a mentorship: asked, then perhaps answered (1-5 and a
+    few words)."""
+
+    __tablename__ = "checkin"
+    __table_args__ = (UniqueConstraint("mentorship_id", "member_id", "number"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mentorship_id: int = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("mentorship.id", ondelete="CASCADE"), nullable=False, index=True
+        ),
+    )
+    member_id: int = _member_fk()
+    number: int = Field(default=0)  # 0, 1, 2… in the schedule; the last is the closing one
+    asked_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    answered_at: datetime | None = _when(nullable=True)
+    score: int | None = Field(default=None)
+    comment: str | None = Field(default=None, max_length=1000)

@@ -12,12 +12,14 @@ from sqlmodel import SQLModel
 from storage.models import (
     Answer,
     AuditLog,
+    CheckIn,
     DueWork,
     FlowRun,
     Identity,
     Member,
     MentorOffer,
     MentorProfile,
+    MentorRequest,
     Mentorship,
     Outbox,
 )
@@ -31,6 +33,8 @@ PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     DueWork,
     AuditLog,
     MentorProfile,
+    MentorRequest,
+    CheckIn,
 )
 # Rows about two members (a newcomer and a mentor): they belong to both. In deletion order.
 PAIR_TABLES: tuple[type[Mentorship] | type[MentorOffer], ...] = (Mentorship, MentorOffer)

@@ -73,3 +73,13 @@ async def end_runs(session: Session, member_id: int, status: str, at: datetime) 
         .where(FlowRun.member_id == member_id, FlowRun.status.in_(("active", "paused")))
         .values(status=status, finished_at=at, updated_at=at)
     )
+
+
+async def open_runs_of(session: Session, member_id: int, flow_id: str) -> list[FlowRun]:
+    """The member's unfinished runs (active or paused) of one flow."""
+    statement = select(FlowRun).where(
+        FlowRun.member_id == member_id,
+        FlowRun.flow_id == flow_id,
+        FlowRun.status.in_(("active", "paused")),
+    )
+    return list((await session.execute(statement.order_by(FlowRun.id))).scalars())

@@ -46,4 +46,8 @@ app.command("forget", help="Erase everything stored about one member.")(privacy.
 app.command("mentors", help="List mentors: languages, topics, hours, load and status.")(
     mentors.mentors
 )
+app.command(
+    "match",
+    help="Match every waiting newcomer, and weigh open offers again; print what changed.",
+)(mentors.match)
 app.add_typer(database.app, name="db", help="Database migrations.")

@@ -1,9 +1,11 @@
-"""`onramp mentors`: every mentor, with what they help with, when, and how full they are."""
+"""`onramp mentors`: every mentor, with what they help with, when, and how full they are;
+`onramp match`: every waiting newcomer and open offer matched again at once."""
 
 from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -11,8 +13,11 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.state import state
+from bot.mentorship import batch
+from flows.content import load_tree_or_raise
 from storage import mentorship
 from storage.migrate import upgrade
+from storage.models import Member
 from storage.session import Database
 
 
@@ -77,5 +82,60 @@ def mentors(
             f"{row['load']}/{row['capacity']}",
             row["status"]
             + (f" ({row['expired_in_a_row']} unanswered)" if row["expired_in_a_row"] else ""),
+        )
+    Console(width=160).print(table)
+
+
+async def _match() -> tuple[list[dict[str, Any]], bool]:
+    settings = state.settings()
+    content = load_tree_or_raise(settings.content.path)
+    db = Database.from_url(settings.database.url)
+    try:
+        await upgrade(db.engine)
+        result = await batch.run(db, content, datetime.now(UTC), reoptimize=True)
+        names: dict[int, str] = {}
+        async with db.reading() as session:
+            for change in result.changes:
+                for member_id in (change.was, change.now):
+                    if member_id is not None and member_id not in names:
+                        member = await session.get(Member, member_id)
+                        names[member_id] = member.display_name if member else ""
+    finally:
+        await db.dispose()
+    rows = [
+        {
+            "newcomer": change.newcomer,
+            "newcomer_name": change.newcomer_name,
+            "was": change.was,
+            "was_name": names.get(change.was) if change.was is not None else None,
+            "now": change.now,
+            "now_name": names.get(change.now) if change.now is not None else None,
+        }
+        for change in result.changes
+    ]
+    return rows, result.skipped
+
+
+def match(
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON document instead.")] = False,
+) -> None:
+    rows, skipped = asyncio.run(_match())
+    if skipped:
+        typer.secho("Another process is matching right now; try again in a moment.", fg="yellow")
+        raise typer.Exit(1)
+    if as_json:
+        typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
+        return
+    if not rows:
+        typer.echo("Nothing changed: every open offer is still the best, and nobody else fits.")
+        return
+    table = Table(title=f"{len(rows)} change(s); the bot sends the offers")
+    for heading in ("newcomer", "offer withdrawn from", "offered to"):
+        table.add_column(heading)
+    for row in rows:
+        table.add_row(
+            f"{row['newcomer_name']} ({row['newcomer']})",
+            f"{row['was_name']} ({row['was']})" if row["was"] is not None else "",
+            f"{row['now_name']} ({row['now']})" if row["now"] is not None else "",
         )
     Console(width=160).print(table)

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import asyncio
 import json
+from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
 
 from bot.cli.state import state
-from storage.members import find_member
+from bot.mentorship.offers import member_leaving
+from bot.turn import Turn
+from flows.content import load_tree_or_raise
+from storage.members import find_member, latest_identity
 from storage.migrate import upgrade
+from storage.models import Member
 from storage.privacy import export_member, forget_member
-from storage.session import Database
+from storage.session import Database, Session
 
 MemberArgument = Annotated[
     str,
@@ -31,9 +36,23 @@ async def _with_member(reference: str, action: Any) -> Any:
             member = await find_member(session, reference)
             if member is None:
                 return None
-            return await action(session, member)
+            return await action(session, member, db)
     finally:
         await db.dispose()
+
+
+async def leaving(session: Session, db: Database, member: Member) -> None:
+    """Before the erasure: whoever shares a mentorship or an offer with the member is told
+    and moved on (their messages stay queued; the member's own go with their data)."""
+    identity = await latest_identity(session, member.id or 0)
+    if identity is None:
+        return
+    content = load_tree_or_raise(state.settings().content.path)
+    now = datetime.now(UTC)
+    key = f"forget:{member.id}:{int(now.timestamp())}"
+    turn = Turn(session, db, content, member, identity, now, key=key)
+    await member_leaving(turn)
+    await turn.flush()
 
 
 def _not_found(reference: str) -> typer.Exit:
@@ -42,7 +61,9 @@ def _not_found(reference: str) -> typer.Exit:
 
 
 def export(member: MemberArgument) -> None:
-    document = asyncio.run(_with_member(member, export_member))
+    document = asyncio.run(
+        _with_member(member, lambda session, found, _: export_member(session, found))
+    )
     if document is None:
         raise _not_found(member)
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
@@ -55,7 +76,8 @@ def forget(
     if not yes:
         typer.confirm(f"Erase everything stored about {member}? This cannot be undone", abort=True)
 
-    async def _forget(session: Any, found: Any) -> bool:
+    async def _forget(session: Any, found: Any, db: Database) -> bool:
+        await leaving(session, db, found)
         await forget_member(session, found, actor="cli")
         return True
 

@@ -144,7 +144,16 @@ async def test_locale_hint_from_the_platform(onramp: Onramp, memory: object) -> 
 
 def test_the_command_menu_describes_every_command_in_every_language(onramp: Onramp) -> None:
     menu = {info.name: info.descriptions for info in command_menu(onramp.content)}
-    assert list(menu) == ["start", "restart", "help", "language", "stop", "feedback", "onboard"]
+    assert list(menu) == [
+        "start",
+        "restart",
+        "help",
+        "language",
+        "stop",
+        "mentor",
+        "feedback",
+        "onboard",
+    ]
     assert menu["start"]["en"] == "begin (or resume) your onboarding"  # "/start:" left out
     assert menu["language"]["fr"].startswith("changer la langue")  # "/language CODE :" too
     assert menu["feedback"]["es"] == "¿Qué tal fue tu bienvenida?"  # a flow's title

@@ -68,7 +68,14 @@ def test_the_shipped_content_is_valid_with_no_warnings() -> None:
     loaded, problems = load_tree(CONTENT)
     assert loaded is not None
     assert [str(p) for p in problems] == []
-    assert set(loaded.flows) == {"onboarding", "feedback"}
+    assert set(loaded.flows) == {
+        "onboarding",
+        "feedback",
+        "mentor_signup",
+        "mentor_offer",
+        "mentor_checkin",
+        "mentor_feedback",
+    }
 
 
 def test_the_minimal_flow_loads(tree: Path) -> None:
@@ -134,7 +141,7 @@ def test_template_variable_outside_the_allow_list(tree: Path) -> None:
     errors = errors_after(tree, lambda s: s.replace("say: Hi!", "say: 'Hi {{ secret }}'"))
     assert errors == [
         "content/flows/hello.yaml:8 step 'greet': template uses unknown variable 'secret'; "
-        "use one of: answers, community, count, member"
+        "use one of: answers, community, context, count, member"
     ]
 
 
@@ -259,7 +266,8 @@ def test_a_timeout_without_a_whatsapp_template_warns(tree: Path) -> None:
         (
             "    timeout: 1d\n    whatsapp_template: { name: hi, parameters: ['{{ nam }}'] }\n",
             20,
-            "template uses unknown variable 'nam'; use one of: answers, community, count, member",
+            "template uses unknown variable 'nam'; use one of: answers, community, context, "
+            "count, member",
         ),
     ],
 )

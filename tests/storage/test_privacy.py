@@ -14,12 +14,14 @@ from storage.members import create_member
 from storage.models import (
     Answer,
     AuditLog,
+    CheckIn,
     DueWork,
     FlowRun,
     Identity,
     Member,
     MentorOffer,
     MentorProfile,
+    MentorRequest,
     Mentorship,
     Outbox,
 )
@@ -27,7 +29,17 @@ from storage.privacy import PAIR_TABLES, PER_MEMBER_TABLES, export_member, forge
 from storage.session import Database
 from tests.storage.rows import NOW, count, message
 
-PER_MEMBER = (Identity, FlowRun, Answer, Outbox, DueWork, AuditLog, MentorProfile)
+PER_MEMBER = (
+    Identity,
+    FlowRun,
+    Answer,
+    Outbox,
+    DueWork,
+    AuditLog,
+    MentorProfile,
+    MentorRequest,
+    CheckIn,
+)
 
 
 async def _member_with_everything(db: Database, name: str) -> int:
@@ -60,8 +72,14 @@ async def _member_with_everything(db: Database, name: str) -> int:
                 ),
                 AuditLog(actor="bot", action="member.joined", member_id=member.id),
                 MentorProfile(member_id=member.id, topics=["docs"], languages=["en"]),
+                MentorRequest(member_id=member.id),
             ]
         )
+        # A check-in needs a mentorship: the member's own (no other member is involved).
+        own = Mentorship(newcomer_id=member.id, mentor_id=member.id)
+        session.add(own)
+        await session.flush()
+        session.add(CheckIn(mentorship_id=own.id, member_id=member.id, score=4))
         return member.id
 
 
@@ -173,8 +191,9 @@ async def test_a_mentorship_belongs_to_both_and_goes_with_either(db: Database) -
         assert await mentorship.accept(session, offer, NOW) is not None
     for member in (ada, bob):
         document = await _export(db, member)
-        assert len(document["mentor_offer"]) == 1 and len(document["mentorship"]) == 1
+        # the pair's mentorship, and each one's own from _member_with_everything
+        assert len(document["mentor_offer"]) == 1 and len(document["mentorship"]) == 2
     await _forget(db, ada)
     assert await count(db, MentorOffer) == 0
-    assert await count(db, Mentorship) == 0
+    assert await count(db, Mentorship) == 1  # Bob's own
     assert (await _export(db, bob))["mentor_profile"][0]["member_id"] == bob

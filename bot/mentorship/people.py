@@ -1,0 +1,184 @@
+"""Members as the matcher sees them, the words for why a pair fits, and reaching others."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from babel import Locale, UnknownLocaleError
+
+from bot.matching import Mentor, Person, Reason, Rules
+from bot.turn import Turn
+from flows.schema import AskStep
+from flows.text import render
+from storage import members
+from storage import mentorship as store
+from storage.models import Member, MentorProfile
+from storage.session import Session
+
+EXPERIENCE = {"new": 0, "some": 1, "experienced": 2}  # the onboarding flow's choice ids
+MAX_CAPACITY = 50
+
+
+def rules(turn: Turn) -> Rules:
+    return Rules.from_content(turn.content.matching)
+
+
+def as_newcomer(member: Member, default_locale: str) -> Person:
+    """A newcomer: the languages they speak (their chosen language, and any others their
+    profile lists), their interests, time zone and experience."""
+    profile = member.profile
+    languages = {(member.locale or default_locale).split("_")[0]}
+    languages.update(str(code) for code in _listed(profile.get("languages")))
+    return Person(
+        id=member.id or 0,
+        languages=frozenset(languages),
+        topics=frozenset(str(topic) for topic in _listed(profile.get("interests"))),
+        timezone=member.timezone or "UTC",
+        experience=EXPERIENCE.get(str(profile.get("experience")), 0),
+    )
+
+
+def as_mentor(profile: MentorProfile, member: Member, load: int, busy: bool) -> Mentor:
+    """A mentor. One with an offer waiting for their answer gets no other until they answer:
+    offers come one at a time."""
+    hours = None
+    if profile.hours_start is not None and profile.hours_end is not None:
+        hours = (profile.hours_start, profile.hours_end)
+    return Mentor(
+        id=member.id or 0,
+        languages=frozenset(profile.languages),
+        topics=frozenset(profile.topics),
+        timezone=member.timezone or "UTC",
+        hours=hours,
+        experience=2,
+        capacity=profile.capacity,
+        load=profile.capacity if busy else load,
+        paused=profile.paused or member.opted_out,
+    )
+
+
+async def available_mentors(
+    session: Session, *, one_each: bool = False, free: set[int] | frozenset[int] = frozenset()
+) -> list[Mentor]:
+    """Every mentor as the matcher sees them. `free`: mentors whose open offer is being
+    weighed again (its place counts as free). `one_each`: room for one new offer at most, so
+    that a batch never puts two offers to one mentor at once."""
+    busy = {offer.mentor_id for offer in await store.open_offers(session)} - set(free)
+    found = []
+    for row in await store.mentors(session):
+        mentor_id = row.member.id or 0
+        load = row.active - (1 if mentor_id in free else 0)
+        mentor = as_mentor(row.profile, row.member, load, mentor_id in busy)
+        if one_each and mentor.room > 1:
+            mentor = replace(mentor, capacity=mentor.load + 1)
+        found.append(mentor)
+    return found
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None or value == "":
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def language_names(codes: list[str] | tuple[str, ...], locale: str) -> str:
+    names = []
+    for code in codes:
+        try:
+            names.append(Locale.parse(code).get_display_name(locale) or code)
+        except (UnknownLocaleError, ValueError):
+            names.append(code)
+    return ", ".join(names)
+
+
+def topic_names(turn: Turn, topics: list[str] | tuple[str, ...]) -> str:
+    """Topics by the labels the sign-up flow gives them, in the reader's language."""
+    labels: dict[str, Any] = {}
+    flow = turn.content.flows.get(turn.content.matching.signup_flow)
+    for step in flow.steps if flow else ():
+        if isinstance(step, AskStep) and step.choices:
+            labels.update({choice.id: choice.label for choice in step.choices})
+    default = turn.content.community.default_locale
+    return ", ".join(
+        render(labels[t], turn.member.locale, default, {}) if t in labels else t for t in topics
+    )
+
+
+def reasons_text(turn: Turn, reasons: list[dict[str, Any]]) -> str:
+    """ "you both speak French; 3 hours a day together (their evening); shared interest:
+    documentation", in the reader's language."""
+    parts = []
+    for reason in reasons:
+        shared = tuple(reason.get("shared") or ())
+        match reason.get("criterion"):
+            case "language":
+                names = language_names(shared, turn.locale)
+                parts.append(turn.system_text("mentor_reason_language", languages=names))
+            case "timezone":
+                part = turn.system_text(f"part_of_day_{reason.get('part_of_day') or 'day'}")
+                hours = reason.get("hours") or 0
+                count = int(hours) if float(hours).is_integer() else hours
+                parts.append(turn.system_text("mentor_reason_timezone", count, part=part))
+            case "topics":
+                topics = topic_names(turn, shared)
+                parts.append(turn.system_text("mentor_reason_topics", len(shared), topics=topics))
+            case "experience":
+                parts.append(turn.system_text("mentor_reason_experience"))
+    return "; ".join(parts)
+
+
+def reasons_data(reasons: tuple[Reason, ...]) -> list[dict[str, Any]]:
+    return [
+        {
+            "criterion": r.criterion,
+            "shared": list(r.shared),
+            "hours": r.hours,
+            "part_of_day": r.part_of_day,
+        }
+        for r in reasons
+    ]
+
+
+async def turn_for(turn: Turn, member_id: int) -> Turn | None:
+    """A turn of another member inside this one's transaction: what it queues is written when
+    this turn's is. None if they cannot be reached (no identity, or they sent /stop)."""
+    if member_id == turn.member.id:
+        return turn
+    for other in turn.others:
+        if other.member.id == member_id:
+            return other
+    member = await turn.session.get(Member, member_id)
+    identity = await members.latest_identity(turn.session, member_id)
+    if member is None or identity is None or member.opted_out:
+        return None
+    other = Turn(
+        turn.session,
+        turn.db,
+        turn.content,
+        member,
+        identity,
+        turn.now,
+        key=f"{turn.key}>{member_id}",
+    )
+    turn.others.append(other)
+    return other
+
+
+def contact(reader: Turn, about: Turn) -> str:
+    """How `reader` can reach `about`: a mention on their shared platform (each adapter
+    renders `member:` links its own way), else the name and the platform."""
+    name = about.member.display_name or reader.system_text("someone")
+    if about.identity.platform == reader.identity.platform:
+        return f"[{name}](member:{about.identity.external_id})"
+    return f"{name} ({about.identity.platform.capitalize()})"
+
+
+async def alert_managers(turn: Turn, key: str, **context: Any) -> None:
+    """Tell every community manager (members with the `manager` role), each in their own
+    language; recorded in the audit log whoever is told."""
+    turn.audit(f"mentorship.alert.{key}", actor="onramp", **context)
+    for manager in await members.with_role(turn.session, "manager"):
+        other = await turn_for(turn, manager.id or 0)
+        if other is not None:
+            other.reply(other.system_text(f"alert_{key}", **context))

@@ -1,0 +1,70 @@
+"""Becoming a mentor: the sign-up flow's answers become a mentor profile."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+
+from bot.mentorship.people import MAX_CAPACITY
+from bot.turn import Turn
+from flows import actions
+from storage import mentorship as store
+
+
+class ProfileSteps(BaseModel):
+    """Which of the sign-up flow's ask steps hold each part of the profile."""
+
+    model_config = ConfigDict(extra="forbid")
+    topics: str = "topics"
+    languages: str = "languages"
+    hours: str = "hours"  # a choice id such as "17-21": local hours [start, end)
+    capacity: str = "capacity"
+    intro: str = "intro"
+
+
+@actions.register(
+    "save_mentor_profile", "make the member a mentor from the sign-up answers", ProfileSteps
+)
+async def save_mentor_profile(turn: Turn, steps: ProfileSteps) -> None:
+    answers = turn.run_answers
+    capacity = _capacity(answers.get(steps.capacity))
+    if capacity is None:
+        turn.reply(turn.system_text("mentor_capacity_invalid", MAX_CAPACITY))
+        return
+    await store.save_profile(
+        turn.session,
+        turn.member.id or 0,
+        turn.now,
+        topics=[str(t) for t in _listed(answers.get(steps.topics))],
+        languages=[str(code).split("_")[0] for code in _listed(answers.get(steps.languages))],
+        hours=_hours(answers.get(steps.hours)),
+        capacity=capacity,
+        intro=str(answers.get(steps.intro) or "")[:1000],
+    )
+    if "mentor" not in turn.member.roles:
+        turn.member.roles = [*turn.member.roles, "mentor"]
+    turn.audit("mentor.signed_up", capacity=capacity)
+
+
+def _listed(value: Any) -> list[Any]:
+    if value is None:
+        return []
+    return list(value) if isinstance(value, list | tuple) else [value]
+
+
+def _capacity(value: Any) -> int | None:
+    try:
+        capacity = int(str(value))
+    except ValueError:
+        return None
+    return capacity if 1 <= capacity <= MAX_CAPACITY else None
+
+
+def _hours(value: Any) -> tuple[int, int] | None:
+    """ "17-21" → (17, 21); anything else (e.g. "any") means no fixed window."""
+    start, _, end = str(value or "").partition("-")
+    if not (start.isdigit() and end.isdigit()):
+        return None
+    hours = int(start) % 24, int(end) % 24
+    return hours if hours[0] != hours[1] else None
