@@ -95,8 +95,32 @@ class DueWorkRunner:
                 timedelta(seconds=self.settings.lease_seconds),
                 self.settings.batch_size,
             )
-        for work in claimed:
-            await self._run(work)
+        if not claimed:
+            return 0
+        # The batch is one transaction (one commit, as the dispatcher's group commit), each
+        # piece of work in a savepoint of its own: one that fails is rolled back alone.
+        queued: list[int] = []
+        failures: list[tuple[DueWork, Exception]] = []
+        async with self.db.transaction() as session:
+            for work in claimed:
+                try:
+                    async with session.nested():
+                        queued.extend(await self._run(session, work))
+                except _LeaseLost:
+                    log.warning(
+                        "due work lease lost; another worker has it", extra={"kind": work.kind}
+                    )
+                except Exception as exc:
+                    log.exception("due work failed", extra={"kind": work.kind})
+                    failures.append((work, exc))
+        for work, error in failures:
+            retry = None
+            if work.attempts < self.settings.max_attempts:
+                retry = self.clock() + timedelta(seconds=30 * 2 ** (work.attempts - 1))
+            async with self.db.transaction() as session:
+                await due.failed(session, work, f"{type(error).__name__}: {error}", retry)
+        if queued:
+            self.on_queued(tuple(queued))
         return len(claimed)
 
     def _quiet_hours(self, kind: _Kind) -> tuple[int, int] | None:
@@ -106,55 +130,43 @@ class DueWorkRunner:
             return self.settings.quiet_hours_start, self.settings.quiet_hours_end
         return kind.quiet_hours(self.content)
 
-    async def _run(self, work: DueWork) -> None:
+    async def _run(self, session: Session, work: DueWork) -> tuple[int, ...]:
+        """Do one piece of work; the outbox rows it queued."""
         kind = _handlers.get(work.kind)
-        try:
-            async with self.db.transaction() as session:
-                if kind is None:
-                    raise LookupError(f"no handler for due work of kind {work.kind!r}")
-                now = self.clock()
-                if kind.grace is not None and now - work.due_at > kind.grace(self.content):
-                    late = now - work.due_at
-                    log.warning(
-                        "due work skipped: older than its grace",
-                        extra={"kind": work.kind, "late_seconds": int(late.total_seconds())},
-                    )
-                    if not await due.skip(session, work.id or 0, now, f"late by {late}"):
-                        raise _LeaseLost(work.key)
-                    return
-                turn = await self._turn(session, work)
-                postpone = None
-                quiet = self._quiet_hours(kind)
-                if turn is not None and quiet is not None:
-                    postpone = quiet_until(turn.now, turn.member.timezone, *quiet)
-                if turn is not None and postpone is None:
-                    postpone = await kind.handler(turn, work)
-                if postpone is not None:
-                    await due.schedule(
-                        session,
-                        key=work.key,
-                        kind=work.kind,
-                        due_at=postpone,
-                        member_id=work.member_id,
-                        payload=work.payload,
-                    )
-                    return
-                queued = await turn.flush() if turn is not None else ()
-                if not await due.finish(session, work.id or 0, self.clock()):
-                    raise _LeaseLost(work.key)
-        except _LeaseLost:
-            log.warning("due work lease lost; another worker has it", extra={"kind": work.kind})
-            return
-        except Exception as exc:
-            log.exception("due work failed", extra={"kind": work.kind})
-            retry = None
-            if work.attempts < self.settings.max_attempts:
-                retry = self.clock() + timedelta(seconds=30 * 2 ** (work.attempts - 1))
-            async with self.db.transaction() as session:
-                await due.failed(session, work, f"{type(exc).__name__}: {exc}", retry)
-            return
-        if queued:
-            self.on_queued(queued)
+        if kind is None:
+            raise LookupError(f"no handler for due work of kind {work.kind!r}")
+        now = self.clock()
+        if kind.grace is not None and now - work.due_at > kind.grace(self.content):
+            late = now - work.due_at
+            log.warning(
+                "due work skipped: older than its grace",
+                extra={"kind": work.kind, "late_seconds": int(late.total_seconds())},
+            )
+            if not await due.skip(session, work.id or 0, now, f"late by {late}"):
+                raise _LeaseLost(work.key)
+            return ()
+        turn = await self._turn(session, work)
+        postpone = None
+        quiet = self._quiet_hours(kind)
+        if turn is not None and quiet is not None:
+            postpone = quiet_until(turn.now, turn.member.timezone, *quiet)
+        if turn is not None and postpone is None:
+            postpone = await kind.handler(turn, work)
+        if postpone is not None:
+            await due.schedule(
+                session,
+                key=work.key,
+                kind=work.kind,
+                due_at=postpone,
+                member_id=work.member_id,
+                payload=work.payload,
+            )
+            return ()
+        queued = await turn.flush() if turn is not None else ()
+        if not await due.finish(session, work.id or 0, self.clock()):
+            raise _LeaseLost(work.key)
+        await session.flush()  # the member's own changes, inside this work's savepoint
+        return queued
 
     async def _turn(self, session: Session, work: DueWork) -> Turn | None:
         if work.member_id is None:

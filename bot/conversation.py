@@ -193,6 +193,7 @@ async def expire(turn: Turn, run: FlowRun) -> None:
 async def cancel(turn: Turn, run: FlowRun) -> None:
     """End a run the member will not finish (a feature took its question back)."""
     await _close(turn, run, "cancelled")
+    await turn.session.flush()  # queries that follow in this turn see it closed
 
 
 async def resume_paused(turn: Turn) -> None:

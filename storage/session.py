@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Mapping, Sequence
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import create_engine as create_sync_engine
@@ -44,6 +44,10 @@ class Session(Protocol):
         ...
 
     async def get(self, entity: type[T], ident: Any) -> T | None: ...
+    def nested(self) -> AbstractAsyncContextManager[None]:
+        """A savepoint: what runs inside is rolled back alone if it raises."""
+        ...
+
     async def flush(self) -> None: ...
     async def delete(self, instance: object) -> None: ...
     def add(self, instance: object) -> None: ...
@@ -112,6 +116,11 @@ class LoopSession(_Additions):
     async def get(self, entity: type[T], ident: Any) -> T | None:
         return self._session.get(entity, ident)
 
+    @asynccontextmanager
+    async def nested(self) -> AsyncIterator[None]:
+        with self._session.begin_nested():
+            yield
+
     async def flush(self) -> None:
         self._session.flush()
 
@@ -141,6 +150,11 @@ class AsyncSessionAdapter(_Additions):
 
     async def get(self, entity: type[T], ident: Any) -> T | None:
         return await self._session.get(entity, ident)
+
+    @asynccontextmanager
+    async def nested(self) -> AsyncIterator[None]:
+        async with self._session.begin_nested():
+            yield
 
     async def flush(self) -> None:
         await self._session.flush()
