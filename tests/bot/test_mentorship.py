@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -10,6 +14,7 @@ from sqlalchemy import select
 from adapters.memory import Chat, MemoryAdapter
 from bot.clock import quiet_until
 from bot.runtime import Onramp
+from bot.settings import Settings
 from storage.models import (
     AuditLog,
     CheckIn,
@@ -17,9 +22,10 @@ from storage.models import (
     Member,
     MentorOffer,
     MentorProfile,
+    MentorRequest,
     Mentorship,
 )
-from tests.conftest import FakeClock
+from tests.conftest import ROOT, FakeClock
 
 
 async def person(
@@ -412,3 +418,98 @@ async def test_after_downtime_check_ins_older_than_the_grace_are_skipped_and_rec
         (7, "done", ""),
         (7, "done", ""),
     ]
+
+
+def _onramp_cli(*args: str, database: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot.cli", *args],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "ONRAMP_DATABASE__URL": database},
+        timeout=120,
+        check=False,
+    )
+
+
+async def test_onramp_match_offers_the_waiting_and_moves_an_offer_to_a_better_mentor(
+    onramp: Onramp, memory: MemoryAdapter, settings: Settings, clock: FakeClock
+) -> None:
+    bea = await person(onramp, memory, "bea", "Bea")
+    await sign_up(bea, topics=("code",), languages=("en",))
+    ada = await person(onramp, memory, "ada", "Ada", locale="fr", interests=["docs"])
+    await ada.say("/mentor")  # Bea shares no language with Ada: nobody yet
+    ada.expect("Personne de disponible")
+    cai = await person(onramp, memory, "cai", "Cai", interests=["code", "docs"])
+    await cai.say("/mentor")
+    cai.skip()
+    bea.expect("**Cai** would like a mentor")
+    # Two mentors sign up later: one for Ada, and one who fits Cai better than Bea.
+    dan = await person(onramp, memory, "dan", "Dan")
+    await sign_up(dan, topics=("docs",), languages=("fr",))
+    eli = await person(onramp, memory, "eli", "Eli", timezone="Europe/Paris")
+    await sign_up(eli, topics=("code", "docs"), languages=("en",))
+    quiet = _onramp_cli("match", "--json", database=settings.database.url)
+    assert quiet.returncode == 0, quiet.stderr
+    rows = json.loads(quiet.stdout)
+    assert {(r["newcomer_name"], r["was_name"], r["now_name"]) for r in rows} == {
+        ("Ada", None, "Dan"),
+        ("Cai", "Bea", "Eli"),  # Eli helps with both of Cai's interests
+    }
+    clock.now = datetime.now(UTC)  # the command line ran on the real clock
+    await onramp.sender.deliver(None)
+    dan.expect("**Ada** would like a mentor", "you both speak French")
+    bea.expect("I've found another mentor for the newcomer I asked you about")
+    eli.expect("**Cai** would like a mentor", "shared interests: 💻 Code, 📝 Documentation")
+    again = _onramp_cli("match", database=settings.database.url)
+    assert again.returncode == 0, again.stderr
+    assert "Nothing changed" in again.stdout
+    async with onramp.db.reading() as session:
+        offers = {
+            (o.newcomer_id, o.mentor_id, o.status)
+            for o in (await session.execute(select(MentorOffer))).scalars()
+        }
+    assert sorted(status for *_, status in offers) == ["offered", "offered", "withdrawn"]
+    await bea.press("accept")  # too late: it went to Eli
+    bea.expect("That offer has been withdrawn")
+
+
+async def test_forgetting_a_mentor_mid_mentorship_tells_the_newcomer_and_looks_again(
+    onramp: Onramp, memory: MemoryAdapter, settings: Settings, clock: FakeClock
+) -> None:
+    ada, _, _ = await matched(onramp, memory)
+    cai = await person(onramp, memory, "cai", "Cai")
+    await sign_up(cai, topics=("code",))
+    eve = await person(onramp, memory, "eve", "Eve", interests=["code"])
+    await eve.say("/mentor")
+    eve.skip()
+    cai.expect("**Eve** would like a mentor")
+    result = _onramp_cli("forget", "memory:bea", "--yes", database=settings.database.url)
+    assert result.returncode == 0, result.stderr
+    result = _onramp_cli("forget", "memory:cai", "--yes", database=settings.database.url)
+    assert result.returncode == 0, result.stderr
+    clock.now = datetime.now(UTC)  # the command line ran on the real clock
+    await onramp.sender.deliver(None)
+    ada.expect("Bea has left the community, so your mentorship has ended")
+    async with onramp.db.reading() as session:
+        assert (await session.execute(select(Mentorship))).scalars().all() == []
+        left = (
+            (
+                await session.execute(
+                    select(DueWork).where(
+                        DueWork.kind.like("mentor.%"), DueWork.status == "pending"
+                    )
+                )
+            )
+            .scalars()
+            .all()
+        )
+        requests = {
+            r.member_id: r.status for r in (await session.execute(select(MentorRequest))).scalars()
+        }
+    assert left == []  # Bea's check-ins went with her, Ada's were cancelled
+    assert sorted(requests.values()) == ["matched", "waiting"]  # Ada's, and Eve's looked again
+    await ada.say("/mentor status")
+    ada.expect("You have no mentorship at the moment")
+    await ada.say("/mentor")
+    ada.expect("Nobody who fits is free right now")
