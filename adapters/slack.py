@@ -70,7 +70,7 @@ from bot.events import (
     MessageReceived,
     parse_typed_command,
 )
-from bot.messages import OutgoingMessage
+from bot.messages import OutgoingMessage, group_members
 from bot.settings import Secrets, Settings, SlackSettings
 
 log = logging.getLogger("onramp.slack")
@@ -169,6 +169,7 @@ class SlackAdapter:
         markdown="mrkdwn",
         can_start_dm=True,
         has_slash_commands=True,
+        can_group_dm=True,  # conversations.open with several users (scope mpim:write)
     )
 
     @classmethod
@@ -593,12 +594,15 @@ class SlackAdapter:
             log.warning("slack socket mode still connecting")
 
     async def _channel(self, recipient: str) -> str:
-        """Where to post: a channel as it is; a user's DM with the bot, opened once."""
-        if not _USER_ID.fullmatch(recipient):
+        """Where to post: a channel as it is; a user's DM with the bot, or a group DM of several
+        users and the bot, opened once."""
+        group = group_members(recipient)
+        if group is None and not _USER_ID.fullmatch(recipient):
             return recipient
         known = self._dm_channels.recall(recipient)
         if known is None:
-            opened = await self._web.conversations_open(users=recipient)
+            users = ",".join(group) if group is not None else recipient
+            opened = await self._web.conversations_open(users=users)
             known = str(opened["channel"]["id"])
             self._dm_channels.keep(recipient, known)
         return known

@@ -35,7 +35,7 @@ from adapters.zulip_api import Api, Credentials, Unreachable, ZulipConfigError
 from adapters.zulip_events import BotUser, Malformed, read_event, read_message
 from adapters.zulip_queue import EventQueue, Stopped
 from bot.adapter import Capabilities, DeliveryError, Inbox, RateLimit
-from bot.messages import OutgoingMessage, numbered_text
+from bot.messages import OutgoingMessage, group_members, numbered_text
 from bot.settings import Secrets, Settings, ZulipSettings
 
 log = logging.getLogger("onramp.zulip")
@@ -70,6 +70,7 @@ class ZulipAdapter:
         markdown="zulip",
         can_start_dm=True,
         has_slash_commands=False,
+        can_group_dm=True,  # a direct message to several users
     )
 
     @classmethod
@@ -162,7 +163,10 @@ class ZulipAdapter:
         if held > 0:  # Zulip's headers said the bot has no requests left until the reset
             raise DeliveryError("zulip: held back until the rate limit resets", retry_after=held)
         kind = "direct" if api.feature_level >= 174 else "private"
-        request = {"type": kind, "to": [_user_id(message.recipient)], "content": content}
+        to = [
+            _user_id(member) for member in group_members(message.recipient) or [message.recipient]
+        ]
+        request = {"type": kind, "to": to, "content": content}
         timeout = self.settings.request_timeout_seconds
         try:
             reply = await self._in_thread(partial(api.call, "messages", "POST", request, timeout))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
@@ -22,6 +23,9 @@ class Capabilities:
     )
     can_start_dm: bool = True  # may the bot write first?
     has_slash_commands: bool = False
+    # May the bot open a conversation with several members at once (a Slack group DM, a
+    # Zulip direct message to several people)? Its recipient is then `group:ID,ID,…`.
+    can_group_dm: bool = False
 
 
 @dataclass(frozen=True)
@@ -118,3 +122,12 @@ AdapterFactory = Callable[..., Adapter]
 def available_adapters() -> dict[str, AdapterFactory]:
     """Every adapter installed under the `onramp.adapters` entry-point group."""
     return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
+
+
+@functools.cache
+def can_group_dm(platform: str) -> bool:
+    """Whether the installed adapter of `platform` declares group conversations (its class's
+    capabilities: known without starting it, so the command line knows too)."""
+    factory = available_adapters().get(platform)
+    capabilities = getattr(factory, "capabilities", None)
+    return bool(getattr(capabilities, "can_group_dm", False))

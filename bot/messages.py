@@ -6,6 +6,20 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+GROUP = "group:"  # a recipient that is several members at once: group:ID,ID,…
+
+
+def group_recipient(external_ids: list[str] | tuple[str, ...]) -> str:
+    """The recipient of a conversation with these members (where `can_group_dm`)."""
+    return GROUP + ",".join(external_ids)
+
+
+def group_members(recipient: str) -> tuple[str, ...] | None:
+    """The members of a group recipient, or None for one member or a channel."""
+    if not recipient.startswith(GROUP):
+        return None
+    return tuple(member for member in recipient.removeprefix(GROUP).split(",") if member)
+
 
 @dataclass(frozen=True)
 class Choice:

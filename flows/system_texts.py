@@ -85,6 +85,9 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "alert_mentor_paused": "mentorship: alert mentor paused",
     "alert_checkin_low": "mentorship: alert checkin low",
     "alert_checkins_unanswered": "mentorship: alert checkins unanswered",
+    "mentor_intro_group": "mentorship: the introduction, in a group conversation with both "
+    "(Slack, Zulip)",
+    "mentor_intro_sent": "mentorship: tells each that the group introduction is there",
 }
 
 # Commands the core answers itself; a flow may not take these as its trigger.

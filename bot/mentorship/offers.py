@@ -16,6 +16,7 @@ from typing import Any
 from babel.dates import format_datetime
 
 from bot import clock, commands, conversation
+from bot.adapter import can_group_dm
 from bot.matching import best
 from bot.mentorship import checkins
 from bot.mentorship.people import (
@@ -29,6 +30,7 @@ from bot.mentorship.people import (
     topic_names,
     turn_for,
 )
+from bot.messages import group_recipient
 from bot.turn import Turn
 from flows import actions
 from storage import due, runs
@@ -191,7 +193,22 @@ async def _matched(turn: Turn, offer: MentorOffer, mentorship_id: int) -> None:
     newcomer = await turn_for(turn, offer.newcomer_id)
     profile = await store.profile_of(turn.session, turn.member.id or 0)
     intro = profile.intro if profile else ""
-    if newcomer is not None:
+    if newcomer is not None and _together(newcomer, turn):
+        # One conversation with the two of them (and the bot), in the newcomer's language.
+        interests = list(newcomer.member.profile.get("interests") or [])
+        newcomer.reply(
+            newcomer.system_text(
+                "mentor_intro_group",
+                mentor=turn.member.display_name,
+                newcomer=newcomer.member.display_name,
+                intro=intro,
+                interests=topic_names(newcomer, interests),
+            ),
+            to=group_recipient([newcomer.identity.external_id, turn.identity.external_id]),
+        )
+        newcomer.reply(newcomer.system_text("mentor_intro_sent", mentor=turn.member.display_name))
+        turn.reply(turn.system_text("mentor_intro_sent", mentor=newcomer.member.display_name))
+    elif newcomer is not None:
         newcomer.reply(
             newcomer.system_text(
                 "mentor_intro_to_newcomer",
@@ -210,6 +227,13 @@ async def _matched(turn: Turn, offer: MentorOffer, mentorship_id: int) -> None:
             )
         )
     await checkins.schedule(turn, mentorship_id, (offer.newcomer_id, offer.mentor_id))
+
+
+def _together(newcomer: Turn, mentor: Turn) -> bool:
+    """Can the two be introduced in one group conversation?"""
+    one, other = newcomer.identity, mentor.identity
+    same_place = (one.platform, one.workspace) == (other.platform, other.workspace)
+    return same_place and can_group_dm(one.platform)
 
 
 async def offer_again(turn: Turn, newcomer_id: int) -> None:

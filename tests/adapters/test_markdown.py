@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.markdown import PLAIN, SLACK, TELEGRAM_HTML, WHATSAPP, Dialect, render
+from adapters.zulip import ZULIP
 
 TEXT = (
     "Hello **Ada** & <friends>!\n"
@@ -63,3 +64,14 @@ def test_escaped_markup_and_unclosed_emphasis_are_literal() -> None:
 def test_any_text_renders_without_error() -> None:
     for text in ["", "   ", "👋🏽 مرحبا", "\x00\x07", "[](", "**" * 500, "`" * 101]:
         assert isinstance(render(text, SLACK), str)
+
+
+def test_a_member_link_is_each_platforms_own_mention() -> None:
+    text = "Meet **Ada**: [Ada](member:U0ADA00001)."
+    assert render(text, SLACK) == "Meet *Ada*: <@U0ADA00001>."
+    assert render(text, TELEGRAM_HTML) == (
+        'Meet <b>Ada</b>: <a href="tg://user?id=U0ADA00001">Ada</a>.'
+    )
+    assert render("[Ada](member:254700000001)", WHATSAPP) == "Ada (+254700000001)"
+    assert render("[Ada](member:12)", ZULIP) == "@_**Ada|12**"
+    assert render("[Ada](member:12)", PLAIN) == "Ada"

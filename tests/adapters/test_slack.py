@@ -694,6 +694,7 @@ def test_the_manifest_declares_what_the_bot_uses() -> None:
         "commands",
         "im:history",
         "im:write",
+        "mpim:write",
         "users:read",
     ]
     urls = [events["request_url"], manifest["settings"]["interactivity"]["request_url"]]
@@ -713,3 +714,46 @@ async def test_slack_unreachable_at_start_means_not_ready_until_it_answers(
         assert (await bot.post(event_callback(team_join(users[ADA])))).status_code == 200
         await bot.messages(ADA, 2)
     assert len(slack.calls("auth.test")) == 2
+
+
+async def test_a_mentor_signs_up_accepts_an_offer_and_both_meet_in_a_group_dm(
+    bot: Bot, slack: SlackEmulator, users: Users
+) -> None:
+    mentor = await bot.post(
+        slash_command("signup", user_id=ADA, channel_id="C0GENERAL1", command="/mentor")
+    )
+    assert (mentor.status_code, mentor.text) == (200, "")
+    topics = (await bot.messages(ADA, 2))[1]
+    await bot.post(ticking(ADA, topics, "📝 Documentation"))
+    languages = (await bot.messages(ADA, 3))[2]
+    await bot.post(ticking(ADA, languages, "English", "Français"))
+    timezone = (await bot.messages(ADA, 4))[3]
+    assert "Which time zone" in timezone["text"]
+    await bot.post(event_callback(im_message(ADA, "Lima")))
+    hours = (await bot.messages(ADA, 5))[4]
+    await bot.press(ADA, hours, "🕘 It varies")
+    capacity = (await bot.messages(ADA, 6))[5]
+    await bot.press(ADA, capacity, "2")
+    await bot.messages(ADA, 7)
+    await bot.post(event_callback(im_message(ADA, "I write the install guide.")))
+    assert "You're all set as a mentor" in (await bot.messages(ADA, 8))[7]["text"]
+
+    # Bea (French) asks for a mentor; Ada gets the offer, in English, with its reasons.
+    await bot.post(slash_command("", user_id=BEA, channel_id="C0GENERAL1", command="/mentor"))
+    assert "J'ai contacté un mentor" in (await bot.messages(BEA, 1))[0]["text"]
+    offer = (await bot.messages(ADA, 9))[8]
+    assert "*Bea Bianchi* would like a mentor" in offer["text"]
+    assert "you both speak French" in offer["text"]
+    assert labels(offer) == ["Accept", "Decline"]
+    await bot.press(ADA, offer, "Accept")
+
+    group = dm_channel_id(ADA, BEA)
+    await until(lambda: slack.messages_to(group), "the introduction in a group DM")
+    [introduction] = slack.messages_to(group)
+    assert "Bea Bianchi, voici Ada, votre mentor" in introduction["text"]
+    assert "I write the install guide." in introduction["text"]
+    opened = [c["users"] for c in slack.calls("conversations.open") if "," in c["users"]]
+    assert opened == [f"{BEA},{ADA}"]
+    assert "conversation à deux" in (await bot.messages(BEA, 2))[1]["text"]
+    assert "conversation with the two of you" in (await bot.messages(ADA, 10))[9]["text"]
+    await bot.answered(ADA, 8)  # the offer shows its answer instead of its buttons

@@ -19,6 +19,7 @@ from sqlmodel import col
 
 from adapters.zulip import ZulipAdapter
 from bot import metrics
+from bot.messages import OutgoingMessage, group_recipient
 from bot.runtime import Onramp
 from bot.settings import Settings, WebSettings, ZulipSettings
 from storage.models import Member, Outbox, ProcessedEvent
@@ -457,3 +458,25 @@ async def test_joins_can_go_unwelcomed(
         await bea.say("hello")  # who writes first is onboarded all the same
         assert "Hello Bea" in bea.inbox()[0]
         assert await served.count(Member) == 1
+
+
+async def test_a_group_recipient_is_one_direct_message_to_all_of_them(
+    served: Served, emulator: ZulipEmulator
+) -> None:
+    """How a mentor and a newcomer are introduced on Zulip: one direct message to both."""
+    bea, cy = emulator.add_user("Bea"), emulator.add_user("Cy")
+    message = OutgoingMessage(
+        platform="zulip",
+        recipient=group_recipient([str(bea["user_id"]), str(cy["user_id"])]),
+        text=f"Bea, meet [Cy](member:{cy['user_id']})!",
+    )
+    delivery = await served.adapter.send(message)
+    [sent] = emulator.sent()
+    assert str(sent["id"]) == delivery
+    assert sent["type"] == "private"
+    assert {r["id"] for r in sent["display_recipient"]} == {
+        bea["user_id"],
+        cy["user_id"],
+        emulator.bot["user_id"],
+    }
+    assert sent["content"] == f"Bea, meet @_**Cy|{cy['user_id']}**!"
