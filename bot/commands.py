@@ -59,6 +59,17 @@ async def late_answer(turn: Turn, step_id: str) -> bool:
     return False
 
 
+# What a feature does when a member sends /stop (hand their open work to others), in the
+# same turn, before their timers are cancelled.
+StopHook = Callable[[Turn], Awaitable[None]]
+_on_stop: list[StopHook] = []
+
+
+def on_stop(hook: StopHook) -> StopHook:
+    _on_stop.append(hook)
+    return hook
+
+
 def find(name: str) -> Command | None:
     return _commands.get(name)
 
@@ -131,6 +142,8 @@ async def language(turn: Turn, args: str) -> None:
 
 @register("stop", "command_stop")
 async def stop(turn: Turn, args: str) -> None:
+    for hook in _on_stop:
+        await hook(turn)
     turn.member.opted_out = True
     await outbox.cancel_for_member(turn.session, member_id(turn))
     await due.cancel_for_member(turn.session, member_id(turn))

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import content, database, mentors, privacy, serve
+from bot.cli import content, database, mentors, privacy, roles, serve
 from bot.cli.state import state
 
 app = typer.Typer(
@@ -46,6 +46,7 @@ app.command("forget", help="Erase everything stored about one member.")(privacy.
 app.command("mentors", help="List mentors: languages, topics, hours, load and status.")(
     mentors.mentors
 )
+app.command("role", help="Give a member a role (manager, mentor…), or take it away.")(roles.role)
 app.command(
     "match",
     help="Match every waiting newcomer, and weigh open offers again; print what changed.",

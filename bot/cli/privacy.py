@@ -28,7 +28,7 @@ MemberArgument = Annotated[
 ]
 
 
-async def _with_member(reference: str, action: Any) -> Any:
+async def with_member(reference: str, action: Any) -> Any:
     db = Database.from_url(state.settings().database.url)
     try:
         await upgrade(db.engine)
@@ -62,7 +62,7 @@ def _not_found(reference: str) -> typer.Exit:
 
 def export(member: MemberArgument) -> None:
     document = asyncio.run(
-        _with_member(member, lambda session, found, _: export_member(session, found))
+        with_member(member, lambda session, found, _: export_member(session, found))
     )
     if document is None:
         raise _not_found(member)
@@ -81,6 +81,6 @@ def forget(
         await forget_member(session, found, actor="cli")
         return True
 
-    if asyncio.run(_with_member(member, _forget)) is None:
+    if asyncio.run(with_member(member, _forget)) is None:
         raise _not_found(member)
     typer.echo(f"Erased everything stored about {member}.")

@@ -86,8 +86,13 @@ async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
     )
     partner = await turn.session.get(Member, partner_id)
     partner_name = partner.display_name if partner else ""
-    unanswered = await store.unanswered_in_a_row(turn.session, mentorship_id, turn.member.id or 0)
-    if unanswered - 1 == settings.escalation.unanswered_in_a_row:  # once, when reached
+    threshold = settings.escalation.unanswered_in_a_row
+    unanswered = 0
+    if number >= threshold:  # before that, too few were asked to have gone unanswered
+        unanswered = await store.unanswered_in_a_row(
+            turn.session, mentorship_id, turn.member.id or 0
+        )
+    if unanswered - 1 == threshold:  # once, when reached
         await alert_managers(
             turn,
             "checkins_unanswered",

@@ -313,6 +313,20 @@ async def cancel_request(turn: Turn) -> bool:
     return True
 
 
+@commands.on_stop
+async def member_stopped(turn: Turn) -> None:
+    """/stop: offers waiting for this mentor go to the next one (their timers are about to be
+    cancelled with the rest), no new ones come, and their own request ends. Mentorships stay:
+    /start brings them back to them."""
+    member_id = turn.member.id or 0
+    for offer in await store.open_offers_to(turn.session, member_id):
+        if await store.withdraw(turn.session, offer.id or 0, turn.now) is not None:
+            turn.audit("mentor.offer_withdrawn", offer=offer.id, reason="stopped")
+            await offer_again(turn, offer.newcomer_id)
+    await cancel_request(turn)
+    await store.set_paused(turn.session, member_id, True, turn.now)
+
+
 async def member_leaving(turn: Turn) -> None:
     """The member's data is about to be erased (`onramp forget`): their mentorships end and
     their partners are told, offers to them go to the next mentor, their own request ends."""

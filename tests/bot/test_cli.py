@@ -214,3 +214,19 @@ def test_mentors_lists_each_with_load_and_status(home: dict[str, str]) -> None:
         ("Aminata", 1, "full"),
         ("Luis", 0, "paused"),
     ]
+
+
+def test_role_gives_and_takes_a_role(home: dict[str, str]) -> None:
+    onramp("run", "--as", "Zuri", stdin="", env=home)
+    given = onramp("role", "console:Zuri", "manager", env=home)
+    assert given.returncode == 0, given.stderr
+    assert "console:Zuri: manager" in given.stdout
+    again = onramp("role", "console:Zuri", "Manager", env=home)  # once, whatever the case
+    assert "console:Zuri: manager" in again.stdout
+    taken = onramp("role", "console:Zuri", "manager", "--remove", env=home)
+    assert "console:Zuri: no roles" in taken.stdout
+    assert onramp("role", "console:Nobody", "manager", env=home).returncode == 1
+    assert onramp("role", "console:Zuri", "man ager", env=home).returncode == 2
+    exported = json.loads(onramp("export", "console:Zuri", env=home).stdout)
+    actions = [entry["action"] for entry in exported["audit_log"]]
+    assert actions.count("role.added") == 1 and actions.count("role.removed") == 1

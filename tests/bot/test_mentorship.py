@@ -513,3 +513,28 @@ async def test_forgetting_a_mentor_mid_mentorship_tells_the_newcomer_and_looks_a
     ada.expect("You have no mentorship at the moment")
     await ada.say("/mentor")
     ada.expect("Nobody who fits is free right now")
+
+
+async def test_a_mentor_who_sends_stop_hands_their_offer_to_the_next_mentor(
+    onramp: Onramp, memory: MemoryAdapter
+) -> None:
+    bea = await person(onramp, memory, "bea", "Bea")
+    await sign_up(bea, capacity="3")
+    cai = await person(onramp, memory, "cai", "Cai")
+    await sign_up(cai)
+    ada = await person(onramp, memory, "ada", "Ada", interests=["docs"])
+    await ada.say("/mentor")
+    ada.skip()
+    bea.expect("**Ada** would like a mentor")  # more room than Cai
+    await bea.say("/stop")
+    bea.expect("you won't hear from me again")
+    cai.expect("**Ada** would like a mentor")
+    async with onramp.db.reading() as session:
+        profile = (
+            (await session.execute(select(MentorProfile).order_by(MentorProfile.id)))
+            .scalars()
+            .first()
+        )
+        offers = sorted(o.status for o in (await session.execute(select(MentorOffer))).scalars())
+    assert profile is not None and profile.paused
+    assert offers == ["offered", "withdrawn"]
