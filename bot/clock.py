@@ -16,7 +16,7 @@ from bot.settings import ClockSettings
 from bot.turn import Turn
 from flows.content import ContentTree
 from storage import due, members
-from storage.models import DueWork, Member
+from storage.models import DueWork
 from storage.session import Database, Session
 
 log = logging.getLogger("onramp.clock")
@@ -171,10 +171,10 @@ class DueWorkRunner:
     async def _turn(self, session: Session, work: DueWork) -> Turn | None:
         if work.member_id is None:
             return None
-        member = await session.get(Member, work.member_id)
-        identity = await members.latest_identity(session, work.member_id)
-        if member is None or identity is None:
+        found = await members.member_and_identity(session, work.member_id)
+        if found is None:
             return None
+        member, identity = found
         key = f"due:{work.id}:{int(work.due_at.timestamp())}"
         return Turn(session, self.db, self.content, member, identity, self.clock(), key=key)
 

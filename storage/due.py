@@ -110,13 +110,16 @@ async def claim(session: Session, now: datetime, lease: timedelta, limit: int) -
     return list(result.scalars())
 
 
+_FINISH = (
+    update(DueWork.__table__)
+    .where(DueWork.__table__.c.id == bindparam("work_id"), DueWork.__table__.c.status == "running")
+    .values(status="done", done_at=bindparam("done_at"), lease_until=None)
+)
+
+
 async def finish(session: Session, work_id: int, now: datetime) -> bool:
     """Mark done; False if the lease was lost (another worker took it), so the caller rolls back."""
-    result = await session.execute(
-        update(DueWork)
-        .where(DueWork.id == work_id, DueWork.status == "running")
-        .values(status="done", done_at=now, lease_until=None)
-    )
+    result = await session.core(_FINISH, {"work_id": work_id, "done_at": now})
     return bool(result.rowcount)
 
 

@@ -119,6 +119,20 @@ async def identities_of(session: Session, member_id: int) -> list[Identity]:
     return list(result.scalars())
 
 
+async def member_and_identity(session: Session, member_id: int) -> tuple[Member, Identity] | None:
+    """A member and where to reach them (the identity seen last), in one query."""
+    found = (
+        await session.execute(
+            select(Member, Identity)
+            .join(Identity, Identity.member_id == Member.id)
+            .where(Member.id == member_id)
+            .order_by(Identity.id.desc())
+            .limit(1)
+        )
+    ).first()
+    return (found[0], found[1]) if found else None
+
+
 async def latest_identity(session: Session, member_id: int) -> Identity | None:
     """Where to reach a member: the platform identity they were seen on last."""
     result = await session.execute(

@@ -12,9 +12,10 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from storage.models import CheckIn, Member, MentorOffer, MentorProfile, MentorRequest, Mentorship
 from storage.session import Session, dialect_insert
@@ -345,14 +346,27 @@ async def checkin_asked(
 ) -> int | None:
     """Record that check-in `number` was put to the member; None if it already was (the
     same check-in is never asked twice)."""
-    insert = dialect_insert(session.get_bind().dialect.name)
-    result = await session.execute(
-        insert(CheckIn)
-        .values(mentorship_id=mentorship_id, member_id=member_id, number=number, asked_at=now)
-        .on_conflict_do_nothing(index_elements=["mentorship_id", "member_id", "number"])
-        .returning(CheckIn.id)
+    result = await session.core(
+        _checkin_asked(session.get_bind().dialect.name),
+        {"mentorship_id": mentorship_id, "member_id": member_id, "number": number, "at": now},
     )
-    return result.scalar_one_or_none()
+    return result.scalars().first()
+
+
+@cache
+def _checkin_asked(dialect: str) -> Any:
+    table = CheckIn.__table__  # type: ignore[attr-defined]
+    return (
+        dialect_insert(dialect)(table)
+        .values(
+            mentorship_id=bindparam("mentorship_id"),
+            member_id=bindparam("member_id"),
+            number=bindparam("number"),
+            asked_at=bindparam("at"),
+        )
+        .on_conflict_do_nothing(index_elements=["mentorship_id", "member_id", "number"])
+        .returning(table.c.id)
+    )
 
 
 async def checkin_answered(
@@ -407,6 +421,22 @@ async def mentee_of(session: Session, newcomer_id: int) -> Mentorship | None:
 
 async def mentorship(session: Session, mentorship_id: int) -> Mentorship | None:
     return await session.get(Mentorship, mentorship_id)
+
+
+async def with_partner(
+    session: Session, mentorship_id: int, member_id: int
+) -> tuple[Mentorship, Member] | None:
+    """A mentorship of `member_id`'s and the other person in it, in one query."""
+    partner = or_(
+        (Mentorship.newcomer_id == member_id) & (Member.id == Mentorship.mentor_id),
+        (Mentorship.mentor_id == member_id) & (Member.id == Mentorship.newcomer_id),
+    )
+    found = (
+        await session.execute(
+            select(Mentorship, Member).join(Member, partner).where(Mentorship.id == mentorship_id)
+        )
+    ).first()
+    return (found[0], found[1]) if found else None
 
 
 async def checkin_noted(session: Session, checkin_id: int, comment: str | None) -> None:

@@ -21,7 +21,7 @@ from flows import actions
 from flows.content import ContentTree
 from storage import due, runs
 from storage import mentorship as store
-from storage.models import DueWork, Member, Mentorship
+from storage.models import DueWork, Mentorship
 
 RETRY_WHILE_BUSY = timedelta(hours=2)  # another mentee's check-in is being answered
 
@@ -62,9 +62,10 @@ def _grace(content: ContentTree) -> timedelta:
 async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
     mentorship_id = int(work.payload["mentorship"])
     number, last = int(work.payload["number"]), bool(work.payload.get("last"))
-    mentorship = await store.mentorship(turn.session, mentorship_id)
-    if mentorship is None:
+    found = await store.with_partner(turn.session, mentorship_id, turn.member.id or 0)
+    if found is None:
         return None
+    mentorship, partner = found
     if mentorship.status != "active" and not (last and mentorship.end_reason == "completed"):
         return None  # ended early: nothing more to ask
     settings = turn.content.checkins
@@ -81,11 +82,7 @@ async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
     )
     if checkin_id is None:
         return None  # asked already
-    partner_id = (
-        mentorship.mentor_id if mentorship.newcomer_id == turn.member.id else mentorship.newcomer_id
-    )
-    partner = await turn.session.get(Member, partner_id)
-    partner_name = partner.display_name if partner else ""
+    partner_name = partner.display_name
     threshold = settings.escalation.unanswered_in_a_row
     unanswered = 0
     if number >= threshold:  # before that, too few were asked to have gone unanswered
