@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from bot.settings import ClockSettings
-from bot.turn import Turn
+from bot.turn import Turn, member_turn
 from flows.content import ContentTree
-from storage import due, members
+from storage import due
 from storage.models import DueWork
 from storage.session import Database, Session
 
@@ -171,12 +171,8 @@ class DueWorkRunner:
     async def _turn(self, session: Session, work: DueWork) -> Turn | None:
         if work.member_id is None:
             return None
-        found = await members.member_and_identity(session, work.member_id)
-        if found is None:
-            return None
-        member, identity = found
         key = f"due:{work.id}:{int(work.due_at.timestamp())}"
-        return Turn(session, self.db, self.content, member, identity, self.clock(), key=key)
+        return await member_turn(session, self.db, self.content, work.member_id, self.clock(), key)
 
 
 class _LeaseLost(Exception):

@@ -12,7 +12,7 @@ from sqlalchemy import insert
 from bot.messages import Choice, Invite, OutgoingMessage, TemplateRef
 from flows.content import ContentTree
 from flows.text import render
-from storage import due
+from storage import due, members
 from storage.models import AuditLog, FlowRun, Identity, Member, Outbox
 from storage.session import Database, Session
 
@@ -164,6 +164,18 @@ class Turn:
         result = await self.session.core(_QUEUE_MESSAGE, self._queued)
         self._queued.clear()
         return tuple(sorted(result.scalars()))
+
+
+async def member_turn(
+    session: Session, db: Database, content: ContentTree, member_id: int, now: datetime, key: str
+) -> Turn | None:
+    """A turn for a member the bot reaches out to by itself (due work, a match, an erasure):
+    on the platform they were seen on last. None if they are gone or have no identity."""
+    found = await members.member_and_identity(session, member_id)
+    if found is None:
+        return None
+    member, identity = found
+    return Turn(session, db, content, member, identity, now, key=key)
 
 
 def community_variables(content: ContentTree) -> dict[str, Any]:

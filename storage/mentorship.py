@@ -419,10 +419,6 @@ async def mentee_of(session: Session, newcomer_id: int) -> Mentorship | None:
     )
 
 
-async def mentorship(session: Session, mentorship_id: int) -> Mentorship | None:
-    return await session.get(Mentorship, mentorship_id)
-
-
 async def with_partner(
     session: Session, mentorship_id: int, member_id: int
 ) -> tuple[Mentorship, Member] | None:

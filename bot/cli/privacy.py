@@ -11,9 +11,9 @@ import typer
 
 from bot.cli.state import state
 from bot.mentorship.offers import member_leaving
-from bot.turn import Turn
+from bot.turn import member_turn
 from flows.content import load_tree_or_raise
-from storage.members import find_member, latest_identity
+from storage.members import find_member
 from storage.migrate import upgrade
 from storage.models import Member
 from storage.privacy import export_member, forget_member
@@ -44,13 +44,12 @@ async def with_member(reference: str, action: Any) -> Any:
 async def leaving(session: Session, db: Database, member: Member) -> None:
     """Before the erasure: whoever shares a mentorship or an offer with the member is told
     and moved on (their messages stay queued; the member's own go with their data)."""
-    identity = await latest_identity(session, member.id or 0)
-    if identity is None:
-        return
     content = load_tree_or_raise(state.settings().content.path)
     now = datetime.now(UTC)
     key = f"forget:{member.id}:{int(now.timestamp())}"
-    turn = Turn(session, db, content, member, identity, now, key=key)
+    turn = await member_turn(session, db, content, member.id or 0, now, key)
+    if turn is None:
+        return
     await member_leaving(turn)
     await turn.flush()
 

@@ -15,9 +15,8 @@ from sqlalchemy import func, select
 from bot.matching import Rules, optimize, score
 from bot.mentorship.offers import make_offer, withdraw
 from bot.mentorship.people import as_newcomer, available_mentors, reasons_data
-from bot.turn import Turn
+from bot.turn import Turn, member_turn
 from flows.content import ContentTree
-from storage import members
 from storage import mentorship as store
 from storage.models import Member, MentorOffer
 from storage.session import Database, Session
@@ -87,7 +86,8 @@ async def _match(
         mentor_id = chosen.get(newcomer_id)
         if offer is not None and offer.mentor_id == mentor_id:
             continue  # the same mentor is still the best: the offer stands
-        turn = await _turn(session, db, content, by_id[newcomer_id], now)
+        key = f"match:{int(now.timestamp())}:{newcomer_id}"
+        turn = await member_turn(session, db, content, newcomer_id, now, key)
         if turn is None:
             continue
         turns[newcomer_id] = turn
@@ -107,13 +107,3 @@ async def _match(
     for turn in turns.values():
         queued.extend(await turn.flush())
     return BatchResult(changes, tuple(sorted(queued)))
-
-
-async def _turn(
-    session: Session, db: Database, content: ContentTree, member: Member, now: datetime
-) -> Turn | None:
-    identity = await members.latest_identity(session, member.id or 0)
-    if identity is None:
-        return None
-    key = f"match:{int(now.timestamp())}:{member.id}"
-    return Turn(session, db, content, member, identity, now, key=key)

@@ -36,7 +36,6 @@ from flows import actions
 from storage import due, runs
 from storage import mentorship as store
 from storage.models import Member, MentorOffer
-from storage.session import Session
 
 log = logging.getLogger("onramp.mentorship")
 
@@ -99,11 +98,13 @@ async def make_offer(
         turn.session, newcomer_id, "offered", turn.now, was=("waiting",)
     ):
         return False
-    timeout = turn.content.matching.offers.timeout
-    offer_id = await store.propose(
-        turn.session, newcomer_id, mentor_id, turn.now, turn.now + timeout, score, reasons
-    )
     mentor = await turn_for(turn, mentor_id)
+    timeout = turn.content.matching.offers.timeout
+    offer_id = None
+    if mentor is not None:  # reachable: no identity left, or /stop, and no offer is made
+        offer_id = await store.propose(
+            turn.session, newcomer_id, mentor_id, turn.now, turn.now + timeout, score, reasons
+        )
     if offer_id is None or mentor is None:
         await store.request_moved(turn.session, newcomer_id, "waiting", turn.now)
         return False
@@ -182,7 +183,7 @@ async def answer(turn: Turn, offer_id: int, *, accepted: bool, from_flow: bool =
         turn.reply(turn.system_text("mentor_declined_thanks"))
         await offer_again(turn, offer.newcomer_id)
     if not from_flow:
-        await _close_offer_run(turn, offer_id)
+        await _close_offer_run(turn, offer)
     return True
 
 
@@ -248,26 +249,21 @@ async def offer_again(turn: Turn, newcomer_id: int) -> None:
         await offer_next(turn, newcomer)
 
 
-async def _close_offer_run(turn: Turn, offer_id: int, say: str | None = None) -> None:
+async def _close_offer_run(turn: Turn, offer: MentorOffer, say: str | None = None) -> None:
     """End the mentor's offer flow for this offer, wherever it is (answered by command, lapsed
     or withdrawn), telling them why if `say`."""
-    mentor = await turn_for(turn, offer_mentor_id := await _mentor_of(turn.session, offer_id))
-    if mentor is None or not offer_mentor_id:
+    mentor = await turn_for(turn, offer.mentor_id)
+    if mentor is None:
         return
     flow_id = turn.content.matching.offer_flow
-    for run in await runs.open_runs_of(turn.session, offer_mentor_id, flow_id):
-        if int(run.state.get("context", {}).get("offer") or 0) == offer_id:
+    for run in await runs.open_runs_of(turn.session, offer.mentor_id, flow_id):
+        if int(run.state.get("context", {}).get("offer") or 0) == offer.id:
             was_active = run.status == "active"
             await conversation.cancel(mentor, run)
             if say:
                 mentor.reply(mentor.system_text(say))
             if was_active:
                 await conversation.resume_paused(mentor)
-
-
-async def _mentor_of(session: Session, offer_id: int) -> int:
-    offer = await store.offer(session, offer_id)
-    return offer.mentor_id if offer else 0
 
 
 @clock.on("mentor.offer_expire")
@@ -281,7 +277,7 @@ async def offer_expired(turn: Turn, work: Any) -> datetime | None:
         return None  # answered meanwhile
     offer, paused_now = lapsed
     turn.audit("mentor.offer_expired", offer=offer_id)
-    await _close_offer_run(turn, offer_id, say="mentor_offer_lapsed")
+    await _close_offer_run(turn, offer, say="mentor_offer_lapsed")
     if paused_now:
         turn.reply(turn.system_text("mentor_paused_unanswered", count=pause_after))
         turn.audit("mentor.paused", reason="unanswered", offers=pause_after)
@@ -296,7 +292,7 @@ async def withdraw(turn: Turn, offer: MentorOffer, say: str = "mentor_offer_with
         return
     await due.cancel(turn.session, expire_key(offer.id or 0))
     turn.audit("mentor.offer_withdrawn", offer=offer.id)
-    await _close_offer_run(turn, offer.id or 0, say=say)
+    await _close_offer_run(turn, offer, say=say)
 
 
 async def cancel_request(turn: Turn) -> bool:

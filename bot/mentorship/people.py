@@ -8,7 +8,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 
 from bot.matching import Mentor, Person, Reason, Rules
-from bot.turn import Turn
+from bot.turn import Turn, member_turn
 from flows.schema import AskStep
 from flows.text import render
 from storage import members
@@ -29,11 +29,11 @@ def as_newcomer(member: Member, default_locale: str) -> Person:
     profile lists), their interests, time zone and experience."""
     profile = member.profile
     languages = {(member.locale or default_locale).split("_")[0]}
-    languages.update(str(code) for code in _listed(profile.get("languages")))
+    languages.update(str(code) for code in listed(profile.get("languages")))
     return Person(
         id=member.id or 0,
         languages=frozenset(languages),
-        topics=frozenset(str(topic) for topic in _listed(profile.get("interests"))),
+        topics=frozenset(str(topic) for topic in listed(profile.get("interests"))),
         timezone=member.timezone or "UTC",
         experience=EXPERIENCE.get(str(profile.get("experience")), 0),
     )
@@ -76,7 +76,8 @@ async def available_mentors(
     return found
 
 
-def _listed(value: Any) -> list[Any]:
+def listed(value: Any) -> list[Any]:
+    """An answer or profile field as a list: one value, several, or none."""
     if value is None or value == "":
         return []
     return list(value) if isinstance(value, list | tuple) else [value]
@@ -145,24 +146,15 @@ async def turn_for(turn: Turn, member_id: int) -> Turn | None:
     this turn's is. None if they cannot be reached (no identity, or they sent /stop)."""
     if member_id == turn.member.id:
         return turn
-    for other in turn.others:
-        if other.member.id == member_id:
-            return other
-    member = await turn.session.get(Member, member_id)
-    identity = await members.latest_identity(turn.session, member_id)
-    if member is None or identity is None or member.opted_out:
+    known = next((other for other in turn.others if other.member.id == member_id), None)
+    if known is not None:
+        return known
+    key = f"{turn.key}>{member_id}"
+    found = await member_turn(turn.session, turn.db, turn.content, member_id, turn.now, key)
+    if found is None or found.member.opted_out:
         return None
-    other = Turn(
-        turn.session,
-        turn.db,
-        turn.content,
-        member,
-        identity,
-        turn.now,
-        key=f"{turn.key}>{member_id}",
-    )
-    turn.others.append(other)
-    return other
+    turn.others.append(found)
+    return found
 
 
 def contact(reader: Turn, about: Turn) -> str:

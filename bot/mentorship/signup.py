@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.mentorship.people import MAX_CAPACITY
+from bot.mentorship.people import MAX_CAPACITY, listed
 from bot.turn import Turn
 from flows import actions
 from storage import mentorship as store
@@ -36,8 +36,8 @@ async def save_mentor_profile(turn: Turn, steps: ProfileSteps) -> None:
         turn.session,
         turn.member.id or 0,
         turn.now,
-        topics=[str(t) for t in _listed(answers.get(steps.topics))],
-        languages=[str(code).split("_")[0] for code in _listed(answers.get(steps.languages))],
+        topics=[str(t) for t in listed(answers.get(steps.topics))],
+        languages=[str(code).split("_")[0] for code in listed(answers.get(steps.languages))],
         hours=_hours(answers.get(steps.hours)),
         capacity=capacity,
         intro=str(answers.get(steps.intro) or "")[:1000],
@@ -45,12 +45,6 @@ async def save_mentor_profile(turn: Turn, steps: ProfileSteps) -> None:
     if "mentor" not in turn.member.roles:
         turn.member.roles = [*turn.member.roles, "mentor"]
     turn.audit("mentor.signed_up", capacity=capacity)
-
-
-def _listed(value: Any) -> list[Any]:
-    if value is None:
-        return []
-    return list(value) if isinstance(value, list | tuple) else [value]
 
 
 def _capacity(value: Any) -> int | None:
