@@ -169,6 +169,10 @@ async def test_an_offer_lapses_and_a_mentor_who_lets_them_lapse_is_paused(
         audit = [a.action for a in (await session.execute(select(AuditLog))).scalars()]
     assert profile.paused and statuses == ["expired"] * 3
     assert "mentorship.alert.mentor_paused" in audit
+    async with onramp.db.reading() as session:
+        lapsed = (await session.execute(select(MentorOffer.id))).scalars().first()
+    await bea.say(f"/mentor accept {lapsed}")  # too late
+    bea.expect("That offer has lapsed, and I've asked someone else")
     await bea.say("/mentor resume")
     bea.expect("You'll get mentor offers again".replace("mentor offers", "mentee offers"))
 

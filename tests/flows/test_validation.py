@@ -390,3 +390,48 @@ def test_a_broken_matching_file_names_file_and_line(tree: Path, line: str, expec
     errors = errors_after(tree, lambda _: f"schema_version: 1\n{line}\n", "matching.yaml")
     assert errors and all(e.startswith("content/matching.yaml:") for e in errors), errors
     assert any(expected in e for e in errors), errors
+
+
+def test_the_shipped_check_in_schedule_is_the_default_and_offsets_follow_it(tree: Path) -> None:
+    from flows.schema import Checkins
+
+    loaded, _ = load_tree(tree)
+    assert loaded is not None
+    assert loaded.checkins == Checkins()
+    assert loaded.checkins.schedule.offsets() == [3, 7, 21, 35, 49, 63, 77, 90]
+    (tree / "checkins.yaml").write_text(
+        "schema_version: 1\nschedule: {days: [1], every: null, until: 30}\ngrace: 12h\n"
+    )
+    loaded, _ = load_tree(tree)
+    assert loaded is not None
+    assert loaded.checkins.schedule.offsets() == [1, 30]
+    assert loaded.checkins.grace.total_seconds() == 12 * 3600
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("schedule: {days: [7, 3]}", "'days' must go up"),
+        ("schedule: {days: [3, 100], until: 90}", "day 100 is after 'until' (90)"),
+        ("quiet_hours: [21, 24]", "less than or equal to 23"),
+        ("grace: soon", "a duration is a number and a unit"),
+        ("escalation: {low_score: 6}", "less than or equal to 5"),
+        ("checkin_flow: mentor_chekin", "flow 'mentor_chekin' does not exist; did you mean"),
+        ("feedback_flow: exit_survey", "add content/flows/exit_survey.yaml"),
+    ],
+)
+def test_a_broken_check_in_file_names_file_and_line(tree: Path, text: str, expected: str) -> None:
+    errors = errors_after(tree, lambda _: f"schema_version: 1\n{text}\n", "checkins.yaml")
+    assert errors and all(e.startswith("content/checkins.yaml:2") for e in errors), errors
+    assert any(expected in e for e in errors), errors
+
+
+def test_matching_must_name_flows_that_exist(tree: Path) -> None:
+    errors = errors_after(
+        tree,
+        lambda text: text.replace("offer_flow: mentor_offer", "offer_flow: offers"),
+        "matching.yaml",
+    )
+    assert errors == [
+        "content/matching.yaml:43: flow 'offers' does not exist; add content/flows/offers.yaml"
+    ]
