@@ -22,6 +22,9 @@ class Event:
     private: bool = True
     workspace: str = ""
     display_name: str | None = None
+    # The member's handle on the platform, without "@" (a Telegram username), where it has
+    # one: how others mention them in typed text.
+    username: str | None = None
     locale_hint: str | None = None  # the platform's idea of the member's language
     received_at: datetime = field(default_factory=_now)
 
