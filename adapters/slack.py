@@ -17,6 +17,9 @@ What becomes an event:
 - a press on one of our buttons (`block_actions`): `ChoiceMade`; the question is then edited
   to show the answer instead of its buttons.
 
+In what members type, a mention of a member becomes the core's member link
+(adapters/slack_mentions.py); the rest of Slack's markup is read back to what was typed.
+
 Acknowledging. An event is handed to the core, which commits it (and dedupes it) in one
 transaction in a few milliseconds; Slack is answered only after that commit, so an
 acknowledged event is never lost. If the commit takes longer than `ack_budget_seconds`
@@ -59,7 +62,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters import slack_blocks
+from adapters import slack_blocks, slack_mentions
 from bot import metrics
 from bot.adapter import AdapterConfigError, Capabilities, DeliveryError, Inbox, RateLimit
 from bot.events import (
@@ -456,7 +459,7 @@ class SlackAdapter:
         if event.get("subtype") or event.get("bot_id"):
             return _Reading(ignored="an edit, a notice or a bot's message")
         user_id, channel = _text(event, "user"), _text(event, "channel")
-        text = _typed(str(event.get("text") or "")).strip()
+        text = _typed(slack_mentions.linked(str(event.get("text") or ""))).strip()
         if not text:
             return _Reading(ignored="a message without text")
         person = await self._who(user_id, deadline)
@@ -474,7 +477,7 @@ class SlackAdapter:
         person = await self._who(user_id, deadline)
         key = f"command:{trigger}"
         common = self._from(user_id, _team(body), key, person.name, person.locale)
-        args = _typed(str(body.get("text") or "")).strip()
+        args = _typed(slack_mentions.linked(str(body.get("text") or ""))).strip()
         return _Reading(CommandInvoked(**common, name=name, args=args))
 
     async def _read_action(self, body: dict[str, Any], deadline: float) -> _Reading:

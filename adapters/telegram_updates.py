@@ -2,7 +2,9 @@
 
 - A private `/command args` is a `CommandInvoked` (`/start PAYLOAD` from a deep link
   included), other private text a `MessageReceived`. In groups only commands addressed to the
-  bot count; conversation there is none of its business.
+  bot count; conversation there is none of its business. In the text, a mention Telegram
+  resolved to a person (a `text_mention`: someone without a username) is the core's member
+  link; `@username` stays as typed, and every event carries its author's username.
 - Someone joining a group (`new_chat_members`, or a `chat_member` change from outside to
   inside) is a `MemberJoined` whom the bot may not write to privately: the core welcomes them
   in the group with a deep-link button. Telegram often reports one join both ways, so a
@@ -17,9 +19,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from telegram import CallbackQuery, Chat, ChatMember, ChatMemberUpdated, Message, Update, User
+from telegram import (
+    CallbackQuery,
+    Chat,
+    ChatMember,
+    ChatMemberUpdated,
+    Message,
+    MessageEntity,
+    Update,
+    User,
+)
 
 from adapters import telegram_buttons as buttons
+from adapters.mentions import member_link
 from bot.events import (
     ChoiceMade,
     CommandInvoked,
@@ -68,6 +80,7 @@ def _message(update_id: int, message: Message, bot_username: str | None) -> Read
     if not private and not (chat.type in _GROUPS and _addressed(text, bot_username)):
         return Reading(ignored="group text not addressed to the bot")
     said = _said(user, dedupe_key=str(update_id), conversation=str(chat.id), private=private)
+    text = _with_member_links(text, message.entities)
     command = parse_typed_command(text)
     if command is not None:
         return Reading((CommandInvoked(**said, name=command[0], args=command[1]),))
@@ -82,6 +95,32 @@ def _addressed(text: str, bot_username: str | None) -> bool:
         return False
     _, at, addressee = text.split(maxsplit=1)[0].partition("@")
     return not at or (bot_username is not None and addressee.casefold() == bot_username.casefold())
+
+
+def _with_member_links(text: str, entities: tuple[MessageEntity, ...]) -> str:
+    """Each `text_mention` as a member link, named as the text shows it. Entities count
+    UTF-16 code units (an emoji is two), so the text is cut as UTF-16. Entities Telegram
+    would not send (overlapping, outside the text, cutting a character in two) are not
+    followed."""
+    units = text.encode("utf-16-le")
+    pieces: list[str] = []
+    done = 0  # the bytes of `units` already in `pieces`
+    try:
+        for entity in sorted(entities, key=lambda e: e.offset):
+            if entity.type != MessageEntity.TEXT_MENTION or entity.user is None:
+                continue
+            start, end = 2 * entity.offset, 2 * (entity.offset + entity.length)
+            if start < done or end <= start or end > len(units):
+                continue
+            name = units[start:end].decode("utf-16-le")
+            pieces += [
+                units[done:start].decode("utf-16-le"),
+                member_link(str(entity.user.id), name),
+            ]
+            done = end
+        return "".join(pieces) + units[done:].decode("utf-16-le")
+    except UnicodeDecodeError:
+        return text
 
 
 def _member_change(change: ChatMemberUpdated) -> Reading:
@@ -144,5 +183,6 @@ def _said(user: User, *, dedupe_key: str, conversation: str, private: bool) -> d
         "conversation": conversation,
         "private": private,
         "display_name": user.full_name,
+        "username": user.username,
         "locale_hint": user.language_code,
     }

@@ -12,6 +12,9 @@
   group direct message may also carry a typed `/command`. Other conversation there is none of
   the bot's business.
 - A message's key is its id, so a message handed over twice has one effect.
+- In the text the core gets, a mention of a person is in the core's form: `@**Name|12**` (or
+  silent, `@_**Name|12**`) a member link, `@**Name**` without an id `@"Name"` for the core to
+  look up. Group mentions (`@*team*`) and `@**all**` and the like stay as typed.
 
 Zulip has no buttons: choices are answered by typing, which the core reads.
 """
@@ -24,6 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from adapters.mentions import member_link, quoted_name
 from bot.events import (
     CommandInvoked,
     Event,
@@ -36,6 +40,11 @@ from bot.events import (
 PLATFORM = "zulip"
 JSON = dict[str, Any]
 _UPLOAD = re.compile(r"\[[^\]\n]*\]\(/user_uploads/[^)\s]+\)")
+# Zulip's own syntax (zerver/lib/mention.py): `@**…**` or silent `@_**…**`, at the start or
+# after a space, quote, bracket, comma, colon or `<`; inside, `Name`, `Name|id` or `|id`.
+_MENTION = re.compile(r"(?<![^\s'\"(,:<])@_?\*\*([^*\n]+)\*\*")
+_NAME_AND_ID = re.compile(r"(.*)\|(\d+)")
+_EVERYONE = frozenset({"all", "everyone", "channel", "stream", "topic"})
 _KINDS = {
     "image": ("png", "jpg", "jpeg", "gif", "webp", "heic", "bmp", "svg", "avif"),
     "video": ("mp4", "webm", "mov", "m4v", "mkv"),
@@ -138,14 +147,15 @@ def read_message(message: JSON, bot: BotUser, *, mentioned: bool = False) -> Rea
         text = _without_leading_mention(text, bot)
         command = parse_typed_command(text)
         if command is not None:
-            return Reading((CommandInvoked(**said, name=command[0], args=command[1]),), direct=True)
-        return Reading((MessageReceived(**said, text=text),), direct=True)
+            invoked = CommandInvoked(**said, name=command[0], args=_with_member_links(command[1]))
+            return Reading((invoked,), direct=True)
+        return Reading((MessageReceived(**said, text=_with_member_links(text)),), direct=True)
     command = _command(text, bot) if addressed else None
     if command is None and kind == "private" and not addressed:  # a group DM: /command
         command = parse_typed_command(text)
     if command is None:
         return Reading(ignored="not addressed to the bot, or not a command")
-    return Reading((CommandInvoked(**said, name=command[0], args=command[1]),))
+    return Reading((CommandInvoked(**said, name=command[0], args=_with_member_links(command[1])),))
 
 
 def _where(message: JSON, bot: BotUser) -> str | None:
@@ -181,6 +191,16 @@ def _without_leading_mention(text: str, bot: BotUser) -> str:
     """In a direct message the bot needs no calling: `@**Onramp** /help` is `/help`."""
     leading = bot.mention.match(text)
     return text[leading.end() :].strip() if leading and text[leading.end() :].strip() else text
+
+
+def _with_member_links(text: str) -> str:
+    def mention(found: re.Match[str]) -> str:
+        named = _NAME_AND_ID.fullmatch(found[1])
+        if named is not None:
+            return member_link(named[2], named[1])
+        return found[0] if found[1] in _EVERYONE else quoted_name(found[1])
+
+    return _MENTION.sub(mention, text)
 
 
 def _unsupported(message: JSON, text: str) -> str | None:

@@ -124,10 +124,20 @@ def available_adapters() -> dict[str, AdapterFactory]:
     return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
 
 
+def _capabilities(platform: str) -> Capabilities | None:
+    factory = available_adapters().get(platform)
+    return getattr(factory, "capabilities", None)
+
+
+@functools.cache
+def can_start_dm(platform: str) -> bool:
+    """Whether the bot may write to a member of `platform` first (not on Telegram)."""
+    capabilities = _capabilities(platform)
+    return bool(getattr(capabilities, "can_start_dm", True))
+
+
 @functools.cache
 def can_group_dm(platform: str) -> bool:
     """Whether the installed adapter of `platform` declares group conversations (its class's
     capabilities: known without starting it, so the command line knows too)."""
-    factory = available_adapters().get(platform)
-    capabilities = getattr(factory, "capabilities", None)
-    return bool(getattr(capabilities, "can_group_dm", False))
+    return bool(getattr(_capabilities(platform), "can_group_dm", False))

@@ -26,16 +26,23 @@ class Command:
     handler: CommandHandler
     help_key: str | None  # the system text that describes it in /help
     while_stopped: bool = False  # may a member who sent /stop still use it?
+    # Words that also run it without a slash, where commands are typed (Zulip, WhatsApp):
+    # "kudos @ada for …". Matched against the whole message; group "args" is the arguments.
+    typed: re.Pattern[str] | None = None
 
 
 _commands: dict[str, Command] = {}
 
 
 def register(
-    name: str, help_key: str | None = None, *, while_stopped: bool = False
+    name: str,
+    help_key: str | None = None,
+    *,
+    while_stopped: bool = False,
+    typed: re.Pattern[str] | None = None,
 ) -> Callable[[CommandHandler], CommandHandler]:
     def decorate(handler: CommandHandler) -> CommandHandler:
-        _commands[name] = Command(name, handler, help_key, while_stopped)
+        _commands[name] = Command(name, handler, help_key, while_stopped, typed)
         return handler
 
     return decorate
@@ -68,6 +75,14 @@ _on_stop: list[StopHook] = []
 def on_stop(hook: StopHook) -> StopHook:
     _on_stop.append(hook)
     return hook
+
+
+def typed_command(text: str) -> tuple[str, str] | None:
+    """A command written without its slash ("kudos @ada for …"): its name and arguments."""
+    for command in _commands.values():
+        if command.typed is not None and (found := command.typed.fullmatch(text.strip())):
+            return command.name, (found.groupdict().get("args") or "").strip()
+    return None
 
 
 def find(name: str) -> Command | None:

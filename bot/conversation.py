@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -28,6 +28,15 @@ from storage import due, runs
 from storage.models import FlowRun
 
 COLUMN_FIELDS = ("locale", "timezone", "display_name")
+
+# What features do when a member completes a flow (badges), in the same turn.
+CompletedHook = Callable[[Turn, FlowRun], Awaitable[None]]
+_on_completed: list[CompletedHook] = []
+
+
+def on_completed(hook: CompletedHook) -> CompletedHook:
+    _on_completed.append(hook)
+    return hook
 
 
 def nudge_key(run: FlowRun) -> str:
@@ -180,6 +189,10 @@ async def _close(turn: Turn, run: FlowRun, status: str) -> None:
         await runs.erase_answers(turn.session, _run_id(run))
         turn.member.profile = {}
     if status == "completed":
+        if turn.member.consent is not False:  # nothing more is kept about one who declined
+            await turn.session.flush()  # the hooks count completed runs
+            for hook in _on_completed:
+                await hook(turn, run)
         paused = await runs.last_paused_run(turn.session, _member_id(turn))
         if paused is not None:
             paused.status, paused.updated_at = "active", turn.now

@@ -171,7 +171,10 @@ class Dispatcher:
             now,
             key=f"event:{event.dedupe_key}",
             newcomer=created,
+            group=None if event.private else (event.conversation or None),
         )
+        if event.username and identity.username != event.username.casefold()[:64]:
+            identity.username = event.username.casefold()[:64]
         await self._route(turn, event, run)
         if now - member.last_active_at >= ACTIVITY_GRANULARITY:
             member.last_active_at = now  # minute precision is plenty, and saves a write a turn
@@ -287,6 +290,12 @@ class Dispatcher:
         )
 
     async def _message(self, turn: Turn, run: FlowRun | None, text: str) -> None:
+        typed = commands.typed_command(text)
+        if typed is not None:  # e.g. "kudos @ada for …" on Zulip and WhatsApp
+            await commands.run_command(turn, *typed)
+            if run is not None and run.state.get("waiting"):
+                await conversation.continue_flow(turn, run, Resume())  # the question again
+            return
         if run is not None:
             await conversation.continue_flow(turn, run, Reply(text))
             return

@@ -11,3 +11,4 @@ from bot import (  # noqa: F401
 )
 from bot.mentorship import checkins, offers, signup  # noqa: F401
 from bot.mentorship import commands as mentor_commands  # noqa: F401
+from bot.recognition import badges, kudos  # noqa: F401

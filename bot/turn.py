@@ -32,6 +32,8 @@ class Turn:
     now: datetime
     key: str  # base of every outgoing message's dedupe key: replaying the turn queues nothing new
     newcomer: bool = False  # created by this very turn: no flow runs to look up yet
+    # Where the event happened, when not in the member's private chat (a group, a channel).
+    group: str | None = None
     # While a flow's action runs: its run (with `state["context"]`) and the answers so far.
     run: FlowRun | None = None
     run_answers: Mapping[str, Any] = field(default_factory=dict)
@@ -66,12 +68,14 @@ class Turn:
             "count": count,
         }
 
-    def system_text(self, key: str, count: int | None = None, **context: Any) -> str:
-        """A text of `content/system.yaml` in the member's language; `context` is what it
-        sees as `{{ context.* }}`."""
+    def system_text(
+        self, key: str, count: int | None = None, *, locale: str | None = None, **context: Any
+    ) -> str:
+        """A text of `content/system.yaml` in the member's language (or `locale`); `context`
+        is what it sees as `{{ context.* }}`."""
         return render(
             self.content.system[key],
-            self.member.locale,
+            locale or self.member.locale,
             self.content.community.default_locale,
             self.template_variables(count, context),
         )
@@ -176,6 +180,22 @@ async def member_turn(
         return None
     member, identity = found
     return Turn(session, db, content, member, identity, now, key=key)
+
+
+async def turn_for(turn: Turn, member_id: int) -> Turn | None:
+    """A turn of another member inside this one's transaction: what it queues is written when
+    this turn's is. None if they cannot be reached (no identity, or they sent /stop)."""
+    if member_id == turn.member.id:
+        return turn
+    known = next((other for other in turn.others if other.member.id == member_id), None)
+    if known is not None:
+        return known
+    key = f"{turn.key}>{member_id}"
+    found = await member_turn(turn.session, turn.db, turn.content, member_id, turn.now, key)
+    if found is None or found.member.opted_out:
+        return None
+    turn.others.append(found)
+    return found
 
 
 def community_variables(content: ContentTree) -> dict[str, Any]:

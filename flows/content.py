@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
@@ -10,7 +11,17 @@ from pydantic import BaseModel, ValidationError
 
 from flows.answers import fold
 from flows.problems import ContentError, Problem, did_you_mean
-from flows.schema import STEP_KINDS, Checkins, Community, Flow, Matching, SystemTexts, Text
+from flows.schema import (
+    STEP_KINDS,
+    Badges,
+    Checkins,
+    Community,
+    Flow,
+    Matching,
+    Recognition,
+    SystemTexts,
+    Text,
+)
 from flows.yamlfile import PathKey, YamlDocument, load_yaml
 
 KNOWN_KEYS = sorted(
@@ -60,6 +71,8 @@ class ContentTree:
     warnings: list[Problem] = field(default_factory=list)
     matching: Matching = field(default_factory=Matching)
     checkins: Checkins = field(default_factory=Checkins)
+    recognition: Recognition = field(default_factory=Recognition)
+    badges: Badges = field(default_factory=Badges)
 
     @property
     def onboarding(self) -> Flow:
@@ -252,19 +265,36 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     if (root / "matching.yaml").is_file():
         matching_doc = read(root / "matching.yaml")
         matching = _parse(Matching, matching_doc, problems) if matching_doc else None
-    checkins: Checkins | None = Checkins()
-    if (root / "checkins.yaml").is_file():
-        checkins_doc = read(root / "checkins.yaml")
-        checkins = _parse(Checkins, checkins_doc, problems) if checkins_doc else None
-    if community is None or system is None or matching is None or checkins is None:
+    checkins = _optional(root, "checkins.yaml", Checkins, read, problems)
+    recognition = _optional(root, "recognition.yaml", Recognition, read, problems)
+    badges = _optional(root, "badges.yaml", Badges, read, problems)
+    parts = (community, system, matching, checkins, recognition, badges)
+    if any(part is None for part in parts):
         return None, problems
+    assert community is not None and system is not None and matching is not None
+    assert checkins is not None and recognition is not None and badges is not None
     tree = ContentTree(root, community, flows, system.texts, documents, flow_files)
     tree.matching, tree.checkins = matching, checkins
+    tree.recognition, tree.badges = recognition, badges
     problems.extend(validate_tree(tree, unparsed))
     tree.warnings = [p for p in problems if p.severity == "warning"]
     if any(p.severity == "error" for p in problems):
         return None, problems
     return tree, problems
+
+
+def _optional(
+    root: Path,
+    name: str,
+    model: type[M],
+    read: Callable[[Path], YamlDocument | None],
+    problems: list[Problem],
+) -> M | None:
+    """An optional file of the tree: its defaults when absent, None when broken."""
+    if not (root / name).is_file():
+        return model()
+    document = read(root / name)
+    return _parse(model, document, problems) if document else None
 
 
 def load_tree_or_raise(root: Path) -> ContentTree:

@@ -381,3 +381,139 @@ class Checkins(Strict):
     escalation: Escalation = Escalation()
     checkin_flow: Id = "mentor_checkin"  # asked on every scheduled day but the last
     feedback_flow: Id = "mentor_feedback"  # asked on the last day; then the mentorship closes
+
+
+class Category(Strict):
+    """A kind of contribution kudos are given for."""
+
+    id: Id
+    emoji: str = Field("", max_length=8)
+    name: LocalizedText
+    # The all-contributors contribution type it maps to (https://allcontributors.org/docs/en/emoji-key)
+    all_contributors: str = Field("ideas", pattern=r"^[a-zA-Z0-9]{1,32}$")
+
+
+class Reciprocal(Strict):
+    """Two members thanking each other over and over: past `after` kudos each way within
+    `window`, each further one counts `weight` on leaderboards."""
+
+    window: Duration = timedelta(days=14)
+    after: int = Field(2, ge=0, le=100)
+    weight: float = Field(0.5, ge=0, le=1)
+
+
+class KudosRules(Strict):
+    min_reason_length: int = Field(10, ge=1, le=500)
+    max_reason_length: int = Field(500, ge=10, le=500)
+    daily_per_giver: int = Field(5, ge=1, le=1000)
+    weekly_per_pair: int = Field(3, ge=1, le=1000)
+    reciprocal: Reciprocal = Reciprocal()
+    shout_outs_per_hour: int = Field(10, ge=0, le=1000)  # 0: never announced
+
+    @model_validator(mode="after")
+    def _lengths(self) -> KudosRules:
+        if self.min_reason_length > self.max_reason_length:
+            raise ValueError("min_reason_length is longer than max_reason_length")
+        return self
+
+
+def _default_categories() -> tuple[Category, ...]:
+    return (Category(id="helping", emoji="🤝", name={ANY_LOCALE: "helping others"}),)
+
+
+class Recognition(Strict):
+    """`content/recognition.yaml`: the kinds of contribution, and the rules that keep kudos
+    honest."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    categories: tuple[Category, ...] = Field(default_factory=_default_categories, min_length=1)
+    default_category: Id = "helping"
+    rules: KudosRules = KudosRules()
+    # Where shout-outs go, per platform: a channel or group id the bot may post in.
+    shout_out_channels: dict[str, str] = Field(default_factory=dict)
+    announce_badges: bool = True  # badges earned are announced there too
+
+    @model_validator(mode="after")
+    def _known_default(self) -> Recognition:
+        ids = [c.id for c in self.categories]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two categories have the same id")
+        if self.default_category not in ids:
+            raise ValueError(f"default_category {self.default_category!r} is not a category")
+        return self
+
+    def category(self, wanted: str) -> Category | None:
+        return next((c for c in self.categories if c.id == wanted), None)
+
+
+class BadgeWhen(Strict):
+    """What earns a badge: one count reaching its number. None of them: only the
+    `award_badge` flow action gives it."""
+
+    kudos_received: int | None = Field(None, ge=1)
+    kudos_given: int | None = Field(None, ge=1)
+    flows_completed: int | None = Field(None, ge=1)
+    mentorships_completed: int | None = Field(None, ge=1)
+    category: Id | None = None  # with kudos_received or kudos_given: in this category only
+    flow: Id | None = None  # with flows_completed: this flow only
+
+    @model_validator(mode="after")
+    def _one_count(self) -> BadgeWhen:
+        counts = [
+            n
+            for n in (
+                self.kudos_received,
+                self.kudos_given,
+                self.flows_completed,
+                self.mentorships_completed,
+            )
+            if n is not None
+        ]
+        if len(counts) != 1:
+            raise ValueError(
+                "name exactly one of kudos_received, kudos_given, flows_completed, "
+                "mentorships_completed"
+            )
+        if self.category and self.kudos_received is None and self.kudos_given is None:
+            raise ValueError("'category' goes with kudos_received or kudos_given")
+        if self.flow and self.flows_completed is None:
+            raise ValueError("'flow' goes with flows_completed")
+        return self
+
+    @property
+    def target(self) -> int:
+        return next(
+            n
+            for n in (
+                self.kudos_received,
+                self.kudos_given,
+                self.flows_completed,
+                self.mentorships_completed,
+            )
+            if n is not None
+        )
+
+
+class Badge(Strict):
+    id: Id
+    emoji: str = Field("", max_length=8)
+    name: LocalizedText
+    description: LocalizedText
+    when: BadgeWhen | None = None
+
+
+class Badges(Strict):
+    """`content/badges.yaml`."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    badges: tuple[Badge, ...] = ()
+
+    @model_validator(mode="after")
+    def _unique(self) -> Badges:
+        ids = [b.id for b in self.badges]
+        if len(ids) != len(set(ids)):
+            raise ValueError("two badges have the same id")
+        return self
+
+    def badge(self, wanted: str) -> Badge | None:
+        return next((b for b in self.badges if b.id == wanted), None)

@@ -88,7 +88,40 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "mentor_intro_group": "mentorship: the introduction, in a group conversation with both "
     "(Slack, Zulip)",
     "mentor_intro_sent": "mentorship: tells each that the group introduction is there",
+    "command_kudos": "recognition: command kudos",
+    "command_badges": "recognition: command badges",
+    "kudos_usage": "recognition: kudos usage",
+    "kudos_unknown_member": "recognition: kudos unknown member",
+    "kudos_ambiguous_member": "recognition: kudos ambiguous member",
+    "kudos_self": "recognition: kudos self",
+    "kudos_opted_out": "recognition: kudos opted out",
+    "kudos_unknown_category": "recognition: kudos unknown category",
+    "kudos_reason_short": "recognition: kudos reason short",
+    "kudos_reason_long": "recognition: kudos reason long",
+    "kudos_daily_cap": "recognition: kudos daily cap",
+    "kudos_pair_cap": "recognition: kudos pair cap",
+    "kudos_thanks": "recognition: kudos thanks",
+    "kudos_reciprocal": "recognition: kudos reciprocal",
+    "kudos_received": "recognition: kudos received",
+    "kudos_shout_out": "recognition: kudos shout out",
+    "kudos_in_private": "recognition: kudos in private",
+    "kudos_summary": "recognition: kudos summary",
+    "kudos_summary_badges": "recognition: kudos summary badges",
+    "kudos_top_usage": "recognition: kudos top usage",
+    "kudos_top_week": "recognition: kudos top week",
+    "kudos_top_month": "recognition: kudos top month",
+    "kudos_top_all": "recognition: kudos top all",
+    "kudos_top_empty": "recognition: kudos top empty",
+    "kudos_managers_only": "recognition: kudos managers only",
+    "kudos_revoke_unknown": "recognition: kudos revoke unknown",
+    "kudos_revoked": "recognition: kudos revoked",
+    "badge_earned": "recognition: badge earned",
+    "badge_announced": "recognition: badge announced",
+    "badges_none": "recognition: badges none",
+    "badges_heading": "recognition: badges heading",
 }
 
 # Commands the core answers itself; a flow may not take these as its trigger.
-RESERVED_COMMANDS = frozenset({"start", "restart", "help", "language", "stop", "mentor"})
+RESERVED_COMMANDS = frozenset(
+    {"start", "restart", "help", "language", "stop", "mentor", "kudos", "badges"}
+)

@@ -100,9 +100,48 @@ def _check_feature_flows(tree: ContentTree, unparsed: set[str]) -> list[Problem]
     return problems
 
 
+def _check_recognition(tree: ContentTree, unparsed: set[str]) -> list[Problem]:
+    """Categories' and badges' texts are translated; badges count what exists."""
+    problems: list[Problem] = []
+    recognition = next(
+        (d for n, d in tree.documents.items() if n.endswith("recognition.yaml")), None
+    )
+    if recognition is not None:
+        checker = TextChecker(tree, recognition)
+        for number, category in enumerate(tree.recognition.categories):
+            checker.text(category.name, ("categories", number, "name"), None)
+        problems.extend(checker.problems)
+    document = next((d for n, d in tree.documents.items() if n.endswith("badges.yaml")), None)
+    if document is None:
+        return problems
+    checker = TextChecker(tree, document)
+    categories = [c.id for c in tree.recognition.categories]
+    for number, badge in enumerate(tree.badges.badges):
+        checker.text(badge.name, ("badges", number, "name"), None)
+        checker.text(badge.description, ("badges", number, "description"), None)
+        when = badge.when
+        if when is not None and when.category and when.category not in categories:
+            checker.add(
+                ("badges", number, "when", "category"),
+                None,
+                f"category '{when.category}' is not in recognition.yaml",
+                did_you_mean(when.category, categories),
+            )
+        if when is not None and when.flow and when.flow not in {*tree.flows, *unparsed}:
+            checker.add(
+                ("badges", number, "when", "flow"),
+                None,
+                f"flow '{when.flow}' does not exist",
+                did_you_mean(when.flow, tree.flows),
+            )
+    problems.extend(checker.problems)
+    return problems
+
+
 def validate_tree(tree: ContentTree, unparsed: set[str] | None = None) -> list[Problem]:
     problems = _check_community(tree, unparsed or set()) + _check_system(tree)
     problems += _check_feature_flows(tree, unparsed or set())
+    problems += _check_recognition(tree, unparsed or set())
     commands: dict[str, str] = {}
     onboarding = tree.flows.get(tree.community.onboarding_flow)
     for flow in tree.flows.values():

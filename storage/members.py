@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, select
+from sqlalchemy import String, and_, bindparam, cast, func, select
 
 from storage.models import FlowRun, Identity, Member, utcnow
 from storage.session import Session
@@ -148,3 +149,35 @@ async def with_role(session: Session, role: str) -> list[Member]:
     )
     found = (await session.execute(statement.order_by(Member.id))).scalars()
     return [member for member in found if role in member.roles]
+
+
+def _on(platform: str, workspace: str) -> Any:
+    return (
+        select(Member)
+        .join(Identity, Identity.member_id == Member.id)
+        .where(Identity.platform == platform, Identity.workspace == workspace)
+    )
+
+
+async def named(
+    session: Session,
+    platform: str,
+    workspace: str,
+    *,
+    external_id: str | None = None,
+    name: str | None = None,
+) -> list[Member]:
+    """Members of one platform and workspace by their id there; or by `name`: their handle
+    (username) if any member has it, else their display name, ignoring case."""
+    here = _on(platform, workspace)
+    if external_id is not None:
+        return list(
+            (await session.execute(here.where(Identity.external_id == external_id))).scalars()
+        )
+    assert name is not None
+    by_handle = here.where(Identity.username == name.casefold())
+    found = list((await session.execute(by_handle)).scalars())
+    if found:
+        return found
+    by_name = here.where(func.lower(Member.display_name) == name.lower())
+    return list((await session.execute(by_name)).scalars().unique())

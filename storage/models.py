@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint
+from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.types import JSONDocument, UTCDateTime
@@ -23,14 +23,14 @@ def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_type=JSONDocument, nullable=False)
 
 
-def _member_fk(nullable: bool = False) -> Any:
+def _member_fk(nullable: bool = False, index: bool = True) -> Any:
     return Field(
         default=None,
         sa_column=Column(
             Integer,
             ForeignKey("member.id", ondelete="CASCADE"),
             nullable=nullable,
-            index=True,
+            index=index,
         ),
     )
 
@@ -59,6 +59,8 @@ class Identity(SQLModel, table=True):
     workspace: str = Field(default="", max_length=128)
     external_id: str = Field(max_length=128)
     dm_conversation: str | None = Field(default=None, max_length=128)
+    # Their handle on the platform (a Telegram username), lower-cased: how others mention them.
+    username: str | None = Field(default=None, max_length=64)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # When the member last wrote to the bot on this platform (WhatsApp's 24-hour window).
     last_inbound_at: datetime | None = _when(nullable=True)
@@ -260,3 +262,68 @@ class CheckIn(SQLModel, table=True):
     answered_at: datetime | None = _when(nullable=True)
     score: int | None = Field(default=None)
     comment: str | None = Field(default=None, max_length=1000)
+
+
+class Kudos(SQLModel, table=True):
+    """One member thanking another for a contribution, in a category; revocable by a
+    community manager (the row stays, marked, so the audit holds)."""
+
+    __table_args__ = (
+        # Leaderboards read only these covering, partial indexes (the live kudos): all time
+        # by receiver (and a member's own summary by category), a period by date, a period
+        # in one category by category and date.
+        Index(
+            "ix_kudos_live_receiver",
+            "receiver_id",
+            "category",
+            "weight",
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        Index(
+            "ix_kudos_live_created",
+            "created_at",
+            "receiver_id",
+            "weight",
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        Index(
+            "ix_kudos_live_category_created",
+            "category",
+            "created_at",
+            "receiver_id",
+            "weight",
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        # The rules' counts: a giver's kudos lately, to one receiver lately.
+        Index("ix_kudos_giver_created", "giver_id", "created_at"),
+        Index("ix_kudos_pair_created", "giver_id", "receiver_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    giver_id: int = _member_fk(index=False)
+    receiver_id: int = _member_fk(index=False)
+    category: str = Field(max_length=32)
+    reason: str = Field(max_length=500)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    weight: float = Field(default=1.0)  # less than 1 when A and B keep thanking each other
+    shouted: bool = Field(default=False)  # announced in the recognition channel
+    revoked_at: datetime | None = _when(nullable=True)
+    revoked_by: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="SET NULL")),
+    )
+
+
+class BadgeAward(SQLModel, table=True):
+    """A badge a member earned, once."""
+
+    __tablename__ = "badge_award"
+    __table_args__ = (UniqueConstraint("member_id", "badge"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = _member_fk()
+    badge: str = Field(max_length=32)
+    awarded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

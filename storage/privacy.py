@@ -12,10 +12,12 @@ from sqlmodel import SQLModel
 from storage.models import (
     Answer,
     AuditLog,
+    BadgeAward,
     CheckIn,
     DueWork,
     FlowRun,
     Identity,
+    Kudos,
     Member,
     MentorOffer,
     MentorProfile,
@@ -35,9 +37,16 @@ PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     MentorProfile,
     MentorRequest,
     CheckIn,
+    BadgeAward,
 )
-# Rows about two members (a newcomer and a mentor): they belong to both. In deletion order.
-PAIR_TABLES: tuple[type[Mentorship] | type[MentorOffer], ...] = (Mentorship, MentorOffer)
+# Rows about two members (a newcomer and a mentor, a giver and a receiver): they belong to
+# both, and go with either. In deletion order, with the two columns naming the members.
+PAIRS: dict[type[SQLModel], tuple[str, str]] = {
+    Mentorship: ("newcomer_id", "mentor_id"),
+    MentorOffer: ("newcomer_id", "mentor_id"),
+    Kudos: ("giver_id", "receiver_id"),
+}
+PAIR_TABLES: tuple[type[SQLModel], ...] = tuple(PAIRS)
 
 
 def _plain(row: SQLModel) -> dict[str, Any]:
@@ -68,8 +77,9 @@ async def export_member(session: Session, member: Member) -> dict[str, Any]:
     return document
 
 
-def _either(pair: type[Mentorship] | type[MentorOffer], member_id: int | None) -> Any:
-    return or_(pair.newcomer_id == member_id, pair.mentor_id == member_id)
+def _either(pair: type[SQLModel], member_id: int | None) -> Any:
+    one, other = PAIRS[pair]
+    return or_(getattr(pair, one) == member_id, getattr(pair, other) == member_id)
 
 
 async def forget_member(session: Session, member: Member, actor: str) -> None:

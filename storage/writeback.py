@@ -29,7 +29,7 @@ _WRITABLE: dict[type[Any], tuple[str, ...]] = {
         "last_active_at",
     ),
     FlowRun: ("step_id", "state", "status", "updated_at", "finished_at", "expires_at"),
-    Identity: ("dm_conversation", "last_inbound_at"),
+    Identity: ("dm_conversation", "last_inbound_at", "username"),
 }
 
 

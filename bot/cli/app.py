@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import content, database, mentors, privacy, roles, serve
+from bot.cli import content, database, mentors, privacy, recognition, roles, serve
 from bot.cli.state import state
 
 app = typer.Typer(
@@ -51,4 +51,7 @@ app.command(
     "match",
     help="Match every waiting newcomer, and weigh open offers again; print what changed.",
 )(mentors.match)
+app.add_typer(
+    recognition.app, name="recognition", help="Recognition: export who was thanked, for what."
+)
 app.add_typer(database.app, name="db", help="Database migrations.")

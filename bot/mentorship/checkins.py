@@ -16,6 +16,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from bot import clock, conversation
 from bot.mentorship.people import alert_managers, turn_for
+from bot.recognition import badges
 from bot.turn import Turn
 from flows import actions
 from flows.content import ContentTree
@@ -100,6 +101,10 @@ async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
     if last and mentorship.status == "active":
         await store.end(turn.session, mentorship_id, "completed", turn.now)
         turn.audit("mentorship.completed", mentorship=mentorship_id)
+        for member_id in (mentorship.newcomer_id, mentorship.mentor_id):
+            person = await turn_for(turn, member_id)
+            if person is not None:
+                await badges.check(person, "mentorships_completed")
     flow = turn.content.flows[settings.feedback_flow if last else settings.checkin_flow]
     await conversation.start_flow(
         turn,

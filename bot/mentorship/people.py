@@ -8,7 +8,7 @@ from typing import Any
 from babel import Locale, UnknownLocaleError
 
 from bot.matching import Mentor, Person, Reason, Rules
-from bot.turn import Turn, member_turn
+from bot.turn import Turn, turn_for
 from flows.schema import AskStep
 from flows.text import render
 from storage import members
@@ -139,22 +139,6 @@ def reasons_data(reasons: tuple[Reason, ...]) -> list[dict[str, Any]]:
         }
         for r in reasons
     ]
-
-
-async def turn_for(turn: Turn, member_id: int) -> Turn | None:
-    """A turn of another member inside this one's transaction: what it queues is written when
-    this turn's is. None if they cannot be reached (no identity, or they sent /stop)."""
-    if member_id == turn.member.id:
-        return turn
-    known = next((other for other in turn.others if other.member.id == member_id), None)
-    if known is not None:
-        return known
-    key = f"{turn.key}>{member_id}"
-    found = await member_turn(turn.session, turn.db, turn.content, member_id, turn.now, key)
-    if found is None or found.member.opted_out:
-        return None
-    turn.others.append(found)
-    return found
 
 
 def contact(reader: Turn, about: Turn) -> str:

@@ -11,7 +11,7 @@ import hashlib
 import hmac
 import logging
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
@@ -21,15 +21,18 @@ import pytest
 from ruamel.yaml import YAML
 from sqlalchemy import func, select
 from sqlmodel import SQLModel, col
+from starlette.applications import Starlette
 
 import bot.features
 from adapters.slack import EVENTS_PATH, SlackAdapter, SlackConfigError
 from bot import metrics
+from bot.adapter import Receipt
 from bot.commands import command_menu
+from bot.events import CommandInvoked, Event, MessageReceived
 from bot.runtime import Onramp
 from bot.settings import AdaptersSettings, SenderSettings, Settings, SlackSettings, WebSettings
 from flows.content import load_tree_or_raise
-from storage.models import FlowRun, Member, Outbox, ProcessedEvent
+from storage.models import FlowRun, Kudos, Member, Outbox, ProcessedEvent
 from tests.conftest import CONTENT, ROOT
 from tests.fakes.server import Fault
 from tests.fakes.slack import (
@@ -295,11 +298,12 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(
     await bot.press(ADA, start_here, "I'm all set")
     mentor = (await bot.messages(ADA, 9))[8]
     await bot.press(ADA, mentor, "Not right now")
-    finish = (await bot.messages(ADA, 10))[9]
+    finish, badge = (await bot.messages(ADA, 11))[9:]
     assert "You're all set, Ada! 🎉" in finish["text"]
+    assert "You've earned a badge: 🎒 On board!" in badge["text"]
 
     posted = slack.calls("chat.postMessage")  # each message once, in order, to Ada's DM
-    assert [call["channel"] for call in posted] == [dm_channel_id(ADA)] * 10
+    assert [call["channel"] for call in posted] == [dm_channel_id(ADA)] * 11
     assert [call["text"] for call in posted] == [m["text"] for m in slack.messages_to(ADA)]
     assert len(slack.calls("conversations.open")) == 1  # the DM channel is remembered
     async with bot.onramp.db.reading() as session:
@@ -757,3 +761,109 @@ async def test_a_mentor_signs_up_accepts_an_offer_and_both_meet_in_a_group_dm(
     assert "conversation à deux" in (await bot.messages(BEA, 2))[1]["text"]
     assert "conversation with the two of you" in (await bot.messages(ADA, 10))[9]["text"]
     await bot.answered(ADA, 8)  # the offer shows its answer instead of its buttons
+
+
+# What members type: a mention of a member reaches the core as a member link.
+
+
+@asynccontextmanager
+async def heard(
+    settings: Settings, slack: SlackEmulator
+) -> AsyncIterator[Callable[[Inbound], Awaitable[Event]]]:
+    """The adapter alone behind its own route: `hear(inbound)` posts it as Slack would and
+    returns the event it became."""
+    adapter = SlackAdapter(configure(settings, slack))
+    events: list[Event] = []
+
+    async def inbox(event: Event) -> Receipt:
+        events.append(event)
+        return Receipt(duplicate=False)
+
+    async def hear(inbound: Inbound) -> Event:
+        before = len(events)
+        sent = signed(inbound.body, SECRET, None)
+        response = await http.post(EVENTS_PATH, content=inbound.body, headers=sent)
+        assert response.status_code == 200, response.text
+        [event] = events[before:]
+        return event
+
+    await adapter.start(inbox)
+    transport = httpx.ASGITransport(app=Starlette(routes=adapter.routes()))
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://onramp.test") as http:
+            yield hear
+    finally:
+        await adapter.stop()
+
+
+async def test_mentions_in_a_slash_command_and_a_dm_become_member_links(
+    settings: Settings, slack: SlackEmulator, users: Users
+) -> None:
+    async with heard(settings, slack) as hear:
+        # Slack's own example, with "Escape channels, users, and links" on.
+        escaped = "ask <@U012ABCDEF|crushermd> to bake a birthday cake for <@U345GHIJKL|worf> in "
+        todo = slash_command(
+            escaped + "<#C012ABCDE|d-social>", user_id=ADA, channel_id=WELCOME, command="/kudos"
+        )
+        kudos = await hear(todo)
+        assert isinstance(kudos, CommandInvoked) and kudos.name == "kudos"
+        assert kudos.args == (
+            "ask [crushermd](member:U012ABCDEF) to bake a birthday cake for"
+            " [worf](member:U345GHIJKL) in #d-social"
+        )
+        assert kudos.username is None  # Slack mentions carry ids: no handle is needed
+
+        typed = "/kudos <@U0BEA00001> for <https://example.org/guide|the guide> &amp; &lt;3 #docs"
+        in_dm = await hear(event_callback(im_message(ADA, typed)))
+        assert isinstance(in_dm, CommandInvoked)
+        assert in_dm.args == "[U0BEA00001](member:U0BEA00001) for the guide & <3 #docs"
+
+        said = "thanks <@U0BEA00001|bea> and <@W0CAL00001>, not &lt;@U0ADA00001&gt; <!here>"
+        text = await hear(event_callback(im_message(ADA, said)))
+        assert isinstance(text, MessageReceived)
+        assert text.text == (  # what she typed as `<@…>` herself is only text
+            "thanks [bea](member:U0BEA00001) and [W0CAL00001](member:W0CAL00001),"
+            " not <@U0ADA00001> @here"
+        )
+
+
+async def test_kudos_from_a_slash_command_with_a_refusal_and_a_revocation(
+    bot: Bot, slack: SlackEmulator, users: Users
+) -> None:
+    for user in (ADA, BEA, CAL):  # each has said something to the bot
+        await bot.post(slash_command("", user_id=user, channel_id="C0GENERAL1", command="/help"))
+        await bot.messages(user, 1)
+    async with bot.onramp.db.transaction() as session:
+        cal = (
+            await session.execute(select(Member).where(Member.display_name == "Cal"))
+        ).scalar_one()
+        cal.roles = ["manager"]
+
+    # As Slack sends it with "Escape channels, users, and links" on.
+    given = slash_command(
+        "<@U0BEA00001|bea> for translating the install guide #translation",
+        user_id=ADA,
+        channel_id="C0GENERAL1",
+        command="/kudos",
+    )
+    assert (await bot.post(given)).status_code == 200
+    thanks, badge = (await bot.messages(ADA, 3))[1:]
+    assert "Thank you for recognising Bea Bianchi (🌍 Translation)!" in thanks["text"]
+    assert "First thanks" in badge["text"]
+    told = (await bot.messages(BEA, 2))[1]
+    assert "Ada vous remercie : translating the install guide (🌍 Traduction)." in told["text"]
+
+    again = slash_command(
+        "<@U0BEA00001|bea> for it", user_id=ADA, channel_id="C0GENERAL1", command="/kudos"
+    )
+    await bot.post(again)
+    assert "in at least 10 characters" in (await bot.messages(ADA, 4))[3]["text"]
+    assert await bot.rows(Kudos) == 1
+
+    await bot.post(
+        slash_command("revoke 1", user_id=CAL, channel_id="C0GENERAL1", command="/kudos")
+    )
+    assert "Retirado: el agradecimiento a Bea Bianchi" in (await bot.messages(CAL, 2))[1]["text"]
+    await bot.post(slash_command("top all", user_id=ADA, channel_id="C0GENERAL1", command="/kudos"))
+    board = (await bot.messages(ADA, 5))[4]["text"]
+    assert "Most thanked of all time" in board and "Nobody yet" in board

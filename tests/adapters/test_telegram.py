@@ -24,7 +24,7 @@ from bot import metrics
 from bot.commands import command_menu
 from bot.runtime import Onramp
 from bot.settings import Settings, TelegramSettings, WebSettings
-from storage.models import Member, Outbox, ProcessedEvent
+from storage.models import Kudos, Member, Outbox, ProcessedEvent
 from tests.fakes.telegram import TelegramEmulator
 from tests.onboarding import COMPLETED_ANSWERS, completed_onboarding
 from tests.waiting import until
@@ -273,6 +273,7 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
         "Where would you like to start?",
         "would you like a mentor?",
         "You're all set, Ada Lovelace! 🎉",
+        "You've earned a badge: 🎒 On board!",
     ]
     assert len(texts) == len(expected)
     for text, fragment in zip(texts, expected, strict=True):
@@ -281,7 +282,7 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
     delivered = [m["message_id"] for m in ada.inbox()]
     assert len(delivered) == len(texts) and delivered == sorted(delivered)  # once each, in order
     keyboards = ["reply_markup" in message for message in ada.inbox()]
-    assert keyboards == [False] * 6 + [True] + [False] * 3  # the question she typed to keeps its
+    assert keyboards == [False] * 6 + [True] + [False] * 4  # the question she typed to keeps its
 
     member, answers = await completed_onboarding(served.onramp.db)
     assert (member.source, member.locale, member.timezone) == (
@@ -450,3 +451,44 @@ async def test_malformed_bodies_get_4xx_change_nothing_and_say_why(
     ada = served.emulator.user(ADA)  # the server still serves
     assert await served.deliver(served.emulator.start_message(ada)) == 200
     assert await served.count(ProcessedEvent) == 1
+
+
+async def test_kudos_by_username_with_a_refusal_a_group_and_a_revocation(served: Served) -> None:
+    emulator = served.emulator
+    ada = Person(served, emulator.user(ADA, "Ada", username="ada_l"))
+    bea = Person(served, emulator.user(7_003, "Bea", username="Bea_B", language_code="fr"))
+    zoe = Person(served, emulator.user(7_004, "Zoe", username="zoe"))
+    grace = Person(served, emulator.user(GRACE, "Grace"))  # never started the bot
+    for person in (ada, bea, zoe):
+        await person.say("/help")
+    async with served.onramp.db.transaction() as session:
+        manager = (
+            await session.execute(select(Member).where(Member.display_name == "Zoe"))
+        ).scalar_one()
+        manager.roles = ["manager"]
+
+    await ada.say("/kudos @bea_b for translating the install guide #translation")
+    assert "Thank you for recognising Bea (🌍 Translation)!" in ada.inbox()[-2]["text"]
+    assert "First thanks" in ada.inbox()[-1]["text"]
+    assert "Ada vous remercie : translating the install guide" in bea.inbox()[-1]["text"]
+
+    await ada.say("/kudos @ada_l for being so very patient")
+    assert "you can't give yourself one" in ada.inbox()[-1]["text"]
+
+    # In the group, from someone the bot may not write to privately: asked to come over.
+    sent = emulator.message(
+        grace.user, "/kudos@onramp_test_bot @bea_b for the slides", chat_id=GROUP
+    )
+    assert await served.deliver(sent) == 200
+    await served.outbox_idle()
+    [asked] = emulator.messages_to(GROUP)
+    assert "Let's do that in a private chat" in asked["text"]
+    assert _keyboard(asked) == [("Get started", f"{BOT_LINK}kudos")]
+
+    async with served.onramp.db.reading() as session:
+        ids = list((await session.execute(select(Kudos.id))).scalars())
+    assert len(ids) == 1  # the refusals recorded nothing
+    await ada.say(f"/kudos revoke {ids[0]}")
+    assert "Only community managers" in ada.inbox()[-1]["text"]
+    await zoe.say(f"/kudos revoke {ids[0]}")
+    assert "Revoked: the kudos to Bea" in zoe.inbox()[-1]["text"]

@@ -124,6 +124,46 @@ async def test_private_text_is_a_message_and_slash_commands_are_commands(polled:
     assert all(event.private for event in polled.inbox.events)
 
 
+async def test_a_text_mention_is_a_member_link_and_the_author_s_username_comes_along(
+    polled: Polled,
+) -> None:
+    emulator = polled.emulator
+    ada = emulator.user(ADA, "Ada", username="ada_l")
+    grace = emulator.user(GRACE, "Grace", last_name="Hopper", language_code=None)
+    bea = {"id": 7_003, "is_bot": False, "first_name": "Beatrice"}  # no username either
+    # Offsets and lengths count UTF-16 code units: 🎉 is two, 👩‍💻 five (👩, a joiner, 💻).
+    text = "/kudos 🎉 Grace Hopper and 👩‍💻 Bea for reviews, cc @ada_l #docs"
+    update = emulator.message(ada, text)
+    update["message"]["entities"] += [
+        {"type": "bold", "offset": 10, "length": 12},
+        {"type": "text_mention", "offset": 10, "length": 12, "user": grace},
+        {"type": "text_mention", "offset": 33, "length": 3, "user": bea},
+        {"type": "mention", "offset": 53, "length": 6},
+        {"type": "hashtag", "offset": 60, "length": 5},
+    ]
+
+    [kudos] = await polled.feed(update)
+    assert kudos == CommandInvoked(
+        **_common(ADA, "1", ADA, display_name="Ada", locale_hint="en", username="ada_l"),
+        name="kudos",
+        args=(
+            f"🎉 [Grace Hopper](member:{GRACE}) and 👩‍💻 [Bea](member:7003) for reviews,"
+            " cc @ada_l #docs"
+        ),
+    )
+
+    thanks = emulator.message(grace, "thanks 🙏 Ada!")
+    thanks["message"]["entities"] = [
+        {"type": "text_mention", "offset": 10, "length": 3, "user": emulator.user(ADA, "Ada")}
+    ]
+    [said] = await polled.feed(thanks)
+    assert isinstance(said, MessageReceived) and said.username is None  # Grace has none
+    assert said.text == f"thanks 🙏 [Ada](member:{ADA})!"
+
+    [joined] = await polled.feed(emulator.chat_member_joined(GROUP, ada))
+    assert isinstance(joined, MemberJoined) and joined.username == "ada_l"
+
+
 async def test_in_a_group_only_joins_and_commands_for_this_bot_count(polled: Polled) -> None:
     emulator = polled.emulator
     ada, grace = emulator.user(ADA, "Ada"), emulator.user(GRACE, "Grace", language_code=None)

@@ -259,6 +259,7 @@ async def test_a_person_who_messages_the_number_completes_onboarding(served: Ser
         "Where would you like to start?",
         "would you like a mentor?",
         "You're all set, Ada Lovelace! 🎉",
+        "You've earned a badge: 🎒 On board!",
     ]
     said = [shown(sent) for sent in ada.inbox()]
     assert len(said) == len(expected)

@@ -177,6 +177,7 @@ async def test_a_newcomer_joins_the_organization_and_onboards_by_typing(served: 
         "Where would you like to start?",
         "would you like a mentor?",
         "You're all set, Ada Lovelace! 🎉",
+        "You've earned a badge: 🎒 On board!",
     ]
     texts = ada.inbox()
     assert len(texts) == len(expected), texts

@@ -90,6 +90,41 @@ def test_a_group_dm_counts_only_commands(zulip: ZulipEmulator) -> None:
     assert help_.conversation.startswith("group:")
 
 
+def test_mentions_of_people_reach_the_core_in_its_own_form(zulip: ZulipEmulator) -> None:
+    ada, bea = zulip.add_user("Ada Lovelace"), zulip.add_user("Bea Bianchi")
+    bea_link = f"[Bea Bianchi](member:{bea['user_id']})"
+    with_id, silent = f"@**Bea Bianchi|{bea['user_id']}**", f"@_**Bea Bianchi|{bea['user_id']}**"
+
+    kudos = _one(read_message(zulip.dm_from(ada, f"/kudos {with_id} for the docs #docs"), BOT))
+    assert isinstance(kudos, CommandInvoked) and kudos.name == "kudos"
+    assert kudos.args == f"{bea_link} for the docs #docs"
+    assert kudos.username is None
+    thanks = _one(read_message(zulip.dm_from(ada, f"thanks {silent}!"), BOT))
+    assert isinstance(thanks, MessageReceived) and thanks.text == f"thanks {bea_link}!"
+    in_channel = zulip.stream_message(ada, "general", "docs", f"kudos {with_id} for reviews")
+    assert _one(read_message(in_channel, BOT)).args == f"{bea_link} for reviews"
+    in_group = zulip.group_dm_from(ada, [bea], f"/kudos {silent} thanks")
+    assert _one(read_message(in_group, BOT)).args == f"{bea_link} thanks"
+
+
+@pytest.mark.parametrize(
+    ("typed", "meant"),
+    [
+        ("@**Bea Bianchi|12** and @_**Cy|13**", "[Bea Bianchi](member:12) and [Cy](member:13)"),
+        ("@**|12**, @_**|13**", "[12](member:12), [13](member:13)"),  # the id alone
+        ("(@**Bea Bianchi**) and @_**Cy**", '(@"Bea Bianchi") and @Cy'),  # to look up
+        ("@*mentors* @_*support team*", "@*mentors* @_*support team*"),  # groups
+        ("@**all** @_**everyone** @**topic**", "@**all** @_**everyone** @**topic**"),
+        ("ada@**Bea**, **bold** @ **x**", "ada@**Bea**, **bold** @ **x**"),  # no mentions
+    ],
+)
+def test_zulip_mention_syntax_in_a_direct_message(
+    zulip: ZulipEmulator, typed: str, meant: str
+) -> None:
+    ada = zulip.add_user("Ada Lovelace")
+    assert _one(read_message(zulip.dm_from(ada, typed), BOT)).text == meant
+
+
 def test_what_the_bot_cannot_read_is_unsupported_by_kind(zulip: ZulipEmulator) -> None:
     ada = zulip.add_user("Ada")
     kinds = {

@@ -77,6 +77,7 @@ async def test_another_flow_pauses_onboarding_and_resumes_it(chat: Chat) -> None
     await chat.say("5")
     chat.expect("anything we could do better")
     await chat.say("All good!")
+    chat.expect("You've earned a badge: 🛟 Helper")  # the survey's award_badge action
     chat.expect("Thank you for helping us")
     chat.expect("Which language")  # onboarding picks up again
 
@@ -151,6 +152,8 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
         "language",
         "stop",
         "mentor",
+        "badges",
+        "kudos",
         "feedback",
         "onboard",
     ]

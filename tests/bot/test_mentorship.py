@@ -253,8 +253,9 @@ async def test_unanswered_check_ins_alert_once_and_the_last_asks_for_feedback_an
     zoe.expect_nothing()
     await tick(onramp, clock, days=55)  # day 90: the end
     for chat in (ada, bea):
-        for _ in chat.unread()[:-1]:
+        for _ in chat.unread()[:-2]:
             chat.expect("How is your mentorship")
+        chat.expect("You've earned a badge: 🧭 Guide")  # badges.yaml: a mentorship completed
         chat.expect("coming to a close")
     async with onramp.db.reading() as session:
         mentorship = (await session.execute(select(Mentorship))).scalar_one()

@@ -34,6 +34,7 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: 
     await chat.say("Oui, volontiers")
     chat.expect("J'ai noté que vous aimeriez un mentor")  # no mentor signed up yet
     chat.expect("Tout est prêt, Ada")
+    chat.expect("Vous avez gagné un badge : 🎒 À bord")  # content/badges.yaml's first
     chat.expect_nothing()
 
     async with onramp.db.reading() as session:

@@ -14,10 +14,12 @@ from storage.members import create_member
 from storage.models import (
     Answer,
     AuditLog,
+    BadgeAward,
     CheckIn,
     DueWork,
     FlowRun,
     Identity,
+    Kudos,
     Member,
     MentorOffer,
     MentorProfile,
@@ -39,6 +41,7 @@ PER_MEMBER = (
     MentorProfile,
     MentorRequest,
     CheckIn,
+    BadgeAward,
 )
 
 
@@ -73,6 +76,8 @@ async def _member_with_everything(db: Database, name: str) -> int:
                 AuditLog(actor="bot", action="member.joined", member_id=member.id),
                 MentorProfile(member_id=member.id, topics=["docs"], languages=["en"]),
                 MentorRequest(member_id=member.id),
+                BadgeAward(member_id=member.id, badge="first_thanks"),
+                Kudos(giver_id=member.id, receiver_id=member.id, category="docs", reason="x"),
             ]
         )
         # A check-in needs a mentorship: the member's own (no other member is involved).

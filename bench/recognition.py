@@ -1,0 +1,148 @@
+"""Leaderboards and the kudos rules' counts at 1,000,000 kudos.
+
+    python bench/recognition.py [--kudos 1000000] [--members 5000]
+        [--backend sqlite|postgresql|both]
+
+Stores `kudos` kudos among `members` members over the last year (a few receive most, as in
+real communities; 2% revoked), then times each query the bot runs: the leaderboards for a
+week, a month and all time (and a month in one category), a member's own summary, and the
+counts checked before every new kudos (given today, to this person this week, both ways in
+the reciprocal window). Prints JSON per backend: seconds to store, and each query's median
+and worst over 20 runs, in milliseconds. PostgreSQL runs when ONRAMP_TEST_POSTGRES_URL (or
+--postgres-url) names a server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from sqlalchemy import insert, text  # noqa: E402
+
+from storage import recognition as store  # noqa: E402
+from storage.migrate import upgrade  # noqa: E402
+from storage.models import Kudos, Member  # noqa: E402
+from storage.session import Database  # noqa: E402
+from tests.postgres import create_postgres_database, drop_postgres_database  # noqa: E402
+
+CATEGORIES = ["code", "docs", "design", "translation", "data", "testing", "outreach", "helping"]
+CHUNK = 20_000
+RUNS = 20
+
+
+async def seed(db: Database, kudos: int, members: int, now: datetime) -> None:
+    rng = random.Random(7)
+    async with db.transaction() as session:
+        created = await session.execute(
+            insert(Member.__table__).returning(Member.__table__.c.id),  # type: ignore[attr-defined]
+            [{"display_name": f"Member {n}", "roles": [], "profile": {}} for n in range(members)],
+        )
+        ids = sorted(created.scalars())
+    weights = [1 / (rank + 1) ** 0.8 for rank in range(members)]  # a long tail
+    for start in range(0, kudos, CHUNK):
+        size = min(CHUNK, kudos - start)
+        receivers = rng.choices(ids, weights=weights, k=size)
+        rows = []
+        for receiver in receivers:
+            giver = rng.choice(ids)
+            created_at = now - timedelta(seconds=rng.randrange(365 * 86400))
+            rows.append(
+                {
+                    "giver_id": giver,
+                    "receiver_id": receiver,
+                    "category": rng.choice(CATEGORIES),
+                    "reason": "for a very helpful contribution",
+                    "created_at": created_at,
+                    "weight": 1.0 if rng.random() > 0.05 else 0.5,
+                    "shouted": False,
+                    "revoked_at": now if rng.random() < 0.02 else None,
+                }
+            )
+        async with db.transaction() as session:
+            await session.execute(insert(Kudos.__table__), rows)  # type: ignore[attr-defined]
+    async with db.transaction() as session:
+        await session.execute(text("ANALYZE"))
+
+
+async def timed(db: Database, query: Callable[[Any], Awaitable[object]]) -> dict[str, float]:
+    times = []
+    for _ in range(RUNS):
+        async with db.reading() as session:
+            started = time.perf_counter()
+            await query(session)
+            times.append((time.perf_counter() - started) * 1000)
+    return {"median_ms": round(statistics.median(times), 2), "max_ms": round(max(times), 2)}
+
+
+async def run(url: str, kudos: int, members: int) -> dict[str, Any]:
+    db = Database.from_url(url)
+    await upgrade(db.engine)
+    now = datetime.now(UTC)
+    started = time.perf_counter()
+    await seed(db, kudos, members, now)
+    stored = time.perf_counter() - started
+    top_member, giver = 1, 2
+    queries: dict[str, Callable[[Any], Awaitable[object]]] = {
+        "top_week": lambda s: store.leaderboard(s, now - timedelta(days=7), None),
+        "top_month": lambda s: store.leaderboard(s, now - timedelta(days=30), None),
+        "top_all": lambda s: store.leaderboard(s, None, None),
+        "top_month_in_a_category": lambda s: store.leaderboard(
+            s, now - timedelta(days=30), "translation"
+        ),
+        "own_summary": lambda s: store.received_by_category(s, top_member),
+        "rule_given_today": lambda s: store.given_since(s, giver, now - timedelta(days=1)),
+        "rule_pair_this_week": lambda s: store.to_since(
+            s, giver, top_member, now - timedelta(days=7)
+        ),
+    }
+    results: dict[str, Any] = {
+        "kudos": kudos,
+        "members": members,
+        "store_seconds": round(stored, 1),
+    }
+    for name, query in queries.items():
+        results[name] = await timed(db, query)
+    await db.dispose()
+    return results
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--kudos", type=int, default=1_000_000)
+    parser.add_argument("--members", type=int, default=5_000)
+    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
+    parser.add_argument("--postgres-url", default=os.environ.get("ONRAMP_TEST_POSTGRES_URL"))
+    args = parser.parse_args()
+    results: dict[str, Any] = {}
+    if args.backend in ("sqlite", "both"):
+        with tempfile.TemporaryDirectory() as tmp:
+            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
+            results["sqlite"] = await run(url, args.kudos, args.members)
+    if args.backend in ("postgresql", "both"):
+        if not args.postgres_url:
+            results["postgresql"] = "skipped: set ONRAMP_TEST_POSTGRES_URL or --postgres-url"
+        else:
+            url = await create_postgres_database(args.postgres_url)
+            try:
+                results["postgresql"] = await run(url, args.kudos, args.members)
+            finally:
+                await drop_postgres_database(args.postgres_url, url)
+    print(json.dumps(results, indent=2))
+
+
+if __name__ == "__main__":
+    asyncio.run(main())

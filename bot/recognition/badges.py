@@ -1,0 +1,114 @@
+"""Badges: earned when a count reaches its number (content/badges.yaml), or given by a flow's
+`award_badge` action; each once, told to the member and announced where configured."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, ConfigDict
+
+from bot import commands, conversation
+from bot.turn import Turn
+from flows import actions
+from flows.schema import Badge
+from flows.text import render
+from storage import recognition as store
+from storage.models import FlowRun
+
+
+def badge_name(turn: Turn, badge: Badge, locale: str | None = None) -> str:
+    name = render(
+        badge.name, locale or turn.member.locale, turn.content.community.default_locale, {}
+    )
+    return f"{badge.emoji} {name}".strip()
+
+
+async def progress(turn: Turn, badge: Badge) -> int:
+    """How far the member is towards the badge's number."""
+    when = badge.when
+    member_id = turn.member.id or 0
+    if when is None:
+        return 0
+    if when.kudos_received is not None or when.kudos_given is not None:
+        received = when.kudos_received is not None
+        return await store.kudos_count(
+            turn.session, member_id, received=received, category=when.category
+        )
+    if when.flows_completed is not None:
+        return await store.flows_completed(turn.session, member_id, when.flow)
+    return await store.mentorships_completed(turn.session, member_id)
+
+
+async def check(turn: Turn, *kinds: str) -> None:
+    """Award every badge of these kinds (kudos_received, kudos_given, flows_completed,
+    mentorships_completed) the member has now reached."""
+    have = await store.badges_of(turn.session, turn.member.id or 0)
+    for badge in turn.content.badges.badges:
+        when = badge.when
+        if when is None or badge.id in have:
+            continue
+        if not any(getattr(when, kind) is not None for kind in kinds):
+            continue
+        if await progress(turn, badge) >= when.target:
+            await give(turn, badge)
+
+
+async def give(turn: Turn, badge: Badge) -> bool:
+    if not await store.award(turn.session, turn.member.id or 0, badge.id, turn.now):
+        return False
+    turn.audit("badge.awarded", badge=badge.id)
+    turn.reply(turn.system_text("badge_earned", badge=badge_name(turn, badge)))
+    recognition = turn.content.recognition
+    channel = recognition.shout_out_channels.get(turn.identity.platform)
+    if recognition.announce_badges and channel:
+        locale = turn.content.community.default_locale
+        turn.reply(
+            turn.system_text(
+                "badge_announced",
+                locale=locale,
+                member=turn.member.display_name,
+                badge=badge_name(turn, badge, locale),
+            ),
+            to=channel,
+        )
+    return True
+
+
+class BadgeParameters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    badge: str
+
+
+@actions.register("award_badge", "give the member a badge of content/badges.yaml", BadgeParameters)
+async def award_badge(turn: Turn, parameters: BadgeParameters) -> None:
+    badge = turn.content.badges.badge(parameters.badge)
+    if badge is None:
+        raise LookupError(f"badge {parameters.badge!r} is not in content/badges.yaml")
+    await give(turn, badge)
+
+
+@conversation.on_completed
+async def flow_completed(turn: Turn, run: FlowRun) -> None:
+    await check(turn, "flows_completed")
+
+
+@commands.register("badges", "command_badges")
+async def badges(turn: Turn, args: str) -> None:
+    """Every badge, earned ones first, with progress towards the rest."""
+    have = await store.badges_of(turn.session, turn.member.id or 0)
+    earned, open_ = [], []
+    for badge in turn.content.badges.badges:
+        description = render(
+            badge.description, turn.member.locale, turn.content.community.default_locale, {}
+        )
+        line = f"{badge_name(turn, badge)}: {description}"
+        if badge.id in have:
+            earned.append(f"✅ {line}")
+        elif badge.when is not None:
+            done = min(await progress(turn, badge), badge.when.target)
+            open_.append(f"▫️ {line} ({done}/{badge.when.target})")
+        else:
+            open_.append(f"▫️ {line}")
+    if not earned and not open_:
+        turn.reply(turn.system_text("badges_none"))
+        return
+    heading = turn.system_text("badges_heading", len(earned))
+    turn.reply("\n".join([heading, *earned, *open_]))

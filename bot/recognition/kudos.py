@@ -1,0 +1,270 @@
+"""`/kudos`: thanking someone for a contribution, with the rules that keep it honest.
+
+    /kudos @someone for translating the install guide #translation
+    /kudos                      your recognition: kudos received by category, and badges
+    /kudos top [week|month|all] [#category]   the leaderboard
+    /kudos revoke ID            (community managers) take a kudos back
+
+Every refusal says why, and records nothing.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from bot import commands
+from bot.adapter import can_start_dm
+from bot.messages import Invite
+from bot.recognition import badges
+from bot.recognition.mentions import MENTION, resolve
+from bot.turn import Turn, turn_for
+from flows.schema import Category
+from flows.text import render
+from storage import recognition as store
+from storage.models import Kudos, Member
+
+CATEGORY = re.compile(r"(?:^|\s)#(?P<id>[\w-]{1,32})\s*$")
+LEADING_FOR = re.compile(r"^\s*(?:for|pour|por|para)\b\s*", re.IGNORECASE)
+PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+MANAGER = "manager"
+
+
+# "kudos @ada for …", "kudos top month", "kudos revoke 12" or "kudos" alone, without a slash.
+TYPED = re.compile(
+    r"(?is)kudos(?:\s+(?P<args>(?:@|\[|top\b|revoke\b).*))?",
+)
+
+
+@commands.register("kudos", "command_kudos", typed=TYPED)
+async def kudos(turn: Turn, args: str) -> None:
+    word = args.strip().split(" ", 1)[0].casefold()
+    if not args.strip():
+        await summary(turn)
+    elif word == "top":
+        await top(turn, args.strip()[3:].strip())
+    elif word == "revoke":
+        await revoke(turn, args.strip()[6:].strip())
+    else:
+        await give(turn, args)
+
+
+def category_name(turn: Turn, category: Category, locale: str | None = None) -> str:
+    name = render(
+        category.name, locale or turn.member.locale, turn.content.community.default_locale, {}
+    )
+    return f"{category.emoji} {name}".strip()
+
+
+async def give(turn: Turn, args: str) -> None:
+    if _unreachable_in_private(turn):
+        return
+    recognition = turn.content.recognition
+    rules = recognition.rules
+    match = MENTION.match(args)
+    if match is None:
+        turn.reply(turn.system_text("kudos_usage"))
+        return
+    named = await resolve(turn, match)
+    receiver = named.member
+    if receiver is None:
+        turn.reply(
+            turn.system_text(named.problem or "kudos_usage", named.matches, name=named.shown)
+        )
+        return
+    if receiver.id == turn.member.id:
+        turn.reply(turn.system_text("kudos_self"))
+        return
+    if receiver.opted_out:
+        turn.reply(turn.system_text("kudos_opted_out", name=named.shown))
+        return
+    rest = args[match.end() :]
+    category = recognition.category(recognition.default_category)
+    wanted = CATEGORY.search(rest)
+    if wanted is not None:
+        category = recognition.category(wanted.group("id").casefold())
+        if category is None:
+            known = ", ".join(f"#{c.id}" for c in recognition.categories)
+            turn.reply(
+                turn.system_text("kudos_unknown_category", name=wanted.group("id"), known=known)
+            )
+            return
+        rest = rest[: wanted.start()]
+    assert category is not None
+    reason = " ".join(LEADING_FOR.sub("", rest).split())
+    if len(reason) < rules.min_reason_length:
+        turn.reply(turn.system_text("kudos_reason_short", rules.min_reason_length))
+        return
+    if len(reason) > rules.max_reason_length:
+        turn.reply(turn.system_text("kudos_reason_long", rules.max_reason_length))
+        return
+    giver_id, receiver_id = turn.member.id or 0, receiver.id or 0
+    session = turn.session
+    if await store.given_since(session, giver_id, turn.now - timedelta(days=1)) >= (
+        rules.daily_per_giver
+    ):
+        turn.reply(turn.system_text("kudos_daily_cap", rules.daily_per_giver))
+        return
+    week = turn.now - timedelta(days=7)
+    if await store.to_since(session, giver_id, receiver_id, week) >= rules.weekly_per_pair:
+        turn.reply(
+            turn.system_text("kudos_pair_cap", rules.weekly_per_pair, name=receiver.display_name)
+        )
+        return
+    weight = await _weight(turn, giver_id, receiver_id)
+    channel = recognition.shout_out_channels.get(turn.identity.platform)
+    shout = bool(channel) and await _may_shout(turn)
+    kudos_id = await store.give(
+        session,
+        giver_id=giver_id,
+        receiver_id=receiver_id,
+        category=category.id,
+        reason=reason,
+        now=turn.now,
+        weight=weight,
+        shouted=shout,
+    )
+    turn.audit("kudos.given", kudos=kudos_id, receiver=receiver_id, category=category.id)
+    thanks = turn.system_text(
+        "kudos_thanks", name=receiver.display_name, category=category_name(turn, category)
+    )
+    if weight < 1:
+        thanks += "\n" + turn.system_text("kudos_reciprocal")
+    turn.reply(thanks)
+    other = await turn_for(turn, receiver_id)
+    if other is not None:
+        other.reply(
+            other.system_text(
+                "kudos_received",
+                name=turn.member.display_name,
+                reason=reason,
+                category=category_name(other, category),
+            )
+        )
+        await badges.check(other, "kudos_received")
+    if shout and channel:
+        locale = turn.content.community.default_locale
+        turn.reply(
+            turn.system_text(
+                "kudos_shout_out",
+                locale=locale,
+                giver=turn.member.display_name,
+                name=receiver.display_name,
+                reason=reason,
+                category=category_name(turn, category, locale),
+            ),
+            to=channel,
+        )
+    await badges.check(turn, "kudos_given")
+
+
+def _unreachable_in_private(turn: Turn) -> bool:
+    """Given in a group by someone the bot cannot write to privately (Telegram, before they
+    started it): nothing is recorded, and they are asked, in the group, to come over."""
+    if turn.group is None or turn.identity.dm_conversation is not None:
+        return False
+    if can_start_dm(turn.identity.platform):
+        return False
+    turn.reply(
+        turn.system_text("kudos_in_private"),
+        to=turn.group,
+        invite=Invite(turn.system_text("group_welcome_button"), "kudos"),
+    )
+    return True
+
+
+async def _weight(turn: Turn, giver_id: int, receiver_id: int) -> float:
+    """Damped when the two have thanked each other more than `after` times each, lately."""
+    reciprocal = turn.content.recognition.rules.reciprocal
+    since = turn.now - reciprocal.window
+    given = await store.to_since(turn.session, giver_id, receiver_id, since)
+    back = await store.to_since(turn.session, receiver_id, giver_id, since)
+    return reciprocal.weight if min(given, back) >= reciprocal.after else 1.0
+
+
+async def _may_shout(turn: Turn) -> bool:
+    limit = turn.content.recognition.rules.shout_outs_per_hour
+    if limit == 0:
+        return False
+    return await store.shouted_since(turn.session, turn.now - timedelta(hours=1)) < limit
+
+
+async def summary(turn: Turn) -> None:
+    recognition = turn.content.recognition
+    received = await store.received_by_category(turn.session, turn.member.id or 0)
+    given = await store.kudos_count(turn.session, turn.member.id or 0, received=False)
+    have = await store.badges_of(turn.session, turn.member.id or 0)
+    lines = [turn.system_text("kudos_summary", sum(received.values()), given=given)]
+    for category in recognition.categories:
+        if received.get(category.id):
+            lines.append(f"• {category_name(turn, category)}: {received[category.id]}")
+    earned = [b for b in turn.content.badges.badges if b.id in have]
+    if earned:
+        names = ", ".join(badges.badge_name(turn, b) for b in earned)
+        lines.append(turn.system_text("kudos_summary_badges", len(earned), badges=names))
+    turn.reply("\n".join(lines))
+
+
+async def top(turn: Turn, args: str) -> None:
+    recognition = turn.content.recognition
+    period, category = "month", None
+    for word in args.split():
+        if word.casefold() in PERIODS:
+            period = word.casefold()
+        elif word.startswith("#") and recognition.category(word[1:].casefold()):
+            category = recognition.category(word[1:].casefold())
+        else:
+            known = ", ".join(f"#{c.id}" for c in recognition.categories)
+            turn.reply(turn.system_text("kudos_top_usage", name=word, known=known))
+            return
+    length = PERIODS[period]
+    since: datetime | None = turn.now - length if length else None
+    standings = await store.leaderboard(
+        turn.session, since, category.id if category else None, limit=10
+    )
+    title = turn.system_text(
+        f"kudos_top_{period}", category=category_name(turn, category) if category else ""
+    )
+    if not standings:
+        turn.reply(f"{title}\n{turn.system_text('kudos_top_empty')}")
+        return
+    medals = {1: "🥇", 2: "🥈", 3: "🥉"}
+    lines = [title]
+    for line in standings:
+        points = f"{line.points:g}"
+        you = " ←" if line.member_id == turn.member.id else ""
+        lines.append(f"{medals.get(line.rank, f'{line.rank}.')} {line.name}: {points}{you}")
+    turn.reply("\n".join(lines))
+
+
+async def revoke(turn: Turn, which: str) -> None:
+    if MANAGER not in turn.member.roles:
+        turn.reply(turn.system_text("kudos_managers_only"))
+        return
+    number = which.lstrip("#")
+    if not number.isdigit() or len(number) > 9:
+        turn.reply(turn.system_text("kudos_revoke_unknown", name=which))
+        return
+    revoked = await store.revoke(turn.session, int(number), turn.member.id or 0, turn.now)
+    if revoked is None:
+        turn.reply(turn.system_text("kudos_revoke_unknown", name=which))
+        return
+    await _audit_revoke(turn, revoked)
+    receiver = await turn.session.get(Member, revoked.receiver_id)
+    turn.reply(
+        turn.system_text(
+            "kudos_revoked",
+            name=receiver.display_name if receiver else "",
+            reason=revoked.reason,
+        )
+    )
+
+
+async def _audit_revoke(turn: Turn, revoked: Kudos) -> None:
+    turn.audit(
+        "kudos.revoked",
+        actor="manager",
+        kudos=revoked.id,
+        giver=revoked.giver_id,
+        receiver=revoked.receiver_id,
+    )

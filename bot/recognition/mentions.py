@@ -1,0 +1,44 @@
+"""Who a `/kudos` names: a mention the platform resolved, a handle, or a name."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from bot.turn import Turn
+from storage import members
+from storage.models import Member
+
+# At the start of the arguments: [Name](member:ID), @"Full Name" or @handle.
+MENTION = re.compile(
+    r"^\s*(?:\[(?P<label>[^\]]*)\]\(member:(?P<id>[^)\s]+)\)"
+    r'|@"(?P<quoted>[^"]{1,100})"'
+    r"|@(?P<word>[^\s@]{1,100}))"
+)
+
+
+@dataclass(frozen=True)
+class Named:
+    """What the mention resolved to: a member, or why not (`problem` is a system text key)."""
+
+    member: Member | None
+    shown: str  # how the giver wrote it, for the answer
+    problem: str | None = None
+    matches: int = 0
+
+
+async def resolve(turn: Turn, match: re.Match[str]) -> Named:
+    identity = turn.identity
+    where = (turn.session, identity.platform, identity.workspace)
+    if match.group("id"):
+        shown = match.group("label") or match.group("id")
+        found = await members.named(*where, external_id=match.group("id"))
+    else:
+        shown = match.group("quoted") or match.group("word")
+        found = await members.named(*where, name=shown)
+    distinct = {member.id for member in found}
+    if not distinct:
+        return Named(None, shown, "kudos_unknown_member")
+    if len(distinct) > 1:
+        return Named(None, shown, "kudos_ambiguous_member", len(distinct))
+    return Named(found[0], shown)
