@@ -16,10 +16,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import resource
 import sys
-import tempfile
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -31,13 +29,13 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from adapters.memory import MemoryAdapter  # noqa: E402
+from bench import backends  # noqa: E402
 from bot.runtime import Onramp, tune_garbage_collector  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import CheckIn, DueWork  # noqa: E402
 from storage.session import Database  # noqa: E402
 from tests.bot.checkin_burst import seed  # noqa: E402
-from tests.postgres import create_postgres_database, drop_postgres_database  # noqa: E402
 
 
 def _peak_rss_mb() -> float:
@@ -104,24 +102,13 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--pairs", type=int, default=5000)
     parser.add_argument("--later", type=int, default=9)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
-    parser.add_argument("--postgres-url", default=os.environ.get("ONRAMP_TEST_POSTGRES_URL"))
+    backends.add_options(parser)
     args = parser.parse_args()
-    results: dict[str, object] = {}
-    if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            results["sqlite"] = await run(url, args.pairs, args.later)
-    if args.backend in ("postgresql", "both"):
-        if not args.postgres_url:
-            results["postgresql"] = "skipped: set ONRAMP_TEST_POSTGRES_URL or --postgres-url"
-        else:
-            url = await create_postgres_database(args.postgres_url)
-            try:
-                results["postgresql"] = await run(url, args.pairs, args.later)
-            finally:
-                await drop_postgres_database(args.postgres_url, url)
-    print(json.dumps(results, indent=2))
+    print(
+        json.dumps(
+            await backends.on_each(args, lambda url: run(url, args.pairs, args.later)), indent=2
+        )
+    )
 
 
 if __name__ == "__main__":

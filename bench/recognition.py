@@ -17,11 +17,9 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import os
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from datetime import UTC, datetime, timedelta
@@ -33,11 +31,11 @@ sys.path.insert(0, str(ROOT))
 
 from sqlalchemy import insert, text  # noqa: E402
 
+from bench import backends  # noqa: E402
 from storage import recognition as store  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Kudos, Member  # noqa: E402
 from storage.session import Database  # noqa: E402
-from tests.postgres import create_postgres_database, drop_postgres_database  # noqa: E402
 
 CATEGORIES = ["code", "docs", "design", "translation", "data", "testing", "outreach", "helping"]
 CHUNK = 20_000
@@ -124,24 +122,13 @@ async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--kudos", type=int, default=1_000_000)
     parser.add_argument("--members", type=int, default=5_000)
-    parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="sqlite")
-    parser.add_argument("--postgres-url", default=os.environ.get("ONRAMP_TEST_POSTGRES_URL"))
+    backends.add_options(parser)
     args = parser.parse_args()
-    results: dict[str, Any] = {}
-    if args.backend in ("sqlite", "both"):
-        with tempfile.TemporaryDirectory() as tmp:
-            url = f"sqlite+aiosqlite:///{Path(tmp) / 'bench.db'}"
-            results["sqlite"] = await run(url, args.kudos, args.members)
-    if args.backend in ("postgresql", "both"):
-        if not args.postgres_url:
-            results["postgresql"] = "skipped: set ONRAMP_TEST_POSTGRES_URL or --postgres-url"
-        else:
-            url = await create_postgres_database(args.postgres_url)
-            try:
-                results["postgresql"] = await run(url, args.kudos, args.members)
-            finally:
-                await drop_postgres_database(args.postgres_url, url)
-    print(json.dumps(results, indent=2))
+    print(
+        json.dumps(
+            await backends.on_each(args, lambda url: run(url, args.kudos, args.members)), indent=2
+        )
+    )
 
 
 if __name__ == "__main__":
