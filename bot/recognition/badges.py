@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from bot import commands, conversation
+from bot import conversation
 from bot.turn import Turn
 from flows import actions
 from flows.schema import Badge
@@ -88,27 +88,3 @@ async def award_badge(turn: Turn, parameters: BadgeParameters) -> None:
 @conversation.on_completed
 async def flow_completed(turn: Turn, run: FlowRun) -> None:
     await check(turn, "flows_completed")
-
-
-@commands.register("badges", "command_badges")
-async def badges(turn: Turn, args: str) -> None:
-    """Every badge, earned ones first, with progress towards the rest."""
-    have = await store.badges_of(turn.session, turn.member.id or 0)
-    earned, open_ = [], []
-    for badge in turn.content.badges.badges:
-        description = render(
-            badge.description, turn.member.locale, turn.content.community.default_locale, {}
-        )
-        line = f"{badge_name(turn, badge)}: {description}"
-        if badge.id in have:
-            earned.append(f"✅ {line}")
-        elif badge.when is not None:
-            done = min(await progress(turn, badge), badge.when.target)
-            open_.append(f"▫️ {line} ({done}/{badge.when.target})")
-        else:
-            open_.append(f"▫️ {line}")
-    if not earned and not open_:
-        turn.reply(turn.system_text("badges_none"))
-        return
-    heading = turn.system_text("badges_heading", len(earned))
-    turn.reply("\n".join([heading, *earned, *open_]))

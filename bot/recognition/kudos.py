@@ -268,3 +268,28 @@ async def _audit_revoke(turn: Turn, revoked: Kudos) -> None:
         giver=revoked.giver_id,
         receiver=revoked.receiver_id,
     )
+
+
+@commands.register("badges", "command_badges")
+async def badges_command(turn: Turn, args: str) -> None:
+    """`/badges`: every badge, earned ones first, with progress towards the rest. Registered
+    here, after /kudos, so that the command menu's order does not hang on import order."""
+    have = await store.badges_of(turn.session, turn.member.id or 0)
+    earned, open_ = [], []
+    for badge in turn.content.badges.badges:
+        description = render(
+            badge.description, turn.member.locale, turn.content.community.default_locale, {}
+        )
+        line = f"{badges.badge_name(turn, badge)}: {description}"
+        if badge.id in have:
+            earned.append(f"✅ {line}")
+        elif badge.when is not None:
+            done = min(await badges.progress(turn, badge), badge.when.target)
+            open_.append(f"▫️ {line} ({done}/{badge.when.target})")
+        else:
+            open_.append(f"▫️ {line}")
+    if not earned and not open_:
+        turn.reply(turn.system_text("badges_none"))
+        return
+    heading = turn.system_text("badges_heading", len(earned))
+    turn.reply("\n".join([heading, *earned, *open_]))

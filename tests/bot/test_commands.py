@@ -152,8 +152,8 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
         "language",
         "stop",
         "mentor",
-        "badges",
         "kudos",
+        "badges",
         "feedback",
         "onboard",
     ]
