@@ -327,3 +327,77 @@ class BadgeAward(SQLModel, table=True):
     member_id: int = _member_fk()
     badge: str = Field(max_length=32)
     awarded_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class Consent(SQLModel, table=True):
+    """What a member agreed to be contacted for (a purpose: announcements…), and when they
+    agreed or withdrew. No row: never asked, which counts as no."""
+
+    __table_args__ = (UniqueConstraint("member_id", "purpose"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    member_id: int = _member_fk(index=False)
+    purpose: str = Field(max_length=32)
+    granted: bool = Field(default=False)
+    given_at: datetime | None = _when(nullable=True)
+    withdrawn_at: datetime | None = _when(nullable=True)
+    source: str | None = Field(default=None, max_length=64)  # a flow, "stop announcements"…
+
+
+class Campaign(SQLModel, table=True):
+    """One send of a campaign file: its definition frozen when it was planned (so editing the
+    file mid-send changes nothing), and where it is: draft → planning → scheduled → sending
+    → done, or cancelled."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(max_length=64, unique=True)  # the file's id
+    title: str = Field(default="", max_length=200)
+    definition: dict[str, Any] = _json(dict)  # frozen at plan time
+    definition_hash: str = Field(max_length=64)
+    state: str = Field(default="draft", max_length=16)
+    send_at: datetime | None = _when(nullable=True)  # an absolute time; None: per recipient
+    expires_at: datetime | None = _when(nullable=True)
+    seed: int = Field(default=0)  # orders each platform's recipients (a shuffle)
+    requested_by: str = Field(default="", max_length=128)
+    approved_by: str | None = Field(default=None, max_length=128)
+    planned_through: int = Field(default=0)  # planning resumes after this member id
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    planned_at: datetime | None = _when(nullable=True)
+    finished_at: datetime | None = _when(nullable=True)
+
+
+class CampaignRecipient(SQLModel, table=True):
+    """One member a campaign reaches, or leaves out (status `excluded`, with the reason),
+    with what they are sent frozen at plan time: platform, address, language, variables."""
+
+    __tablename__ = "campaign_recipient"
+    __table_args__ = (
+        UniqueConstraint("campaign_id", "member_id"),
+        Index("ix_campaign_recipient_feed", "campaign_id", "status", "send_at", "position"),
+        Index("ix_campaign_recipient_outbox", "outbox_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    campaign_id: int = Field(
+        default=None,
+        sa_column=Column(
+            Integer, ForeignKey("campaign.id", ondelete="CASCADE"), nullable=False, index=False
+        ),
+    )
+    member_id: int = _member_fk()
+    platform: str = Field(default="", max_length=32)
+    workspace: str = Field(default="", max_length=128)
+    recipient: str = Field(default="", max_length=255)
+    locale: str = Field(default="", max_length=35)
+    name: str = Field(default="", max_length=200)  # {{ member.name }}, as it was at plan time
+    last_inbound_at: datetime | None = _when(nullable=True)
+    position: int = Field(default=0)  # the shuffled order within a send time
+    send_at: datetime | None = _when(nullable=True)
+    # planned → queued → sent → delivered → read; or failed, cancelled, expired, excluded.
+    status: str = Field(default="planned", max_length=16)
+    reason: str | None = Field(default=None, max_length=500)  # why excluded, or failed
+    retryable: bool = Field(default=False)  # a failure another attempt may cure
+    outbox_id: int | None = Field(default=None)
+    delivery_id: str | None = Field(default=None, max_length=255)
+    attempts: int = Field(default=0)
+    updated_at: datetime | None = _when(nullable=True)

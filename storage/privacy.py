@@ -13,7 +13,9 @@ from storage.models import (
     Answer,
     AuditLog,
     BadgeAward,
+    CampaignRecipient,
     CheckIn,
+    Consent,
     DueWork,
     FlowRun,
     Identity,
@@ -38,6 +40,8 @@ PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     MentorRequest,
     CheckIn,
     BadgeAward,
+    Consent,
+    CampaignRecipient,
 )
 # Rows about two members (a newcomer and a mentor, a giver and a receiver): they belong to
 # both, and go with either. In deletion order, with the two columns naming the members.

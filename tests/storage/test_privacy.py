@@ -15,7 +15,10 @@ from storage.models import (
     Answer,
     AuditLog,
     BadgeAward,
+    Campaign,
+    CampaignRecipient,
     CheckIn,
+    Consent,
     DueWork,
     FlowRun,
     Identity,
@@ -42,6 +45,8 @@ PER_MEMBER = (
     MentorRequest,
     CheckIn,
     BadgeAward,
+    Consent,
+    CampaignRecipient,
 )
 
 
@@ -85,6 +90,12 @@ async def _member_with_everything(db: Database, name: str) -> int:
         session.add(own)
         await session.flush()
         session.add(CheckIn(mentorship_id=own.id, member_id=member.id, score=4))
+        session.add(Consent(member_id=member.id, purpose="announcements", granted=True))
+        campaign = Campaign(key=f"call_{name}", definition_hash="x")
+        session.add(campaign)
+        await session.flush()
+        assert campaign.id is not None
+        session.add(CampaignRecipient(campaign_id=campaign.id, member_id=member.id))
         return member.id
 
 
