@@ -11,6 +11,7 @@ import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from bot.settings import ClockSettings
 from bot.turn import Turn, member_turn
@@ -28,14 +29,46 @@ QuietHours = bool | Callable[[ContentTree], tuple[int, int]]
 Grace = Callable[[ContentTree], timedelta] | None
 
 
+@dataclass
+class SystemWork:
+    """What a piece of work about no one member (a campaign's send) gets: its transaction,
+    the content, the time, and the outbox rows it queued (delivered right after commit)."""
+
+    session: Session
+    db: Database
+    content: ContentTree
+    now: datetime
+    work: DueWork
+    runner: DueWorkRunner
+    queued: list[int]
+
+
+SystemHandler = Callable[[SystemWork], Awaitable[datetime | None]]
+
+
 @dataclass(frozen=True)
 class _Kind:
     handler: DueHandler
     quiet_hours: QuietHours
     grace: Grace
+    system: SystemHandler | None = None
 
 
 _handlers: dict[str, _Kind] = {}
+
+
+def on_system(kind: str) -> Callable[[SystemHandler], SystemHandler]:
+    """Register the handler of work about no one member; returning a time postpones it
+    (same key) to then."""
+
+    def decorate(handler: SystemHandler) -> SystemHandler:
+        async def unused(turn: Turn, work: DueWork) -> datetime | None:
+            raise LookupError(f"{kind} is work about no one member")
+
+        _handlers[kind] = _Kind(unused, False, None, handler)
+        return handler
+
+    return decorate
 
 
 def on(
@@ -84,6 +117,10 @@ class DueWorkRunner:
         self.settings = settings
         self.clock = clock
         self.on_queued = on_queued
+        # Messages a second each platform may take (its most generous limit): how much work
+        # like a campaign's keeps queued ahead of the sender. Set by the runtime.
+        self.platform_rates: dict[str, float] = {}
+        self.campaigns: Any = None  # bot.campaigns.delivery.Context, set by the runtime
 
     async def tick(self) -> int:
         """Run every piece of work that is due; returns how many ran."""
@@ -145,6 +182,8 @@ class DueWorkRunner:
             if not await due.skip(session, work.id or 0, now, f"late by {late}"):
                 raise _LeaseLost(work.key)
             return ()
+        if kind.system is not None:
+            return await self._run_system(session, work, kind.system, now)
         turn = await self._turn(session, work)
         postpone = None
         quiet = self._quiet_hours(kind)
@@ -167,6 +206,25 @@ class DueWorkRunner:
             raise _LeaseLost(work.key)
         await session.flush()  # the member's own changes, inside this work's savepoint
         return queued
+
+    async def _run_system(
+        self, session: Session, work: DueWork, handler: SystemHandler, now: datetime
+    ) -> tuple[int, ...]:
+        system = SystemWork(session, self.db, self.content, now, work, self, [])
+        postpone = await handler(system)
+        if postpone is not None:
+            await due.schedule(
+                session,
+                key=work.key,
+                kind=work.kind,
+                due_at=postpone,
+                member_id=work.member_id,
+                payload=work.payload,
+            )
+        elif not await due.finish(session, work.id or 0, self.clock()):
+            raise _LeaseLost(work.key)
+        await session.flush()
+        return tuple(system.queued)
 
     async def _turn(self, session: Session, work: DueWork) -> Turn | None:
         if work.member_id is None:

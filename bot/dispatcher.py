@@ -28,7 +28,7 @@ from bot.messages import Invite
 from bot.turn import Turn
 from flows.content import ContentTree
 from flows.engine import Pick, Reply, Resume
-from storage import members, outbox, runs, writeback
+from storage import campaigns, members, outbox, runs, writeback
 from storage.models import FlowRun, Identity, Member, ProcessedEvent
 from storage.privacy import pseudonym
 from storage.session import Database, Session, dialect_insert
@@ -196,6 +196,10 @@ class Dispatcher:
         recorded = await outbox.record_delivery(
             session, event.platform, event.delivery_id, event.status, now, event.error
         )
+        if recorded:  # a campaign's message: its recipient row too
+            await campaigns.record_delivery(
+                session, event.platform, event.delivery_id, event.status, now, event.error
+            )
         if not recorded:
             log.info(
                 "delivery status for no message of ours, or older than what we know",

@@ -9,6 +9,7 @@ from bot import (  # noqa: F401
     profile_actions,
     timers,
 )
+from bot.campaigns import delivery  # noqa: F401
 from bot.mentorship import checkins, offers, signup  # noqa: F401
 from bot.mentorship import commands as mentor_commands  # noqa: F401
 from bot.recognition import badges, kudos  # noqa: F401

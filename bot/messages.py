@@ -65,6 +65,9 @@ class OutgoingMessage:
     # text only within 24 hours of it, and an approved `template` after that.
     last_inbound_at: datetime | None = None
     workspace: str = ""
+    # The campaign it belongs to, if any: it then takes no more of the platform's rate than
+    # campaigns may, and its outcome is recorded on the campaign's recipient row.
+    campaign: int | None = None
     outbox_id: int | None = field(default=None, compare=False)
 
     def to_payload(self) -> dict[str, Any]:
@@ -82,6 +85,7 @@ class OutgoingMessage:
             "invite": asdict(self.invite) if self.invite else None,
             "last_inbound_at": self.last_inbound_at.isoformat() if self.last_inbound_at else None,
             "workspace": self.workspace,
+            "campaign": self.campaign,
         }
 
     @classmethod

@@ -15,6 +15,8 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 import bot.features  # noqa: F401  (registers every feature's actions, commands and timers)
 from bot import metrics, web
 from bot.adapter import Adapter, AdapterFactory, Receipt, available_adapters
+from bot.campaigns import delivery as campaign_delivery
+from bot.campaigns import planning as campaign_planning
 from bot.clock import DueWorkRunner
 from bot.commands import command_menu
 from bot.dispatcher import Dispatcher, utcnow
@@ -83,9 +85,15 @@ class Onramp:
         self.db = db
         self.adapters = dict(adapters)
         self.clock = clock
-        self.sender = Sender(db, self.adapters, settings.sender, clock)
+        self.sender = Sender(
+            db, self.adapters, settings.sender, clock, settings.campaigns.reserve_share
+        )
         self.dispatcher = Dispatcher(db, content, clock, claim=self.sender.claim_in)
         self.timers = DueWorkRunner(db, content, settings.clock, clock, self.sender.kick)
+        self.timers.platform_rates = campaign_delivery.platform_rates(self.adapters)
+        self.timers.campaigns = campaign_delivery.Context(
+            settings.campaigns, settings.clock, campaign_planning.reach(self.adapters)
+        )
         self.scheduler: AsyncIOScheduler | None = None
         self._sender_task: asyncio.Task[None] | None = None
         self._leading: list[asyncio.Task[None]] = []

@@ -25,8 +25,8 @@ from bot import metrics
 from bot.adapter import Adapter, DeliveryError
 from bot.messages import OutgoingMessage
 from bot.settings import SenderSettings
-from bot.throttle import Sent, Throttle
-from storage import outbox
+from bot.throttle import Sent, Throttle, bulk_limits
+from storage import campaigns, outbox
 from storage.models import Outbox
 from storage.session import Database, Session
 
@@ -55,8 +55,12 @@ class Sender:
         adapters: Mapping[str, Adapter],
         settings: SenderSettings,
         clock: Callable[[], datetime],
+        campaign_reserve: float = 0.2,
     ) -> None:
         self.db = db
+        # The share of each platform's rate campaigns leave to conversations while members
+        # are chatting.
+        self.campaign_reserve = campaign_reserve
         self.adapters = adapters
         self.settings = settings
         self.clock = clock
@@ -327,8 +331,12 @@ class Sender:
         if rate_limits is not None:
             # Wait for the platform's limits, but only while the lease lasts (with room for
             # the send): a longer wait hands the message back to the outbox until then.
+            limits = rate_limits(message)
+            bulk = message.campaign is not None
+            if bulk:
+                limits = bulk_limits(limits, self.campaign_reserve)
             taken = await self.throttle.acquire(
-                row.platform, rate_limits(message), max_wait=lambda: self._lease_left(row)
+                row.platform, limits, max_wait=lambda: self._lease_left(row), bulk=bulk
             )
             if not isinstance(taken, Sent):
                 reason = "held back to stay within the platform's rate limit"
@@ -392,6 +400,7 @@ class Sender:
                     result.retrying = await self._record_failure(
                         session, result.row, result.error, now
                     )
+            await _record_campaigns(session, results, now)
         for result in results:
             outcome = (
                 "not_attempted"
@@ -449,6 +458,21 @@ class Sender:
             self.kick((row.id or 0,))
 
         asyncio.get_running_loop().call_later(seconds, due)
+
+
+async def _record_campaigns(session: Session, results: list[_Result], now: datetime) -> None:
+    """The outcome of campaign messages on their recipient rows, in the same transaction."""
+    ours = [r for r in results if r.attempted and r.row.payload.get("campaign") is not None]
+    if not ours:
+        return
+    sent = [(r.row.id or 0, r.delivery_id or "") for r in ours if r.error is None]
+    failed = [
+        (r.row.id or 0, r.error.reason, not r.error.permanent)
+        for r in ours
+        if r.error is not None and not r.retrying
+    ]
+    await campaigns.record_sent(session, sent, now)
+    await campaigns.record_failed(session, failed, now)
 
 
 def _count(result: _Result) -> None:

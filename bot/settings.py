@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import zoneinfo
 from pathlib import Path
 from typing import ClassVar, Literal
 
@@ -77,6 +78,33 @@ class ClockSettings(Section):
     # Nudges never reach a member in their local night.
     quiet_hours_start: int = Field(default=21, ge=0, le=23)
     quiet_hours_end: int = Field(default=8, ge=0, le=23)
+
+
+class CampaignSettings(Section):
+    # A send needs a second manager's approval (the two-person rule).
+    require_approval: bool = False
+    # `onramp campaign send` asks "are you sure?" above this many recipients (--yes skips).
+    confirm_above: int = Field(default=100, ge=0)
+    # The share of each platform's rate kept for one-to-one conversations while members are
+    # chatting; a campaign may use all of it while nobody is.
+    reserve_share: float = Field(default=0.2, ge=0, lt=1)
+    # How many seconds of each platform's rate a campaign keeps queued ahead of the sender.
+    backlog_seconds: float = Field(default=30.0, gt=0)
+    # How often a campaign that is sending queues its next messages.
+    feed_seconds: float = Field(default=5.0, gt=0)
+    # Members planned per transaction.
+    planning_batch: int = Field(default=5000, ge=1)
+    # The time zone of members who never gave theirs, for "10:00 in each one's own time".
+    default_timezone: str = "UTC"
+
+    @field_validator("default_timezone")
+    @classmethod
+    def _zone(cls, zone: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(zone)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{zone!r} is not a time zone such as UTC or Africa/Nairobi") from None
+        return zone
 
 
 class RetentionSettings(Section):
@@ -244,6 +272,7 @@ class Settings(BaseSettings):
     sender: SenderSettings = SenderSettings()
     clock: ClockSettings = ClockSettings()
     retention: RetentionSettings = RetentionSettings()
+    campaigns: CampaignSettings = CampaignSettings()
     web: WebSettings = WebSettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()

@@ -25,6 +25,8 @@ from dataclasses import dataclass, field
 
 from bot.adapter import RateLimit
 
+BULK = "bulk:"  # a campaign's own share of a limit: RateLimit("bulk:" + the limit's key, …)
+CHAT_IDLE_SECONDS = 10.0  # no conversation this long on a limit: campaigns may use all of it
 MARGIN = 0.01  # of each window, at least MIN_MARGIN seconds
 MIN_MARGIN = 0.01
 EPSILON = 1e-6  # float rounding: a window that has just passed has passed
@@ -38,6 +40,7 @@ class Throttle:
         # so the times are not in order.
         self._sent: dict[str, list[_Entry]] = {}
         self._last: dict[str, float] = {}  # per limit, when it last counted a send
+        self._chatting: dict[str, float] = {}  # per limit, when a conversation last sent
         self._waiting: list[_Waiter] = []
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
@@ -52,6 +55,11 @@ class Throttle:
         return max((self._limit_wait(platform, limit, now) for limit in limits), default=0.0)
 
     def _limit_wait(self, platform: str, limit: RateLimit, now: float) -> float:
+        if limit.key.startswith(BULK):
+            # Campaigns' share: binding only while conversations use the rest (work-conserving).
+            chatted = self._chatting.get(f"{platform}:{limit.key.removeprefix(BULK)}")
+            if chatted is None or now - chatted > CHAT_IDLE_SECONDS:
+                return 0.0
         sent = self._sent.get(f"{platform}:{limit.key}")
         if sent is None or len(sent) < limit.count:
             return 0.0
@@ -68,13 +76,15 @@ class Throttle:
         times.sort()
         return window - (now - times[len(times) - limit.count])
 
-    def take(self, platform: str, limits: Sequence[RateLimit]) -> Sent:
+    def take(self, platform: str, limits: Sequence[RateLimit], bulk: bool = False) -> Sent:
         """Count a message that is going now; `Sent.arrived()` once the platform has it."""
         now = self._now()
         entries = []
         for limit in limits:
             key = f"{platform}:{limit.key}"
             self._last[key] = now
+            if not bulk:
+                self._chatting[key] = now
             entry = _Entry(now)
             self._sent.setdefault(key, []).append(entry)
             entries.append(entry)
@@ -85,18 +95,22 @@ class Throttle:
         platform: str,
         limits: Sequence[RateLimit],
         max_wait: float | Callable[[], float],
+        bulk: bool = False,
     ) -> Sent | float:
         """Wait until the message may go and its turn has come, and count it (returning its
         `Sent`); or, if its limits would hold it longer than `max_wait` (seconds, or a
-        function saying how many are left now), return how long, counting nothing."""
+        function saying how many are left now), return how long, counting nothing. `bulk`
+        messages (a campaign's) go after every conversation's waiting message."""
         room = max_wait if callable(max_wait) else _fixed(self._now() + max_wait, self._now)
         wait = self.wait_for(platform, limits)
         if wait > room():
             return wait
         if wait <= 0 and not self._waiting:
-            return self.take(platform, limits)
+            return self.take(platform, limits, bulk)
         loop = asyncio.get_running_loop()
-        waiter = _Waiter(platform, tuple(limits), room, next(self._order), loop.create_future())
+        waiter = _Waiter(
+            platform, tuple(limits), room, next(self._order), loop.create_future(), bulk
+        )
         self._waiting.append(waiter)
         self._grant_in(max(0.0, wait))
         try:
@@ -136,7 +150,7 @@ class Throttle:
                 continue
             wait = wait_of(waiter)
             if wait <= 0:
-                waiter.turn.set_result(self.take(waiter.platform, waiter.limits))
+                waiter.turn.set_result(self.take(waiter.platform, waiter.limits, waiter.bulk))
                 for limit in waiter.limits:
                     waits.pop(f"{waiter.platform}:{limit.key}", None)
             elif wait > waiter.room():
@@ -148,12 +162,13 @@ class Throttle:
         if still:
             self._grant_in(soonest)
 
-    def _turn_order(self, waiter: _Waiter) -> tuple[float, int]:
-        """The chat served longest ago goes first (the least recent of the limits the
-        message counts against: a shared limit is always recent, a chat's is not)."""
+    def _turn_order(self, waiter: _Waiter) -> tuple[bool, float, int]:
+        """Conversations before campaigns; then the chat served longest ago goes first (the
+        least recent of the limits the message counts against: a shared limit is always
+        recent, a chat's is not)."""
         keys = (f"{waiter.platform}:{limit.key}" for limit in waiter.limits)
         last = min((self._last.get(key, -math.inf) for key in keys), default=-math.inf)
-        return last, waiter.order
+        return waiter.bulk, last, waiter.order
 
     def forget_idle(self) -> None:
         """Drop the windows of keys nobody has sent to lately (a long-running process meets
@@ -162,6 +177,7 @@ class Throttle:
         idle = [key for key, last in self._last.items() if now - last > 3600]
         for key in idle:
             self._sent.pop(key, None)
+            self._chatting.pop(key, None)
             del self._last[key]
 
 
@@ -172,6 +188,18 @@ class _Waiter:
     room: Callable[[], float]  # it goes back to the outbox rather than wait longer than this
     order: int  # first come, first served among chats served equally long ago
     turn: asyncio.Future[Sent | float] = field(repr=False)
+    bulk: bool = False  # a campaign's: goes after conversations
+
+
+def bulk_limits(limits: Sequence[RateLimit], reserve: float) -> list[RateLimit]:
+    """A campaign message's limits: the platform's, plus for each shared one a share of it
+    (`1 - reserve`) that campaigns may not exceed while conversations are going on."""
+    shares = []
+    for limit in limits:
+        share = max(1, math.floor(limit.count * (1 - reserve)))
+        if share < limit.count:
+            shares.append(RateLimit(f"{BULK}{limit.key}", share, limit.seconds))
+    return [*limits, *shares]
 
 
 class _Entry:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any
 
@@ -39,6 +39,10 @@ class Turn:
     run_answers: Mapping[str, Any] = field(default_factory=dict)
     # Turns of other members this one writes to (a mentor offered a newcomer): flushed with it.
     others: list[Turn] = field(default_factory=list)
+    # A campaign's turn (a survey it starts): its messages carry the campaign, and the first
+    # one ends with `footer` (how to opt out).
+    campaign: int | None = None
+    footer: str | None = None
     _queued: list[dict[str, Any]] = field(default_factory=list)
     _audits: list[dict[str, Any]] = field(default_factory=list)
 
@@ -112,7 +116,11 @@ class Turn:
             submit_label=submit,
             choose_label=choose,
             locale=self.locale,
+            campaign=self.campaign,
         )
+        if self.footer:
+            message = replace(message, text=f"{text.rstrip()}\n\n{self.footer}")
+            self.footer = None
         self._queued.append(
             {
                 "dedupe_key": f"{self.key}#{len(self._queued)}",

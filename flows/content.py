@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from flows.answers import fold
+from flows.campaigns import CAMPAIGN_KEYS, Campaign
 from flows.problems import ContentError, Problem, did_you_mean
 from flows.schema import (
     STEP_KINDS,
@@ -56,6 +57,7 @@ KNOWN_KEYS = sorted(
         "member_joined",
         "command",
         "keywords",
+        *CAMPAIGN_KEYS,
     }
 )
 
@@ -73,6 +75,8 @@ class ContentTree:
     checkins: Checkins = field(default_factory=Checkins)
     recognition: Recognition = field(default_factory=Recognition)
     badges: Badges = field(default_factory=Badges)
+    campaigns: dict[str, Campaign] = field(default_factory=dict)
+    campaign_files: dict[str, str] = field(default_factory=dict)
 
     @property
     def onboarding(self) -> Flow:
@@ -261,6 +265,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
             continue
         flows[flow.id] = flow
         flow_files[flow.id] = document.file
+    campaigns, campaign_files = _campaigns(root, read, locales, problems)
     matching: Matching | None = Matching()
     if (root / "matching.yaml").is_file():
         matching_doc = read(root / "matching.yaml")
@@ -276,11 +281,47 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     tree = ContentTree(root, community, flows, system.texts, documents, flow_files)
     tree.matching, tree.checkins = matching, checkins
     tree.recognition, tree.badges = recognition, badges
+    tree.campaigns, tree.campaign_files = campaigns, campaign_files
     problems.extend(validate_tree(tree, unparsed))
     tree.warnings = [p for p in problems if p.severity == "warning"]
     if any(p.severity == "error" for p in problems):
         return None, problems
     return tree, problems
+
+
+def _campaigns(
+    root: Path,
+    read: Callable[[Path], YamlDocument | None],
+    locales: list[str],
+    problems: list[Problem],
+) -> tuple[dict[str, Campaign], dict[str, str]]:
+    """`campaigns/<id>.yaml`: each file's id is its name."""
+    campaigns: dict[str, Campaign] = {}
+    files: dict[str, str] = {}
+    for path in (
+        sorted((root / "campaigns").glob("*.yaml")) if (root / "campaigns").is_dir() else []
+    ):
+        document = read(path)
+        if document is None:
+            continue
+        _inline_markdown(document, root, locales, problems)
+        campaign = _parse(Campaign, document, problems)
+        if campaign is None:
+            continue
+        if campaign.id != path.stem:
+            problems.append(
+                Problem(
+                    document.file,
+                    document.line_of(("id",)),
+                    None,
+                    f"campaign id '{campaign.id}' differs from its file's name",
+                    f"name the file campaigns/{campaign.id}.yaml, or the id '{path.stem}'",
+                )
+            )
+            continue
+        campaigns[campaign.id] = campaign
+        files[campaign.id] = document.file
+    return campaigns, files
 
 
 def _optional(

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from babel import Locale, UnknownLocaleError
 
+from flows.campaign_checks import check_campaigns
 from flows.content import ContentTree
 from flows.flow_checks import FlowChecker
 from flows.problems import Problem, did_you_mean
@@ -142,6 +143,7 @@ def validate_tree(tree: ContentTree, unparsed: set[str] | None = None) -> list[P
     problems = _check_community(tree, unparsed or set()) + _check_system(tree)
     problems += _check_feature_flows(tree, unparsed or set())
     problems += _check_recognition(tree, unparsed or set())
+    problems += check_campaigns(tree, unparsed or set())
     commands: dict[str, str] = {}
     onboarding = tree.flows.get(tree.community.onboarding_flow)
     for flow in tree.flows.values():

@@ -375,6 +375,7 @@ class CampaignRecipient(SQLModel, table=True):
         UniqueConstraint("campaign_id", "member_id"),
         Index("ix_campaign_recipient_feed", "campaign_id", "status", "send_at", "position"),
         Index("ix_campaign_recipient_outbox", "outbox_id"),
+        Index("ix_campaign_recipient_delivery", "platform", "delivery_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)

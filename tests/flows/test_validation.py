@@ -75,7 +75,9 @@ def test_the_shipped_content_is_valid_with_no_warnings() -> None:
         "mentor_offer",
         "mentor_checkin",
         "mentor_feedback",
+        "onboarding_survey",
     }
+    assert set(loaded.campaigns) == {"community_call", "onboarding_survey"}
 
 
 def test_the_minimal_flow_loads(tree: Path) -> None:

@@ -80,6 +80,9 @@ def upgrade() -> None:
             batch_op.f("ix_campaign_recipient_member_id"), ["member_id"], unique=False
         )
         batch_op.create_index("ix_campaign_recipient_outbox", ["outbox_id"], unique=False)
+        batch_op.create_index(
+            "ix_campaign_recipient_delivery", ["platform", "delivery_id"], unique=False
+        )
 
     op.create_table(
         "consent",
@@ -99,6 +102,7 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_table("consent")
     with op.batch_alter_table("campaign_recipient", schema=None) as batch_op:
+        batch_op.drop_index("ix_campaign_recipient_delivery")
         batch_op.drop_index("ix_campaign_recipient_outbox")
         batch_op.drop_index(batch_op.f("ix_campaign_recipient_member_id"))
         batch_op.drop_index("ix_campaign_recipient_feed")
