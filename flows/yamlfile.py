@@ -8,6 +8,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 from ruamel.yaml.comments import CommentedMap, CommentedSeq
+from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
 from flows.problems import Problem
@@ -30,9 +31,26 @@ class YamlDocument:
         return 1
 
 
+class _Constructor(RoundTripConstructor):
+    """Reads dates as ruamel does, but an impossible one (2026-02-30) is an error at its
+    line rather than a bare ValueError."""
+
+    def construct_yaml_timestamp(self, node: Any, values: Any = None) -> Any:
+        try:
+            return super().construct_yaml_timestamp(node, values)
+        except ValueError as exc:
+            raise ConstructorError(
+                None, None, f"{node.value!r} is not a real date or time ({exc})", node.start_mark
+            ) from None
+
+
+_Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.construct_yaml_timestamp)
+
+
 def load_yaml(path: Path, display_name: str) -> YamlDocument | Problem:
     """Parse one file; a syntax error becomes a Problem naming its line."""
     yaml = YAML(typ="rt", pure=True)
+    yaml.Constructor = _Constructor
     try:
         raw = yaml.load(path.read_text(encoding="utf-8"))
     except MarkedYAMLError as exc:

@@ -19,7 +19,7 @@ import zoneinfo
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from bot.adapter import available_adapters
@@ -74,17 +74,23 @@ def frozen(content: ContentTree, campaign: Campaign) -> dict[str, Any]:
         for locale in community.locales
     }
     return {
-        "file": document.data,
+        "file": json.loads(json.dumps(document.data, default=_iso)),
         "footers": footers,
         "community": community_variables(content),
         "default_locale": community.default_locale,
     }
 
 
+def _iso(value: Any) -> str:
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    raise TypeError(f"{type(value).__name__} in a campaign file")
+
+
 def definition_hash(content: ContentTree, campaign: Campaign) -> str:
     """The campaign file's content, hashed: `status` tells when the file has changed since."""
     document = content.documents[content.campaign_files[campaign.id]]
-    data = json.dumps(document.data, sort_keys=True, default=str, ensure_ascii=False)
+    data = json.dumps(document.data, sort_keys=True, default=_iso, ensure_ascii=False)
     return hashlib.sha256(data.encode()).hexdigest()
 
 

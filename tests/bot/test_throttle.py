@@ -16,7 +16,7 @@ from bot.events import MessageReceived
 from bot.messages import OutgoingMessage
 from bot.runtime import Onramp
 from bot.settings import Settings
-from bot.throttle import Sent, Throttle
+from bot.throttle import Sent, Throttle, bulk_limits
 from storage.models import Outbox
 from tests.conftest import FakeClock
 from tests.onboarding import COMPLETED_ANSWERS
@@ -265,3 +265,59 @@ async def test_messages_behind_an_earlier_one_go_once_it_is_recorded(
     assert len(chat.messages) > 2  # and the answer's reply, after them
     gaps = [b - a for a, b in zip(adapter.times, adapter.times[1:], strict=False)]
     assert all(gap >= 0.3 for gap in gaps)
+
+
+def test_campaigns_use_the_whole_limit_while_nobody_is_chatting() -> None:
+    clock = Clock()
+    throttle = Throttle(clock)
+    workspace = [RateLimit("workspace", 10, 1.0)]
+    bulk = bulk_limits(workspace, 0.2)
+    assert [limit.count for limit in bulk] == [10, 8]  # the platform's, and campaigns' share
+    for _ in range(10):
+        assert throttle.wait_for("slack", bulk) == 0
+        throttle.take("slack", bulk, bulk=True).arrived()
+    assert throttle.wait_for("slack", bulk) > 0  # the platform's own limit, reached
+
+
+def test_campaigns_leave_the_reserve_to_conversations_while_members_chat() -> None:
+    clock = Clock()
+    throttle = Throttle(clock)
+    workspace = [RateLimit("workspace", 10, 1.0)]
+    bulk = bulk_limits(workspace, 0.2)
+    throttle.take("slack", workspace).arrived()  # a conversation's message
+    for _ in range(7):
+        assert throttle.wait_for("slack", bulk) == 0
+        throttle.take("slack", bulk, bulk=True).arrived()
+    assert throttle.wait_for("slack", bulk) == 0  # the 8th campaign message: the share's last
+    throttle.take("slack", bulk, bulk=True).arrived()
+    assert throttle.wait_for("slack", bulk) > 0  # campaigns have had their 80%
+    assert throttle.wait_for("slack", workspace) == 0  # a conversation still goes at once
+    clock.now += 11  # nobody has chatted for a while: the reserve is lent again
+    assert throttle.wait_for("slack", bulk) == 0
+
+
+async def test_a_conversation_goes_before_waiting_campaign_messages() -> None:
+    throttle = Throttle()
+    overall = RateLimit("overall", 1, 0.2)
+    first = await throttle.acquire("slack", [overall], max_wait=5)
+    assert isinstance(first, Sent)
+    first.arrived()
+    order: list[str] = []
+
+    async def send(name: str, bulk: bool) -> None:
+        limits = [overall, RateLimit(f"chat:{name}", 5, 1.0)]
+        if bulk:
+            limits = bulk_limits(limits, 0.2)
+        taken = await throttle.acquire("slack", limits, 5, bulk=bulk)
+        assert isinstance(taken, Sent)
+        order.append(name)
+        taken.arrived()
+
+    tasks = [asyncio.create_task(send(f"campaign-{n}", True)) for n in range(3)]
+    await asyncio.sleep(0)
+    tasks.append(asyncio.create_task(send("conversation", False)))
+    await asyncio.gather(*tasks)
+    # The conversation came last and never chatted before, like the campaign's chats: it
+    # still goes first, the campaign's after it.
+    assert order[0] == "conversation"
+    assert sorted(order[1:]) == ["campaign-0", "campaign-1", "campaign-2"]
