@@ -35,6 +35,7 @@ RECORDING_WAIT_SECONDS = 5.0  # a status about a message waits this long for its
 LEASE_ROOM_SECONDS = 15.0  # a send must start this long before its lease runs out
 BEHIND_RETRY_SECONDS = (0.0, 0.25, 1.0, 3.0)  # rows behind a message sent elsewhere, then sweep
 HELD_BATCHES = 10  # the sweep leases no more while this many batches' rows are held
+CAMPAIGN_STATE_SECONDS = 1.0  # how stale a campaign's cancelled-or-not may be at a send
 BATCH_PATIENCE = 0.05  # seconds new rows wait for the batch in flight before going beside it
 
 
@@ -46,6 +47,7 @@ class _Result:
     attempted: bool = True
     retrying: bool = False  # after an error: the row was scheduled for another attempt
     lease_lost: bool = False  # its lease ran out before it could go: it is the sweep's now
+    cancelled: bool = False  # its campaign was cancelled while it waited: it never goes
 
 
 class Sender:
@@ -82,6 +84,9 @@ class Sender:
         self._deliveries: set[asyncio.Task[Any]] = set()
         self.throttle = Throttle()
         self.stats: dict[str, int] = defaultdict(int)
+        # Per campaign: when its state was read (loop time), and whether it was cancelled.
+        self._campaigns: dict[int, tuple[float, bool]] = {}
+        self._campaigns_read = asyncio.Lock()
 
     def kick(self, outbox_ids: Iterable[int]) -> None:
         """Deliver these soon (they were just committed)."""
@@ -346,10 +351,28 @@ class Sender:
             async with self._semaphore:  # sends at once; waiting for a limit holds no slot
                 if self._lease_left(row) <= 0:
                     return _Result(row, attempted=False, lease_lost=True)
+                if message.campaign is not None and await self._cancelled(message.campaign):
+                    return _Result(row, attempted=False, cancelled=True)
                 return await self._delivered(adapter, message, row)
         finally:
             if counted is not None:
                 counted.arrived()
+
+    async def _cancelled(self, campaign_id: int) -> bool:
+        """Was this campaign cancelled (as of a second ago)? A campaign's messages waiting in
+        the throttle when a manager cancels it then do not go."""
+        loop = asyncio.get_running_loop()
+        known = self._campaigns.get(campaign_id)
+        if known is not None and loop.time() - known[0] < CAMPAIGN_STATE_SECONDS:
+            return known[1]
+        async with self._campaigns_read:
+            known = self._campaigns.get(campaign_id)
+            if known is None or loop.time() - known[0] >= CAMPAIGN_STATE_SECONDS:
+                async with self.db.reading() as session:
+                    cancelled = await campaigns.is_cancelled(session, campaign_id)
+                known = (loop.time(), cancelled)
+                self._campaigns[campaign_id] = known
+        return known[1]
 
     def _lease_left(self, row: Outbox) -> float:
         """Seconds this worker may still start sending `row`: its lease, less room for the
@@ -394,7 +417,13 @@ class Sender:
                 ],
                 now,
             )
-            await outbox.release(session, [r.row.id or 0 for r in results if not r.attempted])
+            await outbox.release(
+                session, [r.row.id or 0 for r in results if not r.attempted and not r.cancelled]
+            )
+            stopped = [r.row.id or 0 for r in results if r.cancelled]
+            if stopped:
+                await outbox.cancel_leased(session, stopped)
+                await campaigns.record_cancelled(session, stopped, now)
             for result in results:
                 if result.error is not None:
                     result.retrying = await self._record_failure(

@@ -196,6 +196,22 @@ async def record_failed(
         )
 
 
+async def record_cancelled(session: Session, outbox_ids: Sequence[int], now: datetime) -> None:
+    """Campaign messages stopped by a cancel before they went."""
+    await session.execute(
+        update(_R)
+        .where(_R.c.outbox_id.in_(list(outbox_ids)), _R.c.status == "queued")
+        .values(status="cancelled", updated_at=now)
+    )
+
+
+async def is_cancelled(session: Session, campaign_id: int) -> bool:
+    state = (
+        await session.execute(select(Campaign.state).where(Campaign.id == campaign_id))
+    ).scalar_one_or_none()
+    return state in (None, "cancelled")
+
+
 def _rank(column: Any) -> Any:
     return case(*((column == status, rank) for status, rank in RANK.items()), else_=0)
 

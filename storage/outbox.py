@@ -203,6 +203,15 @@ async def release(session: Session, outbox_ids: Sequence[int]) -> None:
         )
 
 
+async def cancel_leased(session: Session, outbox_ids: Sequence[int]) -> None:
+    """Leased rows that will not go after all (their campaign was cancelled)."""
+    await session.execute(
+        update(Outbox)
+        .where(Outbox.id.in_(outbox_ids), Outbox.status == "sending")
+        .values(status="cancelled", lease_until=None)
+    )
+
+
 async def mark_failed(session: Session, outbox_id: int, error: str) -> None:
     await session.execute(
         update(Outbox)

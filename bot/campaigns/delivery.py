@@ -12,6 +12,7 @@ left out at send time.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import math
 from collections.abc import Mapping
@@ -84,18 +85,38 @@ def expiry(campaign: Campaign, send_at: datetime) -> datetime | None:
     return min(times) if times else None
 
 
+_resuming: set[asyncio.Task[Any]] = set()
+
+
 @on_system(planning.PLAN_KIND)
 async def resume_plan(work: SystemWork) -> datetime | None:
-    """A plan whose planner died: the bot finishes it (after this transaction)."""
+    """A plan whose planner died: the bot finishes it, in transactions of its own, once this
+    one has committed; the work comes back later in case this process dies too (finishing
+    the plan cancels it)."""
     context = context_of(work)
     row = await store.by_id(work.session, int(work.work.payload["campaign"]))
     if row is None or row.state != "planning":
         return None
-    # Planning runs in transactions of its own; this work's own is the claim's.
-    await planning.resume(
-        work.db, row.id or 0, work.content, context.clock, context.settings, context.reach, work.now
+    task = asyncio.create_task(
+        planning.resume(
+            work.db,
+            row.id or 0,
+            work.content,
+            context.clock,
+            context.settings,
+            context.reach,
+            work.now,
+        )
     )
-    return None
+    _resuming.add(task)
+    task.add_done_callback(_resumed)
+    return work.now + planning.PLAN_TAKEOVER
+
+
+def _resumed(task: asyncio.Task[Any]) -> None:
+    _resuming.discard(task)
+    if not task.cancelled() and task.exception() is not None:
+        log.error("resuming a campaign's plan failed", exc_info=task.exception())
 
 
 @on_system(planning.SEND_KIND)
