@@ -23,8 +23,8 @@ from flows.engine import (
     Start,
     advance,
 )
-from flows.schema import Flow
-from storage import due, runs
+from flows.schema import CONSENT_PREFIX, Flow
+from storage import consent, due, runs
 from storage.models import FlowRun
 
 COLUMN_FIELDS = ("locale", "timezone", "display_name")
@@ -107,7 +107,7 @@ async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None
             case SaveAnswer(step_id=step_id, value=value):
                 await runs.save_answer(turn.session, run, step_id, value, turn.now)
             case SetProfile(field=name, value=value):
-                _set_profile(turn, name, value)
+                await _set_profile(turn, flow, name, value)
             case RunAction(name=name, parameters=parameters):
                 spec = actions.get(name)
                 if spec is None:
@@ -142,16 +142,30 @@ def _say(turn: Turn, prompt: Prompt) -> None:
     )
 
 
-def _set_profile(turn: Turn, name: str, value: object) -> None:
+async def _set_profile(turn: Turn, flow: Flow, name: str, value: object) -> None:
     member = turn.member
     if name == "consent":
         member.consent = bool(value)
         member.consent_at = turn.now
         turn.audit("consent.given" if value else "consent.declined")
+    elif name.startswith(CONSENT_PREFIX):  # consent for one purpose: consent.announcements
+        purpose = name.removeprefix(CONSENT_PREFIX)
+        await record_consent(turn, purpose, bool(value), source=flow.id)
     elif name in COLUMN_FIELDS:
         setattr(member, name, None if value in (None, "") else str(value))
     else:
         member.profile = {**member.profile, name: value}
+
+
+async def record_consent(turn: Turn, purpose: str, granted: bool, source: str) -> bool:
+    """Record the member's consent for `purpose` (from a flow, or a command), audited as
+    `consent.<purpose>.given` or `.withdrawn` when it changed; True if it did."""
+    changed = await consent.set_consent(
+        turn.session, _member_id(turn), purpose, granted, turn.now, source
+    )
+    if changed:
+        turn.audit(f"consent.{purpose}.{'given' if granted else 'withdrawn'}", source=source)
+    return changed
 
 
 async def _await_input(turn: Turn, run: FlowRun, flow: Flow, waiting: AwaitInput) -> bool:

@@ -9,6 +9,7 @@ from flows.content import ContentTree
 from flows.engine import END
 from flows.problems import Problem, did_you_mean
 from flows.schema import (
+    CONSENT_PREFIX,
     CORE_PROFILE_FIELDS,
     ActionStep,
     AskStep,
@@ -194,6 +195,9 @@ class FlowChecker(TextChecker):
     def set_step(self, step: SetStep, path: PathKey) -> None:
         fields = self.profile_fields()
         for name, value in step.set.items():
+            if name.startswith(CONSENT_PREFIX):
+                self.consent(name, value, (*path, "set", name), step.id)
+                continue
             if name not in fields or name == "roles":
                 self.add(
                     (*path, "set", name),
@@ -218,6 +222,26 @@ class FlowChecker(TextChecker):
                 and value not in self.tree.community.locales
             ):
                 self.add((*path, "set", name), step.id, f"'{value}' is not a community locale")
+
+    def consent(self, name: str, value: object, path: PathKey, sid: str) -> None:
+        """`consent.<purpose>: true|false`: the member's answer for one declared purpose."""
+        purpose = name.removeprefix(CONSENT_PREFIX)
+        purposes = self.tree.community.consent_purposes
+        if purpose not in purposes:
+            self.add(
+                path,
+                sid,
+                f"unknown consent purpose '{purpose}'",
+                did_you_mean(purpose, purposes)
+                or "declare it under consent_purposes in community.yaml",
+            )
+        if not isinstance(value, bool):
+            self.add(
+                path,
+                sid,
+                f"{name} is set to true or false",
+                f"branch on the answer, then set {name}: true (or false)",
+            )
 
     def action(self, step: ActionStep, path: PathKey) -> None:
         spec = actions.get(step.action)

@@ -278,6 +278,9 @@ class Community(Strict):
     links: dict[str, str] = Field(default_factory=dict)
     # Profile fields a flow may `set` beyond the built-in ones; a community stores only these.
     profile_fields: list[Id] = Field(default_factory=list)
+    # What members may be asked to agree to, each on its own (`set: {consent.<purpose>: …}`);
+    # the core's /announcements command is about "announcements".
+    consent_purposes: list[Id] = Field(default_factory=lambda: ["announcements"])
 
     @model_validator(mode="after")
     def _default_declared(self) -> Community:
@@ -293,6 +296,8 @@ class SystemTexts(Strict):
 
 # Profile fields every member has; `set` on these updates the member's own columns.
 CORE_PROFILE_FIELDS = ("locale", "timezone", "display_name", "consent")
+# `set: {consent.announcements: true}` records consent for one of `consent_purposes`.
+CONSENT_PREFIX = "consent."
 
 
 Hour = Annotated[int, Field(ge=0, le=23)]

@@ -15,6 +15,7 @@ COMPLETED_ANSWERS = {
     "language": "en",
     "timezone": "America/Lima",
     "interests": ["docs", "translation"],
+    "announcements": "yes",
     "experience": "some",
     "start_here": "done",
     "mentor": "no",

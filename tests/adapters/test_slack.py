@@ -287,23 +287,28 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(
 
     ticked = await bot.post(ticking(ADA, interests, "💻 Code", "📝 Documentation"))
     assert ticked.status_code == 200
-    thanks, experience = (await bot.messages(ADA, 7))[5:]
+    thanks, announcements = (await bot.messages(ADA, 7))[5:]
     assert "Thank you, 2 areas!" in thanks["text"]
     answer = (await bot.answered(ADA, 4))["blocks"][-1]["elements"][0]["text"]
     assert answer == "✔️ 💻 Code, 📝 Documentation"
+    assert "occasional announcements" in announcements["text"]
+    assert "_stop announcements_" in announcements["text"]
+    assert labels(announcements) == ["Yes, please", "No, thanks"]
 
+    await bot.press(ADA, announcements, "Yes, please")
+    experience = (await bot.messages(ADA, 8))[7]
     await bot.press(ADA, experience, "A few times")
-    start_here = (await bot.messages(ADA, 8))[7]
+    start_here = (await bot.messages(ADA, 9))[8]
     assert "Where would you like to start?" in start_here["text"]
     await bot.press(ADA, start_here, "I'm all set")
-    mentor = (await bot.messages(ADA, 9))[8]
+    mentor = (await bot.messages(ADA, 10))[9]
     await bot.press(ADA, mentor, "Not right now")
-    finish, badge = (await bot.messages(ADA, 11))[9:]
+    finish, badge = (await bot.messages(ADA, 12))[10:]
     assert "You're all set, Ada! 🎉" in finish["text"]
     assert "You've earned a badge: 🎒 On board!" in badge["text"]
 
     posted = slack.calls("chat.postMessage")  # each message once, in order, to Ada's DM
-    assert [call["channel"] for call in posted] == [dm_channel_id(ADA)] * 11
+    assert [call["channel"] for call in posted] == [dm_channel_id(ADA)] * 12
     assert [call["text"] for call in posted] == [m["text"] for m in slack.messages_to(ADA)]
     assert len(slack.calls("conversations.open")) == 1  # the DM channel is remembered
     async with bot.onramp.db.reading() as session:

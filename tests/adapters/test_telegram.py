@@ -257,6 +257,12 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
     await ada.tap("=:interests")
     assert ada.inbox()[4]["text"].endswith("✔️ <b>📝 Documentation, 🌍 Translation</b>")
 
+    assert "occasional announcements" in ada.inbox()[-1]["text"]
+    assert _keyboard(ada.inbox()[-1]) == [
+        ("Yes, please", "c:announcements:yes"),
+        ("No, thanks", "c:announcements:no"),
+    ]
+    await ada.tap("c:announcements:yes")
     await ada.say("2")  # typed, though there are buttons: "A few times"
     await ada.tap("c:start_here:done")
     await ada.tap("c:mentor:no")
@@ -269,6 +275,7 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
         "Which time zone are you in?",
         "What would you like to help with?",
         "Thank you, 2 areas!",
+        "occasional announcements",
         "How much have you contributed",
         "Where would you like to start?",
         "would you like a mentor?",
@@ -278,11 +285,11 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
     assert len(texts) == len(expected)
     for text, fragment in zip(texts, expected, strict=True):
         assert fragment in text
-    assert len(emulator.calls("answerCallbackQuery")) == 9  # every tap, toggles included
+    assert len(emulator.calls("answerCallbackQuery")) == 10  # every tap, toggles included
     delivered = [m["message_id"] for m in ada.inbox()]
     assert len(delivered) == len(texts) and delivered == sorted(delivered)  # once each, in order
     keyboards = ["reply_markup" in message for message in ada.inbox()]
-    assert keyboards == [False] * 6 + [True] + [False] * 4  # the question she typed to keeps its
+    assert keyboards == [False] * 7 + [True] + [False] * 4  # the question she typed to keeps its
 
     member, answers = await completed_onboarding(served.onramp.db)
     assert (member.source, member.locale, member.timezone) == (

@@ -224,6 +224,14 @@ async def test_a_person_who_messages_the_number_completes_onboarding(served: Ser
     assert "1. 💻 Code\n2. 📝 Documentation" in shown(interests)
     await ada.say("2, 4")
 
+    announcements = ada.inbox()[-1]
+    assert "_stop announcements_" in shown(announcements)  # *…* in our Markdown: italic
+    assert interactive(announcements) == [
+        ("Yes, please", "c:announcements:yes"),
+        ("No, thanks", "c:announcements:no"),
+    ]
+    await ada.tap("Yes, please")
+
     experience = ada.inbox()[-1]
     assert [title for title, _ in interactive(experience)] == [
         "My first time",
@@ -253,6 +261,7 @@ async def test_a_person_who_messages_the_number_completes_onboarding(served: Ser
         "Which time zone are you in?",
         "What would you like to help with?",
         "Thank you, 2 areas!",
+        "occasional announcements",
         "How much have you contributed",
         "Where would you like to start?",
         "*tasks picked for newcomers*",

@@ -162,6 +162,10 @@ async def test_a_newcomer_joins_the_organization_and_onboards_by_typing(served: 
         "\n\n1. 💻 Code\n2. 📝 Documentation\n3. 🎨 Design\n4. 🌍 Translation" in (ada.inbox()[-1])
     )
     await ada.say("2, translation")
+    assert ada.inbox()[-1].endswith(
+        "\n\n1. Yes, please\n2. No, thanks\n\n*Reply with a number or the option's name.*"
+    )
+    await ada.say("yes, please")  # announcements
     await ada.say("2")  # "A few times"
     await ada.say("I'm all set")  # where to start
     await ada.say("not right now")  # a mentor
@@ -173,6 +177,7 @@ async def test_a_newcomer_joins_the_organization_and_onboards_by_typing(served: 
         "Which time zone are you in?",
         "What would you like to help with?",
         "Thank you, 2 areas!",
+        "occasional announcements",
         "How much have you contributed",
         "Where would you like to start?",
         "would you like a mentor?",

@@ -6,7 +6,7 @@ from sqlalchemy import select
 
 from adapters.memory import Chat
 from bot.runtime import Onramp
-from storage.models import Answer, Member
+from storage.models import Answer, AuditLog, Consent, Member
 
 
 async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: Onramp) -> None:
@@ -22,6 +22,9 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: 
     chat.expect("Sur quoi aimeriez-vous aider")
     await chat.say("1, 4")
     chat.expect("2 domaines")
+    announcements = chat.expect("annonces de la communauté", "*arrêter les annonces*")
+    assert [c.id for c in announcements.choices] == ["yes", "no"]
+    await chat.say("Oui, volontiers")
     chat.expect("déjà contribué")
     await chat.say("1")
     chat.expect("Bienvenue dans l'open source")
@@ -40,6 +43,11 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: 
     async with onramp.db.reading() as session:
         member = (await session.execute(select(Member))).scalars().one()
         answers = {a.step_id: a.value for a in (await session.execute(select(Answer))).scalars()}
+        consents = (await session.execute(select(Consent))).scalars().all()
+        audits = [
+            a.action
+            for a in (await session.execute(select(AuditLog).order_by(AuditLog.id))).scalars()
+        ]
     assert member.locale == "fr"
     assert member.timezone == "Africa/Nairobi"
     assert member.consent is True and member.consent_at is not None
@@ -50,6 +58,16 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: 
     }
     assert answers["start_here"] == "done"
     assert answers["interests"] == ["code", "translation"]
+    assert answers["announcements"] == "yes"
+    [announcements_consent] = consents
+    assert (
+        announcements_consent.purpose,
+        announcements_consent.granted,
+        announcements_consent.source,
+        announcements_consent.withdrawn_at,
+    ) == ("announcements", True, "onboarding", None)
+    assert announcements_consent.given_at is not None
+    assert audits[:2] == ["consent.given", "consent.announcements.given"]
 
 
 async def test_any_input_through_the_whole_stack_gets_an_answer(chat: Chat, onramp: Onramp) -> None:

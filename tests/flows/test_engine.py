@@ -129,7 +129,24 @@ def test_free_text_limits(content: ContentTree) -> None:
     assert kept.state.finished
 
 
-ASK_STEPS = ["consent", "language", "timezone", "interests", "experience", "start_here", "mentor"]
+def test_the_announcements_answer_is_consent_for_that_purpose(content: ContentTree) -> None:
+    for typed, granted in (("1", True), ("No, thanks", False)):
+        state = RunState("announcements", {"interests": ["code"], "consent": "yes"}, waiting=True)
+        outcome = advance(content.onboarding, state, Reply(typed), context())
+        assert SetProfile("consent.announcements", granted) in outcome.outputs
+        assert outcome.state.step_id == "experience" and outcome.state.waiting
+
+
+ASK_STEPS = [
+    "consent",
+    "language",
+    "timezone",
+    "interests",
+    "announcements",
+    "experience",
+    "start_here",
+    "mentor",
+]
 
 
 @settings(max_examples=300, deadline=None)

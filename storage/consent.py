@@ -1,0 +1,72 @@
+"""Consent per purpose ("announcements"…): what a member agreed to be contacted for, and when.
+
+No row means never asked, which counts as no. A purpose is written with one upsert, so two
+changes racing never make two rows, and what a change replaced is decided by the database.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import select
+from sqlmodel import col
+
+from storage.models import Consent
+from storage.session import Session, dialect_insert
+
+
+async def set_consent(
+    session: Session,
+    member_id: int,
+    purpose: str,
+    granted: bool,
+    now: datetime,
+    source: str | None,
+) -> bool:
+    """Record the member's choice for `purpose`; True if it changed anything.
+
+    Granting sets `given_at` and clears `withdrawn_at`; withdrawing sets `withdrawn_at` and
+    keeps `given_at` (when they had agreed). The same choice again changes nothing, so the
+    first `given_at` and its `source` stay."""
+    insert = dialect_insert(session.get_bind().dialect.name)(Consent)
+    statement = insert.values(
+        member_id=member_id,
+        purpose=purpose,
+        granted=granted,
+        given_at=now if granted else None,
+        withdrawn_at=None if granted else now,
+        source=source,
+    )
+    changes = {"granted": granted, "source": statement.excluded.source}
+    if granted:
+        changes |= {"given_at": statement.excluded.given_at, "withdrawn_at": None}
+    else:
+        changes |= {"withdrawn_at": statement.excluded.withdrawn_at}
+    result = await session.execute(
+        statement.on_conflict_do_update(
+            index_elements=["member_id", "purpose"],
+            set_=changes,
+            where=col(Consent.granted) != granted,
+        ).returning(col(Consent.id))
+    )
+    return result.scalar_one_or_none() is not None
+
+
+async def consents(session: Session, member_id: int) -> dict[str, Consent]:
+    """Every purpose the member has answered for, granted or not."""
+    rows = await session.execute(
+        select(Consent)
+        .where(col(Consent.member_id) == member_id)
+        .execution_options(populate_existing=True)  # as the upserts above left them
+    )
+    return {row.purpose: row for row in rows.scalars()}
+
+
+async def granted(session: Session, member_id: int, purpose: str) -> bool:
+    """Whether the member agreed to `purpose` and has not withdrawn."""
+    result = await session.execute(
+        select(col(Consent.granted)).where(
+            col(Consent.member_id) == member_id, col(Consent.purpose) == purpose
+        )
+    )
+    return bool(result.scalar_one_or_none())
