@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 import logging
 import os
 import re
@@ -26,6 +27,7 @@ MENTION = re.compile(r"\[([^\]]*)\]\(member:[^)]*\)")
 log = logging.getLogger("onramp.console")
 QUIT = {"/quit", "/exit"}
 REPLY_WAIT_SECONDS = 30
+PREVIEW_WIDTH = 80  # columns of a terminal
 
 
 class ConsoleAdapter:
@@ -139,3 +141,16 @@ class ConsoleAdapter:
 
     def routes(self) -> list[Any]:
         return []
+
+    @classmethod
+    def render_preview(cls, message: OutgoingMessage) -> str:
+        """The message as the terminal shows it (without colours), for a campaign's preview."""
+        shown = io.StringIO()
+        out = Console(file=shown, width=PREVIEW_WIDTH, force_terminal=False, color_system=None)
+        text = MENTION.sub(r"**\1**", message.text.strip())
+        out.print(Markdown(text.replace("\n", "  \n")))
+        for number, choice in enumerate(message.choices, start=1):
+            out.print(f"  {number}. {choice.label}", markup=False, highlight=False)
+        if message.choices and message.answer_hint:
+            out.print(f"  {message.answer_hint}", markup=False, highlight=False)
+        return "\n".join(line.rstrip() for line in shown.getvalue().splitlines()).strip()

@@ -60,6 +60,11 @@ class MemoryAdapter:
     def routes(self) -> list[Any]:
         return []
 
+    @classmethod
+    def render_preview(cls, message: OutgoingMessage) -> str:
+        """The message as the core wrote it: this platform takes the Markdown as it is."""
+        return message.text
+
 
 @dataclass
 class Chat:

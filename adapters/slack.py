@@ -625,6 +625,11 @@ class SlackAdapter:
         except _FAILED as exc:
             log.info("slack question not marked answered", extra={"reason": _error_code(exc)})
 
+    @classmethod
+    def render_preview(cls, message: OutgoingMessage) -> str:
+        """The message's text as it is sent (mrkdwn; choices on buttons left out)."""
+        return slack_blocks.render_message(message).text
+
 
 @dataclass(frozen=True)
 class _Person:

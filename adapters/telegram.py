@@ -450,6 +450,19 @@ class TelegramAdapter:
                     extra={"locale": locale, "reason": _reason(exc)},
                 )
 
+    @classmethod
+    def render_preview(cls, message: OutgoingMessage) -> str:
+        """The message's text as it is sent (Telegram HTML; choices on buttons left out)."""
+        text = (
+            numbered_text(message)
+            if message.choices and not buttons.keyboard(message)
+            else message.text
+        )
+        formatted = render(text, TELEGRAM_HTML)
+        if _utf16_length(formatted) <= MAX_TEXT:
+            return formatted
+        return _shortened(render(text, PLAIN))
+
 
 def _reject(status: int, reason: str, detail: str) -> NoReturn:
     """Turn a webhook request away; bot/web.py logs the HTTPException with its reason."""

@@ -246,6 +246,15 @@ class WhatsAppAdapter:
                 log.warning("whatsapp set-up failed; retrying", extra={"reason": str(exc)[:200]})
                 delay = min(delay * 2, 60.0)
 
+    @classmethod
+    def render_preview(cls, message: OutgoingMessage) -> str:
+        """The message's free-form text as it is sent inside the 24-hour window (WhatsApp's
+        markup; choices on buttons or in a list left out). Outside it, the template goes."""
+        body = bodies.free_form(message, WhatsAppSettings().list_button)
+        if body["type"] == "text":
+            return str(body["text"]["body"])
+        return str(body["interactive"]["body"]["text"])
+
 
 def _missing(settings: WhatsAppSettings, secrets: Secrets) -> list[str]:
     given = {

@@ -309,6 +309,11 @@ class ZulipAdapter:
             self._pool = ThreadPoolExecutor(SENDERS, thread_name_prefix="zulip")
         return await asyncio.get_running_loop().run_in_executor(self._pool, work)
 
+    @classmethod
+    def render_preview(cls, message: OutgoingMessage) -> str:
+        """The message as it is sent (Zulip's Markdown, choices numbered under it)."""
+        return _content(message)
+
 
 def _credentials(settings: ZulipSettings, secrets: Secrets) -> Credentials:
     """From the environment and settings; without a zuliprc all three must be there."""

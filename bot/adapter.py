@@ -114,6 +114,9 @@ class Adapter(Protocol):
 #       so that no replica takes the lock for nothing.
 #   @classmethod configured(cls, settings) -> bool
 #       are this platform's secrets in the environment? `onramp run` then serves it by default.
+#   @classmethod render_preview(cls, message: OutgoingMessage) -> str
+#       the message's text as the platform will show it, in its own markup, with no secrets
+#       and nothing started: `onramp campaign preview` shows it to the managers.
 
 
 AdapterFactory = Callable[..., Adapter]
