@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from bot.cli import content, database, mentors, privacy, recognition, roles, serve
+from bot.cli import campaigns, content, database, mentors, privacy, recognition, roles, serve
 from bot.cli.state import state
 
 app = typer.Typer(
@@ -53,5 +53,10 @@ app.command(
 )(mentors.match)
 app.add_typer(
     recognition.app, name="recognition", help="Recognition: export who was thanked, for what."
+)
+app.add_typer(
+    campaigns.app,
+    name="campaign",
+    help="Campaigns: preview, send and follow a message to a segment of members.",
 )
 app.add_typer(database.app, name="db", help="Database migrations.")

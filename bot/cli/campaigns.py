@@ -1,0 +1,632 @@
+"""`onramp campaign …`: community managers preview, send and follow the campaigns of
+`content/campaigns/`, from the command line.
+
+Exit codes: 0 done, or nothing to do; 1 refused, or an error; 2 bad usage. Every refusal is
+one line on standard error, in the core's own words (`CampaignError`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import csv
+import getpass
+import io
+import math
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any, NoReturn, TypeVar
+
+import typer
+from rich.console import Console, Group, RenderableType
+from rich.live import Live
+from rich.panel import Panel
+from rich.progress_bar import ProgressBar
+from rich.table import Table
+from rich.text import Text
+
+import bot.features  # noqa: F401  (actions must be registered before content is validated)
+from bot.adapter import AdapterFactory, available_adapters
+from bot.campaigns import delivery, manage, planning
+from bot.campaigns.planning import CampaignError, Preview
+from bot.campaigns.segments import REASONS, Reach
+from bot.cli.state import state
+from bot.messages import OutgoingMessage
+from bot.settings import Settings
+from flows.campaigns import Between, Campaign, LocalSendTime, Segment
+from flows.content import ContentTree, load_tree
+from flows.problems import did_you_mean
+from flows.text import render
+from storage import campaigns as store
+from storage.migrate import upgrade
+from storage.session import Database
+
+app = typer.Typer(no_args_is_help=True)
+out = Console(highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+T = TypeVar("T")
+
+WATCH_SECONDS = 2.0
+DONE = ("sent", "delivered", "read", "failed", "cancelled", "expired")
+
+Key = Annotated[str, typer.Argument(help="The campaign's id: its file's name in campaigns/.")]
+At = Annotated[
+    str | None,
+    typer.Option(
+        "--at",
+        help="Start at this time, with its offset (2026-12-01T15:00:00Z) instead of the "
+        "file's send_at.",
+        show_default=False,
+    ),
+]
+
+
+def _fail(message: str, code: int = 1) -> NoReturn:
+    err.print(message, style="red", markup=False)
+    raise typer.Exit(code)
+
+
+def _run(work: Coroutine[Any, Any, T]) -> T:
+    try:
+        return asyncio.run(work)
+    except CampaignError as exc:
+        _fail(str(exc))
+
+
+# What every command needs: settings, content, the database, the platforms.
+
+
+def _content(settings: Settings) -> ContentTree:
+    """The content tree, or its problems printed as `onramp check` prints them."""
+    root = settings.content.path
+    tree, problems = load_tree(root)
+    if tree is None:
+        errors = sorted(p for p in problems if p.severity == "error")
+        for problem in errors:
+            err.print(str(problem), style="red", markup=False)
+        _fail(f"{len(errors)} error(s) in {root}: fix them first (onramp check {root})")
+    return tree
+
+
+def _campaign(content: ContentTree, key: str) -> Campaign:
+    found = content.campaigns.get(key)
+    if found is None:
+        _fail(_unknown(key, content.campaigns))
+    return found
+
+
+def _unknown(key: str, known: Iterable[str]) -> str:
+    hint = did_you_mean(key, known)
+    found = f"No campaign '{key}': no campaigns/{key}.yaml, and none sent by that id"
+    return found + (f"; {hint}" if hint else "")
+
+
+@contextlib.asynccontextmanager
+async def _database(settings: Settings) -> AsyncIterator[Database]:
+    db = Database.from_url(settings.database.url)
+    try:
+        await upgrade(db.engine)
+        yield db
+    finally:
+        await db.dispose()
+
+
+async def _known(db: Database, key: str, content: ContentTree | None, root: Path) -> None:
+    """Refuse an id that is neither a campaign sent before nor a campaign file (the content is
+    read only then, for its ids, when not given: its problems stop nothing here)."""
+    async with db.reading() as session:
+        sent = {row.key for row in await store.all_campaigns(session)}
+    if key in sent:
+        return
+    tree = content or load_tree(root)[0]
+    files = set(tree.campaigns) if tree is not None else set()
+    if key not in files:
+        _fail(_unknown(key, sorted(sent | files)))
+
+
+def _reach(settings: Settings) -> Reach:
+    """The platforms of `[adapters] enabled`; unset, every installed one: which secrets the
+    bot has is not known here, and a member left out for that would stay left out."""
+    return planning.reach(settings.adapters.enabled)
+
+
+def _actor() -> str:
+    try:
+        return f"cli:{getpass.getuser()}"
+    except (OSError, KeyError):  # no login name (a container)
+        return "cli"
+
+
+def _now() -> datetime:
+    return datetime.now(UTC)
+
+
+def _time(value: str | None) -> datetime | None:
+    if value is None:
+        return None
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        _fail(f"--at {value!r} is not a time such as 2026-12-01T15:00:00Z", 2)
+    if parsed.tzinfo is None:
+        _fail(f"--at {value} has no offset: add Z (UTC) or +03:00, e.g. {value}Z", 2)
+    return parsed.astimezone(UTC)
+
+
+# Each platform's pace, without its secrets and without starting anything.
+
+
+def _rates(settings: Settings, platforms: Iterable[str]) -> tuple[dict[str, float], set[str]]:
+    """The pace the bot keeps on each platform (`delivery.platform_rates`): the adapter
+    class's own `rate_limits` read with the platform's settings; failing that, the adapter
+    built (not started), if its secrets are here; else an assumed pace, named as such."""
+    factories = available_adapters()
+    rates: dict[str, float] = {}
+    assumed: set[str] = set()
+    for name in sorted(set(platforms)):
+        factory = factories.get(name)
+        for make in (_stand_in, _built):
+            try:
+                rates.update(delivery.platform_rates({name: make(factory, settings, name)}))
+                break
+            except Exception:  # its limits need more than its settings, or its secrets
+                continue
+        else:
+            rates[name] = delivery.UNLIMITED_RATE
+            assumed.add(name)
+    return rates, assumed
+
+
+def _stand_in(factory: AdapterFactory | None, settings: Settings, name: str) -> Any:
+    """The adapter's class with only its settings section: what `rate_limits` reads."""
+    if not isinstance(factory, type):
+        raise TypeError(f"no adapter class for {name}")
+    adapter: Any = object.__new__(factory)
+    adapter.settings = getattr(settings, name, None)
+    return adapter
+
+
+def _built(factory: AdapterFactory | None, settings: Settings, name: str) -> Any:
+    if factory is None:
+        raise LookupError(f"no adapter for {name}")
+    return factory(settings)
+
+
+def _duration(seconds: float) -> str:
+    """How long, roughly: "under a second", "about 40 s", "about 3 min", "about 2 h 05 min"."""
+    if seconds < 1:
+        return "under a second"
+    return f"about {_rounded(seconds)}"
+
+
+def _rounded(seconds: float) -> str:
+    if seconds < 90:
+        return f"{math.ceil(seconds)} s"
+    minutes = math.ceil(seconds / 60)
+    if minutes < 90:
+        return f"{minutes} min"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+def _estimate(counts: dict[str, int], settings: Settings) -> None:
+    """How long sending takes at each platform's pace; platforms go side by side."""
+    if not counts:
+        return
+    rates, assumed = _rates(settings, counts)
+    longest = 0.0
+    out.print("Estimated duration at each platform's pace:")
+    for platform, count in sorted(counts.items()):
+        seconds = count / rates[platform]
+        longest = max(longest, seconds)
+        pace = f"{rates[platform]:g} a second"
+        if platform in assumed:
+            pace += " (assumed: its limits cannot be read here)"
+        out.print(f"  {platform}: {count} message(s) at {pace}: {_duration(seconds)}", markup=False)
+    reserve = settings.campaigns.reserve_share
+    busy = longest / (1 - reserve)  # members chatting keep their share of each platform
+    if _duration(busy) == _duration(longest):
+        out.print(f"In all: {_duration(longest)}.")
+        return
+    out.print(
+        f"In all: {_duration(longest)}; up to {_rounded(busy)} while members are chatting "
+        f"(a {reserve:.0%} share of each platform is kept for their conversations)."
+    )
+
+
+# What a campaign file says, in words.
+
+
+def _title(content: ContentTree, campaign: Campaign) -> str:
+    return render(campaign.title, None, content.community.default_locale, {})
+
+
+def _span(value: timedelta) -> str:
+    seconds = int(value.total_seconds())
+    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
+        if seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
+
+
+def _moment(value: datetime | timedelta, word: str) -> str:
+    if isinstance(value, timedelta):
+        span = _span(value)
+        return f"within the last {span}" if word == "after" else f"more than {span} ago"
+    return f"{word} {value.date().isoformat()}"
+
+
+def _between(value: Between) -> str:
+    parts = [_moment(v, w) for v, w in ((value.after, "after"), (value.before, "before")) if v]
+    return " and ".join(parts)
+
+
+def _segment(segment: Segment) -> str:
+    name, value = segment.test()
+    match name:
+        case "all" | "any":
+            parts = [_segment(s) for s in value]
+            grouped = [f"({p})" if " and " in p or " or " in p else p for p in parts]
+            return f" {'and' if name == 'all' else 'or'} ".join(grouped)
+        case "not":
+            return f"not ({_segment(value)})"
+        case "joined" | "last_active":
+            return f"{name.replace('_', ' ')} {_between(value)}"
+        case "utc_offset":
+            return f"UTC offset {value.from_:+g} to {value.to:+g}"
+        case "onboarding":
+            return f"onboarding {value.replace('_', ' ')}"
+        case "stalled":
+            where = f" at '{value.at}'" if value.at else ""
+            return f"onboarding stalled for {_span(value.for_)}{where}"
+        case "mentorship":
+            return "in a mentorship" if value == "active" else "in no mentorship"
+        case "kudos_received":
+            within = f" within {_span(value.within)}" if value.within else ""
+            return f"{value.at_least}+ kudos{within}"
+        case "consent":
+            return f"consent: {value}"
+    return f"{name}: {', '.join(map(str, value))}"
+
+
+def _when(moment: datetime) -> str:
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _send_time(campaign: Campaign) -> str:
+    at = campaign.send_at
+    if isinstance(at, LocalSendTime):
+        return f"{at.local_time} local, {at.date.isoformat()}"
+    return _when(at) if isinstance(at, datetime) else "now"
+
+
+# onramp campaign list
+
+
+@app.command("list")
+def list_campaigns() -> None:
+    """Every campaign file, who it is for, when it goes, and where it is if it was sent."""
+    settings = state.settings()
+    content = _content(settings)
+
+    async def sent() -> dict[str, Any]:
+        async with _database(settings) as db, db.reading() as session:
+            return {row.key: row for row in await store.all_campaigns(session)}
+
+    rows = _run(sent())
+    if not content.campaigns and not rows:
+        out.print(f"No campaigns yet: add one to {settings.content.path}/campaigns/.")
+        return
+    table = Table(title=f"{len(content.campaigns)} campaign(s)")
+    for heading in ("id", "title", "who", "when", "state"):
+        table.add_column(heading)
+    for key, campaign in sorted(content.campaigns.items()):
+        row = rows.pop(key, None)
+        table.add_row(
+            key,
+            _title(content, campaign),
+            _segment(campaign.segment),
+            _send_time(campaign),
+            _state(row) if row is not None else "not sent",
+        )
+    for key, row in sorted(rows.items()):  # sent, and its file since removed
+        table.add_row(key, row.title, "(file removed)", "", _state(row))
+    out.print(table)
+
+
+def _state(row: Any) -> str:
+    if row.finished_at is not None:
+        return f"{row.state} {_when(row.finished_at)}"
+    return str(row.state).replace("_", " ")
+
+
+# onramp campaign preview
+
+
+def _show_counts(shown: Preview) -> None:
+    out.print(
+        f"{shown.recipients} of {shown.total} member(s) in the segment would receive it; "
+        f"not before {_when(shown.first_send)}."
+    )
+    if shown.sending:
+        table = Table("platform", "language", "recipients")
+        for (platform, locale), count in sorted(shown.sending.items()):
+            table.add_row(platform, locale, str(count))
+        out.print(table)
+    if shown.excluded:
+        table = Table(
+            "left out because", "members", title=f"{sum(shown.excluded.values())} left out"
+        )
+        for reason, count in sorted(shown.excluded.items(), key=lambda item: -item[1]):
+            table.add_row(REASONS.get(reason, reason), str(count))
+        out.print(table)
+
+
+def _show_samples(shown: Preview) -> None:
+    factories = available_adapters()
+    for (platform, locale), text in sorted(shown.samples.items()):
+        message = OutgoingMessage(platform=platform, recipient="preview", text=text, locale=locale)
+        preview = getattr(factories.get(platform), "render_preview", None)
+        rendered = preview(message) if preview is not None else text
+        title = f"{platform} · {locale}" + ("" if preview else " (as written)")
+        out.print(Panel(Text(rendered), title=title, title_align="left", expand=False))
+    template = shown.campaign.whatsapp_template
+    if template is not None and shown.per_platform().get("whatsapp"):
+        out.print(
+            f"WhatsApp members who last wrote more than 24 hours before their send time get the "
+            f"approved template '{template.name}' instead.",
+            markup=False,
+        )
+
+
+@app.command("preview")
+def preview(key: Key, at: At = None) -> None:
+    """Who would receive it, per platform and language; who is left out and why; and the
+    message as each platform will show it. Changes nothing."""
+    settings = state.settings()
+    content = _content(settings)
+    campaign = _campaign(content, key)
+    when = _time(at)
+
+    async def look() -> Preview:
+        async with _database(settings) as db:
+            return await planning.preview(db, content, campaign, _now(), _reach(settings), when)
+
+    shown = _run(look())
+    out.print(f"[bold]{key}[/bold]: {_title(content, campaign)}")
+    out.print(f"Who: {_segment(campaign.segment)}; when: {_send_time(campaign)}.", markup=False)
+    _show_counts(shown)
+    _show_samples(shown)
+    _estimate(shown.per_platform(), settings)
+
+
+# onramp campaign send / approve
+
+
+@app.command("send")
+def send(
+    key: Key,
+    at: At = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show who and how long; change nothing.")
+    ] = False,
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask, however many recipients.")
+    ] = False,
+) -> None:
+    """Plan the campaign: the bot then sends it, at each platform's pace. Sending it again
+    changes nothing."""
+    settings = state.settings()
+    content = _content(settings)
+    campaign = _campaign(content, key)
+    when = _time(at)
+    now = _now()
+    if when is not None and when < now:
+        _fail(
+            f"--at {at} is in the past (it is {_when(now)}); give a later time, or leave out "
+            "--at for the file's send_at"
+        )
+
+    async def go() -> None:
+        async with _database(settings) as db:
+            async with db.reading() as session:
+                existing = await store.by_key(session, key)
+            reach = _reach(settings)
+            if existing is None:
+                shown = await planning.preview(db, content, campaign, now, reach, when)
+                _show_counts(shown)
+                _estimate(shown.per_platform(), settings)
+                if dry_run:
+                    out.print("Dry run: nothing was planned.")
+                    return
+                if not shown.recipients:
+                    _fail("Nobody would receive it now; nothing was planned.")
+                if shown.recipients > settings.campaigns.confirm_above and not yes:
+                    typer.confirm(f"Send '{key}' to {shown.recipients} member(s)?", abort=True)
+            result = await planning.request_send(
+                db,
+                content,
+                campaign,
+                now,
+                settings.campaigns,
+                settings.clock,
+                reach,
+                actor=_actor(),
+                at=when,
+            )
+        out.print(f"{key}: {result.message}.", markup=False)
+        if result.row.state == "awaiting_approval" and result.created:
+            out.print(f"Another manager approves it with: onramp campaign approve {key}")
+        elif result.created:
+            out.print(f"The bot sends it; follow it with: onramp campaign status {key}")
+
+    _run(go())
+
+
+@app.command("approve")
+def approve(key: Key) -> None:
+    """Approve a send another manager asked for (with `[campaigns] require_approval`)."""
+    settings = state.settings()
+    content = _content(settings)
+
+    async def go() -> planning.SendResult:
+        async with _database(settings) as db:
+            await _known(db, key, content, settings.content.path)
+            return await planning.approve(
+                db,
+                content,
+                key,
+                _now(),
+                settings.campaigns,
+                settings.clock,
+                _reach(settings),
+                actor=_actor(),
+            )
+
+    result = _run(go())
+    out.print(f"{key}: {result.message}.", markup=False)
+    if result.created:
+        out.print(f"The bot sends it; follow it with: onramp campaign status {key}")
+
+
+# onramp campaign status
+
+
+def _status_view(found: manage.Status, now: datetime) -> RenderableType:
+    row = found.row
+    people = f"asked by {row.requested_by}" + (
+        f", approved by {row.approved_by}" if row.approved_by else ""
+    )
+    lines: list[RenderableType] = [Text(f"{row.key}: {row.title} — {_state(row)} ({people})")]
+    if found.file_changed:
+        lines.append(
+            Text(
+                "Its file has changed since it was planned: what is sent is the plan as it was "
+                "then. To send the new version, copy the file under a new id.",
+                style="yellow",
+            )
+        )
+    if row.state == "awaiting_approval":
+        lines.append(Text(f"Waiting for a second manager: onramp campaign approve {row.key}"))
+    table = Table("platform", "progress", "done", "messages")
+    for platform, counts in sorted(found.per_platform.items()):
+        total = sum(n for status, n in counts.items() if status != "excluded")
+        done = sum(counts.get(status, 0) for status in DONE)
+        shown = ", ".join(f"{s} {counts[s]}" for s in manage.STATUSES if counts.get(s))
+        bar = ProgressBar(total=total, completed=done, width=30) if total else ""
+        table.add_row(platform, bar, f"{done}/{total}", shown)
+    if found.per_platform:
+        lines.append(table)
+    for (status, reason), count in sorted(found.reasons.items()):
+        lines.append(Text(f"  {status}: {REASONS.get(reason, reason)}: {count}"))
+    left = sum(found.remaining(platform) for platform in found.per_platform)
+    if left and row.state in ("scheduled", "sending"):
+        eta = found.eta_seconds(now)
+        pace = _duration(eta) if eta is not None else "how long, unknown"
+        waiting = ", once their send times come" if row.state == "scheduled" else ""
+        lines.append(Text(f"{left} message(s) to go: {pace} at each platform's pace{waiting}."))
+    return Group(*lines)
+
+
+@app.command("status")
+def status(
+    key: Key,
+    watch: Annotated[
+        bool, typer.Option("--watch", "-w", help="Refresh until it is done (Ctrl-C leaves).")
+    ] = False,
+) -> None:
+    """How far it has gone on each platform: queued, sent, delivered, read where the
+    platform tells, failed and left out, with why; and how long the rest will take."""
+    settings = state.settings()
+    content, _ = load_tree(settings.content.path)  # its problems do not stop a look
+
+    async def go() -> None:
+        async with _database(settings) as db:
+            await _known(db, key, content, settings.content.path)
+            found = await manage.status(db, content, key)
+            found.rates = _rates(settings, found.per_platform)[0]
+            if not watch or found.row.state in manage.FINISHED:
+                out.print(_status_view(found, _now()))
+                return
+            with Live(_status_view(found, _now()), console=out, auto_refresh=False) as live:
+                while found.row.state not in manage.FINISHED:
+                    await asyncio.sleep(WATCH_SECONDS)
+                    found = await manage.status(db, content, key, found.rates)
+                    live.update(_status_view(found, _now()), refresh=True)
+
+    with contextlib.suppress(KeyboardInterrupt):
+        _run(go())
+
+
+# onramp campaign cancel / retry / results
+
+
+def _settled(settings: Settings, key: str, work: Callable[[Database], Awaitable[T]]) -> T:
+    """Run `work` on a campaign sent before: its file is not needed."""
+
+    async def go() -> T:
+        async with _database(settings) as db:
+            await _known(db, key, None, settings.content.path)
+            return await work(db)
+
+    return _run(go())
+
+
+@app.command("cancel")
+def cancel(key: Key) -> None:
+    """Stop everything not yet sent."""
+    settings = state.settings()
+    stopped = _settled(settings, key, lambda db: manage.cancel(db, key, _now(), actor=_actor()))
+    out.print(f"{key}: cancelled; {stopped} message(s) will not be sent.")
+
+
+@app.command("retry")
+def retry(
+    key: Key,
+    failed: Annotated[
+        bool, typer.Option("--failed", help="Send again what failed for a passing reason.")
+    ] = False,
+) -> None:
+    """Send again the failures another attempt may cure (a platform error, a timeout, a
+    platform enabled since); not those that cannot (blocked the bot, no such user)."""
+    settings = state.settings()
+    if not failed:
+        count = _settled(settings, key, lambda db: manage.retryable(db, key))
+        if not count:
+            _fail(f"campaign '{key}' has no failures another attempt could cure; nothing to retry")
+        _fail(
+            f"{key}: --failed would send again {count} failed message(s) another attempt may "
+            "cure; add --failed to do it",
+            2,
+        )
+    again = _settled(settings, key, lambda db: manage.retry_failed(db, key, _now(), actor=_actor()))
+    out.print(f"{key}: {again} message(s) will be sent again; the bot sends them.")
+
+
+@app.command("results")
+def results(
+    key: Key,
+    as_csv: Annotated[bool, typer.Option("--csv", help="CSV instead of a table.")] = False,
+    output: Annotated[
+        Path | None, typer.Option("--output", "-o", help="Write CSV to this file.")
+    ] = None,
+) -> None:
+    """What became of each member's message, and for a survey, their answers."""
+    settings = state.settings()
+    columns, rows = _settled(settings, key, lambda db: manage.results(db, key))
+    if as_csv or output is not None:
+        buffer = io.StringIO()
+        writer = csv.DictWriter(buffer, fieldnames=columns, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows({c: "" if row.get(c) is None else row[c] for c in columns} for row in rows)
+        if output is None:
+            typer.echo(buffer.getvalue(), nl=False)
+        else:
+            output.write_text(buffer.getvalue(), encoding="utf-8")
+            err.print(f"Wrote {output} ({len(rows)} row(s)).", markup=False)
+        return
+    table = Table(*columns, title=f"{key}: {len(rows)} member(s)")
+    for row in rows:
+        table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
+    out.print(table)
