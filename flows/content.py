@@ -57,7 +57,6 @@ KNOWN_KEYS = sorted(
         "member_joined",
         "command",
         "keywords",
-        *CAMPAIGN_KEYS,
     }
 )
 
@@ -150,7 +149,9 @@ PATTERN_HINTS = {
 }
 
 
-def _validation_problems(document: YamlDocument, error: ValidationError) -> list[Problem]:
+def _validation_problems(
+    document: YamlDocument, error: ValidationError, known: list[str] = KNOWN_KEYS
+) -> list[Problem]:
     problems = []
     for detail in error.errors():
         raw = detail["loc"]
@@ -162,7 +163,7 @@ def _validation_problems(document: YamlDocument, error: ValidationError) -> list
         if detail["type"] == "extra_forbidden":
             key = str(loc[-1])
             message = f"unknown key '{key}'"
-            hint = did_you_mean(key, KNOWN_KEYS) or "remove it or check the authoring guide"
+            hint = did_you_mean(key, known) or "remove it or check the authoring guide"
         elif detail["type"] == "missing":
             message = f"'{loc[-1]}' is required here"
             loc = loc[:-1]
@@ -186,7 +187,8 @@ def _parse(model: type[M], document: YamlDocument, problems: list[Problem]) -> M
     try:
         return model.model_validate(document.data)
     except ValidationError as exc:
-        problems.extend(_validation_problems(document, exc))
+        known = sorted(CAMPAIGN_KEYS) if model is Campaign else KNOWN_KEYS
+        problems.extend(_validation_problems(document, exc, known))
         return None
 
 

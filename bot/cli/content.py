@@ -32,6 +32,7 @@ def check(
         raise typer.Exit(1)
     assert tree is not None
     out.print(
-        f"{root}: {len(tree.flows)} flow(s), {len(tree.community.locales)} locale(s), "
+        f"{root}: {len(tree.flows)} flow(s), {len(tree.campaigns)} campaign(s), "
+        f"{len(tree.community.locales)} locale(s), "
         f"{len(warnings)} warning(s). All good."
     )

@@ -50,7 +50,7 @@ def test_help_lists_every_command() -> None:
 def test_check_passes_on_the_shipped_content() -> None:
     result = onramp("check")
     assert result.returncode == 0, result.stdout
-    assert "6 flow(s), 3 locale(s), 0 warning(s). All good." in result.stdout
+    assert "7 flow(s), 2 campaign(s), 3 locale(s), 0 warning(s). All good." in result.stdout
 
 
 def test_check_fails_with_every_error_on_one_line_each(tmp_path: Path) -> None:
@@ -73,8 +73,8 @@ def test_check_fails_with_every_error_on_one_line_each(tmp_path: Path) -> None:
     ]
     # the two steps only the broken goto led to are now unreachable: warned, not failed
     assert [line.split(": ")[0] for line in lines[2:4]] == [
-        "content/flows/onboarding.yaml:364 step 'declined'",
-        "content/flows/onboarding.yaml:368 step 'declined_goodbye'",
+        "content/flows/onboarding.yaml:401 step 'declined'",
+        "content/flows/onboarding.yaml:405 step 'declined_goodbye'",
     ]
     assert lines[4].startswith("2 error(s), 2 warning(s)")
 
