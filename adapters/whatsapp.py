@@ -66,6 +66,8 @@ class WhatsAppAdapter:
         markdown="whatsapp",  # rendered to WhatsApp's own markup (adapters/markdown.py)
         can_start_dm=False,  # only a template, to someone who has written before
         has_slash_commands=False,  # typed: /help
+        # Meta's convention for marketing: "STOP" alone unsubscribes (here: announcements).
+        opt_out_keywords=("stop", "unsubscribe"),
     )
 
     @classmethod

@@ -26,6 +26,9 @@ class Capabilities:
     # May the bot open a conversation with several members at once (a Slack group DM, a
     # Zulip direct message to several people)? Its recipient is then `group:ID,ID,…`.
     can_group_dm: bool = False
+    # Words that, sent alone, opt a member out of announcements by the platform's own
+    # convention (WhatsApp's "STOP" to marketing), lower-case; the core runs /announcements off.
+    opt_out_keywords: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -144,3 +147,11 @@ def can_group_dm(platform: str) -> bool:
     """Whether the installed adapter of `platform` declares group conversations (its class's
     capabilities: known without starting it, so the command line knows too)."""
     return bool(getattr(_capabilities(platform), "can_group_dm", False))
+
+
+@functools.cache
+def opt_out_keywords(platform: str) -> frozenset[str]:
+    """The words that, sent alone on `platform`, opt out of announcements (its installed
+    adapter's class capabilities)."""
+    keywords = getattr(_capabilities(platform), "opt_out_keywords", ())
+    return frozenset(word.casefold() for word in keywords)

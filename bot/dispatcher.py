@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Awaitable, Callable
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
@@ -14,7 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
 from bot import commands, conversation
-from bot.adapter import Receipt
+from bot.adapter import Receipt, opt_out_keywords
 from bot.events import (
     ChoiceMade,
     CommandInvoked,
@@ -294,7 +295,7 @@ class Dispatcher:
         )
 
     async def _message(self, turn: Turn, run: FlowRun | None, text: str) -> None:
-        typed = commands.typed_command(text)
+        typed = commands.typed_command(text) or _opt_out_keyword(turn.identity.platform, text)
         if typed is not None:  # e.g. "kudos @ada for …" on Zulip and WhatsApp
             await commands.run_command(turn, *typed)
             if run is not None and run.state.get("waiting"):
@@ -328,6 +329,18 @@ class Dispatcher:
         if "completed" in statuses:
             return "done"
         return "expired" if statuses else "never"
+
+
+_EDGES = re.compile(r"^\W+|\W+$")
+
+
+def _opt_out_keyword(platform: str, text: str) -> tuple[str, str] | None:
+    """The platform's own word for "no more of these" (WhatsApp's STOP), sent alone: the
+    member opts out of announcements, and of nothing else (/stop is that)."""
+    keywords = opt_out_keywords(platform)
+    if keywords and _EDGES.sub("", text).casefold() in keywords:
+        return "announcements", "off"
+    return None
 
 
 def _fail(batch: list[tuple[Event, asyncio.Future[Receipt]]], error: BaseException) -> None:

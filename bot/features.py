@@ -13,3 +13,7 @@ from bot.campaigns import delivery  # noqa: F401
 from bot.mentorship import checkins, offers, signup  # noqa: F401
 from bot.mentorship import commands as mentor_commands  # noqa: F401
 from bot.recognition import badges, kudos  # noqa: F401
+
+# isort: split
+# Commands are listed in the order they register: /announcements after /badges.
+from bot import consent  # noqa: F401

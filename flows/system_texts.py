@@ -119,9 +119,17 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "badge_announced": "recognition: badge announced",
     "badges_none": "recognition: badges none",
     "badges_heading": "recognition: badges heading",
+    "command_announcements": "/help line for announcements",
+    "announcements_stopped": 'after /announcements off (or "stop announcements"): no more '
+    "announcements, everything else carries on",
+    "announcements_started": 'after /announcements on (or "start announcements")',
+    "announcements_status_on": "/announcements alone, for a member who gets announcements",
+    "announcements_status_off": "/announcements alone, for a member who does not",
+    "campaign_opt_out": "put under every campaign message: how to stop announcements",
+    # /campaign (bot/campaigns/commands.py)
 }
 
 # Commands the core answers itself; a flow may not take these as its trigger.
 RESERVED_COMMANDS = frozenset(
-    {"start", "restart", "help", "language", "stop", "mentor", "kudos", "badges"}
+    {"start", "restart", "help", "language", "stop", "mentor", "kudos", "badges", "announcements"}
 )

@@ -21,7 +21,7 @@ from adapters.whatsapp import WhatsAppAdapter
 from bot import metrics
 from bot.runtime import Onramp
 from bot.settings import Settings, WebSettings, WhatsAppSettings
-from storage.models import Answer, Identity, Member, Outbox, ProcessedEvent
+from storage.models import Answer, Consent, Identity, Member, Outbox, ProcessedEvent
 from tests.conftest import CONTENT, FakeClock
 from tests.fakes.whatsapp import Sent, WhatsAppEmulator, combine
 from tests.onboarding import COMPLETED_ANSWERS, completed_onboarding
@@ -293,6 +293,29 @@ async def test_a_person_who_messages_the_number_completes_onboarding(served: Ser
     rows = await served.outbox()
     assert [row.status for row in rows] == ["sent"] * len(expected)
     assert [row.delivery_id for row in rows] == [sent.id for sent in ada.inbox()]
+
+
+async def test_stop_alone_opts_out_of_announcements_and_the_onboarding_goes_on(
+    served: Served,
+) -> None:
+    ada = Person(served, ADA)
+    await ada.say("hi")
+    await ada.tap("Yes, that's fine")
+    await ada.say("STOP")  # Meta's convention for marketing messages
+    stopped, language = ada.inbox()[-2:]
+    assert "no more announcements from me" in shown(stopped)
+    assert "_start announcements_" in shown(stopped)  # how to get them again
+    assert interactive(language)[0] == ("English", "c:language:en")  # the question again
+    await ada.tap("English")
+    assert "Which time zone" in shown(ada.inbox()[-1])
+
+    async with served.onramp.db.reading() as session:
+        member = (await session.execute(select(Member))).scalars().one()
+        consent = (await session.execute(select(Consent))).scalars().one()
+    assert not member.opted_out  # not /stop: everything else carries on
+    assert (consent.purpose, consent.granted, consent.source) == ("announcements", False, "command")
+    rows = await served.outbox()
+    assert [row.status for row in rows] == ["sent"] * len(ada.inbox())
 
 
 async def test_meta_s_verification_request_is_answered_only_with_the_right_token(

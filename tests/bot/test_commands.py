@@ -154,6 +154,7 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
         "mentor",
         "kudos",
         "badges",
+        "announcements",
         "feedback",
         "onboard",
     ]
