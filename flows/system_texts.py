@@ -126,7 +126,6 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "announcements_status_on": "/announcements alone, for a member who gets announcements",
     "announcements_status_off": "/announcements alone, for a member who does not",
     "campaign_opt_out": "put under every campaign message: how to stop announcements",
-    # /campaign (bot/campaigns/commands.py)
 }
 
 # Commands the core answers itself; a flow may not take these as its trigger.
