@@ -68,6 +68,7 @@ class WhatsAppAdapter:
         has_slash_commands=False,  # typed: /help
         # Meta's convention for marketing: "STOP" alone unsubscribes (here: announcements).
         opt_out_keywords=("stop", "unsubscribe"),
+        reply_window_hours=WINDOW.total_seconds() / 3600,  # then only a template goes
     )
 
     @classmethod

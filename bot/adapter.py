@@ -29,6 +29,9 @@ class Capabilities:
     # Words that, sent alone, opt a member out of announcements by the platform's own
     # convention (WhatsApp's "STOP" to marketing), lower-case; the core runs /announcements off.
     opt_out_keywords: tuple[str, ...] = ()
+    # Hours after a member's last message during which the bot may write freely; after that
+    # only an approved template goes (WhatsApp's 24-hour window). None: no such window.
+    reply_window_hours: float | None = None
 
 
 @dataclass(frozen=True)

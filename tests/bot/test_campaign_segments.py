@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from bot.campaigns import planning
 from bot.campaigns.segments import Reach, segment_query
 from flows.campaigns import Campaign
 from flows.content import ContentTree, load_tree_or_raise
@@ -197,3 +198,11 @@ async def test_the_newcomer_role_is_neither_mentor_nor_manager(
     by_id = {v: k for k, v in ids.items()}
     found = {by_id[member] for member in await run(db, content, {"role": "newcomer"})}
     assert found == {"bea", "cy", "dee", "eve", "fay", "gus", "ivy"}
+
+
+def test_what_each_platform_allows_comes_from_its_adapters_capabilities() -> None:
+    found = planning.reach(["slack", "whatsapp"])
+    assert found.reply_windows == (("whatsapp", 24.0),)  # WhatsApp's 24-hour window
+    assert {"telegram", "whatsapp"} <= set(found.no_first_message)  # they must write first
+    assert "slack" not in found.no_first_message
+    assert found.enabled == ("slack", "whatsapp")
