@@ -66,7 +66,7 @@ from tests.fakes.slack import (  # noqa: E402
 from tests.fakes.whatsapp import WhatsAppEmulator  # noqa: E402
 
 # One newcomer's whole onboarding, typed: the sample's questions take a choice's number or label.
-ANSWERS = ["1", "Français", "Nairobi", "1, 4", "2", "5", "1"]
+ANSWERS = ["1", "Français", "Nairobi", "1, 4", "1", "2", "5", "1"]
 BOT_TOKEN = "xoxb-bench"
 SIGNING_SECRET = "bench-signing-secret"
 MAX_POSTS = 5  # per event: Slack retries an unacknowledged event three times
