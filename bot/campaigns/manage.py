@@ -8,14 +8,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import func, select
+
 from bot.campaigns import planning
 from bot.campaigns.planning import CampaignError
 from flows.content import ContentTree
 from storage import campaigns as store
 from storage import due
-from storage.models import AuditLog
+from storage.models import AuditLog, CampaignRecipient, Outbox
 from storage.models import Campaign as CampaignRow
-from storage.session import Database
+from storage.session import Database, Session
 
 # How each recipient status is shown, in order of progress.
 STATUSES = (
@@ -30,6 +32,8 @@ STATUSES = (
     "excluded",
 )
 FINISHED = ("done", "cancelled")
+_R: Any = CampaignRecipient.__table__  # type: ignore[attr-defined]
+_OUTBOX: Any = Outbox.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -66,10 +70,20 @@ async def status(
     db: Database, content: ContentTree | None, key: str, rates: dict[str, float] | None = None
 ) -> Status:
     async with db.reading() as session:
-        row = await store.by_key(session, key)
-        if row is None:
-            raise CampaignError(f"campaign '{key}' has not been sent yet (try preview)")
-        counts = await store.counts(session, row.id or 0)
+        return await status_in(session, content, key, rates)
+
+
+async def status_in(
+    session: Session,
+    content: ContentTree | None,
+    key: str,
+    rates: dict[str, float] | None = None,
+) -> Status:
+    """`status`, read in the caller's session (a manager's turn)."""
+    row = await store.by_key(session, key)
+    if row is None:
+        raise CampaignError(f"campaign '{key}' has not been sent yet (try preview)", "not_sent")
+    counts = await store.counts(session, row.id or 0)
     per_platform: dict[str, dict[str, int]] = defaultdict(dict)
     reasons: dict[tuple[str, str], int] = defaultdict(int)
     for platform, state, reason, count in counts:
@@ -84,25 +98,55 @@ async def status(
     return Status(row, dict(per_platform), dict(reasons), changed, dict(rates or {}))
 
 
+PACE_WINDOW = timedelta(minutes=5)
+
+
+async def recent_pace(session: Session, campaign_id: int, now: datetime) -> dict[str, float]:
+    """Messages a second the campaign went out at on each platform over the last few minutes
+    (what the platform's limits and members' own conversations left it), where at least two
+    went out: for an ETA where the platforms' configured rates are not at hand (chat)."""
+    statement = (
+        select(_R.c.platform, func.count(), func.min(_OUTBOX.c.sent_at))
+        .join(_OUTBOX, _OUTBOX.c.id == _R.c.outbox_id)
+        .where(_R.c.campaign_id == campaign_id, _OUTBOX.c.sent_at >= now - PACE_WINDOW)
+        .group_by(_R.c.platform)
+    )
+    rates = {}
+    for platform, count, first in (await session.execute(statement)).all():
+        seconds = (now - first).total_seconds() if first is not None else 0.0
+        if count >= 2 and seconds > 0:
+            rates[platform] = count / seconds
+    return rates
+
+
 async def cancel(db: Database, key: str, now: datetime, *, actor: str) -> int:
     """Stop everything not yet sent; how many messages were stopped."""
     async with db.transaction() as session:
-        row = await store.by_key(session, key, lock=True)
-        if row is None:
-            raise CampaignError(f"campaign '{key}' has not been sent; there is nothing to cancel")
-        if row.state in FINISHED:
-            raise CampaignError(f"campaign '{key}' is already {row.state}; nothing to cancel")
-        stopped = await store.cancel(session, row.id or 0, now)
-        row.state, row.finished_at = "cancelled", now
-        await due.cancel_prefix(session, f"{planning.SEND_KIND}:{row.id}:")
-        await due.cancel(session, f"{planning.PLAN_KIND}:{row.id}")
-        session.add(
-            AuditLog(
-                actor=actor[:128],
-                action="campaign.cancelled",
-                detail={"campaign": key, "stopped": stopped},
-            )
+        return await cancel_in(session, key, now, actor=actor)
+
+
+async def cancel_in(session: Session, key: str, now: datetime, *, actor: str) -> int:
+    """`cancel`, in the caller's transaction (a manager's turn)."""
+    row = await store.by_key(session, key, lock=True)
+    if row is None:
+        raise CampaignError(
+            f"campaign '{key}' has not been sent; there is nothing to cancel", "not_sent"
         )
+    if row.state in FINISHED:
+        raise CampaignError(
+            f"campaign '{key}' is already {row.state}; nothing to cancel", row.state
+        )
+    stopped = await store.cancel(session, row.id or 0, now)
+    row.state, row.finished_at = "cancelled", now
+    await due.cancel_prefix(session, f"{planning.SEND_KIND}:{row.id}:")
+    await due.cancel(session, f"{planning.PLAN_KIND}:{row.id}")
+    session.add(
+        AuditLog(
+            actor=actor[:128],
+            action="campaign.cancelled",
+            detail={"campaign": key, "stopped": stopped},
+        )
+    )
     return stopped
 
 

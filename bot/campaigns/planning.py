@@ -7,6 +7,10 @@ the community's variables), then materialises one row per member of the segment 
 own time zone, out of their quiet hours) and a shuffled position — and finally one piece of
 due work per distinct send time. A plan interrupted at any point resumes where it stopped
 (`resume`), and a second `send` changes nothing.
+
+From chat, a send's first step (`open_send`) and an approval (`approve_in`) run inside the
+manager's turn, and the bot plans it right after, as its own due work (`campaign.plan`, which
+`delivery.resume_plan` runs outside the claim's transaction): the turn commits at once.
 """
 
 from __future__ import annotations
@@ -45,7 +49,12 @@ OPEN_STATES = ("awaiting_approval", "planning", "scheduled", "sending")
 
 
 class CampaignError(Exception):
-    """A request about a campaign that cannot be done as asked: the message says why."""
+    """A request about a campaign that cannot be done as asked: the message says why, and
+    `code` names the case for a caller that words it itself (chat, in the member's language)."""
+
+    def __init__(self, message: str, code: str = "") -> None:
+        super().__init__(message)
+        self.code = code
 
 
 def reach(enabled: Iterable[str] | None = None) -> Reach:
@@ -177,11 +186,23 @@ async def preview(
     reach_: Reach,
     at: datetime | None = None,
 ) -> Preview:
-    first = first_send_time(campaign, now, at)
     async with db.reading() as session:
-        dialect = session.get_bind().dialect.name
-        statement = preview_query(campaign, content, now, dialect, reach_, first)
-        rows = (await session.execute(statement)).all()
+        return await preview_in(session, content, campaign, now, reach_, at)
+
+
+async def preview_in(
+    session: Session,
+    content: ContentTree,
+    campaign: Campaign,
+    now: datetime,
+    reach_: Reach,
+    at: datetime | None = None,
+) -> Preview:
+    """`preview`, read in the caller's session (a manager's turn)."""
+    first = first_send_time(campaign, now, at)
+    dialect = session.get_bind().dialect.name
+    statement = preview_query(campaign, content, now, dialect, reach_, first)
+    rows = (await session.execute(statement)).all()
     sending: dict[tuple[str, str], int] = defaultdict(int)
     excluded: dict[str, int] = defaultdict(int)
     for platform, locale, reason, count in rows:
@@ -238,35 +259,56 @@ async def request_send(
 ) -> SendResult:
     """Start sending (or ask for a second manager's approval first, with `require_approval`).
     A campaign that is already on its way, or done, is left as it is, and the answer says so."""
+    async with db.transaction() as session:
+        result = await open_send(session, content, campaign, now, settings, actor=actor, at=at)
+    if not result.created or result.row.state == "awaiting_approval":
+        return result
+    row = await resume(db, result.row.id or 0, content, clock_settings, settings, reach_, now)
+    return SendResult(row, True, "planned")
+
+
+async def open_send(
+    session: Session,
+    content: ContentTree,
+    campaign: Campaign,
+    now: datetime,
+    settings: CampaignSettings,
+    *,
+    actor: str,
+    at: datetime | None = None,
+    plan_after: timedelta | None = None,
+) -> SendResult:
+    """A send's first step, in the caller's transaction: the campaign row with its file
+    frozen, the audit entry, and the bot's work that plans it `plan_after` from now (zero from
+    chat; by default a takeover, as the caller plans it itself). A campaign that already exists is
+    left as it is (`created` False): a second click, or a second manager, sends nothing twice."""
     if at is not None and at < now - timedelta(seconds=5):
         raise CampaignError(
-            f"{at.isoformat()} is in the past; give a later time, or leave out --at to send now"
+            f"{at.isoformat()} is in the past; give a later time, or leave out --at to send now",
+            "past",
         )
-    async with db.transaction() as session:
-        existing = await store.by_key(session, campaign.id, lock=True)
-        if existing is not None:
-            return SendResult(existing, False, _already(existing))
-        row = CampaignRow(
-            key=campaign.id,
-            title=render(campaign.title, None, content.community.default_locale, {}),
-            definition=frozen(content, campaign),
-            definition_hash=definition_hash(content, campaign),
-            state="awaiting_approval" if settings.require_approval else "planning",
-            send_at=at,
-            expires_at=campaign.expires_at,
-            seed=random.randrange(1, 2**31),
-            requested_by=actor,
-            created_at=now,
-        )
-        session.add(row)
-        await session.flush()
-        await _audit(session, actor, "campaign.requested", row, at=at.isoformat() if at else None)
-        if row.state == "planning":
-            await _schedule_takeover(session, row, now)
+    existing = await store.by_key(session, campaign.id, lock=True)
+    if existing is not None:
+        return SendResult(existing, False, _already(existing))
+    row = CampaignRow(
+        key=campaign.id,
+        title=render(campaign.title, None, content.community.default_locale, {}),
+        definition=frozen(content, campaign),
+        definition_hash=definition_hash(content, campaign),
+        state="awaiting_approval" if settings.require_approval else "planning",
+        send_at=at,
+        expires_at=campaign.expires_at,
+        seed=random.randrange(1, 2**31),
+        requested_by=actor,
+        created_at=now,
+    )
+    session.add(row)
+    await session.flush()
+    await _audit(session, actor, "campaign.requested", row, at=at.isoformat() if at else None)
     if row.state == "awaiting_approval":
         return SendResult(row, True, "waiting for a second manager's approval")
-    row = await resume(db, row.id or 0, content, clock_settings, settings, reach_, now)
-    return SendResult(row, True, "planned")
+    await _schedule_plan(session, row, now + _or_takeover(plan_after))
+    return SendResult(row, True, "planning")
 
 
 async def approve(
@@ -282,20 +324,37 @@ async def approve(
 ) -> SendResult:
     """The second manager's approval: the campaign is then planned and sent."""
     async with db.transaction() as session:
-        row = await store.by_key(session, key, lock=True)
-        if row is None:
-            raise CampaignError(f"campaign '{key}' has not been sent; send it first")
-        if row.state != "awaiting_approval":
-            return SendResult(row, False, _already(row))
-        if row.requested_by == actor:
-            raise CampaignError(
-                "you asked for this send; another manager must approve it (two-person rule)"
-            )
-        row.state, row.approved_by = "planning", actor
-        await _audit(session, actor, "campaign.approved", row)
-        await _schedule_takeover(session, row, now)
-    row = await resume(db, row.id or 0, content, clock_settings, settings, reach_, now)
+        result = await approve_in(session, key, now, actor=actor)
+    if not result.created:
+        return result
+    row = await resume(db, result.row.id or 0, content, clock_settings, settings, reach_, now)
     return SendResult(row, True, "approved and planned")
+
+
+async def approve_in(
+    session: Session,
+    key: str,
+    now: datetime,
+    *,
+    actor: str,
+    plan_after: timedelta | None = None,
+) -> SendResult:
+    """The approval, in the caller's transaction; the plan is the bot's work `plan_after`
+    from now. Refuses the manager who asked for the send (the two-person rule)."""
+    row = await store.by_key(session, key, lock=True)
+    if row is None:
+        raise CampaignError(f"campaign '{key}' has not been sent; send it first", "not_sent")
+    if row.state != "awaiting_approval":
+        return SendResult(row, False, _already(row))
+    if row.requested_by == actor:
+        raise CampaignError(
+            "you asked for this send; another manager must approve it (two-person rule)",
+            "own_request",
+        )
+    row.state, row.approved_by = "planning", actor
+    await _audit(session, actor, "campaign.approved", row)
+    await _schedule_plan(session, row, now + _or_takeover(plan_after))
+    return SendResult(row, True, "approved")
 
 
 def _already(row: CampaignRow) -> str:
@@ -310,13 +369,18 @@ def _already(row: CampaignRow) -> str:
     )
 
 
-async def _schedule_takeover(session: Session, row: CampaignRow, now: datetime) -> None:
-    """If whoever is planning dies, the bot resumes the plan a little later."""
+def _or_takeover(plan_after: timedelta | None) -> timedelta:
+    return PLAN_TAKEOVER if plan_after is None else plan_after
+
+
+async def _schedule_plan(session: Session, row: CampaignRow, due_at: datetime) -> None:
+    """The bot plans the campaign at `due_at`: at once (chat), or if whoever is planning has
+    died by then (a takeover)."""
     await due.schedule(
         session,
         key=f"{PLAN_KIND}:{row.id}",
         kind=PLAN_KIND,
-        due_at=now + PLAN_TAKEOVER,
+        due_at=due_at,
         payload={"campaign": row.id},
     )
 
