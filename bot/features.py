@@ -17,3 +17,4 @@ from bot.recognition import badges, kudos  # noqa: F401
 # isort: split
 # Commands are listed in the order they register: /announcements after /badges.
 from bot import consent  # noqa: F401
+from bot.campaigns import commands as campaign_commands  # noqa: F401  (then /campaign)

@@ -155,6 +155,7 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
         "kudos",
         "badges",
         "announcements",
+        "campaign",
         "feedback",
         "onboard",
     ]
