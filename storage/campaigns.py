@@ -27,8 +27,13 @@ async def by_key(session: Session, key: str, *, lock: bool = False) -> Campaign 
     return (await session.execute(statement)).scalars().first()
 
 
-async def by_id(session: Session, campaign_id: int) -> Campaign | None:
-    return await session.get(Campaign, campaign_id)
+async def by_id(session: Session, campaign_id: int, *, lock: bool = False) -> Campaign | None:
+    """The campaign; with `lock`, held until the transaction ends (PostgreSQL), so that a
+    cancel and a plan's last batch cannot both decide its state."""
+    statement = select(Campaign).where(Campaign.id == campaign_id)
+    if lock:
+        statement = statement.with_for_update()
+    return (await session.execute(statement)).scalars().first()
 
 
 async def all_campaigns(session: Session) -> list[Campaign]:

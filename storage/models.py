@@ -354,7 +354,7 @@ class Campaign(SQLModel, table=True):
     title: str = Field(default="", max_length=200)
     definition: dict[str, Any] = _json(dict)  # frozen at plan time
     definition_hash: str = Field(max_length=64)
-    state: str = Field(default="draft", max_length=16)
+    state: str = Field(default="draft", max_length=24)
     send_at: datetime | None = _when(nullable=True)  # an absolute time; None: per recipient
     expires_at: datetime | None = _when(nullable=True)
     seed: int = Field(default=0)  # orders each platform's recipients (a shuffle)

@@ -126,7 +126,7 @@ async def send_due(work: SystemWork) -> datetime | None:
     context = context_of(work)
     campaign_id = int(work.work.payload["campaign"])
     send_at = datetime.fromisoformat(work.work.payload["send_at"])
-    row = await store.by_id(session, campaign_id)
+    row = await store.by_id(session, campaign_id, lock=True)
     if row is None or row.state not in ("scheduled", "sending"):
         return None
     campaign = planning.thawed(row)

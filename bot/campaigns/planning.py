@@ -412,7 +412,7 @@ async def resume(
     now = now or utcnow()
     while True:
         async with db.transaction() as session:
-            row = await store.by_id(session, campaign_id)
+            row = await store.by_id(session, campaign_id, lock=True)
             assert row is not None
             if row.state != "planning":
                 return row

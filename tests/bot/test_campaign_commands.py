@@ -47,17 +47,9 @@ def settings(settings: Settings, database_url: str, tmp_path: Path) -> Settings:
 
 
 @pytest.fixture
-def approval(settings: Settings, database_url: str, request: pytest.FixtureRequest) -> Settings:
+def approval(settings: Settings) -> Settings:
     """`[campaigns] require_approval = true`."""
     settings.campaigns.require_approval = True
-    if database_url.startswith("postgresql"):
-        request.applymarker(
-            pytest.mark.xfail(
-                reason="campaign.state is VARCHAR(16) (migration 0006), and 'awaiting_approval' "
-                "has 17 characters: PostgreSQL refuses it",
-                strict=True,
-            )
-        )
     return settings
 
 

@@ -32,7 +32,7 @@ def upgrade() -> None:
             nullable=False,
         ),
         sa.Column("definition_hash", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
-        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+        sa.Column("state", sqlmodel.sql.sqltypes.AutoString(length=24), nullable=False),
         sa.Column("send_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("expires_at", storage.types.UTCDateTime(), nullable=True),
         sa.Column("seed", sa.Integer(), nullable=False),
