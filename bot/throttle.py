@@ -20,6 +20,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import math
+from collections import Counter, defaultdict, deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -30,6 +31,7 @@ CHAT_IDLE_SECONDS = 10.0  # no conversation this long on a limit: campaigns may 
 MARGIN = 0.01  # of each window, at least MIN_MARGIN seconds
 MIN_MARGIN = 0.01
 EPSILON = 1e-6  # float rounding: a window that has just passed has passed
+BULK_TURNS = 2  # campaign messages each turn considers: this many times their largest limit
 
 
 class Throttle:
@@ -42,6 +44,11 @@ class Throttle:
         self._last: dict[str, float] = {}  # per limit, when it last counted a send
         self._chatting: dict[str, float] = {}  # per limit, when a conversation last sent
         self._waiting: list[_Waiter] = []
+        # A campaign's backlog (thousands of messages) beyond what a turn could let go: per
+        # platform, first come first served. A turn looks only at `_waiting`, so the time it
+        # takes, which delays the sends it lets go and so their slots' next turn, does not
+        # grow with the backlog.
+        self._lobby: dict[str, deque[_Waiter]] = defaultdict(deque)
         self._timer: asyncio.TimerHandle | None = None
         self._timer_at = math.inf
         self._order = itertools.count()
@@ -105,13 +112,17 @@ class Throttle:
         wait = self.wait_for(platform, limits)
         if wait > room():
             return wait
-        if wait <= 0 and not self._waiting:
+        if wait <= 0 and not self._waiting and not (bulk and self._lobby.get(platform)):
             return self.take(platform, limits, bulk)
         loop = asyncio.get_running_loop()
         waiter = _Waiter(
             platform, tuple(limits), room, next(self._order), loop.create_future(), bulk
         )
-        self._waiting.append(waiter)
+        lobby = self._lobby[platform]
+        if bulk and (lobby or self._bulk_waiting(platform) >= _bulk_turn(waiter)):
+            lobby.append(waiter)  # a turn lets it in once enough of those before it have gone
+        else:
+            self._waiting.append(waiter)
         self._grant_in(max(0.0, wait))
         try:
             return await waiter.turn
@@ -159,8 +170,19 @@ class Throttle:
                 still.append(waiter)
                 soonest = min(soonest, wait)
         self._waiting = still
-        if still:
-            self._grant_in(soonest)
+        bulk = Counter(waiter.platform for waiter in still if waiter.bulk)
+        for platform, lobby in self._lobby.items():
+            while lobby and bulk[platform] < _bulk_turn(lobby[0]):
+                waiter = lobby.popleft()
+                if not waiter.turn.done():
+                    still.append(waiter)
+                    bulk[platform] += 1
+                    soonest = min(soonest, wait_of(waiter))
+        if still:  # the waits are as of `now`: the time this turn took is not added to them
+            self._grant_in(max(0.0, soonest - (self._now() - now)))
+
+    def _bulk_waiting(self, platform: str) -> int:
+        return sum(1 for waiter in self._waiting if waiter.bulk and waiter.platform == platform)
 
     def _turn_order(self, waiter: _Waiter) -> tuple[bool, float, int]:
         """Conversations before campaigns; then the chat served longest ago goes first (the
@@ -189,6 +211,12 @@ class _Waiter:
     order: int  # first come, first served among chats served equally long ago
     turn: asyncio.Future[Sent | float] = field(repr=False)
     bulk: bool = False  # a campaign's: goes after conversations
+
+
+def _bulk_turn(waiter: _Waiter) -> int:
+    """How many of a platform's campaign messages a turn considers: enough to fill their
+    largest limit twice over."""
+    return BULK_TURNS * max((limit.count for limit in waiter.limits), default=1)
 
 
 def bulk_limits(limits: Sequence[RateLimit], reserve: float) -> list[RateLimit]:
