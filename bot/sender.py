@@ -47,6 +47,7 @@ class _Result:
     attempted: bool = True
     retrying: bool = False  # after an error: the row was scheduled for another attempt
     lease_lost: bool = False  # its lease ran out before it could go: it is the sweep's now
+    holds_slot: bool = False  # holds one of the `concurrency` slots until it is recorded
     cancelled: bool = False  # its campaign was cancelled while it waited: it never goes
 
 
@@ -80,6 +81,10 @@ class Sender:
         self._waiters: dict[int, list[_Countdown]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
         self._recorder = GroupCommit(self._record)
+        # Renewing leases and recording outcomes update the same rows in no common order: on
+        # PostgreSQL, side by side, they deadlock, and the outcomes rolled back with the loser
+        # are sent again once their leases run out. One at a time, then.
+        self._writing = asyncio.Lock()
         self._unrecorded: dict[str, asyncio.Future[None]] = {}
         self._deliveries: set[asyncio.Task[Any]] = set()
         self.throttle = Throttle()
@@ -201,7 +206,7 @@ class Sender:
         if not due:
             return
         lease_until = now + lease
-        async with self.db.transaction() as session:
+        async with self._writing, self.db.transaction() as session:
             renewed = await outbox.renew(session, due, now, lease_until)
         for outbox_id in renewed:
             if outbox_id in self._held:  # not recorded meanwhile
@@ -285,9 +290,21 @@ class Sender:
         by_recipient: dict[tuple[str, str], list[Outbox]] = defaultdict(list)
         for row in sorted(claimed, key=lambda row: row.id or 0):
             by_recipient[(row.platform, row.recipient)].append(row)
-            self._behind_tries.pop(row.id or 0, None)
-            if row.lease_until is not None:
-                self._held[row.id or 0] = row.lease_until
+        for recipient, rows in list(by_recipient.items()):
+            held = [row for row in rows if (row.id or 0) in self._held]
+            if held:
+                # Claimed again by this process's own sweep: its lease ran out while it waited
+                # here (a lease not renewed in time). The task that has it sends it once, under
+                # the new lease; rows behind it go when their own leases run out.
+                for row in held:
+                    if row.lease_until is not None:
+                        self._held[row.id or 0] = row.lease_until
+                del by_recipient[recipient]
+                continue
+            for row in rows:
+                self._behind_tries.pop(row.id or 0, None)
+                if row.lease_until is not None:
+                    self._held[row.id or 0] = row.lease_until
         self._sending.update(by_recipient.keys())  # until `_send_in_order` is done with them
         await asyncio.gather(*(self._send_in_order(rows) for rows in by_recipient.values()))
 
@@ -314,12 +331,16 @@ class Sender:
     async def _send_rows_in_order(self, rows: list[Outbox]) -> None:
         for position, row in enumerate(rows):
             result = await self._send_one(row)
-            if result.lease_lost:
-                # Another worker may hold this row (and those after it) now: touch none of
-                # them; the sweep delivers them, in order, once their leases have run out.
-                log.warning("a lease ran out before its message could go; left to the sweep")
-                return
-            await self._recorder.record(result)
+            try:
+                if result.lease_lost:
+                    # Another worker may hold this row (and those after it) now: touch none of
+                    # them; the sweep delivers them, in order, once their leases have run out.
+                    log.warning("a lease ran out before its message could go; left to the sweep")
+                    return
+                await self._recorder.record(result)
+            finally:
+                if result.holds_slot:
+                    self._semaphore.release()
             if result.error is not None:
                 await self._recorder.record_all(
                     [_Result(later, attempted=False) for later in rows[position + 1 :]]
@@ -348,12 +369,22 @@ class Sender:
                 return _Result(row, error=DeliveryError(reason, retry_after=taken))
             counted = taken
         try:
-            async with self._semaphore:  # sends at once; waiting for a limit holds no slot
+            # A slot from here until the outcome is recorded (the caller lets it go): what a
+            # crash would send again, handed over but unrecorded, stays within `concurrency`
+            # however fast the platforms take messages. Waiting for a limit holds no slot.
+            await self._semaphore.acquire()
+            try:
                 if self._lease_left(row) <= 0:
-                    return _Result(row, attempted=False, lease_lost=True)
-                if message.campaign is not None and await self._cancelled(message.campaign):
-                    return _Result(row, attempted=False, cancelled=True)
-                return await self._delivered(adapter, message, row)
+                    result = _Result(row, attempted=False, lease_lost=True)
+                elif message.campaign is not None and await self._cancelled(message.campaign):
+                    result = _Result(row, attempted=False, cancelled=True)
+                else:
+                    result = await self._delivered(adapter, message, row)
+            except BaseException:
+                self._semaphore.release()
+                raise
+            result.holds_slot = True
+            return result
         finally:
             if counted is not None:
                 counted.arrived()
@@ -407,7 +438,7 @@ class Sender:
 
     async def _record_outcomes(self, results: list[_Result]) -> None:
         now = self.clock()
-        async with self.db.transaction() as session:
+        async with self._writing, self.db.transaction() as session:
             await outbox.mark_sent(
                 session,
                 [
