@@ -107,27 +107,9 @@ async def test_a_campaign_reaches_each_consenting_member_once_in_their_language(
     shown = await planning.preview(onramp.db, content, campaign, clock.now, reach)
     assert shown.sending == {("memory", "en"): 1, ("memory", "fr"): 1}
     assert shown.excluded == {"no_consent": 1}
-    result = await planning.request_send(
-        onramp.db,
-        content,
-        campaign,
-        clock.now,
-        onramp.settings.campaigns,
-        onramp.settings.clock,
-        reach,
-        actor="test",
-    )
+    result = await send(onramp, clock, "hello")
     assert result.created
-    again = await planning.request_send(
-        onramp.db,
-        content,
-        campaign,
-        clock.now,
-        onramp.settings.campaigns,
-        onramp.settings.clock,
-        reach,
-        actor="test",
-    )
+    again = await send(onramp, clock, "hello")
     assert not again.created and "nothing changed" in again.message
     await tick(onramp, clock, seconds=1)
     ada.expect("Hello Ada, the call is on Thursday.")
