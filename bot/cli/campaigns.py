@@ -12,43 +12,48 @@ import contextlib
 import csv
 import getpass
 import io
-import math
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
 
 import typer
-from rich.console import Console, Group, RenderableType
+from rich.console import Console
 from rich.live import Live
-from rich.panel import Panel
-from rich.progress_bar import ProgressBar
 from rich.table import Table
-from rich.text import Text
 
 import bot.features  # noqa: F401  (actions must be registered before content is validated)
 from bot.adapter import AdapterFactory, available_adapters
 from bot.campaigns import delivery, manage, planning
 from bot.campaigns.planning import CampaignError, Preview
-from bot.campaigns.segments import REASONS, Reach
+from bot.campaigns.segments import Reach
+from bot.cli.campaign_views import (
+    duration_text,
+    out,
+    rounded_text,
+    segment_text,
+    send_time_text,
+    show_counts,
+    show_samples,
+    state_text,
+    status_view,
+    title_text,
+    when_text,
+)
 from bot.cli.state import state
-from bot.messages import OutgoingMessage
 from bot.settings import Settings
-from flows.campaigns import Between, Campaign, LocalSendTime, Segment
+from flows.campaigns import Campaign
 from flows.content import ContentTree, load_tree
 from flows.problems import did_you_mean
-from flows.text import render
 from storage import campaigns as store
 from storage.migrate import upgrade
 from storage.session import Database
 
 app = typer.Typer(no_args_is_help=True)
-out = Console(highlight=False)
 err = Console(stderr=True, highlight=False, soft_wrap=True)
 T = TypeVar("T")
 
 WATCH_SECONDS = 2.0
-DONE = ("sent", "delivered", "read", "failed", "cancelled", "expired")
 
 Key = Annotated[str, typer.Argument(help="The campaign's id: its file's name in campaigns/.")]
 At = Annotated[
@@ -193,23 +198,6 @@ def _built(factory: AdapterFactory | None, settings: Settings, name: str) -> Any
     return factory(settings)
 
 
-def _duration(seconds: float) -> str:
-    """How long, roughly: "under a second", "about 40 s", "about 3 min", "about 2 h 05 min"."""
-    if seconds < 1:
-        return "under a second"
-    return f"about {_rounded(seconds)}"
-
-
-def _rounded(seconds: float) -> str:
-    if seconds < 90:
-        return f"{math.ceil(seconds)} s"
-    minutes = math.ceil(seconds / 60)
-    if minutes < 90:
-        return f"{minutes} min"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
 def _estimate(counts: dict[str, int], settings: Settings) -> None:
     """How long sending takes at each platform's pace; platforms go side by side."""
     if not counts:
@@ -223,85 +211,21 @@ def _estimate(counts: dict[str, int], settings: Settings) -> None:
         pace = f"{rates[platform]:g} a second"
         if platform in assumed:
             pace += " (assumed: its limits cannot be read here)"
-        out.print(f"  {platform}: {count} message(s) at {pace}: {_duration(seconds)}", markup=False)
+        out.print(
+            f"  {platform}: {count} message(s) at {pace}: {duration_text(seconds)}", markup=False
+        )
     reserve = settings.campaigns.reserve_share
     busy = longest / (1 - reserve)  # members chatting keep their share of each platform
-    if _duration(busy) == _duration(longest):
-        out.print(f"In all: {_duration(longest)}.")
+    if duration_text(busy) == duration_text(longest):
+        out.print(f"In all: {duration_text(longest)}.")
         return
     out.print(
-        f"In all: {_duration(longest)}; up to {_rounded(busy)} while members are chatting "
+        f"In all: {duration_text(longest)}; up to {rounded_text(busy)} while members are chatting "
         f"(a {reserve:.0%} share of each platform is kept for their conversations)."
     )
 
 
 # What a campaign file says, in words.
-
-
-def _title(content: ContentTree, campaign: Campaign) -> str:
-    return render(campaign.title, None, content.community.default_locale, {})
-
-
-def _span(value: timedelta) -> str:
-    seconds = int(value.total_seconds())
-    for unit, size in (("d", 86400), ("h", 3600), ("min", 60)):
-        if seconds % size == 0:
-            return f"{seconds // size}{unit}"
-    return f"{seconds}s"
-
-
-def _moment(value: datetime | timedelta, word: str) -> str:
-    if isinstance(value, timedelta):
-        span = _span(value)
-        return f"within the last {span}" if word == "after" else f"more than {span} ago"
-    return f"{word} {value.date().isoformat()}"
-
-
-def _between(value: Between) -> str:
-    parts = [_moment(v, w) for v, w in ((value.after, "after"), (value.before, "before")) if v]
-    return " and ".join(parts)
-
-
-def _segment(segment: Segment) -> str:
-    name, value = segment.test()
-    match name:
-        case "all" | "any":
-            parts = [_segment(s) for s in value]
-            grouped = [f"({p})" if " and " in p or " or " in p else p for p in parts]
-            return f" {'and' if name == 'all' else 'or'} ".join(grouped)
-        case "not":
-            return f"not ({_segment(value)})"
-        case "joined" | "last_active":
-            return f"{name.replace('_', ' ')} {_between(value)}"
-        case "utc_offset":
-            return f"UTC offset {value.from_:+g} to {value.to:+g}"
-        case "onboarding":
-            return f"onboarding {value.replace('_', ' ')}"
-        case "stalled":
-            where = f" at '{value.at}'" if value.at else ""
-            return f"onboarding stalled for {_span(value.for_)}{where}"
-        case "mentorship":
-            return "in a mentorship" if value == "active" else "in no mentorship"
-        case "kudos_received":
-            within = f" within {_span(value.within)}" if value.within else ""
-            return f"{value.at_least}+ kudos{within}"
-        case "consent":
-            return f"consent: {value}"
-    return f"{name}: {', '.join(map(str, value))}"
-
-
-def _when(moment: datetime) -> str:
-    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
-
-
-def _send_time(campaign: Campaign) -> str:
-    at = campaign.send_at
-    if isinstance(at, LocalSendTime):
-        return f"{at.local_time} local, {at.date.isoformat()}"
-    return _when(at) if isinstance(at, datetime) else "now"
-
-
-# onramp campaign list
 
 
 @app.command("list")
@@ -325,59 +249,14 @@ def list_campaigns() -> None:
         row = rows.pop(key, None)
         table.add_row(
             key,
-            _title(content, campaign),
-            _segment(campaign.segment),
-            _send_time(campaign),
-            _state(row) if row is not None else "not sent",
+            title_text(content, campaign),
+            segment_text(campaign.segment),
+            send_time_text(campaign),
+            state_text(row) if row is not None else "not sent",
         )
     for key, row in sorted(rows.items()):  # sent, and its file since removed
-        table.add_row(key, row.title, "(file removed)", "", _state(row))
+        table.add_row(key, row.title, "(file removed)", "", state_text(row))
     out.print(table)
-
-
-def _state(row: Any) -> str:
-    if row.finished_at is not None:
-        return f"{row.state} {_when(row.finished_at)}"
-    return str(row.state).replace("_", " ")
-
-
-# onramp campaign preview
-
-
-def _show_counts(shown: Preview) -> None:
-    out.print(
-        f"{shown.recipients} of {shown.total} member(s) in the segment would receive it; "
-        f"not before {_when(shown.first_send)}."
-    )
-    if shown.sending:
-        table = Table("platform", "language", "recipients")
-        for (platform, locale), count in sorted(shown.sending.items()):
-            table.add_row(platform, locale, str(count))
-        out.print(table)
-    if shown.excluded:
-        table = Table(
-            "left out because", "members", title=f"{sum(shown.excluded.values())} left out"
-        )
-        for reason, count in sorted(shown.excluded.items(), key=lambda item: -item[1]):
-            table.add_row(REASONS.get(reason, reason), str(count))
-        out.print(table)
-
-
-def _show_samples(shown: Preview) -> None:
-    factories = available_adapters()
-    for (platform, locale), text in sorted(shown.samples.items()):
-        message = OutgoingMessage(platform=platform, recipient="preview", text=text, locale=locale)
-        preview = getattr(factories.get(platform), "render_preview", None)
-        rendered = preview(message) if preview is not None else text
-        title = f"{platform} · {locale}" + ("" if preview else " (as written)")
-        out.print(Panel(Text(rendered), title=title, title_align="left", expand=False))
-    template = shown.campaign.whatsapp_template
-    if template is not None and shown.per_platform().get("whatsapp"):
-        out.print(
-            f"WhatsApp members who last wrote more than 24 hours before their send time get the "
-            f"approved template '{template.name}' instead.",
-            markup=False,
-        )
 
 
 @app.command("preview")
@@ -394,10 +273,12 @@ def preview(key: Key, at: At = None) -> None:
             return await planning.preview(db, content, campaign, _now(), _reach(settings), when)
 
     shown = _run(look())
-    out.print(f"[bold]{key}[/bold]: {_title(content, campaign)}")
-    out.print(f"Who: {_segment(campaign.segment)}; when: {_send_time(campaign)}.", markup=False)
-    _show_counts(shown)
-    _show_samples(shown)
+    out.print(f"[bold]{key}[/bold]: {title_text(content, campaign)}")
+    out.print(
+        f"Who: {segment_text(campaign.segment)}; when: {send_time_text(campaign)}.", markup=False
+    )
+    show_counts(shown)
+    show_samples(shown)
     _estimate(shown.per_platform(), settings)
 
 
@@ -424,7 +305,7 @@ def send(
     now = _now()
     if when is not None and when < now:
         _fail(
-            f"--at {at} is in the past (it is {_when(now)}); give a later time, or leave out "
+            f"--at {at} is in the past (it is {when_text(now)}); give a later time, or leave out "
             "--at for the file's send_at"
         )
 
@@ -435,7 +316,7 @@ def send(
             reach = _reach(settings)
             if existing is None:
                 shown = await planning.preview(db, content, campaign, now, reach, when)
-                _show_counts(shown)
+                show_counts(shown)
                 _estimate(shown.per_platform(), settings)
                 if dry_run:
                     out.print("Dry run: nothing was planned.")
@@ -493,42 +374,6 @@ def approve(key: Key) -> None:
 # onramp campaign status
 
 
-def _status_view(found: manage.Status, now: datetime) -> RenderableType:
-    row = found.row
-    people = f"asked by {row.requested_by}" + (
-        f", approved by {row.approved_by}" if row.approved_by else ""
-    )
-    lines: list[RenderableType] = [Text(f"{row.key}: {row.title} — {_state(row)} ({people})")]
-    if found.file_changed:
-        lines.append(
-            Text(
-                "Its file has changed since it was planned: what is sent is the plan as it was "
-                "then. To send the new version, copy the file under a new id.",
-                style="yellow",
-            )
-        )
-    if row.state == "awaiting_approval":
-        lines.append(Text(f"Waiting for a second manager: onramp campaign approve {row.key}"))
-    table = Table("platform", "progress", "done", "messages")
-    for platform, counts in sorted(found.per_platform.items()):
-        total = sum(n for status, n in counts.items() if status != "excluded")
-        done = sum(counts.get(status, 0) for status in DONE)
-        shown = ", ".join(f"{s} {counts[s]}" for s in manage.STATUSES if counts.get(s))
-        bar = ProgressBar(total=total, completed=done, width=30) if total else ""
-        table.add_row(platform, bar, f"{done}/{total}", shown)
-    if found.per_platform:
-        lines.append(table)
-    for (status, reason), count in sorted(found.reasons.items()):
-        lines.append(Text(f"  {status}: {REASONS.get(reason, reason)}: {count}"))
-    left = sum(found.remaining(platform) for platform in found.per_platform)
-    if left and row.state in ("scheduled", "sending"):
-        eta = found.eta_seconds(now)
-        pace = _duration(eta) if eta is not None else "how long, unknown"
-        waiting = ", once their send times come" if row.state == "scheduled" else ""
-        lines.append(Text(f"{left} message(s) to go: {pace} at each platform's pace{waiting}."))
-    return Group(*lines)
-
-
 @app.command("status")
 def status(
     key: Key,
@@ -547,13 +392,13 @@ def status(
             found = await manage.status(db, content, key)
             found.rates = _rates(settings, found.per_platform)[0]
             if not watch or found.row.state in manage.FINISHED:
-                out.print(_status_view(found, _now()))
+                out.print(status_view(found, _now()))
                 return
-            with Live(_status_view(found, _now()), console=out, auto_refresh=False) as live:
+            with Live(status_view(found, _now()), console=out, auto_refresh=False) as live:
                 while found.row.state not in manage.FINISHED:
                     await asyncio.sleep(WATCH_SECONDS)
                     found = await manage.status(db, content, key, found.rates)
-                    live.update(_status_view(found, _now()), refresh=True)
+                    live.update(status_view(found, _now()), refresh=True)
 
     with contextlib.suppress(KeyboardInterrupt):
         _run(go())
