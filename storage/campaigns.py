@@ -307,11 +307,22 @@ async def expire(session: Session, campaign_id: int, send_at: datetime, now: dat
     return int(result.rowcount)
 
 
+def _curable(campaign_id: int) -> Any:
+    """The failures another attempt may cure."""
+    return and_(_R.c.campaign_id == campaign_id, _R.c.status == "failed", _R.c.retryable.is_(True))
+
+
+async def curable_count(session: Session, campaign_id: int) -> int:
+    """How many failures `requeue_failed` would plan again."""
+    statement = select(func.count()).where(_curable(campaign_id))
+    return int((await session.execute(statement)).scalar_one())
+
+
 async def requeue_failed(session: Session, campaign_id: int, send_at: datetime) -> int:
     """Plan again the failures another attempt may cure; returns how many."""
     result = await session.execute(
         update(_R)
-        .where(_R.c.campaign_id == campaign_id, _R.c.status == "failed", _R.c.retryable.is_(True))
+        .where(_curable(campaign_id))
         .values(status="planned", send_at=send_at, reason=None, retryable=False, outbox_id=None)
     )
     return int(result.rowcount)

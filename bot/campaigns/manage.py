@@ -231,18 +231,8 @@ async def results(db: Database, key: str) -> tuple[list[str], list[dict[str, Any
 
 async def retryable(db: Database, key: str) -> int:
     """How many failures `retry_failed` would send again."""
-    from sqlalchemy import func, select
-
-    from storage.models import CampaignRecipient
-
-    recipients = CampaignRecipient.__table__.c  # type: ignore[attr-defined]
     async with db.reading() as session:
         row = await store.by_key(session, key)
         if row is None:
             raise CampaignError(f"campaign '{key}' has not been sent; there is nothing to retry")
-        statement = select(func.count()).where(
-            recipients.campaign_id == row.id,
-            recipients.status == "failed",
-            recipients.retryable.is_(True),
-        )
-        return int((await session.execute(statement)).scalar_one())
+        return await store.curable_count(session, row.id or 0)
