@@ -107,6 +107,10 @@ def _home(tmp_path: Path, url: str) -> dict[str, str]:
         "COLUMNS": "200",  # rich tables are not cut to fit a narrow terminal
         "USER": "ada",
         "LOGNAME": "ada",
+        # The command line runs on the real clock: without quiet hours, "now" is now for the
+        # members (in Paris) whatever the hour the tests run at.
+        "ONRAMP_CLOCK__QUIET_HOURS_START": "0",
+        "ONRAMP_CLOCK__QUIET_HOURS_END": "0",
     }
 
 
