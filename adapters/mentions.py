@@ -4,6 +4,10 @@ A mention the platform resolved to a user (Slack `<@U…>`, a Telegram `text_men
 `@**Name|id**`) becomes `[Name](member:ID)`, the same form the core writes mentions in. A
 name the platform did not resolve is left as typed (`@username`, `@Name`), or `@"Full Name"`
 for a name with spaces, for the core to look up.
+
+Such a link is how the core reads who was named (the receiver of a `/kudos`), never markup:
+whatever a member wrote, `[you](member:ID)` typed as it is included, is escaped when a message
+shows it (flows/markup.py), so it cannot mention anyone.
 """
 
 from __future__ import annotations

@@ -16,6 +16,13 @@ What becomes an event:
 - `/command text`: `CommandInvoked`, answered in the member's DM.
 - a press on one of our buttons (`block_actions`): `ChoiceMade`; the question is then edited
   to show the answer instead of its buttons.
+- `user_change` with a new name: `ProfileChanged`, so the member is called by it.
+
+Names come with `team_join` and `user_change`, else from `users.info` (remembered per process);
+when that fails, the event goes without a name and `users.info` is asked again on a later
+event, after a pause that doubles each time it fails.
+
+What Slack POSTs is read and checked in adapters/slack_payloads.py before Bolt sees it.
 
 In what members type, a mention of a member becomes the core's member link
 (adapters/slack_mentions.py); the rest of Slack's markup is read back to what was typed.
@@ -34,15 +41,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import logging
 import re
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, NoReturn, TypeVar
-from urllib.parse import parse_qsl
+from typing import Any, TypeVar
 
 import aiohttp
 from pydantic import SecretStr
@@ -57,12 +62,13 @@ from slack_bolt.response import BoltResponse
 from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
 from adapters import slack_blocks, slack_mentions
+from adapters import slack_payloads as payloads
+from adapters.http import Malformed, logged, reject
 from bot import metrics
 from bot.adapter import AdapterConfigError, Capabilities, DeliveryError, Inbox, RateLimit
 from bot.events import (
@@ -71,6 +77,7 @@ from bot.events import (
     Event,
     MemberJoined,
     MessageReceived,
+    ProfileChanged,
     parse_typed_command,
 )
 from bot.messages import OutgoingMessage, group_members
@@ -83,8 +90,13 @@ _BOLT_LOG.addFilter(lambda record: "`token` will be unused" not in record.getMes
 EVENTS_PATH = "/slack/events"
 MAX_AGE_SECONDS = 5 * 60  # Slack's replay window for signed requests
 REMEMBERED = 10_000  # DM channels and profiles kept per process
+# After users.info fails for a member, their events go nameless this long before it is asked
+# again (then twice as long, up to an hour): a broken API is not asked on every event.
+PROFILE_RETRY_SECONDS = 30.0
+PROFILE_RETRY_LIMIT = 3600.0
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-_LINK = re.compile(r"<([^<>|]*)(?:\|([^<>]*))?>")
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")  # seconds since 1970, in ASCII digits
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")  # HMAC-SHA256, in hex
 # Errors another attempt will not mend: the message is given up at once.
 _PERMANENT = frozenset(
     [
@@ -133,10 +145,6 @@ class SlackConfigError(AdapterConfigError):
 
 class _Unavailable(Exception):
     """Slack could not be asked who we are: the request fails (500) and Slack retries it."""
-
-
-class _Malformed(ValueError):
-    """A payload that cannot be what Slack sends."""
 
 
 @dataclass(frozen=True)
@@ -216,6 +224,7 @@ class SlackAdapter:
         self._authorizing: asyncio.Task[None] | None = None  # after a failed auth.test at start
         self._dm_channels: _Remembered[str] = _Remembered()
         self._profiles: _Remembered[_Person] = _Remembered()
+        self._unnamed: _Remembered[tuple[float, float]] = _Remembered()  # (ask again at, wait)
         self._work: set[asyncio.Task[Any]] = set()  # commits past the budget, edits after presses
 
     def _bolt_app(self) -> AsyncApp:
@@ -330,17 +339,18 @@ class SlackAdapter:
     async def _http(self, request: Request) -> Response:
         body = await request.body()
         self._verify(request.headers, body)
-        media_type, parsed = _parse(request.headers.get("content-type", ""), body)
-        if media_type == "application/json" and parsed["type"] not in _JSON_TYPES:
+        media_type, parsed = payloads.parse(request.headers.get("content-type", ""), body)
+        if not payloads.used(media_type, parsed):
             log.info("slack request ignored", extra={"type": str(parsed["type"])[:40]})
-            return Response(status_code=200)  # app_rate_limited and whatever comes next
+            return Response(status_code=200)  # app_rate_limited, shortcuts, views…
+        payloads.check(parsed)  # before Bolt reads ids from it
         bolt_request = to_async_bolt_request(request, body)
         if bolt_request.body != parsed:  # Bolt reads a command whose text says "payload" as {}
             bolt_request.body = parsed
             bolt_request.context = build_async_context(AsyncBoltContext(), parsed)
         answer = await self.app.async_dispatch(bolt_request)
         if (reason := bolt_request.context.get(_REJECTED)) is not None:
-            _reject(400, "malformed", reason)
+            reject(self.name, 400, "malformed", reason)
         if answer.status == 404:  # nothing listens for it (a kind Onramp never asked for)
             log.info("slack request ignored", extra={"reason": "no listener"})
             return Response(status_code=200)
@@ -348,21 +358,28 @@ class SlackAdapter:
 
     def _verify(self, headers: Mapping[str, str], body: bytes) -> None:
         """Slack's request signature, checked as Bolt checks it (which it does again), before
-        anything is read."""
+        anything is read. Headers arrive as Latin-1: anything else than Slack's ASCII digits
+        and hex is turned away before it meets `int()` or `hmac`."""
         timestamp = headers.get("x-slack-request-timestamp", "")
         signature = headers.get("x-slack-signature", "")
         if not timestamp or not signature:
-            _reject(401, "bad_signature", "no X-Slack-Signature or X-Slack-Request-Timestamp")
-        if not timestamp.isdigit():
-            _reject(401, "bad_signature", "X-Slack-Request-Timestamp is not a number")
+            reject(
+                self.name, 401, "bad_signature", "no X-Slack-Signature or X-Slack-Request-Timestamp"
+            )
+        if not _TIMESTAMP.fullmatch(timestamp):
+            reject(self.name, 401, "bad_signature", "X-Slack-Request-Timestamp is not a number")
+        if not _SIGNATURE.fullmatch(signature):
+            reject(self.name, 401, "bad_signature", "X-Slack-Signature is not a v0 signature")
         if abs(time.time() - int(timestamp)) > MAX_AGE_SECONDS:
-            _reject(401, "stale", "X-Slack-Request-Timestamp is more than 5 minutes away")
+            reject(self.name, 401, "stale", "X-Slack-Request-Timestamp is more than 5 minutes away")
         try:
             text = body.decode("utf-8")  # Slack signs UTF-8 text; anything else is not Slack's
         except UnicodeDecodeError:
-            _reject(400, "malformed", "the body is not UTF-8 text")
+            reject(self.name, 400, "malformed", "the body is not UTF-8 text")
         if not self._verifier.is_valid(body=text, timestamp=timestamp, signature=signature):
-            _reject(401, "bad_signature", "the signature does not match SLACK_SIGNING_SECRET")
+            reject(
+                self.name, 401, "bad_signature", "the signature does not match SLACK_SIGNING_SECRET"
+            )
 
     # Bolt's listeners: each answers Slack once the event is committed (or the budget is spent).
 
@@ -379,7 +396,7 @@ class SlackAdapter:
         deadline = asyncio.get_running_loop().time() + self.settings.ack_budget_seconds
         try:
             reading = await read(body, deadline)
-        except _Malformed as exc:
+        except Malformed as exc:
             return self._malformed(request, str(exc))
         if reading.event is None:
             log.info("slack request ignored", extra={"reason": reading.ignored})
@@ -405,7 +422,7 @@ class SlackAdapter:
         assert self._inbox is not None and reading.event is not None
         receipt = await self._inbox(reading.event)
         if reading.then is not None and not receipt.duplicate:  # the first time only
-            self._spawn(_logged(reading.then()))
+            self._spawn(logged(log, "slack background work", reading.then()))
 
     def _malformed(self, request: AsyncBoltRequest, reason: str) -> BoltResponse:
         if request.mode == "socket_mode":  # acked: delivering it again would not mend it
@@ -424,23 +441,24 @@ class SlackAdapter:
     # Reading payloads.
 
     async def _read_event(self, body: dict[str, Any], deadline: float) -> _Reading:
-        event = _mapping(body, "event")
-        kind, event_id, team = _text(event, "type"), _text(body, "event_id"), _team(body)
+        event = payloads.mapping(body, "event")
+        kind, event_id = payloads.text(event, "type"), payloads.text(body, "event_id")
+        team = payloads.team(body)
         if kind == "team_join":
             if not self.settings.welcome_workspace_joins:
                 return _Reading(ignored="team_join (welcome_workspace_joins is off)")
-            user = _mapping(event, "user")
+            user = payloads.mapping(event, "user")
             if user.get("is_bot") or user.get("deleted"):
                 return _Reading(ignored="a bot or a deactivated account joined")
-            user_id = _text(user, "id")
+            user_id = payloads.text(user, "id")
             person = await self._who(user_id, deadline)
-            name = _display_name(user) or person.name
+            name = payloads.display_name(user) or person.name
             joined = self._from(user_id, team, event_id, name, user.get("locale") or person.locale)
             return _Reading(MemberJoined(**joined))
         if kind == "member_joined_channel":
-            if _text(event, "channel") not in self.settings.welcome_channels:
+            if payloads.text(event, "channel") not in self.settings.welcome_channels:
                 return _Reading(ignored="a join to a channel that is not a welcome channel")
-            user_id = _text(event, "user")
+            user_id = payloads.text(event, "user")
             person = await self._who(user_id, deadline)
             if person.bot or (self._auth is not None and user_id == self._auth.bot_user_id):
                 return _Reading(ignored="a bot joined a welcome channel")
@@ -449,7 +467,23 @@ class SlackAdapter:
             )
         if kind == "message":
             return await self._read_message(event, event_id, team, deadline)
+        if kind == "user_change":
+            return self._read_profile(payloads.mapping(event, "user"), event_id, team)
         return _Reading(ignored=f"{kind[:40]} events are not used")
+
+    def _read_profile(self, user: dict[str, Any], event_id: str, team: str) -> _Reading:
+        """`user_change` (https://api.slack.com/events/user_change): sent for anyone in the
+        workspace whose profile changed in any way; only a new name matters here."""
+        user_id, name = payloads.text(user, "id"), payloads.display_name(user)
+        if user.get("is_bot") or user.get("deleted") or name is None:
+            return _Reading(ignored="a bot's profile, a deactivated account, or no name")
+        known = self._profiles.recall(user_id)
+        if known is not None and known.name == name:
+            return _Reading(ignored="a profile change that keeps the name")
+        locale = user.get("locale") or (known.locale if known is not None else None)
+        self._profiles.keep(user_id, _Person(name, locale))
+        self._unnamed.pop(user_id, None)
+        return _Reading(ProfileChanged(**self._from(user_id, team, event_id, name, locale)))
 
     async def _read_message(
         self, event: dict[str, Any], event_id: str, team: str, deadline: float
@@ -458,8 +492,8 @@ class SlackAdapter:
             return _Reading(ignored="a message outside the bot's direct messages")
         if event.get("subtype") or event.get("bot_id"):
             return _Reading(ignored="an edit, a notice or a bot's message")
-        user_id, channel = _text(event, "user"), _text(event, "channel")
-        text = _typed(slack_mentions.linked(str(event.get("text") or ""))).strip()
+        user_id, channel = payloads.text(event, "user"), payloads.text(event, "channel")
+        text = payloads.typed(slack_mentions.linked(str(event.get("text") or ""))).strip()
         if not text:
             return _Reading(ignored="a message without text")
         person = await self._who(user_id, deadline)
@@ -470,14 +504,14 @@ class SlackAdapter:
         return _Reading(MessageReceived(**common, text=text))
 
     async def _read_command(self, body: dict[str, Any], deadline: float) -> _Reading:
-        name = _text(body, "command").removeprefix("/").casefold()
-        user_id, trigger = _text(body, "user_id"), _text(body, "trigger_id")
+        name = payloads.text(body, "command").removeprefix("/").casefold()
+        user_id, trigger = payloads.text(body, "user_id"), payloads.text(body, "trigger_id")
         if not name:
-            raise _Malformed("a slash command without a name")
+            raise Malformed("a slash command without a name")
         person = await self._who(user_id, deadline)
         key = f"command:{trigger}"
-        common = self._from(user_id, _team(body), key, person.name, person.locale)
-        args = _typed(slack_mentions.linked(str(body.get("text") or ""))).strip()
+        common = self._from(user_id, payloads.team(body), key, person.name, person.locale)
+        args = payloads.typed(slack_mentions.linked(str(body.get("text") or ""))).strip()
         return _Reading(CommandInvoked(**common, name=name, args=args))
 
     async def _read_action(self, body: dict[str, Any], deadline: float) -> _Reading:
@@ -485,22 +519,22 @@ class SlackAdapter:
         if body.get("type") != "block_actions":
             return _Reading(ignored=f"{str(body.get('type'))[:40]} interactions are not used")
         if not isinstance(actions, list) or not actions or not isinstance(actions[0], dict):
-            raise _Malformed("block_actions without an action")
+            raise Malformed("block_actions without an action")
         if slack_blocks.is_pick(actions[0]):
             return _Reading(ignored="a box ticked; the answer comes with OK")
         try:
             press = slack_blocks.read_press(actions[0], body.get("state") or {})
         except slack_blocks.NotOurs as exc:
             return _Reading(ignored=str(exc))
-        user_id = _text(_mapping(body, "user"), "id")
+        user_id = payloads.text(payloads.mapping(body, "user"), "id")
         container = body.get("container")
         container = container if isinstance(container, dict) else {}
         channel, message_ts = container.get("channel_id"), container.get("message_ts")
         if not isinstance(channel, str) or not isinstance(message_ts, str):
-            raise _Malformed("a button press without the message it was on")
+            raise Malformed("a button press without the message it was on")
         # One answer per question message: a second press (a double click) is a duplicate.
         key = f"press:{channel}:{message_ts}"
-        common = self._from(user_id, _team(body), key, conversation=channel)
+        common = self._from(user_id, payloads.team(body), key, conversation=channel)
         common["private"] = channel.startswith("D")
         event = ChoiceMade(**common, step_id=press.step_id, choice_ids=press.choice_ids)
         message = body.get("message")
@@ -536,16 +570,23 @@ class SlackAdapter:
         known = self._profiles.recall(user_id)
         if known is not None:
             return known
-        left = (deadline - asyncio.get_running_loop().time()) / 2
+        now = asyncio.get_running_loop().time()
+        failed = self._unnamed.recall(user_id)
+        if failed is not None and now < failed[0]:
+            return _Person()  # asked lately, and it failed: not again yet
+        left = (deadline - now) / 2
         try:
             async with asyncio.timeout(max(0.05, min(1.0, left))):
                 found = await self._web.users_info(user=user_id, include_locale=True)
-        except _FAILED as exc:
+            user = payloads.person(found.get("user"))
+        except (*_FAILED, Malformed) as exc:
+            wait = min(failed[1] * 2, PROFILE_RETRY_LIMIT) if failed else PROFILE_RETRY_SECONDS
+            self._unnamed.keep(user_id, (now + wait, wait))
             log.info("slack profile not read", extra={"reason": _error_code(exc)})
             return _Person()
-        user = found.get("user") or {}
-        person = _Person(_display_name(user), user.get("locale"), bool(user.get("is_bot")))
+        person = _Person(payloads.display_name(user), user.get("locale"), bool(user.get("is_bot")))
         self._profiles.keep(user_id, person)
+        self._unnamed.pop(user_id, None)
         return person
 
     # Calling Slack.
@@ -639,7 +680,6 @@ class _Person:
 
 
 _REJECTED = "onramp_rejected"  # a listener's reason for refusing a malformed payload
-_JSON_TYPES = ("event_callback", "url_verification")
 
 
 def _ok() -> BoltResponse:
@@ -648,102 +688,6 @@ def _ok() -> BoltResponse:
 
 def _secret(value: SecretStr | None) -> str:
     return value.get_secret_value().strip() if value is not None else ""
-
-
-def _reject(status: int, reason: str, detail: str) -> NoReturn:
-    """Turn a request away; bot/web.py logs the HTTPException with its reason."""
-    metrics.rejected(SlackAdapter.name, reason)
-    raise HTTPException(status, detail=f"slack: {detail}")
-
-
-def _parse(content_type: str, body: bytes) -> tuple[str, dict[str, Any]]:
-    """The body as Bolt will read it, or the reason Slack cannot have sent it."""
-    media_type = content_type.split(";")[0].strip().lower()
-    if media_type not in ("application/json", "application/x-www-form-urlencoded"):
-        _reject(415, "content_type", f"content type {media_type[:50]!r}; Slack sends JSON or forms")
-    try:
-        text = body.decode()
-    except UnicodeDecodeError:
-        _reject(400, "malformed", "the body is not UTF-8")
-    if media_type == "application/json":
-        parsed = _json_object(text, "the body")
-        if parsed["type"] == "event_callback":
-            event = parsed.get("event")
-            if not isinstance(event, dict) or not isinstance(event.get("type"), str):
-                _reject(400, "malformed", "an event_callback without an event type")
-            if not isinstance(parsed.get("event_id"), str):
-                _reject(400, "malformed", "an event_callback without an event_id")
-        return media_type, parsed
-    form = dict(parse_qsl(text, keep_blank_values=True))
-    if "payload" in form:
-        return media_type, _json_object(form["payload"], "the payload")
-    if form.get("command", "").startswith("/") or form.get("ssl_check") == "1":
-        return media_type, form
-    _reject(400, "malformed", "a form that is neither a slash command nor an interaction")
-
-
-def _json_object(text: str, what: str) -> dict[str, Any]:
-    try:
-        parsed = json.loads(text)
-    except (ValueError, RecursionError):  # nested deeper than Python recurses
-        _reject(400, "malformed", f"{what} is not JSON")
-    if not isinstance(parsed, dict) or not isinstance(parsed.get("type"), str):
-        _reject(400, "malformed", f"{what} is not a JSON object with a type")
-    return parsed
-
-
-def _text(mapping: dict[str, Any], key: str) -> str:
-    value = mapping.get(key)
-    if not isinstance(value, str) or not value:
-        raise _Malformed(f"no {key}")
-    return value
-
-
-def _mapping(mapping: dict[str, Any], key: str) -> dict[str, Any]:
-    value = mapping.get(key)
-    if not isinstance(value, dict):
-        raise _Malformed(f"no {key}")
-    return value
-
-
-def _team(body: dict[str, Any]) -> str:
-    """The workspace: every payload names it its own way."""
-    team = body.get("team")
-    user = body.get("user")
-    for candidate in (
-        body.get("team_id"),
-        team.get("id") if isinstance(team, dict) else None,
-        user.get("team_id") if isinstance(user, dict) else None,
-    ):
-        if isinstance(candidate, str) and candidate:
-            return candidate
-    return ""
-
-
-def _display_name(user: dict[str, Any]) -> str | None:
-    profile = user.get("profile")
-    profile = profile if isinstance(profile, dict) else {}
-    for name in (profile.get("display_name"), profile.get("real_name"), user.get("real_name")):
-        if isinstance(name, str) and name.strip():
-            return name.strip()
-    return None
-
-
-def _typed(text: str) -> str:
-    """What the member typed, from Slack's markup of it: `<http://x.org|x.org>` (Slack links
-    what looks like an address) is `x.org` again, `<#C1|general>` `#general`, `&lt;` `<`."""
-
-    def unlinked(link: re.Match[str]) -> str:
-        target, label = link.group(1), link.group(2)
-        sigil = target[:1]
-        if sigil in ("@", "#"):  # <@U1|ada>, <#C1|general>
-            return sigil + (label or target[1:])
-        if sigil == "!":  # <!here>, <!subteam^S1|@team>
-            return "@" + (label or target[1:]).lstrip("@")
-        return label or target.removeprefix("mailto:")
-
-    unescaped = _LINK.sub(unlinked, text)
-    return unescaped.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
 
 
 def _error_code(exc: BaseException) -> str:
@@ -786,13 +730,6 @@ def _retry_after(response: Any) -> float:
         return max(0.0, float(value)) if value is not None else 1.0
     except ValueError:
         return 1.0
-
-
-async def _logged(work: Awaitable[None]) -> None:
-    try:
-        await work
-    except Exception:
-        log.exception("slack background work failed")
 
 
 def _report_late_failure(task: asyncio.Task[Any]) -> None:

@@ -15,15 +15,13 @@ import asyncio
 import contextlib
 import hmac
 import html
-import json
 import logging
 import os
 import re
-from collections.abc import Awaitable, Sequence
+from collections.abc import Sequence
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -49,6 +47,7 @@ from telegram.request import HTTPXRequest
 
 from adapters import telegram_buttons as buttons
 from adapters import telegram_updates as updates
+from adapters.http import Malformed, conform, json_body, logged, reject, require_json
 from adapters.markdown import PLAIN, TELEGRAM_HTML, render
 from bot import metrics
 from bot.adapter import (
@@ -170,7 +169,9 @@ class TelegramAdapter:
             raise TelegramConfigError("Telegram refused TELEGRAM_BOT_TOKEN") from None
         except TelegramError as exc:  # Telegram unreachable: keep trying, not ready meanwhile
             log.warning("telegram set-up failed; retrying", extra={"reason": _reason(exc)})
-            self._setting_up = asyncio.create_task(_logged(self._set_up_eventually()))
+            self._setting_up = asyncio.create_task(
+                logged(log, "telegram background work", self._set_up_eventually())
+            )
 
     async def stop(self) -> None:
         if self._setting_up is not None:
@@ -244,7 +245,8 @@ class TelegramAdapter:
                     continue
                 pause = 1.0
                 for update in batch:
-                    await self._handle(update)
+                    if _well_formed(update):  # else skipped: fetching it again would not mend it
+                        await self._handle(update)
                     offset = update.update_id + 1
         finally:
             if offset is not None:  # confirm what was handled, so a successor starts after it
@@ -256,21 +258,19 @@ class TelegramAdapter:
     async def _webhook(self, request: Request) -> Response:
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self._secret.encode()):
-            _reject(403, "secret", "wrong or missing secret token")
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            _reject(415, "content_type", f"content type {media_type[:50]!r}, not JSON")
-        try:
-            data = json.loads(await request.body())
-        except ValueError:
-            _reject(400, "malformed", "the body is not JSON")
+            reject(self.name, 403, "secret", "wrong or missing secret token")
+        require_json(self.name, request.headers)
+        data = json_body(self.name, await request.body())
         update_id = data.get("update_id") if isinstance(data, dict) else None
         if not isinstance(update_id, int) or isinstance(update_id, bool):
-            _reject(400, "malformed", "not an update: no update_id")
+            reject(self.name, 400, "malformed", "not an update: no update_id")
         try:
+            conform(data, updates.UPDATE, "update")
             update = Update.de_json(data, self.bot)
+        except Malformed as exc:
+            reject(self.name, 400, "malformed", f"not an update: fields of the wrong shape ({exc})")
         except Exception:  # PTB found fields of the wrong shape
-            _reject(400, "malformed", "not an update: fields of the wrong shape")
+            reject(self.name, 400, "malformed", "not an update: fields of the wrong shape")
         try:
             await self._handle(update)
         except Exception:  # the event was not committed: Telegram delivers it again
@@ -309,7 +309,9 @@ class TelegramAdapter:
         receipts = [await self._inbox(event) for event in reading.events]
         redelivered = bool(receipts) and all(receipt.duplicate for receipt in receipts)
         if reading.tap is not None and not redelivered:  # answered the first time
-            task = asyncio.create_task(_logged(self._answer_tap(reading)))
+            task = asyncio.create_task(
+                logged(log, "telegram background work", self._answer_tap(reading))
+            )
             self._followups.add(task)
             task.add_done_callback(self._followups.discard)
 
@@ -464,20 +466,20 @@ class TelegramAdapter:
         return _shortened(render(text, PLAIN))
 
 
-def _reject(status: int, reason: str, detail: str) -> NoReturn:
-    """Turn a webhook request away; bot/web.py logs the HTTPException with its reason."""
-    metrics.rejected("telegram", reason)
-    raise HTTPException(status, detail=f"telegram: {detail}")
-
-
-async def _logged(work: Awaitable[None]) -> None:
-    try:
-        await work
-    except Exception:
-        log.exception("telegram background work failed")
-
-
 # Details.
+
+
+def _well_formed(update: Update) -> bool:
+    """Does a polled update have the types the webhook's would be checked for?"""
+    try:
+        conform(update.to_dict(), updates.UPDATE, "update")
+    except Malformed as exc:
+        metrics.rejected("telegram", "malformed")
+        log.warning(
+            "telegram update ignored", extra={"update_id": update.update_id, "reason": str(exc)}
+        )
+        return False
+    return True
 
 
 def _description(command: CommandInfo, locale: str, default: str) -> str:

@@ -31,6 +31,7 @@ from telegram import (
 )
 
 from adapters import telegram_buttons as buttons
+from adapters.http import Required, Shape
 from adapters.mentions import member_link
 from bot.events import (
     ChoiceMade,
@@ -44,6 +45,52 @@ from bot.events import (
 PLATFORM = "telegram"
 _GROUPS = (Chat.GROUP, Chat.SUPERGROUP)
 _INSIDE = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
+
+
+# The types of every field read here or by the tap's answer (adapters/telegram.py), checked
+# before python-telegram-bot builds an Update: it takes a number for `text` and lets it fail
+# far away. https://core.telegram.org/bots/api#update
+_USER: Shape = {
+    "id": Required(int),
+    "is_bot": Required(bool),
+    "first_name": Required(str),
+    "last_name": str,
+    "username": str,
+    "language_code": str,
+}
+_CHAT: Shape = {"id": Required(int), "type": Required(str), "title": str}
+_MESSAGE: Shape = {
+    "message_id": Required(int),
+    "from": _USER,
+    "chat": Required(_CHAT),
+    "text": str,
+    "entities": [
+        {"type": Required(str), "offset": Required(int), "length": Required(int), "user": _USER}
+    ],
+    "new_chat_members": [_USER],
+    "reply_markup": {
+        "inline_keyboard": Required([[{"text": str, "callback_data": str, "url": str}]])
+    },
+}
+_MEMBER: Shape = {"status": Required(str), "user": Required(_USER)}
+_CHANGE: Shape = {
+    "chat": Required(_CHAT),
+    "from": Required(_USER),
+    "old_chat_member": Required(_MEMBER),
+    "new_chat_member": Required(_MEMBER),
+}
+UPDATE: Shape = {
+    "update_id": Required(int),
+    "message": _MESSAGE,
+    "callback_query": {
+        "id": Required(str),
+        "from": Required(_USER),
+        "message": _MESSAGE,
+        "data": str,
+    },
+    "chat_member": _CHANGE,
+    "my_chat_member": _CHANGE,
+}
 
 
 @dataclass(frozen=True)

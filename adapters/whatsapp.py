@@ -22,14 +22,11 @@ import asyncio
 import contextlib
 import hashlib
 import hmac
-import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
-from typing import NoReturn
 
 import httpx
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -37,7 +34,7 @@ from starlette.routing import Route
 from adapters import whatsapp_graph as graph
 from adapters import whatsapp_messages as bodies
 from adapters import whatsapp_notifications as notifications
-from bot import metrics
+from adapters.http import json_body, reject, require_json
 from bot.adapter import AdapterConfigError, Capabilities, DeliveryError, Inbox, RateLimit
 from bot.messages import OutgoingMessage
 from bot.settings import Secrets, Settings, WhatsAppSettings
@@ -164,18 +161,13 @@ class WhatsAppAdapter:
             return self._verification(request)
         body = await request.body()
         if not self._signed(body, request.headers.get(SIGNATURE_HEADER, "")):
-            _reject(401, "bad_signature", f"wrong or missing {SIGNATURE_HEADER}")
-        media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-        if media_type != "application/json":
-            _reject(415, "content_type", f"content type {media_type[:50]!r}, not JSON")
-        try:
-            payload = json.loads(body)
-        except ValueError:
-            _reject(400, "malformed", "the body is not JSON")
+            reject(self.name, 401, "bad_signature", f"wrong or missing {SIGNATURE_HEADER}")
+        require_json(self.name, request.headers)
+        payload = json_body(self.name, body)
         try:
             reading = notifications.read(payload, self.settings.phone_number_id or "")
         except notifications.Malformed as exc:
-            _reject(400, "malformed", f"not a notification: {exc}")
+            reject(self.name, 400, "malformed", f"not a notification: {exc}")
         if reading.ignored:
             log.info(
                 "whatsapp notification ignored in part",
@@ -197,10 +189,10 @@ class WhatsAppAdapter:
         if params.get("hub.mode") != "subscribe" or not hmac.compare_digest(
             token, self._verify_token
         ):
-            _reject(403, "verify_token", "wrong hub.verify_token or hub.mode")
+            reject(self.name, 403, "verify_token", "wrong hub.verify_token or hub.mode")
         challenge = params.get("hub.challenge", "")
         if not challenge or len(challenge) > MAX_CHALLENGE:
-            _reject(400, "malformed", "no hub.challenge")
+            reject(self.name, 400, "malformed", "no hub.challenge")
         log.info("whatsapp webhook verified")
         return PlainTextResponse(challenge)
 
@@ -283,9 +275,3 @@ def _window_closed(last_inbound_at: datetime | None, now: datetime) -> str | Non
         f"the member last wrote at {last_inbound_at.isoformat(timespec='minutes')},"
         " more than 24 hours ago"
     )
-
-
-def _reject(status: int, reason: str, detail: str) -> NoReturn:
-    """Turn a webhook request away; bot/web.py logs the HTTPException with its reason."""
-    metrics.rejected("whatsapp", reason)
-    raise HTTPException(status, detail=f"whatsapp: {detail}")

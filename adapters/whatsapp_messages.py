@@ -20,7 +20,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from adapters.markdown import WHATSAPP, render
+from adapters.markdown import WHATSAPP, render, unformatted
 from bot.messages import OutgoingMessage, numbered_text
 
 JSON = dict[str, Any]
@@ -78,7 +78,8 @@ def template(message: OutgoingMessage) -> JSON:
     content: JSON = {"name": ref.name, "language": {"code": ref.language}}
     if ref.parameters:
         parameters = [
-            {"type": "text", "text": _PARAMETER_SPACE.sub(" ", value).strip() or "-"}
+            # A parameter is member text (their name): WhatsApp would format it, so it is not.
+            {"type": "text", "text": unformatted(_PARAMETER_SPACE.sub(" ", value).strip()) or "-"}
             for value in ref.parameters
         ]
         content["components"] = [{"type": "body", "parameters": parameters}]

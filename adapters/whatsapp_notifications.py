@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from typing import Any, cast, get_args
 
 from adapters import whatsapp_messages as bodies
+from adapters.http import Malformed  # what a reader raises for what it cannot take
 from bot.events import (
     ChoiceMade,
     CommandInvoked,
@@ -41,10 +42,6 @@ PLATFORM = "whatsapp"
 OBJECT = "whatsapp_business_account"
 MAX_ID = 200  # wamids are about 60 characters; dedupe keys hold 255
 _STATUSES = frozenset(get_args(DeliveryStatus))
-
-
-class Malformed(ValueError):
-    """Not a notification Meta would send."""
 
 
 @dataclass(frozen=True)

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import re
 import threading
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import ThreadPoolExecutor
@@ -49,16 +50,30 @@ def _link(url: str, text: str) -> str:
     return f"[{text}]({url})" if text else url
 
 
+# Zulip's Markdown has no backslash escapes, but it reads HTML entities as their characters
+# after mentions, links and formatting have been found (zerver/lib/markdown: the `entity`
+# pattern comes after them). So text gets entities for what would start a mention (`@**all**`,
+# `@_**…**`, `@*group*`), a stream link (`#**…**`), bold, code, a link, `~~strike~~`, `$$math$$`,
+# a <time:…> or a quote (Zulip has no raw HTML: other `<` and `>` are text already); an `&`
+# only where it would read as an entity. Code spans are literal.
+_ZULIP_SPECIAL = re.compile(r"[*`\[\]]|~~+|\$\$+|<(?=time:)|(?:^|(?<=\n))>|&(?=#?[0-9A-Za-z]+;)")
+
+
+def _zulip_escape(text: str) -> str:
+    return _ZULIP_SPECIAL.sub(lambda found: "".join(f"&#{ord(c)};" for c in found[0]), text)
+
+
 # Zulip's Markdown reads our subset as we do, except `_italic_` (Zulip only knows `*italic*`)
-# and `<autolinks>`. Text is passed as it is: escaping it would show backslashes in code spans.
-# A member is mentioned silently by name and id: https://zulip.com/help/mention-a-user-or-group
+# and `<autolinks>`. A member is mentioned silently by name and id:
+# https://zulip.com/help/mention-a-user-or-group
 ZULIP = Dialect(
     ("**", "**"),
     ("*", "*"),
     ("`", "`"),
     _link,
-    lambda text: text,
+    _zulip_escape,
     lambda member, name: f"@_**{name}|{member}**",
+    lambda code: code,
 )
 
 
@@ -150,13 +165,13 @@ class ZulipAdapter:
         return any(thread.is_alive() for thread, _ in self._consumers)
 
     def rate_limits(self, message: OutgoingMessage) -> list[RateLimit]:
-        if message.outbox_id in self._answers:  # goes back in a webhook's answer, not the API
+        if self._answers.holds(message.outbox_id, message.recipient):  # in a webhook's answer
             return []
         return [RateLimit("bot", *self.settings.send_limit)]
 
     async def send(self, message: OutgoingMessage) -> str:
         content = _content(message)
-        if delivery_id := self._answers.take(message.outbox_id, content):
+        if delivery_id := self._answers.take(message.outbox_id, message.recipient, content):
             return delivery_id
         api = await self._api_or_error()
         held = api.rate.hold()
@@ -252,9 +267,10 @@ class ZulipAdapter:
         try:
             for event in reading.events:
                 receipt = await self._inbox(event)
-                if reading.direct:  # the replies may go back in the answer
+                if reading.direct:  # the replies to the writer may go back in the answer
                     budget = self.settings.reply_budget_seconds
-                    content = await self._answers.gather(receipt, message["id"], budget)
+                    writer = event.conversation  # their direct messages with the bot
+                    content = await self._answers.gather(receipt, message["id"], writer, budget)
         except Exception:  # not committed: Zulip tells the member it failed
             log.exception("zulip message not handled", extra={"message_id": message["id"]})
             return Response("not handled", status_code=500)

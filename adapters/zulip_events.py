@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from functools import cached_property
 from typing import Any
 
+from adapters.http import Malformed, Shape, conform
 from adapters.mentions import member_link, quoted_name
 from bot.events import (
     CommandInvoked,
@@ -52,8 +53,16 @@ _KINDS = {
 }
 
 
-class Malformed(ValueError):
-    """Not a Zulip message or event of the documented shape."""
+# The types of the fields read here besides those checked where they are read.
+# https://zulip.com/api/get-events#message
+_MESSAGE: Shape = {
+    "sender_email": str,
+    "sender_full_name": str,
+    "subject": str,
+    "is_me_message": bool,
+    "submessages": [dict],
+    "display_recipient": (str, list),
+}
 
 
 @dataclass(frozen=True)
@@ -119,6 +128,7 @@ def read_join(person: JSON) -> Reading:
 def read_message(message: JSON, bot: BotUser, *, mentioned: bool = False) -> Reading:
     """A message the bot received. `mentioned`: Zulip says it @-mentions the bot (an outgoing
     webhook's `mention` trigger); otherwise the content says."""
+    conform(message, _MESSAGE, "message")
     message_id, sender_id = message.get("id"), message.get("sender_id")
     content, kind = message.get("content"), message.get("type")
     if not _is_id(message_id) or not _is_id(sender_id) or not isinstance(content, str):

@@ -9,42 +9,46 @@ Replies to a direct message between one member and the bot may go back in the an
 (`{"content": ...}`), which Zulip posts there as one message: `Answers` keeps, by outbox row,
 the replies the sender hands over while the request waits for them (up to a budget). They are
 then delivered as far as the outbox knows. Later replies go through the API, in order behind
-them.
+them. Only replies to the member who wrote, in that conversation, may ride the answer: what
+the same event sends anyone else (a kudos notice to the member thanked, an offer to a mentor)
+goes through the API, or the writer would read it and its recipient never.
 """
 
 from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 from typing import Any, NoReturn
 
-from starlette.exceptions import HTTPException
 from starlette.requests import Request
 
-from adapters.zulip_events import BotUser
-from bot import metrics
+from adapters import http
+from adapters.http import Malformed, Shape, conform, json_body, require_json
+from adapters.zulip_events import PLATFORM, BotUser
 from bot.adapter import Receipt
 
 log = logging.getLogger("onramp.zulip")
 JSON = dict[str, Any]
 
 
+# What is read from a request besides its message (which adapters/zulip_events.py reads).
+_PAYLOAD: Shape = {"bot_email": str, "bot_full_name": str, "trigger": str}
+
+
 async def payload(request: Request, token: bytes) -> tuple[JSON, JSON]:
     """The request's payload and its message; or a 415, 400 or 403 (HTTPException)."""
-    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
-    if media_type != "application/json":
-        reject(415, "content_type", f"content type {media_type[:50]!r}, not JSON")
-    try:
-        data = json.loads(await request.body())
-    except ValueError:
-        reject(400, "malformed", "the body is not JSON")
+    require_json(PLATFORM, request.headers)
+    data = json_body(PLATFORM, await request.body())
     if not isinstance(data, dict):
         reject(400, "malformed", "not an outgoing webhook: not an object")
     given = data.get("token")
     if not isinstance(given, str) or not hmac.compare_digest(given.encode(), token):
         reject(403, "token", "wrong or missing token")
+    try:
+        conform(data, _PAYLOAD, "payload")
+    except Malformed as exc:
+        reject(400, "malformed", f"not an outgoing webhook: {exc}")
     message = data.get("message")
     if not isinstance(message, dict):
         reject(400, "malformed", "not an outgoing webhook: no message")
@@ -53,8 +57,7 @@ async def payload(request: Request, token: bytes) -> tuple[JSON, JSON]:
 
 def reject(status: int, reason: str, detail: str) -> NoReturn:
     """Turn a webhook request away; bot/web.py logs the HTTPException with its reason."""
-    metrics.rejected("zulip", reason)
-    raise HTTPException(status, detail=f"zulip: {detail}")
+    http.reject(PLATFORM, status, reason, detail)
 
 
 def bot_from(data: JSON, message: JSON) -> BotUser:
@@ -73,8 +76,9 @@ def bot_from(data: JSON, message: JSON) -> BotUser:
 class Answer:
     """The replies to one request's message, in outbox order."""
 
-    def __init__(self, message_id: int, max_length: int) -> None:
+    def __init__(self, message_id: int, writer: str, max_length: int) -> None:
         self.message_id = message_id
+        self.writer = writer  # the recipient the answer reaches: who wrote, where they wrote
         self.max_length = max_length
         self.replies: dict[int, str] = {}  # outbox id -> content
         self.open = True
@@ -99,20 +103,24 @@ class Answers:
         self.max_length = max_length
         self._by_row: dict[int, Answer] = {}
 
-    def __contains__(self, outbox_id: object) -> bool:
-        return outbox_id in self._by_row
-
-    def take(self, outbox_id: int | None, content: str) -> str | None:
-        """The sender hands a reply over: its delivery id if it goes in an answer."""
+    def holds(self, outbox_id: int | None, recipient: str) -> bool:
+        """May this message go back in an answer a request is waiting for?"""
         answer = self._by_row.get(outbox_id) if outbox_id is not None else None
-        return answer.take(outbox_id, content) if answer is not None and outbox_id else None
+        return answer is not None and answer.open and answer.writer == recipient
 
-    async def gather(self, receipt: Receipt, message_id: int, budget: float) -> str:
-        """The replies of `receipt` the sender hands over within `budget` seconds. Called
-        as soon as the event is committed, before the sender can have started on them."""
+    def take(self, outbox_id: int | None, recipient: str, content: str) -> str | None:
+        """The sender hands a message over: its delivery id if it goes in an answer."""
+        if outbox_id is None or not self.holds(outbox_id, recipient):
+            return None
+        return self._by_row[outbox_id].take(outbox_id, content)
+
+    async def gather(self, receipt: Receipt, message_id: int, writer: str, budget: float) -> str:
+        """The replies of `receipt` to `writer` that the sender hands over within `budget`
+        seconds. Called as soon as the event is committed, before the sender can have started
+        on them."""
         if receipt.duplicate or not receipt.outbox_ids or receipt.settled is None:
             return ""
-        answer = Answer(message_id, self.max_length)
+        answer = Answer(message_id, writer, self.max_length)
         for outbox_id in receipt.outbox_ids:
             self._by_row[outbox_id] = answer
         try:

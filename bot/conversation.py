@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Awaitable, Callable, Mapping
 from datetime import datetime
 from typing import Any
@@ -21,11 +22,15 @@ from flows.engine import (
     SaveAnswer,
     SetProfile,
     Start,
+    StepFailed,
     advance,
 )
 from flows.schema import CONSENT_PREFIX, Flow
 from storage import consent, due, runs
 from storage.models import FlowRun
+from storage.privacy import pseudonym
+
+log = logging.getLogger("onramp.flows")
 
 COLUMN_FIELDS = ("locale", "timezone", "display_name")
 
@@ -71,7 +76,7 @@ async def start_flow(turn: Turn, flow: Flow, context: Mapping[str, Any] | None =
     await turn.session.flush()
     if run.expires_at is not None:
         await turn.schedule("flow.expire", expire_key(run), run.expires_at, {"run": run.id})
-    await _apply(turn, run, flow, advance(flow, RunState(), Start(), _context(turn, run)))
+    await _apply(turn, run, flow, _advance(turn, run, flow, RunState(), Start()))
     return run
 
 
@@ -85,7 +90,27 @@ async def continue_flow(turn: Turn, run: FlowRun, given: FlowInput) -> None:
         await runs.answers_of(turn.session, _run_id(run)),
         waiting=bool(run.state.get("waiting")),
     )
-    await _apply(turn, run, flow, advance(flow, state, given, _context(turn, run)))
+    await _apply(turn, run, flow, _advance(turn, run, flow, state, given))
+
+
+def _advance(turn: Turn, run: FlowRun, flow: Flow, state: RunState, given: FlowInput) -> Outcome:
+    try:
+        return advance(flow, state, given, _context(turn, run))
+    except StepFailed as failed:
+        # Where, for the operator (the member is told "something went wrong" by the
+        # dispatcher); `onramp check` then names the problem in the content.
+        log.error(
+            "a flow step failed",
+            extra={
+                "flow": failed.flow,
+                "step": failed.step,
+                "locale": failed.locale,
+                "variable": failed.variable,
+                "error": failed.error,
+                "member": pseudonym(turn.member.id or 0),
+            },
+        )
+        raise
 
 
 def _context(turn: Turn, run: FlowRun) -> Context:

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col
 
-from bot import commands, conversation
+from bot import commands, conversation, failed_events
 from bot.adapter import Receipt, opt_out_keywords
 from bot.events import (
     ChoiceMade,
@@ -23,6 +23,7 @@ from bot.events import (
     Event,
     MemberJoined,
     MessageReceived,
+    ProfileChanged,
     UnsupportedReceived,
 )
 from bot.messages import Invite
@@ -30,6 +31,7 @@ from bot.turn import Turn
 from flows.content import ContentTree
 from flows.engine import Pick, Reply, Resume
 from storage import campaigns, members, outbox, runs, writeback
+from storage import failed_events as failed_store
 from storage.models import FlowRun, Identity, Member, ProcessedEvent
 from storage.privacy import pseudonym
 from storage.session import Database, Session, dialect_insert
@@ -54,10 +56,13 @@ class Dispatcher:
         content: ContentTree,
         clock: Clock = utcnow,
         claim: Claim | None = None,
+        attempts: int = 3,
     ) -> None:
         self.db = db
         self.content = content
         self.clock = clock
+        # How many times an event is tried before it is recorded as failed ([events] attempts).
+        self.attempts = max(1, attempts)
         # Leases the replies for delivery in the event's own transaction (the sender's
         # `claim_in`), so the sender need not open one of its own to claim them.
         self.claim = claim
@@ -67,9 +72,82 @@ class Dispatcher:
         self._first_time = dialect_insert(db.engine.dialect.name)(table).on_conflict_do_nothing()
 
     async def handle(self, event: Event) -> Receipt:
-        """Apply one event exactly once. Returns the outbox rows to deliver after commit."""
-        if self.db.sqlite:
-            return await self._batched(event)
+        """Apply one event exactly once. Returns the outbox rows to deliver after commit.
+
+        An event whose handling raises is tried again, each time in a transaction of its own,
+        up to `attempts` times in all; then it is recorded as failed, its member is told, it
+        is marked processed (a redelivery is a duplicate), and this returns normally, so the
+        platform is answered and the events after it carry on. This raises only when even the
+        failure cannot be recorded (the database is down): the platform delivers it again."""
+        try:
+            return await (self._batched(event) if self.db.sqlite else self._alone(event))
+        except Exception as exc:
+            error = exc
+        attempts = 1
+        while attempts < self.attempts:
+            log.warning(
+                "event handling failed; trying again",
+                extra={
+                    "platform": event.platform,
+                    "kind": type(event).__name__,
+                    "attempt": attempts,
+                    "error": failed_events.error_name(error),
+                },
+            )
+            attempts += 1
+            try:
+                return await self._alone(event)
+            except Exception as exc:
+                error = exc
+        return await self._failed(event, error, attempts)
+
+    async def _failed(self, event: Event, error: Exception, attempts: int) -> Receipt:
+        """Record the failed event and queue the member's apology, in one transaction."""
+        try:
+            async with self.db.transaction() as session:
+                now = self.clock()
+                if not await self._first_time_seen(session, event, now):
+                    return Receipt(duplicate=True)  # handled meanwhile: a redelivery elsewhere
+                member_id, outbox_ids = await failed_events.record(
+                    session,
+                    self.db,
+                    self.content,
+                    event,
+                    error,
+                    attempts,
+                    now,
+                    self._supported_locale(event.locale_hint),
+                )
+                [receipt] = await self._claimed(
+                    session, [Receipt(duplicate=False, outbox_ids=outbox_ids)]
+                )
+        except Exception:
+            failed_events.log_unrecorded(event, error, attempts)
+            raise
+        failed_events.log_failure(event, error, attempts, member_id)
+        return receipt
+
+    async def replay(self, dedupe_key: str) -> Receipt | None:
+        """Run a failed event again (`onramp events retry`), in one transaction, past the
+        dedupe that stops its redeliveries: on success it is marked retried and the event no
+        longer kept; if it raises, nothing changes but its count of attempts. None if there
+        is no failed event with this key still to replay."""
+        try:
+            async with self.db.transaction() as session:
+                failed = await failed_store.replayable(session, dedupe_key)
+                if failed is None or failed.event is None:
+                    return None
+                event = failed_events.decode(failed.event)
+                [receipt] = await self._claimed(session, [await self._handled(session, event)])
+                await failed_store.retried(session, failed, self.clock())
+        except Exception:
+            async with self.db.transaction() as session:
+                await failed_store.failed_again(session, dedupe_key)
+            raise
+        return receipt
+
+    async def _alone(self, event: Event) -> Receipt:
+        """The event in a transaction of its own."""
         for attempt in range(3):
             try:
                 async with self.db.transaction() as session:
@@ -101,8 +179,11 @@ class Dispatcher:
                 async with self.db.transaction() as session:
                     receipts = [await self._apply(session, event) for event, _ in batch]
                     receipts = await self._claimed(session, receipts)
-            except Exception:
-                await self._one_by_one(batch)  # each alone; a failing one gets its own error
+            except Exception as exc:
+                if len(batch) == 1:  # it was alone already: that was its attempt
+                    _fail(batch, exc)
+                else:
+                    await self._one_by_one(batch)  # each alone; a failing one gets its error
                 continue
             except BaseException as exc:  # the process is going down: nobody gets an answer
                 _fail(batch, exc)
@@ -140,18 +221,35 @@ class Dispatcher:
         ]
 
     async def _apply(self, session: Session, event: Event) -> Receipt:
-        now = self.clock()
+        if not await self._first_time_seen(session, event, self.clock()):
+            log.info("duplicate event", extra={"platform": event.platform})
+            return Receipt(duplicate=True)
+        return await self._handled(session, event)
+
+    async def _first_time_seen(self, session: Session, event: Event, now: datetime) -> bool:
+        """Mark the event processed; False if it was already (a redelivery)."""
         inserted = await session.core(
             self._first_time,
             {"dedupe_key": event.dedupe_key, "platform": event.platform, "received_at": now},
         )
-        if inserted.rowcount == 0:  # type: ignore[attr-defined]
-            log.info("duplicate event", extra={"platform": event.platform})
-            return Receipt(duplicate=True)
+        return bool(inserted.rowcount)
+
+    async def _handled(self, session: Session, event: Event) -> Receipt:
+        """What the event does, once it is known to be new."""
+        now = self.clock()
         if isinstance(event, DeliveryUpdate):  # about a message, not from a member
             await self._delivery(session, event, now)
             return Receipt(duplicate=False)
+        if isinstance(event, ProfileChanged):  # a rename on the platform: nothing to answer
+            found = await members.find_identity_and_run(
+                session, event.platform, event.workspace, event.actor
+            )
+            if found is not None and event.display_name:
+                found[1].display_name = event.display_name[:200]
+            return Receipt(duplicate=False)
         identity, member, run, created = await self._member(event, session)
+        if event.display_name and not member.display_name:  # unknown on first contact
+            member.display_name = event.display_name[:200]
         if identity.dm_conversation is None and event.conversation and event.private:
             identity.dm_conversation = event.conversation
         if (

@@ -63,6 +63,12 @@ class UnsupportedReceived(Event):
     kind: str  # the platform's name for it, e.g. "image", "reaction"
 
 
+@dataclass(frozen=True, kw_only=True)
+class ProfileChanged(Event):
+    """The member changed their profile on the platform (Slack's `user_change`): `display_name`
+    is the name they go by now. Nothing is answered, and nobody unknown becomes a member."""
+
+
 DeliveryStatus = Literal["sent", "delivered", "read", "failed"]
 
 

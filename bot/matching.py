@@ -8,7 +8,13 @@ A pair's score is a weighted sum of criteria, each between 0 and 1, with weights
   in their own zones, compared in UTC on the day of matching, so summer time counts), up to
   `full_overlap_hours`;
 - **language**: whether they share a language;
-- **experience**: whether the mentor has more experience than the newcomer.
+- **experience**: whether the mentor has more experience than the newcomer (both having said:
+  an unknown level counts for nothing).
+
+A pair's reasons (what an offer tells the mentor) are only what is known to hold: languages both
+speak, hours both are around (only when both gave a time zone), shared topics, and "new to open
+source, and you know your way around" only for a newcomer whose answer means `new` and a mentor
+whose answer means `experienced` (the levels of `content/matching.yaml`).
 
 Some pairs are never proposed (`excluded`): a mentor with themself, paused or full; a pair
 declined before; and whatever criterion the content makes a hard constraint (by default a
@@ -35,6 +41,9 @@ from ortools.graph.python import min_cost_flow
 from flows.schema import Matching
 
 CRITERIA = ("topics", "timezone", "language", "experience")
+# Experience levels, as `content/matching.yaml` maps the flows' answers to them.
+NEW, SOME, EXPERIENCED = 0, 1, 2
+UNKNOWN = -1  # in the score table: never said
 SCALE = 1000  # scores are whole thousandths in the flow's integer costs
 SLOTS = 48  # half hours of a day: zones a half hour off UTC (India) count exactly
 MAX_WORDS = 64  # languages, and topics, each fit in one 64-bit mask
@@ -73,9 +82,13 @@ class Person:
     id: int
     languages: frozenset[str]
     topics: frozenset[str]
-    timezone: str = "UTC"
+    timezone: str | None = "UTC"  # None: never said (counted as UTC, never given as a reason)
     hours: tuple[int, int] | None = None  # local hours [start, end) they can meet; may wrap
-    experience: int = 0  # 0 new, 1 some, 2 lots
+    experience: int | None = NEW  # NEW, SOME or EXPERIENCED; None: never said
+
+    @property
+    def zone(self) -> str:
+        return self.timezone or "UTC"
 
 
 @dataclass(frozen=True)
@@ -149,12 +162,12 @@ def score(newcomer: Person, mentor: Mentor, rules: Rules, when: datetime | None 
     if languages := newcomer.languages & mentor.languages:
         reasons.append(Reason("language", shared=tuple(sorted(languages))))
     both = _shared_slots(newcomer, mentor, rules, when)
-    if both:
-        part_of_day = _part_of_day(both, newcomer.timezone, when)
+    if both and newcomer.timezone and mentor.timezone:
+        part_of_day = _part_of_day(both, newcomer.zone, when)
         reasons.append(Reason("timezone", hours=both.bit_count() / 2, part_of_day=part_of_day))
     if topics := newcomer.topics & mentor.topics:
         reasons.append(Reason("topics", shared=tuple(sorted(topics))))
-    if mentor.experience > newcomer.experience:
+    if newcomer.experience == NEW and mentor.experience == EXPERIENCED:
         reasons.append(Reason("experience"))
     return Score(round(total, 3), tuple(reasons))
 
@@ -351,12 +364,12 @@ class _Table:
             n_topics=topics.masks(p.topics for p in newcomers),
             n_topic_count=np.array([len(p.topics) for p in newcomers], dtype=np.int64),
             n_slots=np.array([slots.of(p, newcomer=True) for p in newcomers], dtype=np.uint64),
-            n_experience=np.array([p.experience for p in newcomers], dtype=np.int64),
+            n_experience=_levels(newcomers),
             n_ids=np.array([p.id for p in newcomers], dtype=np.int64),
             m_languages=languages.masks(p.languages for p in mentors),
             m_topics=topics.masks(p.topics for p in mentors),
             m_slots=np.array([slots.of(p, newcomer=False) for p in mentors], dtype=np.uint64),
-            m_experience=np.array([p.experience for p in mentors], dtype=np.int64),
+            m_experience=_levels(mentors),
             m_ids=np.array([p.id for p in mentors], dtype=np.int64),
             room=np.array([p.room for p in mentors], dtype=np.int64),
         )
@@ -373,9 +386,10 @@ class _Table:
             "language": ((self.n_languages[rows, None] & self.m_languages[None, :]) != 0).astype(
                 np.float64
             ),
-            "experience": (self.m_experience[None, :] > self.n_experience[rows, None]).astype(
-                np.float64
-            ),
+            "experience": (
+                (self.m_experience[None, :] > self.n_experience[rows, None])
+                & (self.n_experience[rows, None] != UNKNOWN)
+            ).astype(np.float64),
         }
 
     def gains(self, rows: slice, declined: dict[int, list[int]]) -> NDArray[np.int64]:
@@ -396,6 +410,12 @@ class _Table:
             for column in declined.get(row, ()):
                 allowed[row - first, column] = False
         return np.where(allowed, gain, -1)
+
+
+def _levels(people: Sequence[Person]) -> NDArray[np.int64]:
+    return np.array(
+        [UNKNOWN if p.experience is None else p.experience for p in people], dtype=np.int64
+    )
 
 
 class _Vocabulary:
@@ -430,9 +450,9 @@ class _SlotCache:
         hours = person.hours or (self.rules.newcomer_hours if newcomer else None)
         if hours is None:
             return 0
-        key = (person.timezone, hours)
+        key = (person.zone, hours)
         if key not in self._cache:
-            self._cache[key] = _utc_slots(person.timezone, hours, self.when)
+            self._cache[key] = _utc_slots(person.zone, hours, self.when)
         return self._cache[key]
 
 

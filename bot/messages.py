@@ -47,7 +47,8 @@ class Invite:
 
 @dataclass(frozen=True)
 class OutgoingMessage:
-    """Text is Markdown: **bold**, *italic*, `code`, [links](https://…) and line breaks."""
+    """Text is Markdown: **bold**, *italic*, `code`, [links](https://…) and line breaks.
+    Whatever a member wrote is escaped in it (flows/markup.py): text, never markup."""
 
     platform: str
     recipient: str

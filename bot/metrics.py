@@ -18,12 +18,14 @@ from prometheus_client import (
     PROCESS_COLLECTOR,
     CollectorRegistry,
     Counter,
+    Info,
 )
 from prometheus_client.core import GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from sqlalchemy import func, select
 from sqlmodel import col
 
+from bot.version import VERSION
 from storage import outbox
 from storage.models import Outbox
 from storage.session import Database
@@ -31,6 +33,10 @@ from storage.session import Database
 REGISTRY = CollectorRegistry()
 for _standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
     REGISTRY.register(_standard)
+
+# Which version is running: `onramp_build_info{version="0.1.0"} 1`, for dashboards and for
+# telling replicas apart during a rolling upgrade.
+Info("onramp_build", "The running Onramp's version.", registry=REGISTRY).info({"version": VERSION})
 
 _received = Counter(
     "onramp_events_received",
@@ -68,7 +74,14 @@ _retried = Counter(
     ["platform"],
     registry=REGISTRY,
 )
-_PER_PLATFORM = (_received, _deduplicated, _sent, _failed, _retried)
+_failed_events = Counter(
+    "onramp_failed_events",
+    "Events whose handling kept failing: recorded as failed (onramp events failed) and "
+    "acknowledged, so the events after them carry on.",
+    ["platform"],
+    registry=REGISTRY,
+)
+_PER_PLATFORM = (_received, _deduplicated, _sent, _failed, _retried, _failed_events)
 
 
 def declare(platforms: Iterable[str]) -> None:
@@ -91,6 +104,10 @@ def rejected(platform: str, reason: str) -> None:
     such as `bad_signature`, `stale`, `malformed` or `body_too_large`, never request data:
     each distinct value is a new time series."""
     _rejected.labels(platform, reason).inc()
+
+
+def failed_event(platform: str) -> None:
+    _failed_events.labels(platform).inc()
 
 
 def sent(platform: str) -> None:

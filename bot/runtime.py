@@ -6,7 +6,8 @@ import asyncio
 import contextlib
 import gc
 import logging
-from collections.abc import Callable, Mapping
+import math
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
@@ -25,6 +26,7 @@ from bot.leadership import Leadership
 from bot.mentorship import batch as mentorship_batch
 from bot.sender import Sender
 from bot.settings import Settings
+from bot.version import VERSION
 from flows.content import ContentTree, load_tree_or_raise
 from storage import housekeeping, outbox
 from storage.migrate import upgrade
@@ -88,7 +90,9 @@ class Onramp:
         self.sender = Sender(
             db, self.adapters, settings.sender, clock, settings.campaigns.reserve_share
         )
-        self.dispatcher = Dispatcher(db, content, clock, claim=self.sender.claim_in)
+        self.dispatcher = Dispatcher(
+            db, content, clock, claim=self.sender.claim_in, attempts=settings.events.attempts
+        )
         self.timers = DueWorkRunner(db, content, settings.clock, clock, self.sender.kick)
         self.timers.platform_rates = campaign_delivery.platform_rates(self.adapters)
         self.timers.campaigns = campaign_delivery.Context(
@@ -143,7 +147,9 @@ class Onramp:
 
     async def start(self) -> None:
         if web.wanted(self.settings.web, self.adapters):
-            self.web = web.WebServer(web.create_app(self), self.settings.web)
+            # uvicorn gives up on requests (whole seconds) before the whole stop must be over.
+            grace = max(1, math.ceil(self.settings.runtime.stop_timeout_seconds) - 1)
+            self.web = web.WebServer(web.create_app(self), self.settings.web, grace)
             self.web.bind()  # first: a busy port stops start-up before anything has started
         if self.db.sqlite:  # one process owns a SQLite database: nothing is still in flight
             async with self.db.transaction() as session:
@@ -197,6 +203,7 @@ class Onramp:
         log.info(
             "onramp started",
             extra={
+                "version": VERSION,
                 "adapters": ",".join(self.adapters),
                 "web_port": self.web.port if self.web else None,
             },
@@ -226,28 +233,55 @@ class Onramp:
                 events_before=now - timedelta(days=retention.processed_events_days),
                 sent_before=now - timedelta(days=retention.sent_messages_days),
             )
-        log.info("housekeeping", extra={"pruned_events": events, "pruned_messages": sent})
+            failed = await housekeeping.prune_failed_events(
+                session, before=now - timedelta(days=retention.failed_events_days)
+            )
+        log.info(
+            "housekeeping",
+            extra={"pruned_events": events, "pruned_messages": sent, "pruned_failed": failed},
+        )
 
-    async def run_until_closed(self) -> None:
-        """Serve until an adapter that owns the session (the console) closes, the web server
-        stops of its own accord (it should not), or forever."""
+    async def run_until_closed(self, stop_requested: asyncio.Event | None = None) -> None:
+        """Serve until a stop is requested (SIGTERM, SIGINT), an adapter that owns the session
+        (the console) closes, the web server stops of its own accord (it should not), or
+        forever."""
         endings = [
             asyncio.ensure_future(adapter.closed())
             for adapter in self.adapters.values()
             if hasattr(adapter, "closed")
         ]
-        if self.web is not None and self.web.task is not None:
-            endings.append(self.web.task)
-        if not endings:
-            await asyncio.Event().wait()
-        await asyncio.wait(endings, return_when=asyncio.FIRST_COMPLETED)
+        requested = asyncio.ensure_future((stop_requested or asyncio.Event()).wait())
+        try:
+            waited = [*endings, requested]
+            if self.web is not None and self.web.task is not None:
+                waited.append(self.web.task)
+            await asyncio.wait(waited, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for ending in [*endings, requested]:
+                ending.cancel()
         if self.web is not None and self.web.task is not None and self.web.task.done():
             log.error("the web server stopped unexpectedly; shutting down")
 
     async def stop(self) -> None:
+        """Stop in the order that loses nothing and sends nothing twice, within
+        `[runtime] stop_timeout_seconds`:
+
+        1. intake: the web server stops accepting and answers the requests in flight, which
+           wait for their events' commits; leaders stop polling (an update handed over but
+           not acknowledged is fetched again after the restart, and deduplicated);
+        2. the timers, so no new due work starts;
+        3. the sender, once no message is out with a platform unrecorded: a message sent but
+           not recorded would go again after the restart; the rest stay queued for it;
+        4. the adapters (the sender needed their clients until then), then the database.
+
+        Whatever is still waiting at the deadline is abandoned: nothing of it was committed or
+        marked sent, so the next start does it again."""
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        deadline = started + self.settings.runtime.stop_timeout_seconds
         if self.web is not None:  # first: no new requests while everything else stops
             try:
-                await self.web.stop()
+                await _within(deadline, self.web.stop(), "web requests in flight")
             except Exception:
                 log.exception("web server failed while stopping")
         for task in self._leading:
@@ -255,13 +289,27 @@ class Onramp:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
         self._leading.clear()
-        for adapter in self.adapters.values():
-            with contextlib.suppress(Exception):
-                await adapter.stop()
         if self.scheduler is not None and self.scheduler.running:
             self.scheduler.shutdown(wait=False)
         if self._sender_task is not None:
-            self._sender_task.cancel()
+            await _within(deadline, self.sender.quiesce(), "messages being sent")
+            sending, self._sender_task = self._sender_task, None
+            sending.cancel()
             with contextlib.suppress(asyncio.CancelledError):
-                await self._sender_task
+                await sending
+        for adapter in self.adapters.values():
+            with contextlib.suppress(Exception):
+                # An adapter finishing its own work (an edit, a webhook answer) gets what is
+                # left of the time, and a second at least to close its connections.
+                await _within(max(deadline, loop.time() + 1.0), adapter.stop(), adapter.name)
         await self.db.dispose()
+        log.info("onramp stopped", extra={"seconds": round(loop.time() - started, 2)})
+
+
+async def _within(deadline: float, work: Awaitable[None], what: str) -> None:
+    """Await `work` until the loop time `deadline`; past it, cancel it and say so."""
+    try:
+        async with asyncio.timeout_at(deadline):
+            await work
+    except TimeoutError:
+        log.warning("stop timed out; abandoning the rest", extra={"waiting_for": what})

@@ -137,6 +137,13 @@ class Sender:
             claimed, self._claimed = self._claimed, []
             await self._deliver_rows(claimed)
 
+    async def quiesce(self) -> None:
+        """For stopping: wait until no message is out with a platform unrecorded, and keep it
+        so (every sending slot is taken and kept). What is cancelled after this was not sent,
+        so nothing goes twice after the restart."""
+        for _ in range(self.settings.concurrency):
+            await self._semaphore.acquire()
+
     def settled(self, outbox_ids: Iterable[int]) -> asyncio.Future[None]:
         """Resolves once each of these rows has had its delivery attempt."""
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()

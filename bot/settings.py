@@ -6,27 +6,36 @@ own SDKs use (see `Secrets`).
 
 from __future__ import annotations
 
+import json
 import os
 import re
+import tomllib
 import zoneinfo
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import (
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     PositiveFloat,
     PositiveInt,
     SecretStr,
+    ValidationError,
     field_validator,
 )
 from pydantic_settings import (
     BaseSettings,
+    NoDecode,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
     TomlConfigSettingsSource,
 )
+
+from bot import settings_problems
+from bot.settings_problems import SettingsError
+from storage.database import DatabaseUrlError, async_url
 
 DEFAULT_CONFIG = Path("bot.toml")
 
@@ -35,12 +44,39 @@ class Section(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
 
+def _comma_list(value: Any) -> Any:
+    """A list from the environment as an operator writes it, `slack,telegram`, or as JSON,
+    `["slack", "telegram"]`; bot.toml's own lists pass through."""
+    if not isinstance(value, str):
+        return value
+    if value.lstrip().startswith("["):
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value  # reported as "expected a list"
+    return [item.strip() for item in value.split(",") if item.strip()]
+
+
+# NoDecode: pydantic-settings would otherwise insist on JSON for a list in the environment.
+CommaList = Annotated[list[str], NoDecode, BeforeValidator(_comma_list)]
+
+
 class DatabaseSettings(Section):
+    # postgres:// and postgresql:// (as hosting providers give them) mean asyncpg; sqlite:///
+    # means aiosqlite.
     url: str = "sqlite+aiosqlite:///data/onramp.db"
     # SQLite durability: NORMAL survives any process crash in WAL mode; FULL survives power loss.
     sqlite_synchronous: Literal["OFF", "NORMAL", "FULL", "EXTRA"] = "NORMAL"
     migrate_on_start: bool = True
     echo: bool = False
+
+    @field_validator("url")
+    @classmethod
+    def _async_driver(cls, url: str) -> str:
+        try:
+            return async_url(url)
+        except DatabaseUrlError as exc:
+            raise ValueError(str(exc)) from None
 
 
 class ContentSettings(Section):
@@ -50,7 +86,8 @@ class ContentSettings(Section):
 class AdaptersSettings(Section):
     # Unset: every platform whose secrets are in the environment (SLACK_BOT_TOKEN and its
     # signing secret or app token, TELEGRAM_BOT_TOKEN…), or the console when there are none.
-    enabled: list[str] | None = None
+    # In the environment, a comma list: ONRAMP_ADAPTERS__ENABLED=slack,telegram (or JSON).
+    enabled: CommaList | None = None
 
 
 class ConsoleSettings(Section):
@@ -107,9 +144,17 @@ class CampaignSettings(Section):
         return zone
 
 
+class EventSettings(Section):
+    # How many times an event whose handling raises is tried before it is recorded as failed
+    # (`onramp events failed`), acknowledged, and the events after it handled.
+    attempts: int = Field(default=3, ge=1, le=10)
+
+
 class RetentionSettings(Section):
     processed_events_days: int = Field(default=30, ge=1)
     sent_messages_days: int = Field(default=90, ge=1)
+    # Failed events, and the events kept to run them again (`onramp events retry`).
+    failed_events_days: int = Field(default=14, ge=1)
 
 
 class WebSettings(Section):
@@ -122,6 +167,10 @@ class WebSettings(Section):
     enabled: Literal["auto", "always", "never"] = "auto"
     # Larger request bodies are answered 413 before any adapter sees them.
     max_body_bytes: int = Field(default=1024 * 1024, ge=1)
+    # Webhook requests handled at once; more wait their turn, first come first served, so a
+    # burst is answered in order instead of all at once too late, and /healthz, /readyz and
+    # /metrics (which never wait) still answer in milliseconds.
+    max_concurrent_webhooks: int = Field(default=64, ge=1)
 
 
 class TelegramSettings(Section):
@@ -151,7 +200,7 @@ class SlackSettings(Section):
     # Welcome everyone who joins the workspace (team_join) ...
     welcome_workspace_joins: bool = True
     # ... and everyone who joins one of these channels (ids such as C0123ABCD).
-    welcome_channels: list[str] = Field(default_factory=list)
+    welcome_channels: CommaList = Field(default_factory=list)
     # chat.postMessage limits the sender keeps to: (messages, per seconds).
     channel_limit: tuple[PositiveInt, PositiveFloat] = (1, 1.0)
     workspace_limit: tuple[PositiveInt, PositiveFloat] = (300, 60.0)
@@ -248,6 +297,14 @@ class ZulipSettings(Section):
     request_timeout_seconds: float = Field(default=15.0, gt=0)
 
 
+class RuntimeSettings(Section):
+    # On SIGTERM or SIGINT the bot stops taking events, lets the turns and sends in flight
+    # finish, and exits; whatever is still running after this long is abandoned (and redone
+    # after the next start: nothing was committed or marked sent for it). Keep it below what
+    # the supervisor waits before it kills: 10 s for `docker stop`, 30 s on Kubernetes.
+    stop_timeout_seconds: float = Field(default=8.0, gt=0)
+
+
 class LoggingSettings(Section):
     level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     format: Literal["json", "text"] = "text"
@@ -271,6 +328,7 @@ class Settings(BaseSettings):
     console: ConsoleSettings = ConsoleSettings()
     sender: SenderSettings = SenderSettings()
     clock: ClockSettings = ClockSettings()
+    events: EventSettings = EventSettings()
     retention: RetentionSettings = RetentionSettings()
     campaigns: CampaignSettings = CampaignSettings()
     web: WebSettings = WebSettings()
@@ -278,6 +336,7 @@ class Settings(BaseSettings):
     slack: SlackSettings = SlackSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()
     zulip: ZulipSettings = ZulipSettings()
+    runtime: RuntimeSettings = RuntimeSettings()
     logging: LoggingSettings = LoggingSettings()
 
     @classmethod
@@ -313,12 +372,19 @@ class Secrets(BaseSettings):
 
 
 def load_settings(config_file: Path | None = None, **overrides: object) -> Settings:
-    """Settings from `config_file` (default ./bot.toml, or ONRAMP_CONFIG), env and overrides."""
+    """Settings from `config_file` (default ./bot.toml, or ONRAMP_CONFIG), env and overrides.
+
+    Raises `SettingsError` with one line per problem, in bot.toml's words."""
     chosen = config_file or Path(os.environ.get("ONRAMP_CONFIG", DEFAULT_CONFIG))
     if config_file is not None and not chosen.is_file():
-        raise FileNotFoundError(f"settings file {chosen} not found")
+        raise SettingsError([f"settings file {chosen} not found"])
 
     class _Loaded(Settings):
         config_file: ClassVar[Path] = chosen
 
-    return _Loaded(**overrides)  # type: ignore[arg-type]
+    try:
+        return _Loaded(**overrides)  # type: ignore[arg-type]
+    except tomllib.TOMLDecodeError as exc:
+        raise settings_problems.toml_syntax(chosen, exc) from None
+    except ValidationError as exc:
+        raise settings_problems.from_validation(exc, Settings, chosen) from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime
@@ -76,13 +77,19 @@ class Turn:
         self, key: str, count: int | None = None, *, locale: str | None = None, **context: Any
     ) -> str:
         """A text of `content/system.yaml` in the member's language (or `locale`); `context`
-        is what it sees as `{{ context.* }}`."""
-        return render(
-            self.content.system[key],
-            locale or self.member.locale,
-            self.content.community.default_locale,
-            self.template_variables(count, context),
-        )
+        is what it sees as `{{ context.* }}`: member text there is escaped, `Markdown` (a
+        mention, a text already rendered) goes in as it is. The text is itself `Markdown`."""
+        try:
+            return render(
+                self.content.system[key],
+                locale or self.member.locale,
+                self.content.community.default_locale,
+                self.template_variables(count, context),
+            )
+        except Exception:  # which text, for the operator; `onramp check` says what is wrong
+            where = {"text": key, "locale": locale or self.member.locale}
+            logging.getLogger("onramp.flows").error("a system text failed", extra=where)
+            raise
 
     def reply(
         self,

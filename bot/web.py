@@ -74,7 +74,8 @@ def create_app(onramp: Onramp) -> Starlette:
             *(route for _, route in owned),
         ],
         middleware=[
-            Middleware(BodyLimit, max_bytes=onramp.settings.web.max_body_bytes, owned=owned)
+            Middleware(Admission, limit=onramp.settings.web.max_concurrent_webhooks),
+            Middleware(BodyLimit, max_bytes=onramp.settings.web.max_body_bytes, owned=owned),
         ],
         exception_handlers={HTTPException: _rejected},
     )
@@ -177,6 +178,28 @@ def _log_rejection(scope: Scope, status: int, reason: str) -> None:
     )
 
 
+class Admission:
+    """At most `limit` requests are handled at once; the rest wait for a slot, in order of
+    arrival, before any work is done on them. The server's own paths never wait.
+
+    Without it, a burst of a thousand webhooks is handled all at once: each request's share of
+    the one event loop shrinks as more arrive, every one of them misses the platform's
+    acknowledgement deadline, and a health probe queues behind all of them (ten seconds for a
+    liveness probe that gives up after a few). With it, the first ones are acknowledged in
+    time, the rest in turn, and the probes are answered between them."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self._slots = asyncio.Semaphore(limit)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope.get("path") in OWN_PATHS:
+            await self.app(scope, receive, send)
+            return
+        async with self._slots:
+            await self.app(scope, receive, send)
+
+
 class BodyLimit:
     """Answers 413 to a request body over `max_bytes` before any route sees the request.
 
@@ -272,7 +295,7 @@ class WebServer:
     """uvicorn serving `app` in the running event loop, without lifespan events and without
     touching the logging configuration (`log_config=None`): the runtime owns both."""
 
-    def __init__(self, app: ASGIApp, settings: WebSettings) -> None:
+    def __init__(self, app: ASGIApp, settings: WebSettings, grace_seconds: int = 5) -> None:
         self.host = settings.host
         self.requested_port = settings.port
         self.port: int | None = None  # the bound one (settings may say 0)
@@ -283,7 +306,9 @@ class WebServer:
             access_log=False,  # rejected requests are logged by the app, one line each
             ws="none",
             server_header=False,
-            timeout_graceful_shutdown=5,
+            # At a stop, requests in flight get this long to be answered (their events'
+            # commits); then they are cancelled, unanswered, and the platform delivers again.
+            timeout_graceful_shutdown=grace_seconds,
         )
         self._server = _EmbeddedServer(config)
         self._socket: socket.socket | None = None

@@ -7,15 +7,14 @@ import unicodedata
 import zoneinfo
 from collections.abc import Iterable
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
 
 from babel import Locale, UnknownLocaleError
-from babel.numbers import NumberFormatError, parse_decimal
 from email_validator import EmailNotValidError, validate_email
 from pydantic import AnyHttpUrl, TypeAdapter, ValidationError
 
+from flows.numbers import NotANumber, answered_number, whole_number
 from flows.schema import AskStep, Choice
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b-\u200f\u202a-\u202e\u2066-\u2069]")
@@ -45,10 +44,14 @@ def fold(text: str) -> str:
 
 
 def match_choice(text: str, choices: list[Choice]) -> Choice | None:
+    """The choice a reply names: by its number (in any script's digits: "2", "٢", "２"), its
+    id or its label in any language."""
     cleaned = clean(text).rstrip(".)")
-    if cleaned.isascii() and cleaned.isdigit():
-        index = int(cleaned) if len(cleaned) <= 4 else 0
-        return choices[index - 1] if 1 <= index <= len(choices) else None
+    index = whole_number(cleaned, low=1, high=len(choices), strict=False)
+    if isinstance(index, int):
+        return choices[index - 1]
+    if index.reason == "out_of_range":  # a number, but no option's
+        return None
     wanted = fold(cleaned)
     if not wanted:
         return None
@@ -107,7 +110,8 @@ def parse_input(step: AskStep, text: str, locale: str) -> Any | Rejected:
             except ValidationError:
                 return Rejected("invalid_url")
         case "number":
-            return _number(value, locale)
+            number = answered_number(value, locale)
+            return Rejected("invalid_number") if isinstance(number, NotANumber) else number
         case "timezone":
             return timezone_name(value) or Rejected("invalid_timezone")
         case "language":
@@ -116,19 +120,6 @@ def parse_input(step: AskStep, text: str, locale: str) -> Any | Rejected:
             assert step.pattern is not None
             return value if re.fullmatch(step.pattern, value) else Rejected("invalid_format")
     return value
-
-
-def _number(value: str, locale: str) -> int | float | Rejected:
-    try:
-        number = parse_decimal(value, locale=locale)
-    except (NumberFormatError, InvalidOperation, ValueError):
-        try:
-            number = Decimal(value.replace(",", "."))
-        except InvalidOperation:
-            return Rejected("invalid_number")
-    if not number.is_finite():
-        return Rejected("invalid_number")
-    return int(number) if number == number.to_integral_value() else float(number)
 
 
 def _zone_key(text: str) -> str:

@@ -8,10 +8,11 @@ from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from typing import Any
 
-from flows.campaigns import Campaign, Segment
+from flows.campaigns import Campaign, LocalSendTime, Segment, lateness, utc_text
 from flows.content import ContentTree
 from flows.problems import Problem, did_you_mean
 from flows.schema import ANY_LOCALE
+from flows.template_scopes import CAMPAIGN_TITLES, campaign_scope
 from flows.text import render
 from flows.text_checks import TextChecker
 from flows.yamlfile import PathKey
@@ -50,20 +51,25 @@ def segment_tests(segment: Segment, path: PathKey = ("segment",)) -> list[tuple[
     return [((*path, name), name, value)]
 
 
-def check_campaigns(tree: ContentTree, unparsed: set[str]) -> list[Problem]:
+def check_campaigns(
+    tree: ContentTree, unparsed: set[str], now: datetime | None = None
+) -> list[Problem]:
+    """Every campaign's problems; whether its times have passed is judged at `now` (by
+    default the moment of the check: `onramp check`, the bot's start)."""
+    now = now or datetime.now(UTC)
     problems: list[Problem] = []
     for campaign_id, campaign in tree.campaigns.items():
         document = tree.documents[tree.campaign_files[campaign_id]]
-        checker = TextChecker(tree, document)
-        _check_one(tree, campaign, checker, unparsed)
+        checker = TextChecker(tree, document, campaign_scope(tree))
+        _check_one(tree, campaign, checker, unparsed, now)
         problems.extend(checker.problems)
     return problems
 
 
 def _check_one(
-    tree: ContentTree, campaign: Campaign, checker: TextChecker, unparsed: set[str]
+    tree: ContentTree, campaign: Campaign, checker: TextChecker, unparsed: set[str], now: datetime
 ) -> None:
-    checker.text(campaign.title, ("title",), None)
+    checker.text(campaign.title, ("title",), None, scope=CAMPAIGN_TITLES)
     if campaign.message is not None:
         checker.text(campaign.message, ("message",), None)
         _check_lengths(tree, campaign, checker)
@@ -85,15 +91,53 @@ def _check_one(
             f"purpose '{campaign.purpose}' is not one of community.yaml's consent_purposes",
             did_you_mean(campaign.purpose, purposes) or f"use one of: {', '.join(purposes)}",
         )
-    if isinstance(campaign.send_at, datetime) and campaign.send_at < datetime.now(UTC):
+    _check_times(campaign, checker, now)
+    _check_segment(tree, campaign, checker, purposes)
+
+
+def _check_times(campaign: Campaign, checker: TextChecker, now: datetime) -> None:
+    """A campaign whose time has passed is stale, not invalid: a warning, so that an old file
+    left in campaigns/ never stops the bot; `onramp campaign send` refuses an expired one."""
+    late = lateness(campaign, now)
+    when = send_time_words(campaign)
+    if late.expired:
+        assert campaign.expires_at is not None
+        why = "has passed" if campaign.expires_at <= now else f"comes before {when} everywhere"
+        checker.add(
+            ("expires_at",),
+            None,
+            f"expires_at {utc_text(campaign.expires_at)} {why}: nobody can be sent it",
+            "`onramp campaign send` refuses it; set a later send_at and expires_at, or remove "
+            "the file",
+            "warning",
+        )
+    elif late.send_passed:
         checker.add(
             ("send_at",),
             None,
-            f"send_at {campaign.send_at.isoformat()} is in the past",
-            "`onramp campaign send` will send it now; set a later time to schedule it",
+            f"send_at {when} has passed",
+            "`onramp campaign send` would send it at once; set a later time to schedule it",
             "warning",
         )
-    _check_segment(tree, campaign, checker, purposes)
+    if late.expires_early:
+        assert campaign.expires_at is not None
+        checker.add(
+            ("expires_at",),
+            None,
+            f"expires_at {utc_text(campaign.expires_at)} comes before {when} in the time zones "
+            "furthest west: members there would not get it",
+            "set a later expires_at, or an earlier send_at",
+            "warning",
+        )
+
+
+def send_time_words(campaign: Campaign) -> str:
+    """The file's send time as a manager wrote it: "2026-12-01 10:00 UTC", or "10:00 local
+    on 2026-12-01"."""
+    at = campaign.send_at
+    if isinstance(at, LocalSendTime):
+        return f"{at.local_time} local on {at.date.isoformat()}"
+    return utc_text(at) if isinstance(at, datetime) else "now"
 
 
 def _check_segment(

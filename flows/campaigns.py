@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import zoneinfo
+from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Annotated, Any, Literal
 
@@ -282,3 +283,54 @@ CAMPAIGN_KEYS = (
     "local_time",
     "date",
 )
+
+
+def utc_text(moment: datetime) -> str:
+    """A time as managers read it in messages about campaigns: "2026-12-01 10:00 UTC"."""
+    return moment.astimezone(UTC).strftime("%Y-%m-%d %H:%M UTC")
+
+
+# A local time comes first in UTC+14 (Kiritimati) and last in UTC-12 (Baker Island).
+FIRST_ZONE_AHEAD = timedelta(hours=14)
+LAST_ZONE_BEHIND = timedelta(hours=12)
+
+
+@dataclass(frozen=True)
+class Lateness:
+    """How a campaign's own times stand at one moment. `send_passed`: its send time has passed
+    (a local time: in every zone), so it would go at once; `send_passed_somewhere`: a local
+    time passed in some zones only; `expired`: its `expires_at` comes before any member's send
+    time, so nobody can be sent it; `expires_early`: a local-time send whose `expires_at`
+    comes before that time in the zones furthest west, whose members would not get it.
+    `expire_after` counts from each member's own send time, never in the past, so it never
+    makes a campaign late."""
+
+    send_passed: bool = False
+    send_passed_somewhere: bool = False
+    expired: bool = False
+    expires_early: bool = False
+
+    @property
+    def late(self) -> bool:
+        return self.send_passed or self.expired
+
+
+def lateness(campaign: Campaign, now: datetime, at: datetime | None = None) -> Lateness:
+    """`campaign`'s times against `now` (the caller's clock), with `at` standing in for its
+    `send_at` when given (a manager's own start time)."""
+    until = campaign.expires_at
+    if at is not None:
+        return Lateness(expired=until is not None and until <= max(at, now))
+    send_at = campaign.send_at
+    if isinstance(send_at, LocalSendTime):
+        local = datetime.combine(send_at.date, send_at.clock_time(), UTC)
+        first, last = local - FIRST_ZONE_AHEAD, local + LAST_ZONE_BEHIND
+        expired = until is not None and until <= max(first, now)
+        return Lateness(
+            send_passed=last < now,
+            send_passed_somewhere=first < now <= last,
+            expired=expired,
+            expires_early=until is not None and not expired and until <= last,
+        )
+    start = send_at if isinstance(send_at, datetime) else now
+    return Lateness(send_passed=start < now, expired=until is not None and until <= max(start, now))

@@ -76,6 +76,9 @@ class ContentTree:
     badges: Badges = field(default_factory=Badges)
     campaigns: dict[str, Campaign] = field(default_factory=dict)
     campaign_files: dict[str, str] = field(default_factory=dict)
+    # Texts read from Markdown message files: (YAML file, path of the text) -> (the message
+    # file, the line its text starts on), so problems in them name the right file and line.
+    message_files: dict[tuple[str, PathKey], tuple[str, int]] = field(default_factory=dict)
 
     @property
     def onboarding(self) -> Flow:
@@ -101,7 +104,11 @@ def _display(root: Path, path: Path) -> str:
 
 
 def _inline_markdown(
-    document: YamlDocument, root: Path, locales: list[str], problems: list[Problem]
+    document: YamlDocument,
+    root: Path,
+    locales: list[str],
+    problems: list[Problem],
+    message_files: dict[tuple[str, PathKey], tuple[str, int]],
 ) -> None:
     """`{md: welcome}` becomes the text of content/messages/<locale>/welcome.md per locale."""
 
@@ -112,7 +119,13 @@ def _inline_markdown(
                 for locale in locales:
                     file = root / "messages" / locale / f"{node['md']}.md"
                     if file.is_file():
-                        texts[locale] = file.read_text(encoding="utf-8").strip()
+                        written = file.read_text(encoding="utf-8")
+                        texts[locale] = written.strip()
+                        leading = written[: len(written) - len(written.lstrip())].count("\n")
+                        message_files[(document.file, (*path, locale))] = (
+                            _display(root, file),
+                            leading + 1,
+                        )
                     else:
                         texts[locale] = ""  # reported once, here, not again as untranslated
                         problems.append(
@@ -209,6 +222,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
             )
         ]
     documents: dict[str, YamlDocument] = {}
+    message_files: dict[tuple[str, PathKey], tuple[str, int]] = {}
 
     def read(path: Path) -> YamlDocument | None:
         name = _display(root, path)
@@ -228,7 +242,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     system_doc = read(root / "system.yaml")
     system = None
     if system_doc:
-        _inline_markdown(system_doc, root, locales, problems)
+        _inline_markdown(system_doc, root, locales, problems, message_files)
         system = _parse(SystemTexts, system_doc, problems)
     flows: dict[str, Flow] = {}
     flow_files: dict[str, str] = {}
@@ -248,7 +262,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
         document = read(path)
         if document is None:
             continue
-        _inline_markdown(document, root, locales, problems)
+        _inline_markdown(document, root, locales, problems, message_files)
         flow = _parse(Flow, document, problems)
         if flow is None:
             if isinstance(document.data, dict) and isinstance(document.data.get("id"), str):
@@ -267,7 +281,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
             continue
         flows[flow.id] = flow
         flow_files[flow.id] = document.file
-    campaigns, campaign_files = _campaigns(root, read, locales, problems)
+    campaigns, campaign_files = _campaigns(root, read, locales, problems, message_files)
     matching: Matching | None = Matching()
     if (root / "matching.yaml").is_file():
         matching_doc = read(root / "matching.yaml")
@@ -284,6 +298,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     tree.matching, tree.checkins = matching, checkins
     tree.recognition, tree.badges = recognition, badges
     tree.campaigns, tree.campaign_files = campaigns, campaign_files
+    tree.message_files = message_files
     problems.extend(validate_tree(tree, unparsed))
     tree.warnings = [p for p in problems if p.severity == "warning"]
     if any(p.severity == "error" for p in problems):
@@ -296,6 +311,7 @@ def _campaigns(
     read: Callable[[Path], YamlDocument | None],
     locales: list[str],
     problems: list[Problem],
+    message_files: dict[tuple[str, PathKey], tuple[str, int]],
 ) -> tuple[dict[str, Campaign], dict[str, str]]:
     """`campaigns/<id>.yaml`: each file's id is its name."""
     campaigns: dict[str, Campaign] = {}
@@ -306,7 +322,7 @@ def _campaigns(
         document = read(path)
         if document is None:
             continue
-        _inline_markdown(document, root, locales, problems)
+        _inline_markdown(document, root, locales, problems, message_files)
         campaign = _parse(Campaign, document, problems)
         if campaign is None:
             continue

@@ -7,10 +7,13 @@ turns prompts into outgoing messages and runs requested actions, all in one tran
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
+
+from jinja2 import UndefinedError
 
 from flows import answers as parse
 from flows.conditions import holds
@@ -30,7 +33,7 @@ from flows.text import render, render_template
 
 END = "end"
 MAX_STEPS_PER_TURN = 200
-_WHOLE_ANSWER = re.compile(r"^\{\{\s*answers\.([a-z][a-z0-9_]*)\s*\}\}$")
+WHOLE_ANSWER = re.compile(r"^\{\{\s*answers\.([a-z][a-z0-9_]*)\s*\}\}$")
 
 
 # Inputs ---------------------------------------------------------------------------------------
@@ -149,6 +152,27 @@ class FlowLoopError(RuntimeError):
     """A flow went round more steps than any real conversation needs without asking anything."""
 
 
+# What Jinja says of a name a template reads that is not there.
+_UNDEFINED = re.compile(
+    r"(?:has no attribute '([A-Za-z_]\w{0,63})'|^'([A-Za-z_]\w{0,63})' is undefined)"
+)
+
+
+class StepFailed(RuntimeError):
+    """A step could not be carried out (most often: its text reads a name that is not
+    there). It names the flow, the step, the member's locale and the template variable when
+    known, and never what a member wrote, so that it can be logged as it is."""
+
+    def __init__(self, flow: str, step: str, locale: str, variable: str | None, error: str) -> None:
+        self.flow, self.step, self.locale = flow, step, locale
+        self.variable, self.error = variable, error
+        what = f"'{variable}' is undefined" if variable else error
+        super().__init__(
+            f"flow '{flow}' step '{step}' (locale {locale}): {what}; "
+            "`onramp check` names the problem in the content"
+        )
+
+
 class _Turn:
     def __init__(self, flow: Flow, state: RunState, context: Context) -> None:
         self.flow = flow
@@ -169,6 +193,23 @@ class _Turn:
             "count": count,
         }
 
+    @contextmanager
+    def carrying_out(self, step: Step) -> Iterator[None]:
+        """Any failure while a step runs becomes a `StepFailed` naming it. Jinja's own message
+        is left out: a computed name in it could be a member's text; a variable is named only
+        when the content itself spells it in this step."""
+        try:
+            yield
+        except StepFailed:
+            raise
+        except Exception as exc:
+            found = _UNDEFINED.search(str(exc)) if isinstance(exc, UndefinedError) else None
+            variable = (found.group(1) or found.group(2)) if found else None
+            if variable is not None and not re.search(rf"\b{variable}\b", repr(step)):
+                variable = None
+            locale = str(self.profile.get("locale") or self.context.default_locale)
+            raise StepFailed(self.flow.id, step.id, locale, variable, type(exc).__name__) from None
+
     def text(self, text: Text, count_expression: str | None = None) -> str:
         locale = self.profile.get("locale") or None
         count = None
@@ -187,17 +228,18 @@ class _Turn:
         return self.order[index + 1] if index + 1 < len(self.order) else END
 
     def ask(self, step: AskStep, kind: str, reason: parse.Rejected | None = None) -> None:
-        text = self.text(step.nudge if kind == "nudge" and step.nudge else step.ask, step.count)
-        locale = self.profile.get("locale") or None
-        choices = tuple(
-            (c.id, render(c.label, locale, self.context.default_locale, self.variables()))
-            for c in step.choices or []
-        )
-        template = None
-        if kind == "nudge" and step.whatsapp_template is not None:
-            wanted = step.whatsapp_template
-            parameters = tuple(render_template(p, self.variables()) for p in wanted.parameters)
-            template = (wanted.name, wanted.language, parameters)
+        with self.carrying_out(step):
+            text = self.text(step.nudge if kind == "nudge" and step.nudge else step.ask, step.count)
+            locale = self.profile.get("locale") or None
+            choices = tuple(
+                (c.id, render(c.label, locale, self.context.default_locale, self.variables()))
+                for c in step.choices or []
+            )
+            template = None
+            if kind == "nudge" and step.whatsapp_template is not None:
+                wanted = step.whatsapp_template
+                parameters = tuple(render_template(p, self.variables()) for p in wanted.parameters)
+                template = (wanted.name, wanted.language, parameters)
         self.outputs.append(
             Prompt(
                 kind,
@@ -219,39 +261,44 @@ class _Turn:
             if step_id == END:
                 return RunState(None, self.answers, waiting=False, finished=True)
             step = self.steps[step_id]
-            match step:
-                case SayStep():
-                    self.outputs.append(Prompt("say", step.id, self.text(step.say, step.count)))
-                    step_id = self.following(step)
-                case AskStep():
-                    self.ask(step, "ask")
-                    return RunState(step.id, self.answers, waiting=True)
-                case BranchStep():
-                    step_id = next(
-                        (c.goto for c in step.branch if holds(c.when, self.answers, self.profile)),
-                        step.otherwise or self.following(step),
-                    )
-                case SetStep():
-                    for name, raw in step.set.items():
-                        value = self.set_value(raw)
-                        self.profile[name] = value
-                        self.outputs.append(SetProfile(name, value))
-                    step_id = self.following(step)
-                case GotoStep():
-                    step_id = step.goto
-                case EndStep():
-                    if step.end is not True:
-                        self.outputs.append(Prompt("end", step.id, self.text(step.end, step.count)))
-                    return RunState(None, self.answers, waiting=False, finished=True)
-                case ActionStep():
-                    self.outputs.append(RunAction(step.id, step.action, dict(step.with_)))
-                    step_id = self.following(step)
+            with self.carrying_out(step):
+                step_id, finished = self.run_step(step)
+            if finished is not None:
+                return finished
         raise FlowLoopError(f"flow {self.flow.id!r} ran {MAX_STEPS_PER_TURN} steps without asking")
+
+    def run_step(self, step: Step) -> tuple[str, RunState | None]:
+        """One step: the step to go to next, or the state to stop in (waiting, finished)."""
+        match step:
+            case SayStep():
+                self.outputs.append(Prompt("say", step.id, self.text(step.say, step.count)))
+            case AskStep():
+                self.ask(step, "ask")
+                return step.id, RunState(step.id, self.answers, waiting=True)
+            case BranchStep():
+                return next(
+                    (c.goto for c in step.branch if holds(c.when, self.answers, self.profile)),
+                    step.otherwise or self.following(step),
+                ), None
+            case SetStep():
+                for name, raw in step.set.items():
+                    value = self.set_value(raw)
+                    self.profile[name] = value
+                    self.outputs.append(SetProfile(name, value))
+            case GotoStep():
+                return step.goto, None
+            case EndStep():
+                if step.end is not True:
+                    self.outputs.append(Prompt("end", step.id, self.text(step.end, step.count)))
+                return step.id, RunState(None, self.answers, waiting=False, finished=True)
+            case ActionStep():
+                self.outputs.append(RunAction(step.id, step.action, dict(step.with_)))
+        return self.following(step), None
 
     def set_value(self, raw: Any) -> Any:
         if not isinstance(raw, str):
             return raw
-        whole = _WHOLE_ANSWER.match(raw)
+        whole = WHOLE_ANSWER.match(raw)
         if whole:
             return self.answers.get(whole.group(1))
         return render_template(raw, self.variables())

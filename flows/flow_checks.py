@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from pydantic import ValidationError
 
 from flows import actions
 from flows.content import ContentTree
-from flows.engine import END
+from flows.engine import END, WHOLE_ANSWER
+from flows.flow_paths import edges
 from flows.problems import Problem, did_you_mean
 from flows.schema import (
     CONSENT_PREFIX,
@@ -23,6 +26,8 @@ from flows.schema import (
     Step,
 )
 from flows.system_texts import RESERVED_COMMANDS
+from flows.template_scopes import FlowScopes
+from flows.template_types import ALWAYS, Scope
 from flows.text_checks import (
     BUTTON_LABEL_LIMIT,
     LIST_ROW_LIMIT,
@@ -37,10 +42,11 @@ class FlowChecker(TextChecker):
         super().__init__(tree, tree.documents[tree.flow_files[flow.id]])
         self.flow = flow
         self.index: dict[str, int] = {}
+        self.scopes = FlowScopes(tree, flow)
 
     def run(self) -> list[Problem]:
         flow = self.flow
-        self.text(flow.title, ("title",), None)
+        self.text(flow.title, ("title",), None, scope=self.scopes.title())
         if flow.trigger.command in RESERVED_COMMANDS:
             self.add(
                 ("trigger", "command"),
@@ -68,8 +74,6 @@ class FlowChecker(TextChecker):
             self.index[step.id] = position
         for position, step in enumerate(flow.steps):
             self.step(step, ("steps", position))
-            if isinstance(step, AskStep):
-                self.answer_ids.add(step.id)
         self.graph()
         return self.problems
 
@@ -85,18 +89,20 @@ class FlowChecker(TextChecker):
     def step(self, step: Step, path: PathKey) -> None:
         sid = step.id
         self.target(step.next, (*path, "next"), sid)
+        counted = getattr(step, "count", None) is not None
+        scope = self.scopes.at(sid, counted)
         match step:
             case SayStep():
-                self.text(step.say, (*path, "say"), sid, step.count is not None)
+                self.text(step.say, (*path, "say"), sid, counted, scope)
             case AskStep():
-                self.text(step.ask, (*path, "ask"), sid, step.count is not None)
+                self.text(step.ask, (*path, "ask"), sid, counted, scope)
                 if step.nudge:
-                    self.text(step.nudge, (*path, "nudge"), sid, step.count is not None)
+                    self.text(step.nudge, (*path, "nudge"), sid, counted, scope)
                 self.whatsapp_template(step, path)
                 self.choices(step, path)
             case EndStep():
                 if step.end is not True:
-                    self.text(step.end, (*path, "end"), sid, step.count is not None)
+                    self.text(step.end, (*path, "end"), sid, counted, scope)
             case GotoStep():
                 self.target(step.goto, (*path, "goto"), sid)
             case BranchStep():
@@ -110,7 +116,7 @@ class FlowChecker(TextChecker):
                 self.action(step, path)
         count = getattr(step, "count", None)
         if count:
-            self.template(count, (*path, "count"), sid)
+            self.template(count, (*path, "count"), sid, self.scopes.at(sid, counted=False))
 
     def whatsapp_template(self, step: AskStep, path: PathKey) -> None:
         if step.timeout is None:
@@ -125,8 +131,11 @@ class FlowChecker(TextChecker):
                 "warning",
             )
             return
+        scope = self.scopes.at(step.id, counted=False)
         for number, parameter in enumerate(step.whatsapp_template.parameters):
-            self.template(parameter, (*path, "whatsapp_template", "parameters", number), step.id)
+            self.template(
+                parameter, (*path, "whatsapp_template", "parameters", number), step.id, scope
+            )
 
     def choices(self, step: AskStep, path: PathKey) -> None:
         choices = step.choices or []
@@ -136,7 +145,9 @@ class FlowChecker(TextChecker):
             if choice.id in seen:
                 self.add((*choice_path, "id"), step.id, f"duplicate choice id '{choice.id}'")
             seen.add(choice.id)
-            self.text(choice.label, (*choice_path, "label"), step.id)
+            self.text(
+                choice.label, (*choice_path, "label"), step.id, scope=self.scopes.labels(step.id)
+            )
             for locale, label in choice.label.items():
                 longest = max(label.values(), key=len) if isinstance(label, dict) else label
                 if len(longest) > BUTTON_LABEL_LIMIT and len(choices) <= 3:
@@ -173,12 +184,14 @@ class FlowChecker(TextChecker):
         for key, group in (("all", condition.all), ("any", condition.any)):
             for number, nested in enumerate(group or []):
                 self.condition(nested, (*path, key, number), sid)
-        if condition.answer is not None and condition.answer not in self.answer_ids:
+        arrival = self.scopes.arrivals.get(sid)
+        asked = arrival.answered_maybe if arrival is not None else self.scopes.asks
+        if condition.answer is not None and condition.answer not in asked:
             self.add(
                 (*path, "answer"),
                 sid,
                 f"no ask step '{condition.answer}' comes before this branch",
-                did_you_mean(condition.answer, self.answer_ids),
+                did_you_mean(condition.answer, asked),
             )
         if condition.profile is not None and condition.profile not in self.profile_fields():
             self.add(
@@ -207,7 +220,7 @@ class FlowChecker(TextChecker):
                     or "declare it under profile_fields in community.yaml",
                 )
             if isinstance(value, str):
-                self.template(value, (*path, "set", name), step.id)
+                self.template(value, (*path, "set", name), step.id, self.set_scope(step, value))
             if name == "consent" and not isinstance(value, bool):
                 self.add(
                     (*path, "set", name),
@@ -264,19 +277,16 @@ class FlowChecker(TextChecker):
                     f"action '{step.action}': {detail['msg']}",
                 )
 
+    def set_scope(self, step: SetStep, value: str) -> Scope:
+        """A value that is one whole answer (`"{{ answers.language }}"`) is that answer or
+        nothing, never an error: the answer need only be asked on some path before."""
+        scope = self.scopes.at(step.id, counted=False)
+        if WHOLE_ANSWER.match(value) and scope.answers is not None:
+            return replace(scope, answers=dict.fromkeys(scope.answers, ALWAYS))
+        return scope
+
     def edges(self, step: Step) -> list[str]:
-        position = self.index[step.id]
-        following = step.next or (
-            self.flow.steps[position + 1].id if position + 1 < len(self.flow.steps) else END
-        )
-        match step:
-            case GotoStep():
-                return [step.goto]
-            case EndStep():
-                return []
-            case BranchStep():
-                return [c.goto for c in step.branch] + [step.otherwise or following]
-        return [following]
+        return edges(self.flow, step)
 
     def graph(self) -> None:
         steps = {s.id: s for s in self.flow.steps}

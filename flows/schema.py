@@ -320,6 +320,39 @@ class Offers(Strict):
     batch_every: Duration = timedelta(minutes=15)  # how often waiting newcomers are matched
 
 
+EXPERIENCE_LEVELS = ("new", "some", "experienced")
+
+
+class Experience(Strict):
+    """What members' answers about their experience mean: the ask step that asks it in the
+    onboarding flow (newcomers) and in the sign-up flow (mentors), each keeping its answer as
+    the profile's `experience`, and the choice ids that mean each level."""
+
+    newcomer_step: Id = "experience"
+    mentor_step: Id = "experience"
+    new: tuple[ChoiceId, ...] = ("new",)
+    some: tuple[ChoiceId, ...] = ("some",)
+    experienced: tuple[ChoiceId, ...] = ("experienced",)
+
+    @model_validator(mode="after")
+    def _each_answer_once(self) -> Experience:
+        seen: dict[str, str] = {}
+        for level in EXPERIENCE_LEVELS:
+            for answer in getattr(self, level):
+                if answer in seen:
+                    raise ValueError(f"'{answer}' is under both '{seen[answer]}' and '{level}'")
+                seen[answer] = level
+        return self
+
+    def level(self, answer: object) -> int | None:
+        """0 (new), 1 (some) or 2 (experienced) for a choice id; None for anything else (no
+        answer, or one no level lists)."""
+        for number, level in enumerate(EXPERIENCE_LEVELS):
+            if answer in getattr(self, level):
+                return number
+        return None
+
+
 class Matching(Strict):
     """`content/matching.yaml`: how newcomers and mentors are paired (optional; these are
     the defaults)."""
@@ -332,6 +365,7 @@ class Matching(Strict):
     newcomer_hours: tuple[Hour, Hour] = (9, 21)
     candidates: int = Field(24, ge=1, le=1000)
     offers: Offers = Offers()
+    experience: Experience = Experience()
     signup_flow: Id = "mentor_signup"  # /mentor signup
     offer_flow: Id = "mentor_offer"  # what a mentor is asked; its actions accept or decline
 

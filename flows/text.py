@@ -1,4 +1,8 @@
-"""Localized text: locale fallback, CLDR plurals (Babel) and sandboxed Jinja2 templates."""
+"""Localized text: locale fallback, CLDR plurals (Babel) and sandboxed Jinja2 templates.
+
+A message's template escapes every value it inserts for the content's Markdown subset, unless
+the value is `Markdown` (flows/markup.py): member text stays text, whatever it holds.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +14,19 @@ from babel import Locale, UnknownLocaleError
 from jinja2 import StrictUndefined, TemplateSyntaxError, meta, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from flows.markup import Markdown, escape
 from flows.schema import ANY_LOCALE, Text, Translation
 
 # The only names a template may use; `onramp check` rejects any other.
 TEMPLATE_VARIABLES = frozenset({"member", "answers", "community", "context", "count"})
 
+# Messages: whatever `{{ … }}` prints goes through `escape` (Jinja's `finalize`), the way
+# autoescaping works for HTML; `Markdown` values are the bot's own markup and go as they are.
 _environment = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=escape
+)
+# Values (a profile field a flow sets, a count, a WhatsApp template's parameter): as they are.
+_values = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
 )
 
@@ -64,15 +75,31 @@ def _compiled(source: str) -> Any:
     return _environment.from_string(source)
 
 
+@lru_cache(maxsize=512)
+def _compiled_value(source: str) -> Any:
+    return _values.from_string(source)
+
+
 def render_template(source: str, variables: Mapping[str, Any]) -> str:
+    """A value, not a message: what the template prints is kept as it is."""
     if "{" not in source:
         return source
-    return str(_compiled(source).render(**variables))
+    return str(_compiled_value(source).render(**variables))
+
+
+def render_markdown(source: str, variables: Mapping[str, Any]) -> Markdown:
+    """A message: the author's Markdown, with every value it prints escaped (member text
+    stays text) unless it is `Markdown` already."""
+    if "{" not in source:
+        return Markdown(source)
+    return Markdown(_compiled(source).render(**variables))
 
 
 def render(
     text: Text, locale: str | None, default_locale: str, variables: Mapping[str, Any]
 ) -> str:
+    """The text as a message: a `Markdown` (member text in it escaped), typed `str` for the
+    callers that add to it."""
     shown_locale, translation = pick(text, locale, default_locale)
     if isinstance(translation, dict):
         count = variables.get("count")
@@ -81,7 +108,7 @@ def render(
         source = translation.get(category) or translation["other"]  # type: ignore[call-overload]
     else:
         source = translation
-    return render_template(source, variables)
+    return render_markdown(source, variables)
 
 
 def template_names(source: str) -> tuple[set[str], set[tuple[str, str]]]:
@@ -106,12 +133,14 @@ def template_names(source: str) -> tuple[set[str], set[tuple[str, str]]]:
 
 __all__ = [
     "TEMPLATE_VARIABLES",
+    "Markdown",
     "TemplateSyntaxError",
     "fallback_chain",
     "pick",
     "plural_categories",
     "plural_category",
     "render",
+    "render_markdown",
     "render_template",
     "template_names",
 ]

@@ -8,9 +8,11 @@ from babel import Locale, UnknownLocaleError
 from flows.campaign_checks import check_campaigns
 from flows.content import ContentTree
 from flows.flow_checks import FlowChecker
+from flows.matching_checks import check_matching
 from flows.problems import Problem, did_you_mean
 from flows.schema import CORE_PROFILE_FIELDS
-from flows.system_texts import SYSTEM_TEXT_KEYS
+from flows.system_texts import COUNTED_SYSTEM_TEXTS, SYSTEM_TEXT_KEYS
+from flows.template_scopes import NO_VARIABLES_RECOGNITION, bare, system_scope
 from flows.text_checks import TextChecker
 
 
@@ -67,7 +69,13 @@ def _check_system(tree: ContentTree) -> list[Problem]:
                 did_you_mean(key, SYSTEM_TEXT_KEYS),
                 "warning",
             )
-        checker.text(text, ("texts", key), None, counted=True)
+        checker.text(
+            text,
+            ("texts", key),
+            None,
+            counted=key in COUNTED_SYSTEM_TEXTS,
+            scope=system_scope(tree, key),
+        )
     return checker.problems
 
 
@@ -108,14 +116,14 @@ def _check_recognition(tree: ContentTree, unparsed: set[str]) -> list[Problem]:
         (d for n, d in tree.documents.items() if n.endswith("recognition.yaml")), None
     )
     if recognition is not None:
-        checker = TextChecker(tree, recognition)
+        checker = TextChecker(tree, recognition, bare("category names", NO_VARIABLES_RECOGNITION))
         for number, category in enumerate(tree.recognition.categories):
             checker.text(category.name, ("categories", number, "name"), None)
         problems.extend(checker.problems)
     document = next((d for n, d in tree.documents.items() if n.endswith("badges.yaml")), None)
     if document is None:
         return problems
-    checker = TextChecker(tree, document)
+    checker = TextChecker(tree, document, bare("badges", NO_VARIABLES_RECOGNITION))
     categories = [c.id for c in tree.recognition.categories]
     for number, badge in enumerate(tree.badges.badges):
         checker.text(badge.name, ("badges", number, "name"), None)
@@ -144,6 +152,7 @@ def validate_tree(tree: ContentTree, unparsed: set[str] | None = None) -> list[P
     problems += _check_feature_flows(tree, unparsed or set())
     problems += _check_recognition(tree, unparsed or set())
     problems += check_campaigns(tree, unparsed or set())
+    problems += check_matching(tree)
     commands: dict[str, str] = {}
     onboarding = tree.flows.get(tree.community.onboarding_flow)
     for flow in tree.flows.values():

@@ -1,4 +1,4 @@
-"""Pruning what is only kept for a while: dedupe keys and delivered messages."""
+"""Pruning what is only kept for a while: dedupe keys, delivered messages, failed events."""
 
 from __future__ import annotations
 
@@ -6,6 +6,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func
 
+from storage import failed_events
 from storage.models import Outbox, ProcessedEvent
 from storage.session import Session
 
@@ -23,3 +24,8 @@ async def prune(
         )
     )
     return int(events.rowcount), int(sent.rowcount)
+
+
+async def prune_failed_events(session: Session, *, before: datetime) -> int:
+    """Failed events (and the events kept to replay them) recorded before `before`."""
+    return await failed_events.prune(session, before)

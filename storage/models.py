@@ -402,3 +402,29 @@ class CampaignRecipient(SQLModel, table=True):
     delivery_id: str | None = Field(default=None, max_length=255)
     attempts: int = Field(default=0)
     updated_at: datetime | None = _when(nullable=True)
+
+
+class FailedEvent(SQLModel, table=True):
+    """An event whose handling kept failing: recorded instead of blocking the events after it
+    (the dead letter of `bot/failed_events.py`). Its columns say what failed, never what the
+    member wrote; `event` holds the event itself, only so `onramp events retry` can run it
+    again: it is never listed nor logged, and is emptied once replayed or when the member is
+    forgotten, and pruned with the row after `[retention] failed_events_days`."""
+
+    __tablename__ = "failed_event"
+
+    id: int | None = Field(default=None, primary_key=True)
+    dedupe_key: str = Field(max_length=255, unique=True)
+    platform: str = Field(max_length=32)
+    workspace: str = Field(default="", max_length=128)
+    # Who sent it (the platform's user id), so forgetting them finds it even when the failure
+    # came before they were a member; and their member id when they were one.
+    actor: str = Field(default="", max_length=128)
+    member_id: int | None = _member_fk(nullable=True)
+    event_type: str = Field(max_length=64)  # MessageReceived, CommandInvoked…
+    error: str = Field(max_length=200)  # the exception's class, never its message
+    attempts: int = Field(default=0)
+    failed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
+    status: str = Field(default="failed", max_length=16)  # failed | retried
+    retried_at: datetime | None = _when(nullable=True)
+    event: dict[str, Any] | None = Field(default=None, sa_type=JSONDocument, nullable=True)

@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlmodel import SQLModel
 
+from storage import failed_events
 from storage.models import (
     Answer,
     AuditLog,
@@ -17,6 +18,7 @@ from storage.models import (
     CheckIn,
     Consent,
     DueWork,
+    FailedEvent,
     FlowRun,
     Identity,
     Kudos,
@@ -42,6 +44,7 @@ PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     BadgeAward,
     Consent,
     CampaignRecipient,
+    FailedEvent,  # also those sent before they were a member: see failed_events.of_member
 )
 # Rows about two members (a newcomer and a mentor, a giver and a receiver): they belong to
 # both, and go with either. In deletion order, with the two columns naming the members.
@@ -78,6 +81,8 @@ async def export_member(session: Session, member: Member) -> dict[str, Any]:
         statement = select(pair).where(_either(pair, member.id))
         rows = (await session.execute(statement.order_by(pair.id))).scalars()
         document[pair.__tablename__] = [_plain(row) for row in rows]
+    failed = await failed_events.of_member(session, member.id or 0)
+    document[FailedEvent.__tablename__] = [_plain(row) for row in failed]
     return document
 
 
@@ -89,6 +94,7 @@ def _either(pair: type[SQLModel], member_id: int | None) -> Any:
 async def forget_member(session: Session, member: Member, actor: str) -> None:
     """Delete the member and every row about them; leave one audit entry without personal data."""
     assert member.id is not None
+    await failed_events.forget(session, member.id)  # before their identities go
     for pair in PAIR_TABLES:
         await session.execute(delete(pair).where(_either(pair, member.id)))
     for table in PER_MEMBER_TABLES:

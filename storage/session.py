@@ -23,7 +23,7 @@ from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import sessionmaker
 
 from storage import prepared
-from storage.database import configure_sqlite, create_engine
+from storage.database import configure_sqlite, create_engine, translate_connect_errors
 from storage.prepared import Plan
 
 T = TypeVar("T")
@@ -179,6 +179,7 @@ class Database:
         if self.sqlite:
             url = make_url(engine.url).set(drivername="sqlite+pysqlite")
             self._sync_engine = create_sync_engine(url, connect_args={"timeout": 30})
+            translate_connect_errors(self._sync_engine, url)
             configure_sqlite(self._sync_engine, sqlite_synchronous)
             # No autoflush: a turn flushes its ORM changes once, where it needs them.
             self._sync_sessions = sessionmaker(
@@ -196,6 +197,11 @@ class Database:
     async def transaction(self) -> AsyncIterator[Session]:
         """One unit of work: committed on success, rolled back on any exception."""
         if self.sqlite:
+            # A SQLite transaction holds the event loop from its first statement to its commit
+            # (a group commit of 64 turns: a quarter of a second), and the next one could start
+            # straight after it: let whatever is waiting run first (a health probe, a webhook
+            # to acknowledge), so a burst of work never starves the rest.
+            await asyncio.sleep(0)
             async with self._gate:
                 with self._sync_sessions() as session, session.begin():
                     yield LoopSession(session, self._plans)

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import AsyncIterator, Iterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -14,6 +15,7 @@ from bot.runtime import Onramp
 from bot.settings import Settings, load_settings
 from storage.migrate import upgrade
 from storage.session import Database
+from tests.clock import FakeClock, RunningClock
 from tests.postgres import create_postgres_database, drop_postgres_database
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -22,17 +24,23 @@ POSTGRES_URL = os.environ.get("ONRAMP_TEST_POSTGRES_URL")
 SKIP_POSTGRES = "PostgreSQL tests need ONRAMP_TEST_POSTGRES_URL (CI sets it; see README)"
 
 
-class FakeClock:
-    """A clock tests move by hand: timers fire when the test says time has passed."""
+@pytest.fixture(autouse=True)
+def _runtime_on_a_test_clock(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The bot built on the wall clock (`Onramp(...)` or `Onramp.create(...)` without
+    `clock=`) makes a test pass or fail by the hour it runs at: refused in every test."""
+    built = Onramp.__init__
+    signature = inspect.signature(built)
 
-    def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
+    def on_a_test_clock(self: Onramp, *args: Any, **kwargs: Any) -> None:
+        clock = signature.bind(self, *args, **kwargs).arguments.get("clock")
+        if not isinstance(clock, FakeClock | RunningClock):
+            raise AssertionError(
+                "the runtime on the wall clock: give it clock= (the `clock` fixture, or a "
+                "RunningClock from tests/clock.py where the test runs in real time)"
+            )
+        built(self, *args, **kwargs)
 
-    def __call__(self) -> datetime:
-        return self.now
-
-    def advance(self, **delta: float) -> None:
-        self.now += timedelta(**delta)
+    monkeypatch.setattr(Onramp, "__init__", on_a_test_clock)
 
 
 @pytest.fixture

@@ -35,7 +35,8 @@ from bot.campaigns.segments import REASONS, Reach
 from bot.clock import SystemWork, on_system
 from bot.messages import Choice
 from bot.turn import Turn, member_turn, turn_for
-from flows.campaigns import Campaign, LocalSendTime
+from flows.campaigns import Campaign, Lateness, LocalSendTime, lateness
+from flows.markup import Markdown
 from flows.text import render
 from storage import campaigns as store
 from storage import due, members
@@ -94,7 +95,8 @@ def _usage(turn: Turn) -> None:
         f"• `{campaign.id}`: {_title(turn, campaign)}"
         for campaign in turn.content.campaigns.values()
     ]
-    listing = "\n".join(lines) or turn.system_text("campaign_none")
+    # The bot's own Markdown (ids and titles from content/): inserted as it is.
+    listing = Markdown("\n".join(lines)) if lines else turn.system_text("campaign_none")
     turn.reply(turn.system_text("campaign_usage", campaigns=listing))
 
 
@@ -119,6 +121,7 @@ async def preview(turn: Turn, key: str, confirmed: bool = False) -> None:
         lines.append(turn.system_text("campaign_preview_left_out", left_out))
         for reason, count in sorted(shown.excluded.items(), key=lambda item: -item[1]):
             lines.append(f"• {_reason(turn, reason)}: {count}")
+    lines += _lateness(turn, campaign, shown.late)
     lines.append(turn.system_text("campaign_preview_sample"))
     turn.reply("\n".join(lines))
     turn.reply(planning.sample_text(turn.content, campaign, turn.locale))
@@ -132,6 +135,8 @@ async def send(turn: Turn, key: str, confirmed: bool) -> None:
     row = await store.by_key(turn.session, key)
     if row is not None:
         _already(turn, row)
+    elif lateness(campaign, turn.now).expired:  # refused before its row exists: the id stays free
+        _expired(turn, campaign)
     elif confirmed:
         await _request(turn, campaign)
     else:
@@ -146,7 +151,28 @@ async def send(turn: Turn, key: str, confirmed: bool) -> None:
             title=_title(turn, campaign),
             when=_when(turn, campaign),
         )
-        _ask(turn, text, "send", key, f"/campaign send {key} {CONFIRM}")
+        late = _lateness(turn, campaign, shown.late)
+        _ask(turn, "\n".join([text, *late]), "send", key, f"/campaign send {key} {CONFIRM}")
+
+
+def _lateness(turn: Turn, campaign: Campaign, late: Lateness) -> list[str]:
+    """Whether the campaign's own times have passed, in the manager's words."""
+    until = _utc(campaign.expires_at) if campaign.expires_at else ""
+    if late.expired:
+        return [turn.system_text("campaign_late_expired", until=until)]
+    lines = []
+    if late.send_passed:
+        lines.append(turn.system_text("campaign_late_send"))
+    elif late.send_passed_somewhere:
+        lines.append(turn.system_text("campaign_late_send_somewhere"))
+    if late.expires_early:
+        lines.append(turn.system_text("campaign_late_expires_early", until=until))
+    return lines
+
+
+def _expired(turn: Turn, campaign: Campaign) -> None:
+    until = _utc(campaign.expires_at) if campaign.expires_at else ""
+    turn.reply(turn.system_text("campaign_send_expired", campaign=campaign.id, until=until))
 
 
 async def _request(turn: Turn, campaign: Campaign) -> None:
@@ -196,15 +222,22 @@ async def requested(work: SystemWork) -> datetime | None:
             work.queued.extend(await turn.flush())
         return None
     context = delivery.context_of(work)
-    result = await planning.open_send(
-        work.session,
-        work.content,
-        campaign,
-        work.now,
-        context.settings,
-        actor=_actor(member_id),
-        plan_after=NOW,
-    )
+    try:
+        result = await planning.open_send(
+            work.session,
+            work.content,
+            campaign,
+            work.now,
+            context.settings,
+            actor=_actor(member_id),
+            plan_after=NOW,
+        )
+    except planning.CampaignError as error:  # it expired since the manager confirmed it
+        if error.code != "expired":
+            raise
+        _expired(turn, campaign)
+        work.queued.extend(await turn.flush())
+        return None
     if not result.created:
         _already(turn, result.row)
     elif result.row.state == "awaiting_approval":
@@ -250,6 +283,8 @@ async def approve(turn: Turn, key: str, confirmed: bool = True) -> None:
     except planning.CampaignError as error:
         if error.code == "own_request":
             turn.reply(turn.system_text("campaign_approve_own"))
+        elif error.code == "expired":
+            turn.reply(turn.system_text("campaign_approve_expired", campaign=key))
         else:
             _not_sent(turn, key)
         return
@@ -385,8 +420,8 @@ def _not_sent(turn: Turn, key: str) -> None:
         turn.reply(turn.system_text("campaign_unknown", campaign=key, known=_known(turn)))
 
 
-def _known(turn: Turn) -> str:
-    return ", ".join(f"`{key}`" for key in turn.content.campaigns)
+def _known(turn: Turn) -> Markdown:
+    return Markdown(", ".join(f"`{key}`" for key in turn.content.campaigns))
 
 
 def _title(turn: Turn, campaign: Campaign) -> str:

@@ -31,7 +31,7 @@ from bot.campaigns.segments import M, Reach, preview_query, segment_query
 from bot.clock import quiet_until
 from bot.settings import CampaignSettings, ClockSettings
 from bot.turn import community_variables
-from flows.campaigns import Campaign, LocalSendTime
+from flows.campaigns import Campaign, Lateness, LocalSendTime, lateness, utc_text
 from flows.content import ContentTree
 from flows.text import render
 from storage import campaigns as store
@@ -166,6 +166,7 @@ class Preview:
     excluded: dict[str, int]  # reason -> members left out
     first_send: datetime
     samples: dict[tuple[str, str], str] = field(default_factory=dict)  # (platform, locale)
+    late: Lateness = field(default_factory=Lateness)  # its send time or expiry has passed
 
     @property
     def recipients(self) -> int:
@@ -198,20 +199,22 @@ async def preview_in(
     reach_: Reach,
     at: datetime | None = None,
 ) -> Preview:
-    """`preview`, read in the caller's session (a manager's turn)."""
+    """`preview`, read in the caller's session (a manager's turn). An expired campaign
+    reaches nobody: the members it would have reached are counted as left out, `expired`."""
     first = first_send_time(campaign, now, at)
+    late = lateness(campaign, now, at)
     dialect = session.get_bind().dialect.name
     statement = preview_query(campaign, content, now, dialect, reach_, first)
     rows = (await session.execute(statement)).all()
     sending: dict[tuple[str, str], int] = defaultdict(int)
     excluded: dict[str, int] = defaultdict(int)
     for platform, locale, reason, count in rows:
-        if reason is None:
+        if reason is None and not late.expired:
             sending[(platform, locale)] += count
         else:
-            excluded[reason] += count
+            excluded[reason or "expired"] += count
     total = sum(count for *_, count in rows)
-    found = Preview(campaign, total, dict(sending), dict(excluded), first)
+    found = Preview(campaign, total, dict(sending), dict(excluded), first, late=late)
     for platform, locale in sorted(sending):
         found.samples[(platform, locale)] = sample_text(content, campaign, locale)
     return found
@@ -290,6 +293,8 @@ async def open_send(
     existing = await store.by_key(session, campaign.id, lock=True)
     if existing is not None:
         return SendResult(existing, False, _already(existing))
+    if lateness(campaign, now, at).expired:  # refused before its row exists: the id stays free
+        raise CampaignError(expired_text(campaign, now, at), "expired")
     row = CampaignRow(
         key=campaign.id,
         title=render(campaign.title, None, content.community.default_locale, {}),
@@ -351,10 +356,34 @@ async def approve_in(
             "you asked for this send; another manager must approve it (two-person rule)",
             "own_request",
         )
+    campaign = thawed(row)
+    if lateness(campaign, now, row.send_at).expired:
+        until = utc_text(campaign.expires_at) if campaign.expires_at else ""
+        raise CampaignError(
+            f"campaign '{key}' expired ({until}) while it waited for approval: nobody would get "
+            f"it, so it was not approved; cancel it (onramp campaign cancel {key})",
+            "expired",
+        )
     row.state, row.approved_by = "planning", actor
     await _audit(session, actor, "campaign.approved", row)
     await _schedule_plan(session, row, now + _or_takeover(plan_after))
     return SendResult(row, True, "approved")
+
+
+def expired_text(campaign: Campaign, now: datetime, at: datetime | None = None) -> str:
+    """Why an expired campaign is refused, and what to do, in the core's words."""
+    assert campaign.expires_at is not None
+    until = utc_text(campaign.expires_at)
+    if campaign.expires_at <= now:
+        why = f"its expires_at ({until}) has passed (it is {utc_text(now)})"
+    elif at is not None:
+        why = f"its expires_at ({until}) comes before --at {utc_text(at)}"
+    else:
+        why = f"its expires_at ({until}) comes before its send_at"
+    return (
+        f"campaign '{campaign.id}' cannot be sent: {why}, so nobody would get it; nothing was "
+        "planned. Set a later send_at and expires_at in its file, then send it again"
+    )
 
 
 def _already(row: CampaignRow) -> str:

@@ -1,22 +1,70 @@
-"""`onramp --help` lists every command; each lives in its own module."""
+"""`onramp --help` lists every command; each lives in its own module.
+
+An operator's mistake (settings, the database URL, a database that cannot be reached) is one
+line and an exit code for every command, said here once: 2 for settings, 1 for the rest.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
-from bot.cli import campaigns, content, database, mentors, privacy, recognition, roles, serve
+from bot.cli import (
+    campaigns,
+    content,
+    database,
+    events,
+    mentors,
+    privacy,
+    recognition,
+    roles,
+    serve,
+)
 from bot.cli.state import state
+from bot.settings_problems import SettingsError
+from bot.version import VERSION
+from storage.database import DatabaseUnavailable, DatabaseUrlError
+
+SETTINGS_EXIT = 2
+FAILURE_EXIT = 1
+
+
+class _OperatorErrors(TyperGroup):
+    """Every command runs inside this group's `invoke`: the one place mistakes are said."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's vendored click.Context
+        try:
+            return super().invoke(ctx)
+        except SettingsError as exc:
+            for problem in exc.problems:
+                typer.secho(f"Settings problem: {problem}", fg="red", err=True)
+            raise typer.Exit(SETTINGS_EXIT) from None
+        except DatabaseUrlError as exc:
+            typer.secho(f"Settings problem: [database] url: {exc}", fg="red", err=True)
+            raise typer.Exit(SETTINGS_EXIT) from None
+        except DatabaseUnavailable as exc:
+            typer.secho(str(exc), fg="red", err=True)
+            raise typer.Exit(FAILURE_EXIT) from None
+
 
 app = typer.Typer(
     name="onramp",
+    cls=_OperatorErrors,
     help="Onramp: welcomes newcomers to your community, in chat.",
     no_args_is_help=True,
     add_completion=False,
     rich_markup_mode="markdown",
+    context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+def _print_version(wanted: bool) -> None:
+    if wanted:
+        typer.echo(f"onramp {VERSION}")
+        raise typer.Exit()
 
 
 @app.callback()
@@ -31,6 +79,16 @@ def _options(
             dir_okay=False,
         ),
     ] = None,
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            "-V",
+            help="Print the version and exit.",
+            callback=_print_version,
+            is_eager=True,
+        ),
+    ] = False,
 ) -> None:
     state.config = config
 
@@ -60,3 +118,4 @@ app.add_typer(
     help="Campaigns: preview, send and follow a message to a segment of members.",
 )
 app.add_typer(database.app, name="db", help="Database migrations.")
+app.add_typer(events.app, name="events", help="Failed events: list them; run one again.")

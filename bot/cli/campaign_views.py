@@ -138,6 +138,41 @@ def show_counts(shown: Preview) -> None:
         out.print(table)
 
 
+def show_lateness(shown: Preview) -> None:
+    """Whether the campaign's own times have passed, and what that means for a send."""
+    late, campaign = shown.late, shown.campaign
+    when = send_time_text(campaign)
+    until = when_text(campaign.expires_at) if campaign.expires_at else ""
+    if late.expired:
+        out.print(
+            f"Its expiry ({until}) comes before anyone's send time: nobody can be sent it, and "
+            "`send` refuses it. Set a later send_at and expires_at in its file.",
+            style="yellow",
+            markup=False,
+        )
+        return
+    if late.send_passed:
+        out.print(
+            f"Its send time ({when}) has passed: sent now, it goes at once.",
+            style="yellow",
+            markup=False,
+        )
+    elif late.send_passed_somewhere:
+        out.print(
+            f"Its send time ({when}) has already passed in some time zones: members there get "
+            "it at once (out of their quiet hours).",
+            style="yellow",
+            markup=False,
+        )
+    if late.expires_early:
+        out.print(
+            f"Its expiry ({until}) comes before {when} in the time zones furthest west: "
+            "members there will not get it.",
+            style="yellow",
+            markup=False,
+        )
+
+
 def show_samples(shown: Preview) -> None:
     factories = available_adapters()
     for (platform, locale), text in sorted(shown.samples.items()):

@@ -34,6 +34,7 @@ from bot.cli.campaign_views import (
     segment_text,
     send_time_text,
     show_counts,
+    show_lateness,
     show_samples,
     state_text,
     status_view,
@@ -144,7 +145,7 @@ def _actor() -> str:
 
 
 def _now() -> datetime:
-    return datetime.now(UTC)
+    return state.clock()
 
 
 def _time(value: str | None) -> datetime | None:
@@ -278,6 +279,7 @@ def preview(key: Key, at: At = None) -> None:
         f"Who: {segment_text(campaign.segment)}; when: {send_time_text(campaign)}.", markup=False
     )
     show_counts(shown)
+    show_lateness(shown)
     show_samples(shown)
     _estimate(shown.per_platform(), settings)
 
@@ -317,14 +319,22 @@ def send(
             if existing is None:
                 shown = await planning.preview(db, content, campaign, now, reach, when)
                 show_counts(shown)
+                show_lateness(shown)
                 _estimate(shown.per_platform(), settings)
                 if dry_run:
                     out.print("Dry run: nothing was planned.")
                     return
+                if shown.late.expired:  # refused before its row exists: the id stays free
+                    _fail(planning.expired_text(campaign, now, when))
                 if not shown.recipients:
                     _fail("Nobody would receive it now; nothing was planned.")
-                if shown.recipients > settings.campaigns.confirm_above and not yes:
-                    typer.confirm(f"Send '{key}' to {shown.recipients} member(s)?", abort=True)
+                many = shown.recipients > settings.campaigns.confirm_above
+                # A send time that has passed may make the message wrong ("Thursday"): asked.
+                if (many or shown.late.send_passed) and not yes:
+                    at_once = " now" if shown.late.send_passed else ""
+                    typer.confirm(
+                        f"Send '{key}' to {shown.recipients} member(s){at_once}?", abort=True
+                    )
             result = await planning.request_send(
                 db,
                 content,

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -92,7 +91,7 @@ async def _match() -> tuple[list[dict[str, Any]], bool]:
     db = Database.from_url(settings.database.url)
     try:
         await upgrade(db.engine)
-        result = await batch.run(db, content, datetime.now(UTC), reoptimize=True)
+        result = await batch.run(db, content, state.clock(), reoptimize=True)
         names: dict[int, str] = {}
         async with db.reading() as session:
             for change in result.changes:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import UTC, datetime
 from typing import Annotated, Any
 
 import typer
@@ -45,7 +44,7 @@ async def leaving(session: Session, db: Database, member: Member) -> None:
     """Before the erasure: whoever shares a mentorship or an offer with the member is told
     and moved on (their messages stay queued; the member's own go with their data)."""
     content = load_tree_or_raise(state.settings().content.path)
-    now = datetime.now(UTC)
+    now = state.clock()
     key = f"forget:{member.id}:{int(now.timestamp())}"
     turn = await member_turn(session, db, content, member.id or 0, now, key)
     if turn is None:

@@ -1,9 +1,12 @@
-"""`onramp run`."""
+"""`onramp run`, until the console closes or SIGTERM or SIGINT asks it to stop."""
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
+import signal
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Annotated
 
@@ -22,6 +25,9 @@ from bot.runtime import (
 from bot.settings import Settings
 from bot.web import WebServerError
 from flows.problems import ContentError
+
+log = logging.getLogger("onramp.runtime")
+STOP_SIGNALS = (signal.SIGTERM, signal.SIGINT)
 
 
 def run(
@@ -62,6 +68,38 @@ def run(
 
 
 async def _serve(settings: Settings, adapters: dict[str, Adapter]) -> None:
+    with _stop_signals() as stop_requested:
+        await _serve_until(settings, adapters, stop_requested)
+
+
+@contextlib.contextmanager
+def _stop_signals() -> Iterator[asyncio.Event]:
+    """SIGTERM (docker stop, Kubernetes, systemd) and SIGINT (Ctrl-C) both ask for a graceful
+    stop. The handlers are installed on the loop explicitly: Python installs its own SIGINT
+    handler only when SIGINT is not ignored, and a shell ignores it for a job it starts in
+    the background, so `onramp run &` would otherwise not stop on SIGINT at all."""
+    loop = asyncio.get_running_loop()
+    requested = asyncio.Event()
+
+    def _on_signal(received: signal.Signals) -> None:
+        if requested.is_set():
+            log.info("already stopping", extra={"signal": received.name})
+            return
+        log.info("stopping", extra={"signal": received.name})
+        requested.set()
+
+    for number in STOP_SIGNALS:
+        loop.add_signal_handler(number, _on_signal, number)
+    try:
+        yield requested
+    finally:
+        for number in STOP_SIGNALS:
+            loop.remove_signal_handler(number)
+
+
+async def _serve_until(
+    settings: Settings, adapters: dict[str, Adapter], stop_requested: asyncio.Event
+) -> None:
     try:
         onramp = await Onramp.create(settings, adapters)
     except ContentError as exc:
@@ -72,7 +110,8 @@ async def _serve(settings: Settings, adapters: dict[str, Adapter]) -> None:
     try:
         await onramp.start()
         tune_garbage_collector()
-        await onramp.run_until_closed()
+        if not stop_requested.is_set():  # a signal during start-up: stop at once
+            await onramp.run_until_closed(stop_requested)
     except (WebServerError, AdapterConfigError) as exc:
         typer.secho(str(exc), fg="red", err=True)
         raise typer.Exit(1) from exc

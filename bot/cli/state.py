@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-import typer
-from pydantic import ValidationError
-
+from bot.dispatcher import utcnow
 from bot.settings import Settings, load_settings
 
 
 @dataclass
 class State:
     config: Path | None = None
+    # What every command takes "now" from, as the bot's runtime does (tests pin it).
+    clock: Callable[[], datetime] = utcnow
 
     def settings(self) -> Settings:
-        try:
-            return load_settings(self.config)
-        except (FileNotFoundError, ValidationError) as exc:
-            typer.secho(f"Settings problem: {exc}", fg="red", err=True)
-            raise typer.Exit(2) from exc
+        """The settings; a problem with them stops the command with one line each and exit 2
+        (`bot.cli.app` says them)."""
+        return load_settings(self.config)
 
 
 state = State()

@@ -66,9 +66,8 @@ async def _match(
     if not by_id:
         return BatchResult()
     free = {offer.mentor_id for offer in held.values()}
-    mentors = await available_mentors(session, one_each=True, free=free)
-    default = content.community.default_locale
-    people = {newcomer_id: as_newcomer(m, default) for newcomer_id, m in by_id.items()}
+    mentors = await available_mentors(session, content, one_each=True, free=free)
+    people = {newcomer_id: as_newcomer(m, content) for newcomer_id, m in by_id.items()}
     # A pair offered before is never offered again, except the open offer itself, which
     # may simply stand.
     keep = {(offer.newcomer_id, offer.mentor_id) for offer in held.values()}

@@ -20,6 +20,7 @@ from bot.recognition import badges
 from bot.turn import Turn
 from flows import actions
 from flows.content import ContentTree
+from flows.numbers import whole_number
 from storage import due, runs
 from storage import mentorship as store
 from storage.models import DueWork, Mentorship
@@ -157,11 +158,8 @@ async def record_checkin(turn: Turn, parameters: CheckinParameters) -> None:
 
 
 def _score(value: Any) -> int | None:
-    try:
-        score = int(str(value))
-    except ValueError:
-        return None
-    return score if 1 <= score <= 5 else None
+    score = whole_number(str(value), low=1, high=5, strict=False)
+    return score if isinstance(score, int) else None
 
 
 async def end_mentorship(turn: Turn, mentorship: Mentorship, reason: str) -> bool:

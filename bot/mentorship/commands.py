@@ -14,6 +14,7 @@ from __future__ import annotations
 from bot import commands, conversation
 from bot.mentorship import checkins, offers
 from bot.turn import Turn
+from flows.numbers import NotANumber, whole_number
 from storage import mentorship as store
 from storage.models import Member
 
@@ -37,11 +38,12 @@ async def mentor(turn: Turn, args: str) -> None:
         case "end":
             await _end(turn, rest.strip())
         case "accept" | "decline":
-            offer_id = rest.strip().lstrip("#")
-            if not offer_id.isdigit() or len(offer_id) > 9:
-                turn.reply(turn.system_text("mentor_offer_not_yours"))
+            offer_id = whole_number(rest.strip().lstrip("#"), low=1)
+            if isinstance(offer_id, NotANumber):
+                example = f"/mentor {word.casefold()} 12"
+                turn.reply(_not_a_number(turn, offer_id, example, "mentor_offer_not_yours"))
                 return
-            await offers.answer(turn, int(offer_id), accepted=word.casefold() == "accept")
+            await offers.answer(turn, offer_id, accepted=word.casefold() == "accept")
         case "cancel":
             done = await offers.cancel_request(turn)
             turn.reply(
@@ -92,9 +94,24 @@ async def _end(turn: Turn, which: str) -> None:
     if not active:
         turn.reply(turn.system_text("mentor_status_none"))
         return
-    if len(active) > 1 and not (which.isdigit() and 1 <= int(which) <= len(active)):
-        turn.reply(turn.system_text("mentor_end_which", len(active)))
-        return
-    chosen = active[int(which) - 1] if len(active) > 1 else active[0]
+    chosen = active[0]
+    if len(active) > 1:  # which one (with one, whatever follows /mentor end is not needed)
+        number = whole_number(which, low=1, high=len(active))
+        if isinstance(number, NotANumber):
+            turn.reply(
+                _not_a_number(turn, number, "/mentor end 2", "mentor_end_which", len(active))
+            )
+            return
+        chosen = active[number - 1]
     await checkins.end_mentorship(turn, chosen, "ended_early")
     turn.reply(turn.system_text("mentorship_ended"))
+
+
+def _not_a_number(
+    turn: Turn, refused: NotANumber, example: str, otherwise: str, count: int | None = None
+) -> str:
+    """What to say of a command's number written with other digits than 0-9 ("²", "٣"):
+    how to write it; of anything else, the command's own answer (`otherwise`)."""
+    if refused.reason == "other_digits":
+        return turn.system_text("number_expected", example=example)
+    return turn.system_text(otherwise, count)

@@ -71,11 +71,11 @@ async def match_mentor(turn: Turn, parameters: Any) -> None:
 async def offer_next(turn: Turn, newcomer: Turn) -> bool:
     """Offer the newcomer's waiting request to the best mentor free now; False if none is."""
     member = newcomer.member
-    person = as_newcomer(member, turn.content.community.default_locale)
+    person = as_newcomer(member, turn.content)
     tried = await store.mentors_offered(turn.session, member.id or 0)
     found = best(
         person,
-        await available_mentors(turn.session),
+        await available_mentors(turn.session, turn.content),
         rules(turn),
         declined={(person.id, mentor) for mentor in tried},
         when=turn.now,

@@ -9,14 +9,15 @@ from babel import Locale, UnknownLocaleError
 
 from bot.matching import Mentor, Person, Reason, Rules
 from bot.turn import Turn, turn_for
-from flows.schema import AskStep
+from flows.content import ContentTree
+from flows.markup import member_link
+from flows.schema import AskStep, Experience
 from flows.text import render
 from storage import members
 from storage import mentorship as store
 from storage.models import Member, MentorProfile
 from storage.session import Session
 
-EXPERIENCE = {"new": 0, "some": 1, "experienced": 2}  # the onboarding flow's choice ids
 MAX_CAPACITY = 50
 
 
@@ -24,22 +25,31 @@ def rules(turn: Turn) -> Rules:
     return Rules.from_content(turn.content.matching)
 
 
-def as_newcomer(member: Member, default_locale: str) -> Person:
+def as_newcomer(member: Member, content: ContentTree) -> Person:
     """A newcomer: the languages they speak (their chosen language, and any others their
-    profile lists), their interests, time zone and experience."""
+    profile lists), their interests, time zone and experience (None where they never said)."""
     profile = member.profile
-    languages = {(member.locale or default_locale).split("_")[0]}
+    languages = {(member.locale or content.community.default_locale).split("_")[0]}
     languages.update(str(code) for code in listed(profile.get("languages")))
     return Person(
         id=member.id or 0,
         languages=frozenset(languages),
         topics=frozenset(str(topic) for topic in listed(profile.get("interests"))),
-        timezone=member.timezone or "UTC",
-        experience=EXPERIENCE.get(str(profile.get("experience")), 0),
+        timezone=member.timezone,
+        experience=experience_of(member, content.matching.experience),
     )
 
 
-def as_mentor(profile: MentorProfile, member: Member, load: int, busy: bool) -> Mentor:
+def experience_of(member: Member, levels: Experience) -> int | None:
+    """What the member answered about their experience (the profile's `experience`, kept by
+    the onboarding and mentor sign-up questions), as the level `matching.yaml` gives that
+    answer; None if they never answered (a mentor who signed up before it was asked)."""
+    return levels.level(member.profile.get("experience"))
+
+
+def as_mentor(
+    profile: MentorProfile, member: Member, load: int, busy: bool, levels: Experience
+) -> Mentor:
     """A mentor. One with an offer waiting for their answer gets no other until they answer:
     offers come one at a time."""
     hours = None
@@ -49,9 +59,9 @@ def as_mentor(profile: MentorProfile, member: Member, load: int, busy: bool) -> 
         id=member.id or 0,
         languages=frozenset(profile.languages),
         topics=frozenset(profile.topics),
-        timezone=member.timezone or "UTC",
+        timezone=member.timezone,
         hours=hours,
-        experience=2,
+        experience=experience_of(member, levels),
         capacity=profile.capacity,
         load=profile.capacity if busy else load,
         paused=profile.paused or member.opted_out,
@@ -59,7 +69,11 @@ def as_mentor(profile: MentorProfile, member: Member, load: int, busy: bool) -> 
 
 
 async def available_mentors(
-    session: Session, *, one_each: bool = False, free: set[int] | frozenset[int] = frozenset()
+    session: Session,
+    content: ContentTree,
+    *,
+    one_each: bool = False,
+    free: set[int] | frozenset[int] = frozenset(),
 ) -> list[Mentor]:
     """Every mentor as the matcher sees them. `free`: mentors whose open offer is being
     weighed again (its place counts as free). `one_each`: room for one new offer at most, so
@@ -69,7 +83,8 @@ async def available_mentors(
     for row in await store.mentors(session):
         mentor_id = row.member.id or 0
         load = row.active - (1 if mentor_id in free else 0)
-        mentor = as_mentor(row.profile, row.member, load, mentor_id in busy)
+        levels = content.matching.experience
+        mentor = as_mentor(row.profile, row.member, load, mentor_id in busy, levels)
         if one_each and mentor.room > 1:
             mentor = replace(mentor, capacity=mentor.load + 1)
         found.append(mentor)
@@ -146,7 +161,7 @@ def contact(reader: Turn, about: Turn) -> str:
     renders `member:` links its own way), else the name and the platform."""
     name = about.member.display_name or reader.system_text("someone")
     if about.identity.platform == reader.identity.platform:
-        return f"[{name}](member:{about.identity.external_id})"
+        return member_link(about.identity.external_id, name)  # the name inside is text
     return f"{name} ({about.identity.platform.capitalize()})"
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict
 from bot.mentorship.people import MAX_CAPACITY, listed
 from bot.turn import Turn
 from flows import actions
+from flows.numbers import whole_number
 from storage import mentorship as store
 
 
@@ -48,17 +49,15 @@ async def save_mentor_profile(turn: Turn, steps: ProfileSteps) -> None:
 
 
 def _capacity(value: Any) -> int | None:
-    try:
-        capacity = int(str(value))
-    except ValueError:
-        return None
-    return capacity if 1 <= capacity <= MAX_CAPACITY else None
+    capacity = whole_number(str(value), low=1, high=MAX_CAPACITY, strict=False)
+    return capacity if isinstance(capacity, int) else None
 
 
 def _hours(value: Any) -> tuple[int, int] | None:
     """ "17-21" → (17, 21); anything else (e.g. "any") means no fixed window."""
     start, _, end = str(value or "").partition("-")
-    if not (start.isdigit() and end.isdigit()):
+    first, last = whole_number(start, high=24), whole_number(end, high=24)
+    if not (isinstance(first, int) and isinstance(last, int)):
         return None
-    hours = int(start) % 24, int(end) % 24
+    hours = first % 24, last % 24
     return hours if hours[0] != hours[1] else None

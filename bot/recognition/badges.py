@@ -8,17 +8,18 @@ from pydantic import BaseModel, ConfigDict
 from bot import conversation
 from bot.turn import Turn
 from flows import actions
+from flows.markup import Markdown, escape
 from flows.schema import Badge
 from flows.text import render
 from storage import recognition as store
 from storage.models import FlowRun
 
 
-def badge_name(turn: Turn, badge: Badge, locale: str | None = None) -> str:
+def badge_name(turn: Turn, badge: Badge, locale: str | None = None) -> Markdown:
     name = render(
         badge.name, locale or turn.member.locale, turn.content.community.default_locale, {}
     )
-    return f"{badge.emoji} {name}".strip()
+    return Markdown(f"{escape(badge.emoji)} {name}".strip())
 
 
 async def progress(turn: Turn, badge: Badge) -> int:

@@ -19,6 +19,8 @@ from bot.messages import Invite
 from bot.recognition import badges
 from bot.recognition.mentions import MENTION, resolve
 from bot.turn import Turn, turn_for
+from flows.markup import Markdown, escape, mentions_as_names
+from flows.numbers import NotANumber, whole_number
 from flows.schema import Category
 from flows.text import render
 from storage import recognition as store
@@ -49,11 +51,11 @@ async def kudos(turn: Turn, args: str) -> None:
         await give(turn, args)
 
 
-def category_name(turn: Turn, category: Category, locale: str | None = None) -> str:
+def category_name(turn: Turn, category: Category, locale: str | None = None) -> Markdown:
     name = render(
         category.name, locale or turn.member.locale, turn.content.community.default_locale, {}
     )
-    return f"{category.emoji} {name}".strip()
+    return Markdown(f"{escape(category.emoji)} {name}".strip())
 
 
 async def give(turn: Turn, args: str) -> None:
@@ -91,7 +93,9 @@ async def give(turn: Turn, args: str) -> None:
             return
         rest = rest[: wanted.start()]
     assert category is not None
-    reason = " ".join(LEADING_FOR.sub("", rest).split())
+    # A mention in the reason is shown as the name it stands for: the reason is the giver's
+    # text, which notifies no one (and a `[you](member:ID)` typed as it is mentions no one).
+    reason = " ".join(mentions_as_names(LEADING_FOR.sub("", rest)).split())
     if len(reason) < rules.min_reason_length:
         turn.reply(turn.system_text("kudos_reason_short", rules.min_reason_length))
         return
@@ -233,7 +237,8 @@ async def top(turn: Turn, args: str) -> None:
     for line in standings:
         points = f"{line.points:g}"
         you = " ←" if line.member_id == turn.member.id else ""
-        lines.append(f"{medals.get(line.rank, f'{line.rank}.')} {line.name}: {points}{you}")
+        name = escape(line.name)  # a member's name: text
+        lines.append(f"{medals.get(line.rank, f'{line.rank}.')} {name}: {points}{you}")
     turn.reply("\n".join(lines))
 
 
@@ -241,11 +246,14 @@ async def revoke(turn: Turn, which: str) -> None:
     if MANAGER not in turn.member.roles:
         turn.reply(turn.system_text("kudos_managers_only"))
         return
-    number = which.lstrip("#")
-    if not number.isdigit() or len(number) > 9:
-        turn.reply(turn.system_text("kudos_revoke_unknown", name=which))
+    number = whole_number(which.lstrip("#"), low=1)
+    if isinstance(number, NotANumber):
+        if number.reason == "other_digits":  # "¹", "٣": how to write it
+            turn.reply(turn.system_text("number_expected", example="/kudos revoke 12"))
+        else:
+            turn.reply(turn.system_text("kudos_revoke_unknown", name=which))
         return
-    revoked = await store.revoke(turn.session, int(number), turn.member.id or 0, turn.now)
+    revoked = await store.revoke(turn.session, number, turn.member.id or 0, turn.now)
     if revoked is None:
         turn.reply(turn.system_text("kudos_revoke_unknown", name=which))
         return

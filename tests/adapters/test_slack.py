@@ -33,6 +33,7 @@ from bot.runtime import Onramp
 from bot.settings import AdaptersSettings, SenderSettings, Settings, SlackSettings, WebSettings
 from flows.content import load_tree_or_raise
 from storage.models import FlowRun, Kudos, Member, Outbox, ProcessedEvent
+from tests.clock import RunningClock
 from tests.conftest import CONTENT, ROOT
 from tests.fakes.server import Fault
 from tests.fakes.slack import (
@@ -165,7 +166,8 @@ def signed(body: bytes, secret: str, timestamp: int | None) -> dict[str, str]:
     try:
         return signed_headers(body, secret, timestamp)
     except UnicodeDecodeError:  # slack-sdk signs text only; Slack's scheme signs any bytes
-        sent_at = str(int(time.time()) if timestamp is None else timestamp)
+        now = int(time.time())  # wall clock: Slack's replay window, as the adapter checks it
+        sent_at = str(now if timestamp is None else timestamp)
         digest = hmac.new(secret.encode(), f"v0:{sent_at}:".encode() + body, hashlib.sha256)
         signature = f"v0={digest.hexdigest()}"
         return {"X-Slack-Request-Timestamp": sent_at, "X-Slack-Signature": signature}
@@ -173,7 +175,9 @@ def signed(body: bytes, secret: str, timestamp: int | None) -> dict[str, str]:
 
 @asynccontextmanager
 async def running(settings: Settings, slack: SlackEmulator) -> AsyncIterator[Bot]:
-    onramp = await Onramp.create(settings)
+    # The tests' clock, not the wall clock: quiet hours and lateness are the same whatever
+    # the hour the suite runs at (it runs in real time: retries and leases come due).
+    onramp = await Onramp.create(settings, clock=RunningClock())
     await onramp.start()
     try:
         if onramp.web is None:
@@ -394,7 +398,7 @@ async def test_a_forged_or_stale_request_is_refused_and_changes_nothing(
     join = event_callback(team_join(users[ADA]))
 
     forged = await bot.post(join, secret="not-the-secret")
-    stale = await bot.post(join, timestamp=int(time.time()) - 6 * 60)
+    stale = await bot.post(join, timestamp=int(time.time()) - 6 * 60)  # wall clock: as above
     assert bot.http is not None
     unsigned = await bot.http.post(EVENTS_PATH, content=join.body)
 
@@ -680,7 +684,7 @@ async def test_a_wrong_token_stops_the_start(
     settings: Settings, slack: SlackEmulator, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-wrong")
-    onramp = await Onramp.create(configure(settings, slack))
+    onramp = await Onramp.create(configure(settings, slack), clock=RunningClock())
     try:
         with pytest.raises(SlackConfigError, match="invalid_auth"):
             await onramp.start()
@@ -696,7 +700,12 @@ def test_the_manifest_declares_what_the_bot_uses() -> None:
     assert [c["command"] for c in commands] == [f"/{c.name}" for c in menu]
     assert all(c["description"] and len(c["description"]) <= 100 for c in commands)
     events = manifest["settings"]["event_subscriptions"]
-    assert sorted(events["bot_events"]) == ["member_joined_channel", "message.im", "team_join"]
+    assert sorted(events["bot_events"]) == [
+        "member_joined_channel",
+        "message.im",
+        "team_join",
+        "user_change",
+    ]
     assert sorted(manifest["oauth_config"]["scopes"]["bot"]) == [
         "channels:read",
         "chat:write",
@@ -736,21 +745,23 @@ async def test_a_mentor_signs_up_accepts_an_offer_and_both_meet_in_a_group_dm(
     await bot.post(ticking(ADA, topics, "📝 Documentation"))
     languages = (await bot.messages(ADA, 3))[2]
     await bot.post(ticking(ADA, languages, "English", "Français"))
-    timezone = (await bot.messages(ADA, 4))[3]
+    experience = (await bot.messages(ADA, 4))[3]
+    await bot.press(ADA, experience, "Quite a lot")
+    timezone = (await bot.messages(ADA, 5))[4]
     assert "Which time zone" in timezone["text"]
     await bot.post(event_callback(im_message(ADA, "Lima")))
-    hours = (await bot.messages(ADA, 5))[4]
+    hours = (await bot.messages(ADA, 6))[5]
     await bot.press(ADA, hours, "🕘 It varies")
-    capacity = (await bot.messages(ADA, 6))[5]
+    capacity = (await bot.messages(ADA, 7))[6]
     await bot.press(ADA, capacity, "2")
-    await bot.messages(ADA, 7)
+    await bot.messages(ADA, 8)
     await bot.post(event_callback(im_message(ADA, "I write the install guide.")))
-    assert "You're all set as a mentor" in (await bot.messages(ADA, 8))[7]["text"]
+    assert "You're all set as a mentor" in (await bot.messages(ADA, 9))[8]["text"]
 
     # Bea (French) asks for a mentor; Ada gets the offer, in English, with its reasons.
     await bot.post(slash_command("", user_id=BEA, channel_id="C0GENERAL1", command="/mentor"))
     assert "J'ai contacté un mentor" in (await bot.messages(BEA, 1))[0]["text"]
-    offer = (await bot.messages(ADA, 9))[8]
+    offer = (await bot.messages(ADA, 10))[9]
     assert "*Bea Bianchi* would like a mentor" in offer["text"]
     assert "you both speak French" in offer["text"]
     assert labels(offer) == ["Accept", "Decline"]
@@ -764,8 +775,8 @@ async def test_a_mentor_signs_up_accepts_an_offer_and_both_meet_in_a_group_dm(
     opened = [c["users"] for c in slack.calls("conversations.open") if "," in c["users"]]
     assert opened == [f"{BEA},{ADA}"]
     assert "conversation à deux" in (await bot.messages(BEA, 2))[1]["text"]
-    assert "conversation with the two of you" in (await bot.messages(ADA, 10))[9]["text"]
-    await bot.answered(ADA, 8)  # the offer shows its answer instead of its buttons
+    assert "conversation with the two of you" in (await bot.messages(ADA, 11))[10]["text"]
+    await bot.answered(ADA, 9)  # the offer shows its answer instead of its buttons
 
 
 # What members type: a mention of a member reaches the core as a member link.

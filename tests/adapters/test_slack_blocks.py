@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from adapters.slack import _typed
+from adapters import slack_payloads
 from adapters.slack_blocks import (
     DONE,
     PICK,
@@ -155,4 +155,4 @@ def test_a_button_that_is_not_ours_is_refused(action: dict[str, str]) -> None:
     ],
 )
 def test_what_a_member_typed_is_read_without_slacks_markup(typed: str, meant: str) -> None:
-    assert _typed(typed) == meant
+    assert slack_payloads.typed(typed) == meant

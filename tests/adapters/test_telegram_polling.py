@@ -86,3 +86,23 @@ async def test_polling_takes_each_update_once_across_a_restart(
     assert texts[2].endswith("✔️ <b>Español</b>")  # the tap the second process answered
     assert "zona horaria" in texts[3]
     assert len(emulator.calls("sendMessage")) == 5  # the welcome in the group, and four to Ada
+
+
+async def test_a_malformed_update_is_skipped_and_the_ones_after_it_are_taken(
+    polling: Settings, emulator: TelegramEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    async with serving(polling, emulator) as served:
+        await until(lambda: emulator.long_polling, "the first long poll")
+        ada = emulator.user(ADA, "Ada")
+        bad = emulator.message(ada, "hi")
+        bad["message"]["text"] = 12345  # not what Telegram sends: never readable
+        queued = emulator.queue_update(bad)
+        assert queued is not None
+        await served.deliver(emulator.start_message(ada))  # the update after it
+
+        await served.outbox_idle()
+        assert "Hello Ada" in emulator.messages_to(ADA)[0]["text"]
+        assert served.confirmed(queued["update_id"])
+        assert await served.count(ProcessedEvent) == 1
+    ignored = [r for r in caplog.records if r.msg == "telegram update ignored"]
+    assert any("message.text has the wrong type" in r.__dict__["reason"] for r in ignored)

@@ -36,6 +36,9 @@ async def test_polling_runs_on_one_replica_and_moves_when_it_dies(
         pytest.skip("replicas share a PostgreSQL database; SQLite is one process")
     with TelegramEmulator(chat_limit=None, group_limit=None, overall_limit=None) as telegram:
         logs = [tmp_path / f"replica-{n}.log" for n in range(2)]
+        # `onramp run` itself, on the real clock (a process has no test clock): all it is asked
+        # here is a welcome and replies to what members write, which quiet hours never hold,
+        # so the hour the suite runs at changes nothing.
         replicas = [
             await asyncio.create_subprocess_exec(
                 sys.executable,

@@ -24,6 +24,7 @@ from bot.events import (
 from bot.runtime import Onramp
 from bot.settings import Settings
 from tests.adapters.test_whatsapp import ADA, GRACE, for_whatsapp
+from tests.clock import RunningClock
 from tests.fakes.whatsapp import WhatsAppEmulator, combine, message_id
 
 JSON = dict[str, Any]
@@ -217,8 +218,9 @@ async def test_a_notification_not_wholly_committed_gets_500_and_its_redelivery_2
 ) -> None:
     with WhatsAppEmulator(number_limit=None, pair_limit=None) as emulator:
         settings = for_whatsapp(settings, emulator, monkeypatch)
-        adapter = WhatsAppAdapter(settings)
-        onramp = await Onramp.create(settings, {"whatsapp": adapter})
+        clock = RunningClock()  # the tests' clock, as in test_whatsapp.serving
+        adapter = WhatsAppAdapter(settings, clock=clock)
+        onramp = await Onramp.create(settings, {"whatsapp": adapter}, clock=clock)
         taken: list[Event] = []
         failing = {"on": True}
         receive = onramp.receive

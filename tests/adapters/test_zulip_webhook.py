@@ -23,6 +23,7 @@ from tests.fakes.zulip import ZulipEmulator
 from tests.waiting import until
 
 JSON = dict[str, Any]
+JSON_ = "application/json"
 
 
 @pytest.fixture
@@ -215,6 +216,17 @@ async def test_malformed_bodies_get_4xx_and_change_nothing(
         (_body(odd_type), "application/json", 400, "no known type"),
         (_body(no_recipients), "application/json", 400, "without its recipients"),
         (b"{" + b" " * 70_000 + b"}", "application/json", 413, "exceeds web.max_body_bytes"),
+        # Without the token: refused before anything is read, however deep.
+        (b'{"message": ' + b"[" * 5000 + b"]" * 5000 + b"}", JSON_, 400, "nested"),
+        (b'{"message": ' + b"[" * 900 + b"]" * 900 + b"}", JSON_, 400, "nested"),
+        (
+            _body({**good, "message": {**good["message"], "sender_id": "7"}}),
+            JSON_,
+            400,
+            "sender_id",
+        ),
+        (_body({**good, "message": {**good["message"], "content": 7}}), JSON_, 400, "content"),
+        (_body({**good, "bot_email": ["x"]}), JSON_, 400, "bot_email"),
     ]
     before = _rejected("malformed")
     for body, content_type, status, reason in malformed:
@@ -225,7 +237,8 @@ async def test_malformed_bodies_get_4xx_and_change_nothing(
         assert response.status_code == status, body[:60]
         logged = [getattr(r, "reason", "") for r in caplog.records if r.msg == "request rejected"]
         assert len(logged) == 1 and reason in logged[0], (body[:60], logged)
-    assert _rejected("malformed") - before == 9
+        assert not [r for r in caplog.records if r.levelno > logging.WARNING or r.exc_info]
+    assert _rejected("malformed") - before == 14
     for table in (ProcessedEvent, Member, Outbox):
         assert await served.count(table) == 0
 
@@ -236,3 +249,28 @@ async def test_malformed_bodies_get_4xx_and_change_nothing(
 
 def _body(payload: JSON) -> bytes:
     return json.dumps(payload).encode()
+
+
+async def test_a_kudos_notice_for_someone_else_goes_to_them_not_in_the_givers_answer(
+    served: Served,
+) -> None:
+    emulator = served.emulator
+    ada = Writer(served, emulator.add_user("Ada"))
+    bea = Writer(served, emulator.add_user("Bea Bianchi"))
+    for writer in (ada, bea):  # each has said something to the bot
+        await writer.say("/help")
+    bea_id = bea.user["user_id"]
+
+    answer = await ada.say(f"/kudos @**Bea Bianchi|{bea_id}** for translating the install guide")
+
+    assert "Thank you for recognising Bea Bianchi" in answer["content"]
+    assert "translating the install guide" not in answer["content"]  # Bea's notice is not here
+    told = bea.inbox()[-1]
+    assert "Ada" in told and "translating the install guide" in told
+    assert not any("translating the install guide" in text for text in ada.inbox())
+    async with served.onramp.db.reading() as session:
+        rows = (await session.execute(select(Outbox).order_by(col(Outbox.id)))).scalars().all()
+    to_bea = [row for row in rows if row.recipient == str(bea_id)][-1]
+    assert to_bea.status == "sent"
+    assert not (to_bea.delivery_id or "").startswith("webhook:")  # it went through the API
+    assert emulator.calls("messages", "POST")  # and the API has it

@@ -46,6 +46,7 @@ from bot.messages import OutgoingMessage  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.models import Consent, FlowRun, Identity, Member, Outbox, utcnow  # noqa: E402
 from storage.session import Database  # noqa: E402
+from tests.clock import from_argv  # noqa: E402
 
 PLATFORMS = ("slack", "telegram", "whatsapp", "zulip")
 REAL: dict[str, Any] = {
@@ -307,11 +308,21 @@ class Platform:
     free text outside the 24-hour window fails as the real adapter fails it. With `out`,
     each message taken is written there at once, as `platform outbox-id recipient`."""
 
-    def __init__(self, name: str, settings: Settings, out: TextIO | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        settings: Settings,
+        out: TextIO | None = None,
+        clock: Callable[[], datetime] = utcnow,
+    ) -> None:
         real = REAL[name]
         self.name = name
+        self.clock = clock  # the bot's: the 24-hour window is measured on it
         self.capabilities = real.capabilities
-        shim = SimpleNamespace(settings=getattr(settings, name), _answers=())
+        # What the real `rate_limits` reads of its adapter: the settings, and (Zulip) the
+        # webhook answers waiting for a reply, none here.
+        no_answers = SimpleNamespace(holds=lambda outbox_id, recipient: False)
+        shim = SimpleNamespace(settings=getattr(settings, name), _answers=no_answers)
         self._limits: Callable[[OutgoingMessage], list[RateLimit]] = (
             lambda message: real.rate_limits(shim, message)  # type: ignore[arg-type]
         )
@@ -336,7 +347,7 @@ class Platform:
     async def send(self, message: OutgoingMessage) -> str:
         if self.name == "whatsapp" and message.template is None:
             last = message.last_inbound_at
-            if last is None or utcnow() - last >= WINDOW:
+            if last is None or self.clock() - last >= WINDOW:
                 self.failed["window_closed"] += 1
                 raise DeliveryError("whatsapp: outside the 24-hour window", permanent=True)
         now = time.monotonic()
@@ -398,12 +409,21 @@ def _peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
-def printing_platforms(settings: Settings) -> dict[str, Platform]:
-    return {name: Platform(name, settings, sys.stdout) for name in PLATFORMS}
+def printing_platforms(
+    settings: Settings, clock: Callable[[], datetime] = utcnow
+) -> dict[str, Platform]:
+    return {name: Platform(name, settings, sys.stdout, clock) for name in PLATFORMS}
 
 
-async def serve(url: str, content: Path, fast: bool, plan: str | None) -> None:
-    """A replica: the runtime on the four platforms, ticking due work as fast as it can."""
+async def serve(
+    url: str,
+    content: Path,
+    fast: bool,
+    plan: str | None,
+    clock: Callable[[], datetime] = utcnow,
+) -> None:
+    """A replica: the runtime on the four platforms, ticking due work as fast as it can, on
+    `clock` (the tests give theirs; the benchmark runs on the wall clock)."""
     from bot.campaigns import planning
     from bot.runtime import Onramp, tune_garbage_collector
     from storage import campaigns as store
@@ -419,7 +439,7 @@ async def serve(url: str, content: Path, fast: bool, plan: str | None) -> None:
 
     store.insert_recipients = reporting  # type: ignore[assignment]
     settings = replica_settings(url, content, fast)
-    onramp = await Onramp.create(settings, printing_platforms(settings))
+    onramp = await Onramp.create(settings, printing_platforms(settings, clock), clock=clock)
     await onramp.start()
     tune_garbage_collector()
     print("ready", flush=True)
@@ -430,7 +450,7 @@ async def serve(url: str, content: Path, fast: bool, plan: str | None) -> None:
                 onramp.db,
                 onramp.content,
                 campaign,
-                utcnow(),
+                clock(),
                 settings.campaigns,
                 settings.clock,
                 planning.reach(onramp.adapters),
@@ -447,11 +467,21 @@ async def serve(url: str, content: Path, fast: bool, plan: str | None) -> None:
         await onramp.stop()
 
 
-def start(url: str, content: Path, out: Path, *, fast: bool = True, plan: str | None = None) -> Any:
-    """A replica in a process of its own, printing into `out`."""
+def start(
+    url: str,
+    content: Path,
+    out: Path,
+    *,
+    fast: bool = True,
+    plan: str | None = None,
+    clock: list[str] | None = None,
+) -> Any:
+    """A replica in a process of its own, printing into `out`; `clock` is a test clock's
+    `argv()` (tests/clock.py), shared by every replica of one test."""
     command = [sys.executable, str(Path(__file__)), url, str(content)]
     command += ["--fast"] if fast else []
     command += ["--plan", plan] if plan else []
+    command += ["--clock", *clock] if clock else []
     with out.open("ab") as stdout, out.with_suffix(".err").open("ab") as stderr:
         return subprocess.Popen(
             command,
@@ -562,8 +592,12 @@ def main() -> None:
     parser.add_argument("content", type=Path)
     parser.add_argument("--fast", action="store_true", help="shared limits of 1,000/s")
     parser.add_argument("--plan", help="ask for this campaign's send first")
+    parser.add_argument(
+        "--clock", nargs=2, metavar=("START", "ANCHOR"), help="a test clock (tests/clock.py)"
+    )
     args = parser.parse_args()
-    asyncio.run(serve(args.url, args.content, args.fast, args.plan))
+    clock = from_argv(*args.clock) if args.clock else utcnow
+    asyncio.run(serve(args.url, args.content, args.fast, args.plan, clock))
 
 
 if __name__ == "__main__":

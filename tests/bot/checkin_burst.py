@@ -1,13 +1,15 @@
 """A community with many mentorships and their check-ins, written straight into the tables:
 shared by the burst tests (tests/bot/test_checkin_burst.py) and bench/checkins.py.
 
-    python tests/bot/checkin_burst.py DATABASE_URL   # serve due work until killed (a replica)
+    python tests/bot/checkin_burst.py DATABASE_URL [START ANCHOR]
+        # serve due work until killed (a replica), on a test clock (tests/clock.py) if given
 """
 
 from __future__ import annotations
 
 import asyncio
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 
@@ -17,8 +19,9 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from storage.models import DueWork, Identity, Member, Mentorship  # noqa: E402
+from storage.models import DueWork, Identity, Member, Mentorship, utcnow  # noqa: E402
 from storage.session import Database  # noqa: E402
+from tests.clock import from_argv  # noqa: E402
 
 CHUNK = 2_000
 
@@ -79,7 +82,7 @@ async def seed(db: Database, *, pairs: int, later: int, now: datetime, platform:
             await session.execute(insert(DueWork.__table__), rows)  # type: ignore[attr-defined]
 
 
-async def serve(url: str) -> None:
+async def serve(url: str, clock: Callable[[], datetime] = utcnow) -> None:
     """A replica: the runtime on the memory adapter, ticking due work as fast as it can; each
     message is written to stdout as `outbox-id recipient` the moment it is handed over."""
     from adapters.memory import MemoryAdapter
@@ -104,7 +107,7 @@ async def serve(url: str) -> None:
             print(f"{message.outbox_id} {message.recipient}", flush=True)
             return delivery
 
-    onramp = await Onramp.create(settings, {"memory": Printing()})
+    onramp = await Onramp.create(settings, {"memory": Printing()}, clock=clock)
     await onramp.start()
     print("ready", flush=True)
     try:
@@ -116,4 +119,5 @@ async def serve(url: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(serve(sys.argv[1]))
+    url, *clock = sys.argv[1:]
+    asyncio.run(serve(url, from_argv(*clock) if clock else utcnow))

@@ -1,9 +1,10 @@
 """Runs the real console bot in its own process for the kill -9 test, recording deliveries.
 
-    python tests/bot/crash_driver.py DATABASE_URL RECORD_FILE USER
+    python tests/bot/crash_driver.py DATABASE_URL RECORD_FILE USER START ANCHOR
 
 Every delivered message's outbox id is appended (and fsynced) to RECORD_FILE right after the
-console printed it, so the test can tell exactly what reached the member.
+console printed it, so the test can tell exactly what reached the member. START ANCHOR is
+the test's clock (tests/clock.py): each restart of the bot goes on with the same time.
 """
 
 from __future__ import annotations
@@ -11,14 +12,19 @@ from __future__ import annotations
 import asyncio
 import os
 import sys
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
-from adapters.console import ConsoleAdapter
-from bot.messages import OutgoingMessage
-from bot.runtime import Onramp
-from bot.settings import load_settings
-
 ROOT = Path(__file__).resolve().parents[2]
+if str(ROOT) not in sys.path:
+    sys.path.insert(0, str(ROOT))
+
+from adapters.console import ConsoleAdapter  # noqa: E402
+from bot.messages import OutgoingMessage  # noqa: E402
+from bot.runtime import Onramp  # noqa: E402
+from bot.settings import load_settings  # noqa: E402
+from tests.clock import from_argv  # noqa: E402
 
 
 class RecordingConsole(ConsoleAdapter):
@@ -33,7 +39,7 @@ class RecordingConsole(ConsoleAdapter):
         return delivery
 
 
-async def main(url: str, record: str, user: str) -> None:
+async def main(url: str, record: str, user: str, clock: Callable[[], datetime]) -> None:
     settings = load_settings(
         ROOT / "bot.toml",
         database={"url": url},
@@ -42,7 +48,7 @@ async def main(url: str, record: str, user: str) -> None:
     )
     console = RecordingConsole(settings)
     console.record = Path(record)
-    app = await Onramp.create(settings, {"console": console})
+    app = await Onramp.create(settings, {"console": console}, clock=clock)
     await app.start()
     try:
         await app.run_until_closed()
@@ -51,4 +57,5 @@ async def main(url: str, record: str, user: str) -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main(*sys.argv[1:4]))
+    url, record, user, start, anchor = sys.argv[1:6]
+    asyncio.run(main(url, record, user, from_argv(start, anchor)))

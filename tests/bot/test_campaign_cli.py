@@ -278,7 +278,7 @@ async def test_send_once_follow_retry_and_cancel(home: dict[str, str]) -> None:
     assert _cells(listed.stdout, "hello") == ["hello", "Hello", "locale: en, fr", "now", "sending"]
     assert _cells(listed.stdout, "community_call")[2:] == [
         "onboarding completed or role: mentor",
-        "10:00 local, 2026-12-01",
+        "10:00 local, 2037-12-01",
         "not sent",
     ]
 
@@ -331,3 +331,67 @@ async def test_a_second_manager_approves(home: dict[str, str]) -> None:
     assert "reminder: approved and planned." in approved.stdout
     [row] = await _campaigns(home["ONRAMP_DATABASE__URL"])
     assert (row.requested_by, row.approved_by, row.state) == ("cli:ada", "cli:bea", "sending")
+
+
+# Dates long past: past whenever the test runs (the command line runs on the real clock).
+STALE_TIMES = "send_at: 2001-12-01T10:00:00Z\nexpires_at: 2001-12-03T15:00:00Z\n"
+LATE_TIMES = "send_at: 2001-12-01T10:00:00Z\n"
+
+
+def _write(home: dict[str, str], key: str, times: str) -> None:
+    text = HELLO.format(id=key).replace("send_at: now\n", times)
+    path = Path(home["ONRAMP_CONTENT__PATH"]) / "campaigns" / f"{key}.yaml"
+    path.write_text(text, encoding="utf-8")
+
+
+async def test_an_expired_campaign_is_refused_and_its_id_stays_free(home: dict[str, str]) -> None:
+    _write(home, "stale", STALE_TIMES)
+    shown, sent, checked = await asyncio.gather(
+        cli("campaign", "preview", "stale", env=home),
+        cli("campaign", "send", "stale", "--yes", env=home),
+        cli("check", home["ONRAMP_CONTENT__PATH"], env=home),
+    )
+    assert shown.returncode == 0, shown.stderr
+    assert "0 of 6 member(s) in the segment would receive it" in shown.stdout
+    assert _cells(shown.stdout, "the campaign's expiry has passed")[1] == "3"
+    assert (
+        "Its expiry (2001-12-03 15:00 UTC) comes before anyone's send time: nobody can be sent "
+        "it, and `send` refuses it." in shown.stdout
+    )
+    assert sent.returncode == 1
+    assert sent.stderr.strip().startswith(
+        "campaign 'stale' cannot be sent: its expires_at (2001-12-03 15:00 UTC) has passed (it is "
+    )
+    assert sent.stderr.strip().endswith(
+        "so nobody would get it; nothing was planned. Set a later send_at and expires_at in its "
+        "file, then send it again"
+    )
+    assert "Traceback" not in sent.stderr
+    # a stale file is a warning: the content still loads, and the bot still starts
+    assert checked.returncode == 0, checked.stdout
+    assert "stale.yaml:11: warning: expires_at 2001-12-03 15:00 UTC has passed" in checked.stdout
+    assert await _campaigns(home["ONRAMP_DATABASE__URL"]) == []
+
+    _write(home, "stale", "send_at: now\nexpire_after: 2d\n")  # fixed: the same id sends
+    again = await cli("campaign", "send", "stale", "--yes", env=home)
+    assert again.returncode == 0, again.stderr
+    assert "stale: planned." in again.stdout
+    assert [row.key for row in await _campaigns(home["ONRAMP_DATABASE__URL"])] == ["stale"]
+
+
+async def test_a_send_time_that_has_passed_is_said_and_asked(home: dict[str, str]) -> None:
+    _write(home, "late", LATE_TIMES)
+    shown, declined = await asyncio.gather(
+        cli("campaign", "preview", "late", env=home),
+        cli("campaign", "send", "late", env=home, stdin="n\n"),
+    )
+    said = "Its send time (2001-12-01 10:00 UTC) has passed: sent now, it goes at once."
+    assert shown.returncode == 0, shown.stderr
+    assert "3 of 6 member(s) in the segment would receive it" in shown.stdout
+    assert said in shown.stdout
+    assert declined.returncode == 1  # fewer than confirm_above, and asked all the same
+    assert said in declined.stdout and "Send 'late' to 3 member(s) now? [y/N]" in declined.stdout
+    assert await _campaigns(home["ONRAMP_DATABASE__URL"]) == []
+    sent = await cli("campaign", "send", "late", "--yes", env=home)
+    assert sent.returncode == 0, sent.stderr
+    assert said in sent.stdout and "late: planned." in sent.stdout

@@ -16,7 +16,6 @@ import signal
 import subprocess
 from collections import Counter
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -27,6 +26,7 @@ from storage.migrate import upgrade
 from storage.models import Campaign, CampaignRecipient, Outbox
 from storage.session import Database
 from tests.bot import campaign_driver as driver
+from tests.clock import RunningClock
 from tests.conftest import CONTENT, POSTGRES_URL, SKIP_POSTGRES
 from tests.postgres import create_postgres_database, drop_postgres_database
 from tests.waiting import until
@@ -90,14 +90,18 @@ async def test_a_campaign_killed_mid_way_reaches_everyone_once(
     replicas: list[subprocess.Popen[bytes]] = []
     try:
         await upgrade(db.engine)
-        community = await driver.seed(db, members=MEMBERS, now=datetime.now(UTC))
+        # The replicas and this test share one running clock (leases run out in real time)
+        # that starts at the same morning whatever the hour the suite runs at.
+        clock = RunningClock()
+        community = await driver.seed(db, members=MEMBERS, now=clock.now)
         expected = community.recipients()
         segment = sum(1 for member in community.members if member.in_segment)
         killed, second, restarted = (tmp_path / f"{name}.out" for name in ("a", "b", "a2"))
         outputs = [killed, restarted]
-        replicas.append(driver.start(url, content, killed, plan=KEY))  # a manager's send
+        # a manager's send
+        replicas.append(driver.start(url, content, killed, plan=KEY, clock=clock.argv()))
         if url.startswith("postgresql"):
-            replicas.append(driver.start(url, content, second))
+            replicas.append(driver.start(url, content, second, clock=clock.argv()))
             outputs.append(second)
 
         if moment == "planning":
@@ -123,7 +127,7 @@ async def test_a_campaign_killed_mid_way_reaches_everyone_once(
         # Handed over and unrecorded: a send holds one of the sender's slots until its
         # outcome is recorded, so at most `[sender] concurrency` (32) at any instant.
         assert len(in_flight) <= CONCURRENCY
-        replicas.append(driver.start(url, content, restarted))
+        replicas.append(driver.start(url, content, restarted, clock=clock.argv()))
 
         async def finished() -> bool:
             waiting = await _outbox(db)

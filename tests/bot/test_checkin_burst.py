@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 from collections import Counter
-from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from storage.migrate import upgrade
 from storage.models import CheckIn, DueWork, Outbox
 from storage.session import Database
 from tests.bot.checkin_burst import seed
+from tests.clock import RunningClock
 from tests.conftest import POSTGRES_URL, SKIP_POSTGRES, FakeClock
 from tests.postgres import create_postgres_database, drop_postgres_database
 from tests.waiting import until
@@ -58,10 +58,10 @@ async def test_a_burst_of_10000_check_ins_on_sqlite_is_delivered_once_each(
     assert await _count(db, select(func.count()).where(Outbox.status != "sent")) == 0
 
 
-def _replica(url: str, out: Path) -> subprocess.Popen[bytes]:
+def _replica(url: str, out: Path, clock: RunningClock) -> subprocess.Popen[bytes]:
     with out.open("wb") as stdout:
         return subprocess.Popen(
-            [sys.executable, str(ROOT / "tests/bot/checkin_burst.py"), url],
+            [sys.executable, str(ROOT / "tests/bot/checkin_burst.py"), url, *clock.argv()],
             stdout=stdout,
             stderr=subprocess.DEVNULL,
             cwd=ROOT,
@@ -84,9 +84,12 @@ async def test_a_burst_across_three_replicas_survives_one_killed_mid_burst(
     replicas: list[subprocess.Popen[bytes]] = []
     try:
         await upgrade(db.engine)
-        await seed(db, pairs=PAIRS, later=1, now=datetime.now(UTC), platform="memory")
+        # One running clock for this test and its replicas (the killed one's leases run out
+        # in real time), starting at the same morning whatever the hour the suite runs at.
+        clock = RunningClock()
+        await seed(db, pairs=PAIRS, later=1, now=clock.now, platform="memory")
         outputs = [tmp_path / f"replica{n}.out" for n in range(3)]
-        replicas = [_replica(url, out) for out in outputs]
+        replicas = [_replica(url, out, clock) for out in outputs]
         asked = select(func.count()).select_from(CheckIn)
 
         async def going() -> bool:

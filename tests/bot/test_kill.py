@@ -13,7 +13,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.clock import RunningClock
+
 ROOT = Path(__file__).resolve().parents[2]
+# The bot's clock in every (re)started process: one running clock from a fixed morning.
+CLOCK = RunningClock()
 ANSWERS = {
     "consent": "1",
     "language": "2",
@@ -72,6 +76,7 @@ def _start(db: Path, record: Path, log: Path) -> subprocess.Popen[bytes]:
                 f"sqlite+aiosqlite:///{db}",
                 str(record),
                 "kim",
+                *CLOCK.argv(),
             ],
             stdin=subprocess.PIPE,
             stdout=output,

@@ -83,14 +83,16 @@ def test_the_instant_offer_goes_to_the_best_allowed_mentor() -> None:
 def test_ties_go_to_the_mentor_with_more_room() -> None:
     busy = Mentor(20, frozenset({"fr"}), frozenset({"docs"}), capacity=3, load=2)
     free = Mentor(21, frozenset({"fr"}), frozenset({"docs"}), capacity=3)
-    chosen = best(Person(2, frozenset({"fr"}), frozenset({"docs"})), [busy, free], RULES)
+    chosen = best(
+        Person(2, frozenset({"fr"}), frozenset({"docs"})), [busy, free], RULES, when=WINTER
+    )
     assert chosen is not None and chosen[0] == free
 
 
 def test_more_kinds_than_fit_a_mask_are_refused_clearly() -> None:
     many = Person(2, frozenset({"en"}), frozenset(f"topic{i}" for i in range(65)))
     with pytest.raises(ValueError, match="more than 64 different topics"):
-        optimize([many], [AMINATA], RULES)
+        optimize([many], [AMINATA], RULES, when=WINTER)
 
 
 def _community(
@@ -180,8 +182,8 @@ def test_the_candidate_lists_reach_the_exact_total() -> None:
 
 
 def test_nobody_to_match_is_no_pairs() -> None:
-    assert optimize([], [AMINATA], RULES) == []
-    assert optimize([ADA], [], RULES) == []
+    assert optimize([], [AMINATA], RULES, when=WINTER) == []
+    assert optimize([ADA], [], RULES, when=WINTER) == []
     assert optimize([ADA], [LUIS], RULES, when=WINTER) == []  # no shared language
 
 
@@ -203,3 +205,35 @@ def test_the_scored_table_and_the_single_checks_agree(rules: Rules) -> None:
         assert chosen is not None and chosen[0] in allowed
         top = max(score(person, m, rules, WINTER).total for m in allowed)
         assert chosen[1].total == pytest.approx(top, abs=0.001)
+
+
+LEVELS = (0, 1, 2, None)  # new, some, experienced, never said
+
+
+@pytest.mark.parametrize(("newcomer", "mentor"), list(itertools.product(LEVELS, LEVELS)))
+def test_experience_scores_only_what_both_said_and_is_a_reason_only_new_with_experienced(
+    newcomer: int | None, mentor: int | None
+) -> None:
+    ada = Person(1, frozenset({"fr"}), frozenset(), "Europe/Paris", experience=newcomer)
+    bea = Mentor(10, frozenset({"fr"}), frozenset(), "Europe/Paris", (18, 21), mentor)
+    result = score(ada, bea, Rules(weights={"experience": 1.0}), WINTER)
+    more = newcomer is not None and mentor is not None and mentor > newcomer
+    assert result.total == (1.0 if more else 0.0)
+    assert (Reason("experience") in result.reasons) == (newcomer == 0 and mentor == 2)
+    batch = optimize([ada], [bea], Rules(weights={"experience": 1.0}), when=WINTER)  # vectorised
+    assert sum(pair.score for pair in batch) == result.total
+
+
+def test_hours_together_are_a_reason_only_when_both_gave_a_time_zone() -> None:
+    """Without a time zone a member counts as UTC for the score, and the offer claims nothing."""
+    unsaid = Person(1, frozenset({"fr"}), frozenset(), None)
+    assert score(unsaid, AMINATA, RULES, WINTER).reasons == (
+        Reason("language", shared=("fr",)),
+        Reason("experience"),
+    )
+    assert score(unsaid, AMINATA, RULES, WINTER).total > 2 + 1  # the overlap still counts
+    quiet = Mentor(10, frozenset({"fr"}), frozenset(), None, (18, 21), 2)
+    assert [r.criterion for r in score(ADA, quiet, RULES, WINTER).reasons] == [
+        "language",
+        "experience",
+    ]

@@ -52,6 +52,7 @@ async def sign_up(
     languages: tuple[str, ...] = ("en", "fr"),
     hours: str = "17-22",
     capacity: str = "2",
+    experience: str = "experienced",
 ) -> None:
     await chat.say("/mentor signup")
     chat.expect("Thank you for offering to mentor")
@@ -59,6 +60,8 @@ async def sign_up(
     await chat.press(*topics)
     chat.expect("Which languages")
     await chat.press(*languages)
+    chat.expect("How much have you contributed to open-source projects yourself?")
+    await chat.press(experience)
     chat.expect("When in your day")
     await chat.press(hours)
     chat.expect("How many mentees")
@@ -333,6 +336,8 @@ async def test_sign_up_refuses_impossible_capacities_and_unknown_time_zones(
     await chat.press("code")
     chat.expect("Which languages")
     await chat.say("1, 3")
+    chat.expect("How much have you contributed")
+    await chat.say("a few times")  # typed: the label's words
     chat.expect("Which time zone")  # Lee never said
     await chat.say("Atlantis")
     chat.expect("I don't know that time zone")
@@ -353,6 +358,7 @@ async def test_sign_up_refuses_impossible_capacities_and_unknown_time_zones(
     assert profile.capacity == 3 and profile.languages == ["en", "es"]
     assert (profile.hours_start, profile.hours_end) == (None, None)
     assert member is not None and member.timezone == "Africa/Lagos"
+    assert member.profile["experience"] == "some"
     assert "mentor" in member.roles
     await chat.say("/mentor pause")
     chat.expect("Paused")
@@ -425,9 +431,10 @@ async def test_after_downtime_check_ins_older_than_the_grace_are_skipped_and_rec
     ]
 
 
-def _onramp_cli(*args: str, database: str) -> subprocess.CompletedProcess[str]:
+def _onramp_cli(*args: str, database: str, clock: FakeClock) -> subprocess.CompletedProcess[str]:
+    """`onramp ARGS` at the test's time (tests/bot/onramp_at.py), as the bot's own runtime."""
     return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+        [sys.executable, "-m", "tests.bot.onramp_at", *clock.argv(), *args],
         capture_output=True,
         text=True,
         cwd=ROOT,
@@ -454,19 +461,18 @@ async def test_onramp_match_offers_the_waiting_and_moves_an_offer_to_a_better_me
     await sign_up(dan, topics=("docs",), languages=("fr",))
     eli = await person(onramp, memory, "eli", "Eli", timezone="Europe/Paris")
     await sign_up(eli, topics=("code", "docs"), languages=("en",))
-    quiet = _onramp_cli("match", "--json", database=settings.database.url)
+    quiet = _onramp_cli("match", "--json", database=settings.database.url, clock=clock)
     assert quiet.returncode == 0, quiet.stderr
     rows = json.loads(quiet.stdout)
     assert {(r["newcomer_name"], r["was_name"], r["now_name"]) for r in rows} == {
         ("Ada", None, "Dan"),
         ("Cai", "Bea", "Eli"),  # Eli helps with both of Cai's interests
     }
-    clock.now = datetime.now(UTC)  # the command line ran on the real clock
     await onramp.sender.deliver(None)
     dan.expect("**Ada** would like a mentor", "you both speak French")
     bea.expect("I've found another mentor for the newcomer I asked you about")
     eli.expect("**Cai** would like a mentor", "shared interests: 💻 Code, 📝 Documentation")
-    again = _onramp_cli("match", database=settings.database.url)
+    again = _onramp_cli("match", database=settings.database.url, clock=clock)
     assert again.returncode == 0, again.stderr
     assert "Nothing changed" in again.stdout
     async with onramp.db.reading() as session:
@@ -489,11 +495,14 @@ async def test_forgetting_a_mentor_mid_mentorship_tells_the_newcomer_and_looks_a
     await eve.say("/mentor")
     eve.skip()
     cai.expect("**Eve** would like a mentor")
-    result = _onramp_cli("forget", "memory:bea", "--yes", database=settings.database.url)
+    result = _onramp_cli(
+        "forget", "memory:bea", "--yes", database=settings.database.url, clock=clock
+    )
     assert result.returncode == 0, result.stderr
-    result = _onramp_cli("forget", "memory:cai", "--yes", database=settings.database.url)
+    result = _onramp_cli(
+        "forget", "memory:cai", "--yes", database=settings.database.url, clock=clock
+    )
     assert result.returncode == 0, result.stderr
-    clock.now = datetime.now(UTC)  # the command line ran on the real clock
     await onramp.sender.deliver(None)
     ada.expect("Bea has left the community, so your mentorship has ended")
     async with onramp.db.reading() as session:

@@ -160,7 +160,7 @@ async def test_readyz_checks_the_database_and_every_adapter(
 
 @pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
 async def test_readyz_names_a_database_that_does_not_answer(
-    backend: str, settings: Settings, hook: HookAdapter, tmp_path: Path
+    backend: str, settings: Settings, hook: HookAdapter, tmp_path: Path, clock: FakeClock
 ) -> None:
     if backend == "sqlite":
         folder = tmp_path / "gone"
@@ -168,7 +168,9 @@ async def test_readyz_names_a_database_that_does_not_answer(
         folder.rmdir()  # SQLite cannot create the file in a folder that no longer exists
     else:
         db = Database.from_url("postgresql+asyncpg://onramp@127.0.0.1:1/onramp")  # nobody there
-    onramp = Onramp(serving_settings(settings), load_tree_or_raise(CONTENT), db, {"hook": hook})
+    onramp = Onramp(
+        serving_settings(settings), load_tree_or_raise(CONTENT), db, {"hook": hook}, clock
+    )
     server = WebServer(create_app(onramp), onramp.settings.web)
     await server.start()
     try:
@@ -378,3 +380,71 @@ async def test_an_adapter_cannot_take_the_servers_own_paths(
             create_app(onramp)
     finally:
         await onramp.db.dispose()
+
+
+async def test_metrics_name_the_running_version(http: httpx.AsyncClient) -> None:
+    from bot.version import VERSION
+
+    samples = await scrape(http)
+    assert samples("onramp_build_info", version=VERSION) == 1.0
+
+
+class GateAdapter(MemoryAdapter):
+    """A webhook whose requests wait, inside the route, until the test opens the gate."""
+
+    name = "gate"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.inside = 0
+        self.arrived = asyncio.Event()
+        self.gate = asyncio.Event()
+
+    def routes(self) -> list[Any]:
+        return [Route("/gate/events", self.events, methods=["POST"])]
+
+    async def events(self, request: Request) -> Response:
+        self.inside += 1
+        self.arrived.set()
+        await self.gate.wait()
+        return JSONResponse({"ok": True})
+
+
+async def test_webhooks_wait_their_turn_and_health_never_waits(
+    settings: Settings, clock: FakeClock
+) -> None:
+    """A burst is handled `max_concurrent_webhooks` at a time, in order; /healthz, /readyz and
+    /metrics are answered while every slot is taken."""
+    gate = GateAdapter()
+    onramp = await Onramp.create(
+        serving_settings(settings, max_concurrent_webhooks=2), {"gate": gate}, clock=clock
+    )
+    await onramp.start()
+    try:
+        assert onramp.web is not None
+        async with client(onramp.web.port) as http:
+            burst = [asyncio.create_task(http.post("/gate/events", json={})) for _ in range(5)]
+            while gate.inside < 2:
+                await gate.arrived.wait()
+                gate.arrived.clear()
+            for path in ("/healthz", "/readyz", "/metrics"):
+                assert (await http.get(path)).status_code == 200  # every slot is taken
+            assert gate.inside == 2  # the other three wait, before any work is done on them
+            gate.gate.set()
+            answers = await asyncio.gather(*burst)
+        assert [answer.status_code for answer in answers] == [200] * 5
+        assert gate.inside == 5
+    finally:
+        await onramp.stop()
+
+
+async def test_stopping_logs_that_the_bot_stopped(
+    settings: Settings, hook: HookAdapter, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    onramp = await Onramp.create(serving_settings(settings), {"hook": hook}, clock=clock)
+    await onramp.start()
+    caplog.set_level(logging.INFO, logger="onramp.runtime")
+    await onramp.stop()
+    assert [r.getMessage() for r in caplog.records if r.name == "onramp.runtime"][-1] == (
+        "onramp stopped"
+    )

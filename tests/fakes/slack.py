@@ -32,6 +32,7 @@ events (push again with `retry_attempt` to imitate one).
 from __future__ import annotations
 
 import asyncio
+import copy
 import hashlib
 import json
 import math
@@ -181,6 +182,20 @@ class SlackEmulator(FakeServer):
         self._users[user_id] = user
         self._locales[user_id] = locale
         return dict(user)
+
+    def rename_user(
+        self, user_id: str, *, display_name: str | None = None, real_name: str | None = None
+    ) -> dict[str, Any]:
+        """`user_id` edits the names in their profile; returns their user object, as the
+        `user_change` event carries it."""
+        user = self._users[user_id]
+        profile = user["profile"]
+        if display_name is not None:
+            profile["display_name"] = profile["display_name_normalized"] = display_name
+        if real_name is not None:
+            user["real_name"] = profile["real_name"] = profile["real_name_normalized"] = real_name
+        user["updated"] = int(time.time())
+        return copy.deepcopy(user)
 
     def add_channel(self, channel_id: str) -> None:
         """Adds a channel the bot is a member of."""
@@ -473,6 +488,16 @@ def event_callback(
 def team_join(user: Mapping[str, Any]) -> dict[str, Any]:
     """A new member joined the workspace; `user` is a user object (see `add_user`)."""
     return {"type": "team_join", "user": dict(user), "event_ts": _ts()}
+
+
+def user_change(user: Mapping[str, Any]) -> dict[str, Any]:
+    """A member's profile changed (https://api.slack.com/events/user_change)."""
+    return {
+        "type": "user_change",
+        "user": dict(user),
+        "cache_ts": int(time.time()),
+        "event_ts": _ts(),
+    }
 
 
 def member_joined_channel(

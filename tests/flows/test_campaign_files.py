@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import shutil
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from flows.campaign_checks import check_campaigns
 from flows.content import load_tree
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
@@ -153,3 +155,91 @@ def test_a_flow_campaign_names_an_existing_flow_and_not_a_message_too(root: Path
     assert any(
         p.startswith("content/campaigns/call.yaml:8: flow 'survey' does not exist") for p in found
     ), found
+
+
+# A campaign whose time has passed is stale, not invalid: warnings, so that an old file left in
+# campaigns/ never stops the bot (`onramp campaign send` refuses an expired one).
+
+SIXTH = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
+
+
+def warnings_at(root: Path, text: str, now: datetime) -> list[str]:
+    (root / "campaigns" / "call.yaml").write_text(text, encoding="utf-8")
+    loaded, problems = load_tree(root)
+    assert loaded is not None, [str(p) for p in problems]
+    return [str(p) for p in check_campaigns(loaded, set(), now) if "call.yaml" in p.file]
+
+
+@pytest.mark.parametrize(
+    ("times", "expected"),
+    [
+        (
+            "send_at: 2026-12-01T10:00:00Z\nexpires_at: 2026-12-03T15:00:00Z\n",
+            [
+                "content/campaigns/call.yaml:13: warning: expires_at 2026-12-03 15:00 UTC has "
+                "passed: nobody can be sent it; `onramp campaign send` refuses it; set a later "
+                "send_at and expires_at, or remove the file"
+            ],
+        ),
+        (
+            "send_at: 2026-12-01T10:00:00Z\n",
+            [
+                "content/campaigns/call.yaml:12: warning: send_at 2026-12-01 10:00 UTC has "
+                "passed; `onramp campaign send` would send it at once; set a later time to "
+                "schedule it"
+            ],
+        ),
+        (
+            'send_at: { local_time: "10:00", date: 2026-12-05 }\n',
+            [
+                "content/campaigns/call.yaml:12: warning: send_at 10:00 local on 2026-12-05 has "
+                "passed; `onramp campaign send` would send it at once; set a later time to "
+                "schedule it"
+            ],
+        ),
+        ('send_at: { local_time: "10:00", date: 2026-12-06 }\n', []),  # not yet in the west
+        (
+            'send_at: { local_time: "10:00", date: 2026-12-07 }\n'
+            "expires_at: 2026-12-07T12:00:00Z\n",
+            [
+                "content/campaigns/call.yaml:13: warning: expires_at 2026-12-07 12:00 UTC comes "
+                "before 10:00 local on 2026-12-07 in the time zones furthest west: members there "
+                "would not get it; set a later expires_at, or an earlier send_at"
+            ],
+        ),
+        (
+            'send_at: { local_time: "10:00", date: 2026-12-07 }\n'
+            "expires_at: 2026-12-06T19:00:00Z\n",
+            [
+                "content/campaigns/call.yaml:13: warning: expires_at 2026-12-06 19:00 UTC comes "
+                "before 10:00 local on 2026-12-07 everywhere: nobody can be sent it; `onramp "
+                "campaign send` refuses it; set a later send_at and expires_at, or remove the file"
+            ],
+        ),
+        ("send_at: now\nexpire_after: 2d\n", []),  # counted from each member's own send time
+    ],
+)
+def test_a_campaign_whose_time_has_passed_is_a_warning(
+    root: Path, times: str, expected: list[str]
+) -> None:
+    text = GOOD.replace(
+        'send_at: { local_time: "10:00", date: 2099-12-01 }\nexpire_after: 2d\n', times
+    )
+    assert warnings_at(root, text, SIXTH) == expected
+
+
+def test_a_stale_campaign_warns_at_the_time_of_the_check(root: Path) -> None:
+    """`onramp check` and the bot's start judge it at the moment they run: a date long past is
+    past whenever the test runs, and the tree still loads."""
+    stale = GOOD.replace(
+        'send_at: { local_time: "10:00", date: 2099-12-01 }\nexpire_after: 2d\n',
+        "send_at: 2001-12-01T10:00:00Z\nexpires_at: 2001-12-03T15:00:00Z\n",
+    )
+    (root / "campaigns" / "call.yaml").write_text(stale, encoding="utf-8")
+    loaded, problems = load_tree(root)
+    assert loaded is not None
+    assert [str(p) for p in problems if "call.yaml" in p.file] == [
+        "content/campaigns/call.yaml:13: warning: expires_at 2001-12-03 15:00 UTC has passed: "
+        "nobody can be sent it; `onramp campaign send` refuses it; set a later send_at and "
+        "expires_at, or remove the file"
+    ]

@@ -7,7 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import select
-from sqlmodel import SQLModel
+from sqlmodel import SQLModel, col
 
 from storage import mentorship
 from storage.members import create_member
@@ -20,6 +20,7 @@ from storage.models import (
     CheckIn,
     Consent,
     DueWork,
+    FailedEvent,
     FlowRun,
     Identity,
     Kudos,
@@ -47,6 +48,7 @@ PER_MEMBER = (
     BadgeAward,
     Consent,
     CampaignRecipient,
+    FailedEvent,
 )
 
 
@@ -96,6 +98,17 @@ async def _member_with_everything(db: Database, name: str) -> int:
         await session.flush()
         assert campaign.id is not None
         session.add(CampaignRecipient(campaign_id=campaign.id, member_id=member.id))
+        session.add(
+            FailedEvent(
+                dedupe_key=f"{name}:1",
+                platform="console",
+                actor=name,
+                member_id=member.id,
+                event_type="MessageReceived",
+                error="ValueError",
+                event={"type": "MessageReceived", "text": "hello"},
+            )
+        )
         return member.id
 
 
@@ -196,6 +209,32 @@ def test_every_table_about_members_is_exported_and_forgotten() -> None:
         and any(key.column.table.name == "member" for key in table.foreign_keys)
     }
     assert about_members == covered
+
+
+async def test_failed_events_sent_before_they_were_a_member_are_theirs_too(
+    db: Database,
+) -> None:
+    """Their first message failed, so it was recorded with no member id: it is found by the
+    identity that sent it."""
+    ada = await _member_with_everything(db, "ada")
+    await _member_with_everything(db, "bob")
+    async with db.transaction() as session:
+        for platform, actor in (("console", "ada"), ("console", "bob"), ("slack", "ada")):
+            session.add(
+                FailedEvent(
+                    dedupe_key=f"{platform}:{actor}:first",
+                    platform=platform,
+                    actor=actor,
+                    event_type="MemberJoined",
+                    error="ValueError",
+                )
+            )
+    keys = [row["dedupe_key"] for row in (await _export(db, ada))["failed_event"]]
+    assert keys == ["ada:1", "console:ada:first"]  # not Bob's, nor another platform's Ada
+    await _forget(db, ada)
+    async with db.reading() as session:
+        left = set((await session.execute(select(col(FailedEvent.dedupe_key)))).scalars())
+    assert left == {"bob:1", "console:bob:first", "slack:ada:first"}
 
 
 async def test_a_mentorship_belongs_to_both_and_goes_with_either(db: Database) -> None:
