@@ -54,18 +54,26 @@ RUN mkdir -p /app/data && chown onramp:onramp /app/data
 
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
-    PYTHONDONTWRITEBYTECODE=1
+    PYTHONDONTWRITEBYTECODE=1 \
+    ONRAMP_WEB__ENABLED=always
 
 # Broken content fails the build instead of the first start.
 RUN onramp check
 
 USER onramp
 
-# `docker stop` sends SIGINT, which the bot handles by shutting down cleanly. SIGTERM has no
-# handler in Python, and the bot runs as PID 1, which ignores signals it doesn't handle.
-STOPSIGNAL SIGINT
+# `docker stop` (and Kubernetes, and systemd) send SIGTERM: the bot stops taking events, lets
+# the turns and sends in flight finish, logs `onramp stopped` and exits 0, within
+# [runtime] stop_timeout_seconds (8 s: inside `docker stop`'s 10 s before it kills).
+STOPSIGNAL SIGTERM
 
-# The web server: webhooks, /healthz, /readyz, /metrics ([web] port).
+# The web server: webhooks, /healthz, /readyz, /metrics ([web] port). Served even for the
+# console (ONRAMP_WEB__ENABLED=always above), so the health check below has something to ask.
 EXPOSE 8080
+
+# Alive: /healthz answers. No curl in slim images: python -m bot.healthcheck uses only the
+# standard library (exit 0 healthy, 1 not). The start period covers migrations at start-up.
+HEALTHCHECK --interval=30s --timeout=5s --start-period=60s --retries=3 \
+    CMD ["python", "-m", "bot.healthcheck"]
 ENTRYPOINT ["onramp"]
 CMD ["run"]
