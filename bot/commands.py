@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from babel import Locale
 
 from bot.adapter import CommandInfo
-from bot.conversation import continue_flow, start_flow
+from bot.conversation import chosen_by_member, continue_flow, start_flow
 from bot.turn import Turn
 from flows.answers import language_code
 from flows.content import ContentTree
@@ -152,6 +152,7 @@ async def language(turn: Turn, args: str) -> None:
         turn.reply(f"{intro}\n{names}")
         return
     turn.member.locale = wanted
+    await chosen_by_member(turn, "locale", wanted)
     turn.reply(turn.system_text("language_set"))
 
 

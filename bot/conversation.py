@@ -119,12 +119,14 @@ def _context(turn: Turn, run: FlowRun) -> Context:
         turn.content.community.default_locale,
         community_variables(turn.content),
         run.state.get("context") or {},
+        run.state.get("chosen") or {},
     )
 
 
 async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None:
     nudging = bool(run.state.get("nudging"))
     turn.run, turn.run_answers = run, outcome.state.answers
+    turn.flow_moved = True
     for output in outcome.outputs:
         match output:
             case Prompt():
@@ -246,6 +248,28 @@ async def cancel(turn: Turn, run: FlowRun) -> None:
     """End a run the member will not finish (a feature took its question back)."""
     await _close(turn, run, "cancelled")
     await turn.session.flush()  # queries that follow in this turn see it closed
+
+
+async def ask_again(turn: Turn) -> None:
+    """After a command answered in the member's private chat: the question their run still
+    waits for, asked again there so they do not lose their place. Nothing if the command
+    answered only in a group (their chat still ends with the question), if it started,
+    resumed or ended a flow itself (that said where they are), after /stop, or once the run
+    has run out of time."""
+    if turn.flow_moved or turn.newcomer or turn.member.opted_out or not turn.spoke_privately():
+        return
+    run = await runs.current_run(turn.session, _member_id(turn))
+    if run is not None and run.state.get("waiting") and not is_expired(run, turn.now):
+        await continue_flow(turn, run, Resume())
+
+
+async def chosen_by_member(turn: Turn, name: str, value: object) -> None:
+    """The member set profile field `name` themselves (`/language fr`): in each of their
+    unfinished runs, a question whose answer would only set that field is answered already."""
+    if turn.newcomer:
+        return
+    for run in await runs.open_runs(turn.session, _member_id(turn)):
+        run.state = {**run.state, "chosen": {**(run.state.get("chosen") or {}), name: value}}
 
 
 async def resume_paused(turn: Turn) -> None:

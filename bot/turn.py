@@ -38,6 +38,9 @@ class Turn:
     # While a flow's action runs: its run (with `state["context"]`) and the answers so far.
     run: FlowRun | None = None
     run_answers: Mapping[str, Any] = field(default_factory=dict)
+    # A flow of this member was started or carried on in this turn: it has said where they
+    # are, so a command's reply needs no question after it.
+    flow_moved: bool = False
     # Turns of other members this one writes to (a mentor offered a newcomer): flushed with it.
     others: list[Turn] = field(default_factory=list)
     # A campaign's turn (a survey it starts): its messages carry the campaign, and the first
@@ -139,6 +142,11 @@ class Turn:
                 "created_at": self.now,
             }
         )
+
+    def spoke_privately(self) -> bool:
+        """Whether this turn queued a message to the member's private chat (so far)."""
+        private = self.identity.dm_conversation or self.identity.external_id
+        return any(row["recipient"] == private for row in self._queued)
 
     async def schedule(
         self, kind: str, key: str, due_at: datetime, payload: Mapping[str, Any] | None = None

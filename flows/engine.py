@@ -131,6 +131,9 @@ class Context:
     # What the feature that started this run tells its texts (an offer's newcomer and
     # reasons, a check-in's partner): `{{ context.* }}`.
     extra: Mapping[str, Any] = field(default_factory=dict)
+    # Profile fields the member set themselves while this run was open (`/language fr`): a
+    # question whose answer a `set` step copies whole into one of them is answered already.
+    chosen: Mapping[str, Any] = field(default_factory=dict)
 
     @property
     def locale(self) -> str | None:
@@ -273,6 +276,9 @@ class _Turn:
             case SayStep():
                 self.outputs.append(Prompt("say", step.id, self.text(step.say, step.count)))
             case AskStep():
+                chosen = self.chosen_answer(step)
+                if chosen is not None:
+                    return self.record(step, chosen), None
                 self.ask(step, "ask")
                 return step.id, RunState(step.id, self.answers, waiting=True)
             case BranchStep():
@@ -315,11 +321,39 @@ class _Turn:
         if isinstance(value, parse.Rejected):
             self.ask(step, "retry", value)
             return RunState(step.id, self.answers, waiting=True)
+        return self.run_from(self.record(step, value))
+
+    def record(self, step: AskStep, value: Any) -> str:
+        """Keep an accepted answer; the step to go to next."""
         if step.choices and not step.multiple:
             value = value[0]
         self.answers[step.id] = value
         self.outputs.append(SaveAnswer(step.id, value))
-        return self.run_from(self.following(step))
+        return self.following(step)
+
+    def chosen_answer(self, step: AskStep) -> Any:
+        """The answer the member already gave this question by setting, themselves, the
+        profile field a `set` step fills with it whole (`locale: "{{ answers.language }}"`);
+        None if they did not, or if what they set is not an answer the question accepts."""
+        if not self.context.chosen:
+            return None
+        for other in self.flow.steps:
+            if not isinstance(other, SetStep):
+                continue
+            for name, raw in other.set.items():
+                whole = WHOLE_ANSWER.match(raw) if isinstance(raw, str) else None
+                if whole is None or whole.group(1) != step.id or name not in self.context.chosen:
+                    continue
+                value = self.context.chosen[name]
+                if step.choices:
+                    ids = tuple(value) if isinstance(value, list) else (str(value),)
+                    parsed = parse.choices_by_id(step, ids)
+                else:
+                    locale = str(self.profile.get("locale") or self.context.default_locale)
+                    parsed = parse.parse_input(step, str(value), locale)
+                if not isinstance(parsed, parse.Rejected):
+                    return parsed
+        return None
 
 
 def advance(flow: Flow, state: RunState, given: FlowInput, context: Context) -> Outcome:
@@ -340,6 +374,9 @@ def advance(flow: Flow, state: RunState, given: FlowInput, context: Context) -> 
         return Outcome(turn.run_from(step.id), turn.outputs)
     match given:
         case Resume():
+            chosen = turn.chosen_answer(step)
+            if chosen is not None:  # answered meanwhile (`/language` at the language question)
+                return Outcome(turn.run_from(turn.record(step, chosen)), turn.outputs)
             turn.ask(step, "ask")
             return Outcome(state, turn.outputs)
         case Remind(step_id=step_id):

@@ -75,6 +75,14 @@ async def end_runs(session: Session, member_id: int, status: str, at: datetime) 
     )
 
 
+async def open_runs(session: Session, member_id: int) -> list[FlowRun]:
+    """The member's unfinished runs (active or paused), of every flow."""
+    statement = select(FlowRun).where(
+        FlowRun.member_id == member_id, FlowRun.status.in_(("active", "paused"))
+    )
+    return list((await session.execute(statement.order_by(FlowRun.id))).scalars())
+
+
 async def open_runs_of(session: Session, member_id: int, flow_id: str) -> list[FlowRun]:
     """The member's unfinished runs (active or paused) of one flow."""
     statement = select(FlowRun).where(

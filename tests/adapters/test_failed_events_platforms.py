@@ -119,7 +119,8 @@ async def _poison_then_someone_else(
 
     answered = len(grace.inbox())
     await grace.say("/help")  # the next member is not held up behind it
-    assert len(grace.inbox()) == answered + 1 and "/start" in grace.inbox()[-1]["text"]
+    assert len(grace.inbox()) == answered + 2 and "/start" in grace.inbox()[-2]["text"]
+    assert "quick question about your data" in grace.inbox()[-1]["text"]  # asked again
 
     [failed] = await _failed(served.onramp)
     assert (failed.platform, failed.dedupe_key) == ("telegram", str(poison["update_id"]))

@@ -357,18 +357,23 @@ async def test_onboard_restarts_and_every_slash_command_reaches_the_bot(
     assert labels(consent_again) == ["Yes, that's fine", "No, thank you"]
 
     await bot.post(slash_command("", user_id=ADA, channel_id=dm_channel_id(ADA), command="/help"))
-    help_text = (await bot.messages(ADA, 6))[5]["text"]
-    assert "/feedback: How was your welcome?" in help_text
+    help_text, asked_again = (await bot.messages(ADA, 7))[5:]
+    assert "/feedback: How was your welcome?" in help_text["text"]
+    assert labels(asked_again) == ["Yes, that's fine", "No, thank you"]  # where Ada was
     await bot.post(slash_command("now", user_id=ADA, channel_id="C0GENERAL1", command="/frob"))
-    assert "I don't know that command" in (await bot.messages(ADA, 7))[6]["text"]
+    unknown, asked_again = (await bot.messages(ADA, 9))[7:]
+    assert "I don't know that command" in unknown["text"]
+    assert labels(asked_again) == ["Yes, that's fine", "No, thank you"]
     # Bolt reads a form that mentions "payload" as empty; the command still arrives.
     await bot.post(
         slash_command("payload", user_id=ADA, channel_id="C0GENERAL1", command="/language")
     )
-    assert "Which language" not in (await bot.messages(ADA, 8))[7]["text"]
+    assert "Which language" not in (await bot.messages(ADA, 11))[9]["text"]
     typed = await bot.post(event_callback(im_message(ADA, " /language fr")))
     assert typed.status_code == 200
-    assert "français" in (await bot.messages(ADA, 9))[8]["text"].casefold()
+    language_set, in_french = (await bot.messages(ADA, 13))[11:]
+    assert "français" in language_set["text"].casefold()
+    assert labels(in_french) == ["Oui, c'est d'accord", "Non, merci"]
 
 
 async def test_joining_a_welcome_channel_starts_onboarding_other_channels_do_not(

@@ -126,15 +126,20 @@ async def test_announcements_on_off_and_status(chat: Chat, onramp: Onramp) -> No
     chat.skip(2)  # the welcome, and the data consent question
     await chat.say("/announcements")
     chat.expect("You don't get the community's announcements", "*start announcements*")
-    chat.expect_nothing()  # a slash command: the question waiting is not asked again
+    chat.expect("quick question about your data")  # the question waiting, asked again
+    chat.expect_nothing()
     await chat.say("/announcements on")
     chat.expect("you'll get the community's occasional announcements")
+    chat.expect("quick question about your data")
     await chat.say("/announcements")
     chat.expect("You get the community's announcements", "*stop announcements*")
+    chat.expect("quick question about your data")
     await chat.say("/announcements OFF")
     chat.expect("no more announcements from me", "your onboarding and your mentorship")
+    chat.expect("quick question about your data")
     await chat.say("/announcements off")  # again: the same answer, nothing more recorded
     chat.expect("no more announcements from me")
+    chat.expect("quick question about your data")
     chat.expect_nothing()
     await chat.say("yes")  # the onboarding's question was waiting all along
     chat.expect("Which language")

@@ -173,3 +173,32 @@ def test_a_100_kb_message_is_handled(content: ContentTree, chunk: str) -> None:
         state = RunState(step, {}, waiting=True)
         outcome = advance(content.onboarding, state, Reply(text), context())
         assert outcome.prompts[0].kind in ("retry", "say", "ask")
+
+
+def test_a_field_the_member_chose_answers_the_question_that_sets_it(
+    content: ContentTree,
+) -> None:
+    state = RunState("consent", {}, waiting=True)
+    chosen = Context({"locale": "fr"}, "en", COMMUNITY, chosen={"locale": "fr"})
+    outcome = advance(content.onboarding, state, Reply("yes"), chosen)
+    assert SaveAnswer("language", "fr") in outcome.outputs  # `/language fr` answered it
+    assert outcome.state.step_id == "timezone"
+    assert outcome.prompts[0].text.startswith("Parfait")
+    # At the question itself, showing it again moves on instead.
+    at_language = RunState("language", {"consent": "yes"}, waiting=True)
+    resumed = advance(content.onboarding, at_language, Resume(), chosen)
+    assert SaveAnswer("language", "fr") in resumed.outputs
+    assert resumed.state.step_id == "timezone"
+    # Any field a `set` step fills with an answer whole, not only the language.
+    zone = Context({}, "en", COMMUNITY, chosen={"timezone": "Europe/Paris"})
+    skipped = advance(content.onboarding, at_language, Reply("en"), zone)
+    assert SaveAnswer("timezone", "Europe/Paris") in skipped.outputs
+    assert skipped.state.step_id == "interests"
+
+
+def test_a_chosen_value_the_question_refuses_leaves_it_to_ask(content: ContentTree) -> None:
+    at_language = RunState("language", {"consent": "yes"}, waiting=True)
+    chosen = Context({}, "en", COMMUNITY, chosen={"locale": "pt"})  # not one of its choices
+    resumed = advance(content.onboarding, at_language, Resume(), chosen)
+    assert resumed.state == at_language
+    assert resumed.prompts[0].step_id == "language"
