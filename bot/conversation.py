@@ -250,13 +250,16 @@ async def cancel(turn: Turn, run: FlowRun) -> None:
     await turn.session.flush()  # queries that follow in this turn see it closed
 
 
-async def ask_again(turn: Turn) -> None:
+async def ask_again(turn: Turn, before: FlowRun | None) -> None:
     """After a command answered in the member's private chat: the question their run still
     waits for, asked again there so they do not lose their place. Nothing if the command
     answered only in a group (their chat still ends with the question), if it started,
     resumed or ended a flow itself (that said where they are), after /stop, or once the run
-    has run out of time."""
-    if turn.flow_moved or turn.newcomer or turn.member.opted_out or not turn.spoke_privately():
+    has run out of time. `before` is their run as the command found it: with none, and no
+    flow moved, nothing can be waiting, so the run is not read again (a kudos costs no query)."""
+    if before is None or turn.flow_moved or turn.newcomer or turn.member.opted_out:
+        return
+    if not turn.spoke_privately():
         return
     run = await runs.current_run(turn.session, _member_id(turn))
     if run is not None and run.state.get("waiting") and not is_expired(run, turn.now):

@@ -346,7 +346,7 @@ class Dispatcher:
     async def _route(self, turn: Turn, event: Event, run: FlowRun | None) -> None:
         if isinstance(event, CommandInvoked):
             await commands.run_command(turn, event.name.casefold(), event.args)
-            await conversation.ask_again(turn)
+            await conversation.ask_again(turn, run)
             return
         if turn.member.opted_out:
             return
@@ -397,7 +397,7 @@ class Dispatcher:
         typed = commands.typed_command(text) or _opt_out_keyword(turn.identity.platform, text)
         if typed is not None:  # e.g. "kudos @ada for …" on Zulip and WhatsApp
             await commands.run_command(turn, *typed)
-            await conversation.ask_again(turn)
+            await conversation.ask_again(turn, run)
             return
         if run is not None:
             await conversation.continue_flow(turn, run, Reply(text))
