@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 
-from bot.adapter import Capabilities, Inbox
+from bot.adapter import Capabilities, Inbox, SystemText
 from bot.events import CommandInvoked, Event, MemberJoined, MessageReceived, parse_typed_command
 from bot.messages import OutgoingMessage
 from bot.settings import Settings
@@ -47,6 +47,17 @@ class ConsoleAdapter:
         self._numbers = count(1)
         self._task: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self._text: SystemText | None = None
+        self._locale: str | None = None  # the member's, as the last message was written in
+
+    def set_texts(self, text: SystemText) -> None:
+        self._text = text
+
+    def _say(self, key: str, style: str) -> None:
+        """One of the console's own lines (content/system.yaml), in the member's language."""
+        if self._text is None:
+            raise RuntimeError("the console prints the bot's texts: call set_texts() first")
+        self.out.print(f"[{style}]{escape(self._text(key, self._locale))}[/{style}]")
 
     def _event(self, kind: type[Event], n: int, **fields: Any) -> Event:
         return kind(
@@ -63,9 +74,7 @@ class ConsoleAdapter:
         self._task.add_done_callback(lambda _: self._closed.set())
 
     async def _chat(self, inbox: Inbox) -> None:
-        self.out.print(
-            "[dim]Onramp console. Type your answers; /help for commands, /quit to leave.[/dim]"
-        )
+        self._say("console_intro", "dim")
         await self._submit(inbox, self._event(MemberJoined, 0))
         lines = self._read_lines()
         for n in count(1):
@@ -90,7 +99,7 @@ class ConsoleAdapter:
                 else self._event(MessageReceived, n, text=text)
             )
             await self._submit(inbox, event)
-        self.out.print("[dim]Bye! Run it again any time to pick up where you left off.[/dim]")
+        self._say("console_goodbye", "dim")
 
     def _read_lines(self) -> asyncio.Queue[str]:
         """Read stdin on a daemon thread, so Ctrl-C never waits for a line to be typed."""
@@ -110,18 +119,16 @@ class ConsoleAdapter:
             receipt = await inbox(event)
         except Exception:
             log.exception("could not handle console input")
-            self.out.print(
-                "[red]Sorry, something went wrong on my side; the details are in the "
-                "log. Your earlier answers are safe.[/red]"
-            )
+            self._say("console_failed", "red")
             return
         if receipt.settled is not None:
             try:
                 await asyncio.wait_for(receipt.settled, REPLY_WAIT_SECONDS)
             except TimeoutError:
-                self.out.print("[yellow](the reply is taking longer than usual)[/yellow]")
+                self._say("console_slow", "yellow")
 
     async def send(self, message: OutgoingMessage) -> str:
+        self._locale = message.locale or self._locale
         self.out.print("[bold green]Onramp ›[/bold green]", markup=True)
         # In chat every line break is meant: make each one a Markdown hard break.
         text = MENTION.sub(r"**\1**", message.text.strip())  # a member: their name

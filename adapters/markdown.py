@@ -43,6 +43,12 @@ _URL = re.compile(r"(?i)\b(?:https?://|mailto:|www\.)\S+")
 _SCHEME = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*:")
 
 
+def has_link(text: str) -> bool:
+    """Whether a platform could show a preview of a link in `text` (lite mode turns that off,
+    where there is something to turn off: the option costs bytes of its own)."""
+    return _URL.search(text) is not None
+
+
 def unformatted(text: str, markers: str = "*_~`") -> str:
     """`text` where none of `markers` can start or end formatting, for platforms whose
     formatting has no escape character (Slack's mrkdwn, WhatsApp): a marker touching a

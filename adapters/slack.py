@@ -325,7 +325,11 @@ class SlackAdapter:
             channel = await self._channel(message.recipient)
             rendered = slack_blocks.render_message(message)
             posted = await self._post.chat_postMessage(
-                channel=channel, text=rendered.text, blocks=rendered.blocks, unfurl_links=False
+                channel=channel,
+                text=rendered.text,
+                blocks=rendered.blocks,
+                unfurl_links=False,
+                unfurl_media=slack_blocks.unfurl_media(message),
             )
         except _FAILED as exc:
             error = _delivery_error(exc)

@@ -23,7 +23,7 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.markdown import SLACK, render
+from adapters.markdown import SLACK, has_link, render
 from bot.messages import OutgoingMessage, numbered_text
 
 Block = dict[str, Any]
@@ -68,6 +68,12 @@ def render_message(message: OutgoingMessage) -> Rendered:
     if actions is None:  # too many choices, or ids too long for Block Kit: type the answer
         return Rendered(render(numbered_text(message), SLACK))
     return Rendered(text, [*_sections(text), actions])
+
+
+def unfurl_media(message: OutgoingMessage) -> bool | None:
+    """Previews of media links (pages' previews, `unfurl_links`, are always off: they are long):
+    off in lite mode for a message with a link; else Slack's default (None: not sent)."""
+    return False if message.lite and has_link(message.text) else None
 
 
 def _actions(message: OutgoingMessage) -> Block | None:

@@ -30,6 +30,7 @@ from telegram import (
     BotCommand,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    LinkPreviewOptions,
     Message,
     Update,
 )
@@ -48,7 +49,7 @@ from telegram.request import HTTPXRequest
 from adapters import telegram_buttons as buttons
 from adapters import telegram_updates as updates
 from adapters.http import Malformed, conform, json_body, logged, reject, require_json
-from adapters.markdown import PLAIN, TELEGRAM_HTML, render
+from adapters.markdown import PLAIN, TELEGRAM_HTML, has_link, render
 from bot import metrics
 from bot.adapter import (
     AdapterConfigError,
@@ -75,6 +76,7 @@ MAX_TEXT = 4096  # UTF-16 code units
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _SECRET = re.compile(r"[A-Za-z0-9_-]{1,256}")
 _NOT_PAYLOAD = re.compile(r"[^A-Za-z0-9_-]")
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # lite mode (/mode lite)
 
 
 class TelegramConfigError(AdapterConfigError):
@@ -369,8 +371,7 @@ class TelegramAdapter:
 
     async def _send(self, message: OutgoingMessage) -> Message:
         chat_id = _chat_id(message.recipient)
-        rows = buttons.keyboard(message) or []
-        text = numbered_text(message) if message.choices and not rows else message.text
+        text, rows, previews = sending(message)
         if message.invite is not None:
             rows.append([self._invite_button(message.invite.label, message.invite.source)])
         markup = InlineKeyboardMarkup(rows) if rows else None
@@ -378,7 +379,11 @@ class TelegramAdapter:
         if _utf16_length(formatted) <= MAX_TEXT:
             try:
                 return await self.bot.send_message(
-                    chat_id, formatted, parse_mode="HTML", reply_markup=markup
+                    chat_id,
+                    formatted,
+                    parse_mode="HTML",
+                    reply_markup=markup,
+                    link_preview_options=previews,
                 )
             except BadRequest as exc:
                 if "can't parse entities" not in exc.message.lower():
@@ -387,7 +392,10 @@ class TelegramAdapter:
         else:
             log.warning("message too long for Telegram; shortened", extra={"chat": chat_id})
         return await self.bot.send_message(
-            chat_id, _shortened(render(text, PLAIN)), reply_markup=markup
+            chat_id,
+            _shortened(render(text, PLAIN)),
+            reply_markup=markup,
+            link_preview_options=previews,
         )
 
     def _invite_button(self, label: str, source: str) -> InlineKeyboardButton:
@@ -486,6 +494,16 @@ def _description(command: CommandInfo, locale: str, default: str) -> str:
     text = command.descriptions.get(locale) or command.descriptions.get(default) or command.name
     text = " ".join(text.split())
     return text if len(text) <= 256 else text[:255] + "…"
+
+
+def sending(
+    message: OutgoingMessage,
+) -> tuple[str, list[list[InlineKeyboardButton]], LinkPreviewOptions | None]:
+    """What a message is sent with: its text (our Markdown; choices numbered in it when they
+    cannot be buttons), its keyboard's rows, and no link preview in lite mode (/links)."""
+    rows = buttons.keyboard(message) or []
+    text = numbered_text(message) if message.choices and not rows else message.text
+    return text, rows, NO_PREVIEW if message.lite and has_link(text) else None
 
 
 def _chat_id(recipient: str) -> int:

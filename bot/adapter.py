@@ -50,6 +50,9 @@ class Receipt:
 
 
 Inbox = Callable[[Event], Awaitable[Receipt]]
+# One of the bot's own texts (content/system.yaml) that takes no variables, by key, in a
+# locale (None or one it lacks: the community's default): what an adapter prints itself.
+SystemText = Callable[[str, str | None], str]
 
 
 @dataclass(frozen=True)
@@ -113,6 +116,9 @@ class Adapter(Protocol):
 #       for /readyz: connected and able to send.
 #   def set_commands(self, commands: Sequence[CommandInfo], locales: Sequence[str]) -> None
 #       the commands members can use, called once before start(), for a platform's menu.
+#   def set_texts(self, text: SystemText) -> None
+#       the bot's own texts, called once before start(), for what the adapter says itself
+#       rather than the core (the console's goodbye), in the member's language.
 #   async def lead(self) -> None
 #       work only one replica may do (long polling); run while this replica leads, cancelled
 #       when it stops leading (`bot/leadership.py`). An adapter that has such work only in

@@ -1,7 +1,8 @@
 """`/announcements`: whether a member gets the community's announcements (campaigns).
 
     /announcements off   no more announcements; typed: "stop announcements",
-                         "arrêter les annonces", "parar anuncios"
+                         "arrêter les annonces", "parar anuncios", "parar os anúncios",
+                         "أوقف الإعلانات", "sitisha matangazo"
     /announcements on    announcements again; typed: "start announcements",
                          "recevoir les annonces", "recibir anuncios"
     /announcements       which it is now
@@ -27,22 +28,26 @@ SOURCE = "command"
 # The words of TYPED and of `/announcements WORD`, without accents.
 OFF = frozenset(
     {"off", "stop", "unsubscribe", "arreter", "desactiver", "parar", "detener", "desactivar"}
+    | {"desativar", "sitisha", "zima", "اوقف", "ايقاف", "الغاء"}
 )
 ON = frozenset(
     {"on", "start", "resume", "subscribe", "recevoir", "reprendre", "activer"}
-    | {"recibir", "activar", "reanudar"}
+    | {"recibir", "activar", "reanudar", "receber", "ativar", "retomar", "pokea", "washa"}
+    | {"استقبل", "تفعيل", "شغل"}
 )
 
-_NOUN = r"(?:announcements?|annonces?|anuncios?)"
+_NOUN = r"(?:announcements?|annonces?|anuncios?|an[uú]ncios?|matangazo|الإعلانات|الاعلانات)"
 _VERB = (
     r"(?:stop|unsubscribe|start|resume|subscribe"
     r"|arr[eéê]ter|d[eé]sactiver|recevoir|reprendre|activer"
-    r"|parar|detener|desactivar|recibir|activar|reanudar)"
+    r"|parar|detener|desactivar|recibir|activar|reanudar"
+    r"|desativar|receber|ativar|retomar|sitisha|zima|pokea|washa"
+    r"|أوقف|اوقف|إيقاف|ايقاف|إلغاء|استقبل|تفعيل|شغّل|شغل)"
 )
 # "stop announcements", "arrêter les annonces", "parar los anuncios", "announcements off":
 # the whole message, without a slash. "announcements" alone stays an answer to a question.
 TYPED = re.compile(
-    rf"(?i)(?P<args>{_VERB}\s+(?:(?:the|my|les|mes|los|mis)\s+)?{_NOUN}|{_NOUN}\s+(?:on|off))"
+    rf"(?i)(?P<args>{_VERB}\s+(?:(?:the|my|les|mes|los|mis|os|meus)\s+)?{_NOUN}|{_NOUN}\s+(?:on|off))"
     r"[\s.!]*"
 )
 

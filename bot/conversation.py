@@ -9,8 +9,10 @@ from typing import Any
 
 from bot.messages import Choice, TemplateRef
 from bot.turn import Turn, community_variables
-from flows import actions
+from flows import actions, timezones
+from flows.answers import answer_words
 from flows.engine import (
+    CLARIFY,
     AwaitInput,
     Context,
     FlowInput,
@@ -25,6 +27,7 @@ from flows.engine import (
     StepFailed,
     advance,
 )
+from flows.markup import Markdown
 from flows.schema import CONSENT_PREFIX, Flow
 from storage import consent, due, runs
 from storage.models import FlowRun
@@ -89,6 +92,7 @@ async def continue_flow(turn: Turn, run: FlowRun, given: FlowInput) -> None:
         run.step_id,
         await runs.answers_of(turn.session, _run_id(run)),
         waiting=bool(run.state.get("waiting")),
+        pending=run.state.get("pending"),
     )
     await _apply(turn, run, flow, _advance(turn, run, flow, state, given))
 
@@ -120,6 +124,8 @@ def _context(turn: Turn, run: FlowRun) -> Context:
         community_variables(turn.content),
         run.state.get("context") or {},
         run.state.get("chosen") or {},
+        answer_words(turn.content.system),
+        turn.now,
     )
 
 
@@ -127,10 +133,18 @@ async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None
     nudging = bool(run.state.get("nudging"))
     turn.run, turn.run_answers = run, outcome.state.answers
     turn.flow_moved = True
+    lead = None  # a time zone confirmed: said at the top of the message that follows
     for output in outcome.outputs:
         match output:
+            case Prompt(kind="zone_confirmed"):
+                lead = turn.system_text(
+                    "timezone_confirmed",
+                    zone=timezones.describe(output.text, turn.locale, turn.now, with_time=False),
+                    time=timezones.local_time(output.text, turn.locale, turn.now),
+                )
             case Prompt():
-                _say(turn, output)
+                _say(turn, output, lead)
+                lead = None
             case SaveAnswer(step_id=step_id, value=value):
                 await runs.save_answer(turn.session, run, step_id, value, turn.now)
             case SetProfile(field=name, value=value):
@@ -142,20 +156,45 @@ async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None
                 await spec.handler(turn, spec.parameters.model_validate(dict(parameters)))
             case AwaitInput():
                 nudging = await _await_input(turn, run, flow, output)
+    if lead is not None:
+        turn.reply(lead)
     run.step_id = outcome.state.step_id
-    run.state = {**run.state, "waiting": outcome.state.waiting, "nudging": nudging}
+    pending = dict(outcome.state.pending) if outcome.state.pending else None
+    run.state = {
+        **run.state,
+        "waiting": outcome.state.waiting,
+        "nudging": nudging,
+        "pending": pending,
+    }
     run.updated_at = turn.now
     if outcome.state.finished:
         await _close(turn, run, "completed")
 
 
-def _say(turn: Turn, prompt: Prompt) -> None:
+def _say(turn: Turn, prompt: Prompt, lead: str | None = None) -> None:
     text = prompt.text
-    if prompt.kind == "retry" and prompt.reason:
+    choices = tuple(Choice(cid, label) for cid, label in prompt.choices)
+    if prompt.kind == "retry" and prompt.part is not None:
+        text = turn.system_text("invalid_choice_part", part=prompt.part)
+    elif prompt.kind == "retry" and prompt.reason:
         text = turn.system_text(prompt.reason, prompt.reason_count)
     elif prompt.kind == "nudge":
         text = f"{turn.system_text('reminder')}\n\n{text}"
-    choices = tuple(Choice(cid, label) for cid, label in prompt.choices)
+    elif prompt.kind == "did_you_mean":  # the label is the content's own Markdown
+        text = turn.system_text("did_you_mean", option=Markdown(prompt.text))
+        choices = (
+            Choice(f"{CLARIFY}yes", turn.system_text("answer_yes")),
+            Choice(f"{CLARIFY}no", turn.system_text("answer_no")),
+        )
+    elif prompt.kind == "which_zone":
+        text = turn.system_text("which_timezone")
+        choices = (*choices, Choice(f"{CLARIFY}none", turn.system_text("none_of_these")))
+    short = prompt.short
+    if prompt.optional and prompt.kind in ("ask", "nudge", "retry"):
+        hint = turn.system_text("skip_hint")
+        text, short = f"{text}\n\n{hint}", f"{short}\n\n{hint}" if short else None
+    if lead is not None:
+        text, short = f"{lead}\n\n{text}", f"{lead}\n\n{short}" if short else None
     template = None
     if prompt.template is not None:
         name, language, parameters = prompt.template
@@ -166,6 +205,7 @@ def _say(turn: Turn, prompt: Prompt) -> None:
         multiple=prompt.multiple,
         step_id=prompt.step_id if choices or prompt.input else None,
         template=template,
+        short=short,
     )
 
 

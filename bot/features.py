@@ -6,6 +6,7 @@ know its actions and commands by name.
 
 from bot import (  # noqa: F401
     commands,
+    mode_commands,
     profile_actions,
     timers,
 )

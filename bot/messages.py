@@ -69,7 +69,14 @@ class OutgoingMessage:
     # The campaign it belongs to, if any: it then takes no more of the platform's rate than
     # campaigns may, and its outcome is recorded on the campaign's recipient row.
     campaign: int | None = None
+    # How the member wants messages (/mode): "rich", or "text" and "lite", which the core has
+    # already made numbered text; in "lite" an adapter also turns link previews off.
+    mode: str = "rich"
     outbox_id: int | None = field(default=None, compare=False)
+
+    @property
+    def lite(self) -> bool:
+        return self.mode == "lite"
 
     def to_payload(self) -> dict[str, Any]:
         """What the outbox stores; platform and recipient have columns of their own."""
@@ -87,6 +94,7 @@ class OutgoingMessage:
             "last_inbound_at": self.last_inbound_at.isoformat() if self.last_inbound_at else None,
             "workspace": self.workspace,
             "campaign": self.campaign,
+            "mode": self.mode,
         }
 
     @classmethod

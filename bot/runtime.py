@@ -16,6 +16,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 import bot.features  # noqa: F401  (registers every feature's actions, commands and timers)
 from bot import metrics, web
 from bot.adapter import Adapter, AdapterFactory, Receipt, available_adapters
+from bot.adapter_texts import adapter_texts
 from bot.campaigns import delivery as campaign_delivery
 from bot.campaigns import planning as campaign_planning
 from bot.clock import DueWorkRunner
@@ -112,7 +113,7 @@ class Onramp:
         clock: Callable[[], datetime] = utcnow,
     ) -> Onramp:
         """Load content (refusing invalid content), open the database and apply migrations."""
-        content = load_tree_or_raise(settings.content.path)
+        content = load_tree_or_raise(settings.content.path, settings.content.min_coverage)
         db = Database.from_url(
             settings.database.url,
             sqlite_synchronous=settings.database.sqlite_synchronous,
@@ -190,6 +191,9 @@ class Onramp:
             set_commands = getattr(adapter, "set_commands", None)
             if set_commands is not None:
                 set_commands(menu, self._locales_default_first())
+            set_texts = getattr(adapter, "set_texts", None)
+            if set_texts is not None:
+                set_texts(adapter_texts(self.content))
             await adapter.start(self.receive)
             lead = getattr(adapter, "lead", None)
             # e.g. long polling: on one replica at a time; none in an adapter's webhook mode

@@ -81,6 +81,10 @@ class DatabaseSettings(Section):
 
 class ContentSettings(Section):
     path: Path = Path("content")
+    # The least share (percent) of the content's texts each declared locale must translate
+    # for the content to load; 0 lets a new language go live with a few texts (the rest is
+    # shown in the default locale). `onramp i18n status` shows each locale's share.
+    min_coverage: float = Field(default=0, ge=0, le=100)
 
 
 class AdaptersSettings(Section):

@@ -5,12 +5,16 @@ from __future__ import annotations
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
+from babel import UnknownLocaleError
+from babel.dates import format_date, format_datetime
 from sqlalchemy import insert
 
 from bot.messages import Choice, Invite, OutgoingMessage, TemplateRef
+from bot.modes import as_text, without_links
 from flows.content import ContentTree
 from flows.text import render
 from storage import due, members
@@ -49,10 +53,18 @@ class Turn:
     footer: str | None = None
     _queued: list[dict[str, Any]] = field(default_factory=list)
     _audits: list[dict[str, Any]] = field(default_factory=list)
+    _links: list[str] | None = None  # lite mode: the links taken out of this turn's messages
 
     @property
     def locale(self) -> str:
         return self.member.locale or self.content.community.default_locale
+
+    @property
+    def mode(self) -> str:
+        """How the member's messages go (/mode): their choice, else their platform's default
+        in community.yaml, else rich. From the member row the turn already holds."""
+        platform_default = self.content.community.default_mode.get(self.identity.platform)
+        return self.member.mode or platform_default or "rich"
 
     def profile(self) -> dict[str, Any]:
         """The member as flows see it: built-in fields plus the community's own."""
@@ -64,6 +76,26 @@ class Turn:
             "consent": self.member.consent,
             "roles": list(self.member.roles),
         }
+
+    def name_of(self, member: Member | None, locale: str | None = None) -> str:
+        """How this turn's member reads another member's name (or their own): the name, or
+        "someone" in their language (or `locale`) when the platform gave none."""
+        name = member.display_name if member is not None else ""
+        return name or self.system_text("someone", locale=locale)
+
+    def written_date(self, value: Any, locale: str | None = None) -> Any:
+        """A date or time as the member reads it ("6 décembre 2026", "6 dic 2026, 14:05" in
+        their own time zone); any other value as it is."""
+        shown = locale or self.locale
+        try:
+            if isinstance(value, datetime):
+                zone = ZoneInfo(self.member.timezone or "UTC")
+                return format_datetime(value, "medium", tzinfo=zone, locale=shown)
+            if isinstance(value, date):
+                return format_date(value, "long", locale=shown)
+        except (ZoneInfoNotFoundError, ValueError, UnknownLocaleError):
+            return value.isoformat()
+        return value
 
     def template_variables(
         self, count: Any = None, context: Mapping[str, Any] | None = None
@@ -82,10 +114,13 @@ class Turn:
         """A text of `content/system.yaml` in the member's language (or `locale`); `context`
         is what it sees as `{{ context.* }}`: member text there is escaped, `Markdown` (a
         mention, a text already rendered) goes in as it is. The text is itself `Markdown`."""
+        shown = locale or self.member.locale
+        if any(isinstance(value, date) for value in context.values()):
+            context = {k: self.written_date(v, shown) for k, v in context.items()}
         try:
             return render(
                 self.content.system[key],
-                locale or self.member.locale,
+                shown,
                 self.content.community.default_locale,
                 self.template_variables(count, context),
             )
@@ -104,8 +139,16 @@ class Turn:
         to: str | None = None,
         invite: Invite | None = None,
         template: TemplateRef | None = None,
+        short: str | None = None,
+        links: bool = False,
     ) -> None:
-        """Queue a message to the member's private chat, or to conversation `to` (a group)."""
+        """Queue a message to the member's private chat, or to conversation `to` (a group).
+
+        In the member's private chat their mode applies (bot/modes.py): `short` is said
+        instead of `text` in lite mode, where links become markers, unless `links` (/links)."""
+        mode = self.mode if to is None else "rich"  # a group reads the message as it is
+        if mode == "lite" and short is not None:
+            text = short
         hint = submit = choose = None
         if choices:
             hint = self.system_text("choose_many" if multiple else "choose_one")
@@ -127,10 +170,15 @@ class Turn:
             choose_label=choose,
             locale=self.locale,
             campaign=self.campaign,
+            mode=mode,
         )
         if self.footer:
             message = replace(message, text=f"{text.rstrip()}\n\n{self.footer}")
             self.footer = None
+        if mode != "rich":
+            message = as_text(message)
+        if mode == "lite" and not links:
+            message = self._links_taken_out(message)
         self._queued.append(
             {
                 "dedupe_key": f"{self.key}#{len(self._queued)}",
@@ -142,6 +190,20 @@ class Turn:
                 "created_at": self.now,
             }
         )
+
+    def _links_taken_out(self, message: OutgoingMessage) -> OutgoingMessage:
+        """Lite mode: the message's links as markers, kept on the member for /links (those
+        of this turn's messages, numbered on from one message to the next; the first says
+        how to get them)."""
+        taken = self._links or []
+        text, found = without_links(message.text, first=len(taken) + 1)
+        if not found:
+            return message
+        self._links = [*taken, *found]
+        self.member.links = list(self._links)
+        if taken:  # the turn's first message with links said how to get them
+            return replace(message, text=text)
+        return replace(message, text=f"{text.rstrip()}\n\n{self.system_text('links_hint')}")
 
     def spoke_privately(self) -> bool:
         """Whether this turn queued a message to the member's private chat (so far)."""

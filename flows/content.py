@@ -109,8 +109,10 @@ def _inline_markdown(
     locales: list[str],
     problems: list[Problem],
     message_files: dict[tuple[str, PathKey], tuple[str, int]],
+    default_locale: str | None = None,
 ) -> None:
-    """`{md: welcome}` becomes the text of content/messages/<locale>/welcome.md per locale."""
+    """`{md: welcome}` becomes the text of content/messages/<locale>/welcome.md per locale.
+    Only the default locale's file is required: a text without another is shown in it."""
 
     def walk(node: Any, path: PathKey) -> Any:
         if isinstance(node, dict):
@@ -126,6 +128,8 @@ def _inline_markdown(
                             _display(root, file),
                             leading + 1,
                         )
+                    elif default_locale is not None and locale != default_locale:
+                        continue  # not translated yet: counted by flows/coverage.py
                     else:
                         texts[locale] = ""  # reported once, here, not again as untranslated
                         problems.append(
@@ -205,8 +209,9 @@ def _parse(model: type[M], document: YamlDocument, problems: list[Problem]) -> M
         return None
 
 
-def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
-    """Load and validate everything under `root`; returns the tree only when it has no errors."""
+def load_tree(root: Path, min_coverage: float = 0) -> tuple[ContentTree | None, list[Problem]]:
+    """Load and validate everything under `root`; returns the tree only when it has no errors.
+    A declared locale covering less than `min_coverage` percent of the texts is an error."""
     from flows.validate import validate_tree
 
     problems: list[Problem] = []
@@ -239,10 +244,11 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     community_doc = read(root / "community.yaml")
     community = _parse(Community, community_doc, problems) if community_doc else None
     locales = community.locales if community else []
+    default_locale = community.default_locale if community else None
     system_doc = read(root / "system.yaml")
     system = None
     if system_doc:
-        _inline_markdown(system_doc, root, locales, problems, message_files)
+        _inline_markdown(system_doc, root, locales, problems, message_files, default_locale)
         system = _parse(SystemTexts, system_doc, problems)
     flows: dict[str, Flow] = {}
     flow_files: dict[str, str] = {}
@@ -262,7 +268,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
         document = read(path)
         if document is None:
             continue
-        _inline_markdown(document, root, locales, problems, message_files)
+        _inline_markdown(document, root, locales, problems, message_files, default_locale)
         flow = _parse(Flow, document, problems)
         if flow is None:
             if isinstance(document.data, dict) and isinstance(document.data.get("id"), str):
@@ -281,7 +287,9 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
             continue
         flows[flow.id] = flow
         flow_files[flow.id] = document.file
-    campaigns, campaign_files = _campaigns(root, read, locales, problems, message_files)
+    campaigns, campaign_files = _campaigns(
+        root, read, locales, problems, message_files, default_locale
+    )
     matching: Matching | None = Matching()
     if (root / "matching.yaml").is_file():
         matching_doc = read(root / "matching.yaml")
@@ -299,7 +307,7 @@ def load_tree(root: Path) -> tuple[ContentTree | None, list[Problem]]:
     tree.recognition, tree.badges = recognition, badges
     tree.campaigns, tree.campaign_files = campaigns, campaign_files
     tree.message_files = message_files
-    problems.extend(validate_tree(tree, unparsed))
+    problems.extend(validate_tree(tree, unparsed, min_coverage))
     tree.warnings = [p for p in problems if p.severity == "warning"]
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -312,6 +320,7 @@ def _campaigns(
     locales: list[str],
     problems: list[Problem],
     message_files: dict[tuple[str, PathKey], tuple[str, int]],
+    default_locale: str | None = None,
 ) -> tuple[dict[str, Campaign], dict[str, str]]:
     """`campaigns/<id>.yaml`: each file's id is its name."""
     campaigns: dict[str, Campaign] = {}
@@ -322,7 +331,7 @@ def _campaigns(
         document = read(path)
         if document is None:
             continue
-        _inline_markdown(document, root, locales, problems, message_files)
+        _inline_markdown(document, root, locales, problems, message_files, default_locale)
         campaign = _parse(Campaign, document, problems)
         if campaign is None:
             continue
@@ -356,8 +365,8 @@ def _optional(
     return _parse(model, document, problems) if document else None
 
 
-def load_tree_or_raise(root: Path) -> ContentTree:
-    tree, problems = load_tree(root)
+def load_tree_or_raise(root: Path, min_coverage: float = 0) -> ContentTree:
+    tree, problems = load_tree(root, min_coverage)
     if tree is None:
         raise ContentError(problems)
     return tree

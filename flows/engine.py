@@ -9,14 +9,15 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field
-from datetime import timedelta
+from dataclasses import dataclass, field, replace
+from datetime import datetime, timedelta
 from typing import Any
 
 from jinja2 import UndefinedError
 
 from flows import answers as parse
 from flows.conditions import holds
+from flows.numbers import whole_number
 from flows.schema import (
     ActionStep,
     AskStep,
@@ -34,6 +35,9 @@ from flows.text import render, render_template
 END = "end"
 MAX_STEPS_PER_TURN = 200
 WHOLE_ANSWER = re.compile(r"^\{\{\s*answers\.([a-z][a-z0-9_]*)\s*\}\}$")
+# Starts the ids of the options the bot adds about an answer ("did you mean": ~yes, ~no; a
+# list of zones: ~1, ~2, …, ~none): no content choice id can start so (flows/schema.py).
+CLARIFY = "~"
 
 
 # Inputs ---------------------------------------------------------------------------------------
@@ -74,13 +78,22 @@ class RunState:
     answers: Mapping[str, Any] = field(default_factory=dict)
     waiting: bool = False
     finished: bool = False
+    # A question the bot asked about the answer and waits on (kept with the run, so that it
+    # survives a restart): {"kind": "did_you_mean", "option": id, "ids": [...]} or
+    # {"kind": "which_zone", "zones": [...]}.
+    pending: Mapping[str, Any] | None = None
 
 
 @dataclass(frozen=True)
 class Prompt:
-    """A message to the member. `reason` is set when an answer was not accepted."""
+    """A message to the member. `reason` is set when an answer was not accepted.
 
-    kind: str  # say | ask | nudge | retry | end
+    Kinds: say | ask | nudge | retry | end, and what the bot says about an answer:
+    did_you_mean (`text` is the option's label; the core adds Yes and No), which_zone
+    (`choices` are the zones; the core adds "None of these") and zone_confirmed (`text` is
+    the zone in words)."""
+
+    kind: str
     step_id: str
     text: str
     choices: tuple[tuple[str, str], ...] = ()
@@ -90,6 +103,9 @@ class Prompt:
     reason_count: int = 0
     # For a nudge: the approved WhatsApp template (name, language or None, parameters).
     template: tuple[str, str | None, tuple[str, ...]] | None = None
+    short: str | None = None  # the step's `short:` variant, for members in lite mode
+    optional: bool = False  # the question may be skipped ("skip")
+    part: str | None = None  # for a retry: the part of a multiple answer not understood
 
 
 @dataclass(frozen=True)
@@ -134,6 +150,10 @@ class Context:
     # Profile fields the member set themselves while this run was open (`/language fr`): a
     # question whose answer a `set` step copies whole into one of them is answered already.
     chosen: Mapping[str, Any] = field(default_factory=dict)
+    # The words for yes, no and skip in every language (content/system.yaml), and the time
+    # (to say a time zone's hour): the core fills both in.
+    words: parse.AnswerWords = parse.NO_WORDS
+    now: datetime | None = None
 
     @property
     def locale(self) -> str | None:
@@ -224,6 +244,9 @@ class _Turn:
                 count = 0
         return render(text, locale, self.context.default_locale, self.variables(count))
 
+    def short(self, step: SayStep | AskStep | EndStep) -> str | None:
+        return self.text(step.short, step.count) if step.short is not None else None
+
     def following(self, step: Step) -> str:
         if step.next:
             return step.next
@@ -238,6 +261,7 @@ class _Turn:
                 (c.id, render(c.label, locale, self.context.default_locale, self.variables()))
                 for c in step.choices or []
             )
+            short = self.short(step) if kind == "ask" else None
             template = None
             if kind == "nudge" and step.whatsapp_template is not None:
                 wanted = step.whatsapp_template
@@ -254,6 +278,9 @@ class _Turn:
                 reason.reason if reason else None,
                 reason.count if reason else 0,
                 template,
+                short,
+                step.optional,
+                reason.part if reason else None,
             )
         )
         if kind == "ask":
@@ -274,7 +301,9 @@ class _Turn:
         """One step: the step to go to next, or the state to stop in (waiting, finished)."""
         match step:
             case SayStep():
-                self.outputs.append(Prompt("say", step.id, self.text(step.say, step.count)))
+                self.outputs.append(
+                    Prompt("say", step.id, self.text(step.say, step.count), short=self.short(step))
+                )
             case AskStep():
                 chosen = self.chosen_answer(step)
                 if chosen is not None:
@@ -288,6 +317,9 @@ class _Turn:
                 ), None
             case SetStep():
                 for name, raw in step.set.items():
+                    whole = WHOLE_ANSWER.match(raw) if isinstance(raw, str) else None
+                    if whole and whole.group(1) not in self.answers:
+                        continue  # a question skipped: what the member had stays
                     value = self.set_value(raw)
                     self.profile[name] = value
                     self.outputs.append(SetProfile(name, value))
@@ -295,7 +327,8 @@ class _Turn:
                 return step.goto, None
             case EndStep():
                 if step.end is not True:
-                    self.outputs.append(Prompt("end", step.id, self.text(step.end, step.count)))
+                    text = self.text(step.end, step.count)
+                    self.outputs.append(Prompt("end", step.id, text, short=self.short(step)))
                 return step.id, RunState(None, self.answers, waiting=False, finished=True)
             case ActionStep():
                 self.outputs.append(RunAction(step.id, step.action, dict(step.with_)))
@@ -309,19 +342,88 @@ class _Turn:
             return self.answers.get(whole.group(1))
         return render_template(raw, self.variables())
 
+    @property
+    def locale(self) -> str:
+        return str(self.profile.get("locale") or self.context.default_locale)
+
+    def waiting(self, step: AskStep, pending: Mapping[str, Any] | None = None) -> RunState:
+        return RunState(step.id, self.answers, waiting=True, pending=pending)
+
     def answer(self, step: AskStep, given: Reply | Pick) -> RunState:
-        locale = str(self.profile.get("locale") or self.context.default_locale)
+        words = self.context.words
         value: Any
         if isinstance(given, Pick):
             value = parse.choices_by_id(step, given.choice_ids)
         elif step.choices:
-            value = parse.parse_choices(step, given.text)
+            value = parse.parse_choices(step, given.text, words)
         else:
-            value = parse.parse_input(step, given.text, locale)
+            value = parse.parse_input(step, given.text, self.locale)
+        # A skip word, unless it is one of the options ("Skip this step").
+        named = step.choices and not isinstance(value, parse.Rejected | parse.Suggested)
+        if isinstance(given, Reply) and not named and words.skips(given.text):
+            return self.skip(step)
+        if isinstance(value, parse.Suggested):
+            option = next(c for c in step.choices or [] if c.id == value.choice_id)
+            with self.carrying_out(step):
+                label = render(
+                    option.label, self.locale, self.context.default_locale, self.variables()
+                )
+            self.outputs.append(Prompt("did_you_mean", step.id, label))
+            return self.waiting(
+                step, {"kind": "did_you_mean", "option": option.id, "ids": list(value.ids)}
+            )
+        readable = not isinstance(value, parse.Rejected) or value.reason == "invalid_timezone"
+        if step.input == "timezone" and isinstance(given, Reply) and readable:
+            zones = parse.zone_candidates(given.text, self.locale)
+            if len(zones) > 1:
+                return self.which_zone(step, zones)
+            if zones:
+                return self.zone_chosen(step, zones[0])
         if isinstance(value, parse.Rejected):
             self.ask(step, "retry", value)
-            return RunState(step.id, self.answers, waiting=True)
+            return self.waiting(step)
         return self.run_from(self.record(step, value))
+
+    def skip(self, step: AskStep) -> RunState:
+        """A skip word: an optional question is left unanswered, any other asked again."""
+        if not step.optional:
+            self.ask(step, "retry", parse.Rejected("not_skippable"))
+            return self.waiting(step)
+        self.answers.pop(step.id, None)
+        return self.run_from(self.following(step))
+
+    def which_zone(self, step: AskStep, zones: list[str]) -> RunState:
+        now = self.context.now
+        labels = [parse.zone_words(z, self.locale, now, short=True) for z in zones]
+        choices = tuple((f"{CLARIFY}{n}", label) for n, label in enumerate(labels, start=1))
+        self.outputs.append(Prompt("which_zone", step.id, "", choices))
+        return self.waiting(step, {"kind": "which_zone", "zones": zones})
+
+    def zone_chosen(self, step: AskStep, zone: str) -> RunState:
+        # The zone itself: the bot says it in words, with the time there now.
+        self.outputs.append(Prompt("zone_confirmed", step.id, zone))
+        return self.run_from(self.record(step, zone))
+
+    def clarified(self, step: AskStep, pending: Mapping[str, Any], given: Reply | Pick) -> RunState:
+        """The reply to a "did you mean" or to a list of zones: the option or zone it picks,
+        the question again after "no" (or "none of these"), or else a fresh answer to it."""
+        words = self.context.words
+        if pending.get("kind") == "did_you_mean":
+            picked = _picked(given, (f"{CLARIFY}yes", f"{CLARIFY}no"), (words.yes, words.no))
+            # Still options of the question (the content may have changed meanwhile)?
+            ids = parse.choices_by_id(step, [str(i) for i in pending.get("ids") or ()])
+            if picked == 0 and not isinstance(ids, parse.Rejected):
+                return self.run_from(self.record(step, ids))
+        else:
+            zones = [str(z) for z in pending.get("zones") or ()]
+            options = (*(f"{CLARIFY}{n}" for n in range(1, len(zones) + 1)), f"{CLARIFY}none")
+            picked = _picked(given, options, ())
+            if picked is not None and picked < len(zones):
+                return self.zone_chosen(step, zones[picked])
+        if picked is not None:  # no, or none of these
+            self.ask(step, "ask")
+            return self.waiting(step)
+        return self.answer(step, given)
 
     def record(self, step: AskStep, value: Any) -> str:
         """Keep an accepted answer; the step to go to next."""
@@ -377,13 +479,31 @@ def advance(flow: Flow, state: RunState, given: FlowInput, context: Context) -> 
             chosen = turn.chosen_answer(step)
             if chosen is not None:  # answered meanwhile (`/language` at the language question)
                 return Outcome(turn.run_from(turn.record(step, chosen)), turn.outputs)
-            turn.ask(step, "ask")
-            return Outcome(state, turn.outputs)
+            turn.ask(step, "ask")  # the question itself, not a pending "did you mean"
+            return Outcome(replace(state, pending=None), turn.outputs)
         case Remind(step_id=step_id):
             if step_id != step.id:
                 return Outcome(state, [])
             turn.ask(step, "nudge")
-            return Outcome(state, turn.outputs)
+            return Outcome(replace(state, pending=None), turn.outputs)
+        case Reply() | Pick() if state.pending:
+            return Outcome(turn.clarified(step, state.pending, given), turn.outputs)
         case Reply() | Pick():
             return Outcome(turn.answer(step, given), turn.outputs)
     return Outcome(state, [])
+
+
+def _picked(
+    given: Reply | Pick, options: tuple[str, ...], said: tuple[frozenset[str], ...]
+) -> int | None:
+    """Which of the bot's own options a reply picks (by button, number, or a word of
+    `said[i]` for option i); None if it picks none of them."""
+    if isinstance(given, Pick):
+        ids = given.choice_ids
+        return options.index(ids[0]) if len(ids) == 1 and ids[0] in options else None
+    cleaned = parse.clean(given.text).rstrip(".)")
+    number = whole_number(cleaned, low=1, high=len(options), strict=False)
+    if isinstance(number, int):
+        return number - 1
+    wanted = parse.fold(cleaned)
+    return next((n for n, words in enumerate(said) if wanted in words), None)

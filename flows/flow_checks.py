@@ -114,6 +114,9 @@ class FlowChecker(TextChecker):
                 self.set_step(step, path)
             case ActionStep():
                 self.action(step, path)
+        short = getattr(step, "short", None)
+        if short is not None:  # lite mode's variant: checked like the text it stands for
+            self.text(short, (*path, "short"), sid, counted, scope)
         count = getattr(step, "count", None)
         if count:
             self.template(count, (*path, "count"), sid, self.scopes.at(sid, counted=False))

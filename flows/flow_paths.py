@@ -57,7 +57,9 @@ def arrivals(flow: Flow) -> dict[str, Arrival]:
             else frozenset()
         )
         out_maybe = maybe[current] | answered
-        out_surely = surely[current] | answered
+        # An optional question may be skipped: answered on no path for sure.
+        optional = isinstance(step, AskStep) and step.optional
+        out_surely = surely[current] | (NOTHING if optional else answered)
         out_fields = fields[current] | set_here
         for target in edges(flow, step):
             if target not in steps:

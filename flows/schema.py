@@ -18,21 +18,28 @@ from pydantic import (
     model_validator,
 )
 
+from flows.locale_codes import normalise_locale
+
 SCHEMA_VERSION: Literal[1] = 1
 
 Id = Annotated[str, StringConstraints(pattern=r"^[a-z][a-z0-9_]{0,31}$")]
 # Choice ids travel inside button payloads (Telegram allows 64 bytes), so they stay short.
 ChoiceId = Annotated[str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{0,23}$")]
-Locale = Annotated[
-    str, StringConstraints(pattern=r"^[a-z]{2,3}(_[A-Z][a-z]{3})?(_[A-Z]{2}|_\d{3})?$")
-]
+# Written `pt-BR`, `pt_br` or `pt_BR`, read as Babel's `pt_BR`; an unknown code is an error
+# with a did-you-mean (flows/locale_codes.py).
+Locale = Annotated[str, BeforeValidator(lambda value: normalise_locale(str(value)))]
+Mode = Literal["rich", "text", "lite"]  # how messages reach a member: /mode
+MODES: tuple[Mode, ...] = ("rich", "text", "lite")
 PLURAL_CATEGORIES = ("zero", "one", "two", "few", "many", "other")
 ANY_LOCALE = "*"
 
 # A text is either one string (the same in every language: a URL, an emoji) or a mapping
 # locale -> string, or locale -> {plural category -> string} for counted phrases.
 Translation = str | dict[Literal["zero", "one", "two", "few", "many", "other"], str]
-Text = dict[str, Translation]
+TextLocale = Annotated[
+    str, BeforeValidator(lambda key: key if key == ANY_LOCALE else normalise_locale(str(key)))
+]
+Text = dict[TextLocale, Translation]
 
 
 def _as_text(value: Any) -> Any:
@@ -117,6 +124,7 @@ class StepBase(Strict):
 
 class SayStep(StepBase):
     say: LocalizedText
+    short: LocalizedText | None = None  # said instead in lite mode (/mode lite)
     count: str | None = None
 
 
@@ -134,6 +142,7 @@ class WhatsAppTemplate(Strict):
 
 class AskStep(StepBase):
     ask: LocalizedText
+    short: LocalizedText | None = None  # asked instead in lite mode (/mode lite)
     choices: list[Choice] | None = None
     multiple: bool = False
     input: InputKind | None = None
@@ -144,6 +153,7 @@ class AskStep(StepBase):
     whatsapp_template: WhatsAppTemplate | None = None
     expire_after: Duration | None = None
     count: str | None = None
+    optional: bool = False  # a skip word ("skip", "passer", "ruka") moves on with no answer
 
     @model_validator(mode="after")
     def _choices_or_input(self) -> AskStep:
@@ -196,6 +206,7 @@ class GotoStep(StepBase):
 
 class EndStep(StepBase):
     end: LocalizedText | Literal[True]
+    short: LocalizedText | None = None  # said instead in lite mode (/mode lite)
     count: str | None = None
 
 
@@ -281,6 +292,9 @@ class Community(Strict):
     # What members may be asked to agree to, each on its own (`set: {consent.<purpose>: …}`);
     # the core's /announcements command is about "announcements".
     consent_purposes: list[Id] = Field(default_factory=lambda: ["announcements"])
+    # How messages are sent on each platform until a member chooses with /mode: rich
+    # (buttons, link previews), text (numbered options) or lite (text, short, links on request).
+    default_mode: dict[str, Mode] = Field(default_factory=dict)
 
     @model_validator(mode="after")
     def _default_declared(self) -> Community:

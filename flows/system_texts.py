@@ -18,6 +18,20 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "invalid_timezone": "a reply that is not a time zone",
     "invalid_language": "a reply that is not a language",
     "invalid_format": "a reply that does not match the step's pattern",
+    "yes_words": "words that mean yes, comma-separated (every language's are understood)",
+    "no_words": "words that mean no, comma-separated (every language's are understood)",
+    "skip_words": "words that skip an optional question, comma-separated",
+    "did_you_mean": "a reply close to one option: is that the one? ({{ context.option }})",
+    "answer_yes": "the Yes option under did_you_mean",
+    "answer_no": "the No option under did_you_mean",
+    "invalid_choice_part": "one part of a multiple answer matched no option "
+    "({{ context.part }}: that part, at most 40 characters)",
+    "not_skippable": "a skip word at a question that is not optional",
+    "skip_hint": "under an optional question: how to skip it",
+    "timezone_confirmed": "a time zone understood, in words ({{ context.zone }}: its place "
+    "and offset; {{ context.time }}: the time there now)",
+    "which_timezone": "a reply that can be several time zones: above the list",
+    "none_of_these": "the last option under which_timezone (at most 20 characters)",
     "reminder": "put before a question asked again after its timeout",
     "welcome_back": "said when a member returns to an unfinished flow",
     "nothing_pending": "a message that no flow is waiting for and no keyword matches",
@@ -27,6 +41,15 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "command_help": "/help line for help",
     "command_language": "/help line for language",
     "command_stop": "/help line for stop",
+    "command_mode": "/help line for mode",
+    "mode_current": "/mode alone: the member's mode ({{ context.mode }}), above the three",
+    "mode_rich": "/mode: what rich mode means (one line)",
+    "mode_text": "/mode: what text mode means (one line)",
+    "mode_lite": "/mode: what lite mode means (one line)",
+    "mode_set": "after /mode changed the member's mode ({{ context.mode }})",
+    "command_links": "/help line for links",
+    "links_hint": "lite mode: under a message whose links became markers (🔗1)",
+    "links_none": "/links when the last messages had no links",
     "unknown_command": "a command nobody knows",
     "language_set": "after /language changed the member's language",
     "language_unknown": "after /language with a language the community does not offer",
@@ -198,6 +221,11 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "campaign_cancel_button": "the button that confirms a cancel (at most 20 characters)",
     "campaign_cancelled": "after a cancel: {{ count }} messages stopped",
     "campaign_cancel_finished": "/campaign cancel of a campaign already done or cancelled",
+    # What the console (adapters/console.py) prints itself, in the member's language.
+    "console_intro": "the console's first line: how to answer, /help and /quit",
+    "console_goodbye": "the console's last line, after /quit or the end of its input",
+    "console_failed": "the console could not hand a message to the bot (details in the log)",
+    "console_slow": "the console is still waiting for the bot's reply",
 }
 
 # Commands the core answers itself; a flow may not take these as its trigger.
@@ -208,6 +236,8 @@ RESERVED_COMMANDS = frozenset(
         "help",
         "language",
         "stop",
+        "mode",
+        "links",
         "mentor",
         "kudos",
         "badges",
@@ -222,6 +252,8 @@ RESERVED_COMMANDS = frozenset(
 # with a number (`{{ count }}`, plural forms). tests/flows/test_text_contexts.py reads every
 # call site in the code and holds these tables to them: change both together.
 SYSTEM_TEXT_CONTEXT: dict[str, tuple[str, ...]] = {
+    "mode_current": ("mode",),
+    "mode_set": ("mode",),
     "number_expected": ("example",),
     "mentor_reason_language": ("languages",),
     "mentor_reason_timezone": ("part",),
@@ -230,8 +262,8 @@ SYSTEM_TEXT_CONTEXT: dict[str, tuple[str, ...]] = {
     "mentor_intro_to_mentor": ("contact", "interests", "newcomer"),
     "mentor_status_mentee": ("partner", "since"),
     "mentor_status_mentor": ("partner", "since"),
-    "mentor_status_profile": ("mentees",),
-    "mentor_status_profile_paused": ("mentees",),
+    "mentor_status_profile": ("capacity",),
+    "mentor_status_profile_paused": ("capacity",),
     "mentor_status_offer": ("offer",),
     "mentorship_ended_ended_early": ("partner",),
     "mentorship_ended_left": ("partner",),
@@ -291,6 +323,9 @@ SYSTEM_TEXT_CONTEXT: dict[str, tuple[str, ...]] = {
     "campaign_cancel_confirm": ("campaign", "title"),
     "campaign_cancelled": ("campaign",),
     "campaign_cancel_finished": ("campaign", "state"),
+    "did_you_mean": ("option",),
+    "invalid_choice_part": ("part",),
+    "timezone_confirmed": ("zone", "time"),
 }
 COUNTED_SYSTEM_TEXTS = frozenset(
     {
@@ -304,6 +339,7 @@ COUNTED_SYSTEM_TEXTS = frozenset(
         "invalid_timezone",
         "invalid_language",
         "invalid_format",
+        "not_skippable",
         "mentor_reason_timezone",
         "mentor_reason_topics",
         "mentor_paused_unanswered",
@@ -347,12 +383,21 @@ BARE_SYSTEM_TEXTS = frozenset(
         "command_help",
         "command_language",
         "command_stop",
+        "command_mode",
+        "command_links",
         "command_mentor",
         "command_kudos",
         "command_badges",
         "command_announcements",
         "command_campaign",
         "campaign_opt_out",
+        "yes_words",
+        "no_words",
+        "skip_words",
+        "console_intro",
+        "console_goodbye",
+        "console_failed",
+        "console_slow",
     }
 )
 

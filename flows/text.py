@@ -2,10 +2,17 @@
 
 A message's template escapes every value it inserts for the content's Markdown subset, unless
 the value is `Markdown` (flows/markup.py): member text stays text, whatever it holds.
+
+In a right-to-left language (Babel's `character_order`), every value a template inserts is
+also put between Unicode isolates (FSI … PDI), so that a Latin name, a link or a number keeps
+its own direction and does not reorder the sentence around it. A value inserted as a link's
+destination (`[docs]({{ community.links.docs }})`) or as the whole of a code span is isolated
+with the link or the code around it: a URL stays a URL, and code is copied without them.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Any
@@ -25,6 +32,24 @@ TEMPLATE_VARIABLES = frozenset({"member", "answers", "community", "context", "co
 _environment = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=escape
 )
+FSI, PDI = "\u2068", "\u2069"  # first strong isolate, pop directional isolate
+
+
+def _isolated(value: Any) -> Markdown:
+    escaped = escape(value)
+    return Markdown(f"{FSI}{escaped}{PDI}") if escaped else escaped
+
+
+_isolating = ImmutableSandboxedEnvironment(
+    undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False, finalize=_isolated
+)
+# `[label](FSI url PDI)`, as an isolated value makes a link: the isolates go around the link.
+_ISOLATED_DESTINATION = re.compile(
+    r"(?<!\\)\[(?P<label>(?:\\.|[^\\\]])*)\]\(" + FSI + r"(?P<url>[^)\s]*)" + PDI + r"\)"
+)
+# `` `FSI value PDI` ``: code shows every character and is copied as it is (a command to send
+# back), so the isolates go around the code instead.
+_ISOLATED_CODE = re.compile(r"`" + FSI + r"(?P<code>[^`" + FSI + PDI + r"]*)" + PDI + r"`")
 # Values (a profile field a flow sets, a count, a WhatsApp template's parameter): as they are.
 _values = ImmutableSandboxedEnvironment(
     undefined=StrictUndefined, autoescape=False, keep_trailing_newline=False
@@ -75,6 +100,11 @@ def _compiled(source: str) -> Any:
     return _environment.from_string(source)
 
 
+@lru_cache(maxsize=1024)
+def _compiled_isolating(source: str) -> Any:
+    return _isolating.from_string(source)
+
+
 @lru_cache(maxsize=512)
 def _compiled_value(source: str) -> Any:
     return _values.from_string(source)
@@ -87,12 +117,24 @@ def render_template(source: str, variables: Mapping[str, Any]) -> str:
     return str(_compiled_value(source).render(**variables))
 
 
-def render_markdown(source: str, variables: Mapping[str, Any]) -> Markdown:
+def render_markdown(
+    source: str, variables: Mapping[str, Any], *, right_to_left: bool = False
+) -> Markdown:
     """A message: the author's Markdown, with every value it prints escaped (member text
-    stays text) unless it is `Markdown` already."""
+    stays text) unless it is `Markdown` already; `right_to_left`, each value isolated too."""
     if "{" not in source:
         return Markdown(source)
-    return Markdown(_compiled(source).render(**variables))
+    if not right_to_left:
+        return Markdown(_compiled(source).render(**variables))
+    rendered = _compiled_isolating(source).render(**variables)
+    rendered = _ISOLATED_DESTINATION.sub(rf"{FSI}[\g<label>](\g<url>){PDI}", rendered)
+    return Markdown(_ISOLATED_CODE.sub(rf"{FSI}`\g<code>`{PDI}", rendered))
+
+
+@lru_cache(maxsize=64)
+def is_right_to_left(locale: str) -> bool:
+    parsed = _babel_locale(locale)
+    return parsed is not None and parsed.character_order == "right-to-left"
 
 
 def render(
@@ -108,7 +150,7 @@ def render(
         source = translation.get(category) or translation["other"]  # type: ignore[call-overload]
     else:
         source = translation
-    return render_markdown(source, variables)
+    return render_markdown(source, variables, right_to_left=is_right_to_left(shown_locale))
 
 
 def template_names(source: str) -> tuple[set[str], set[tuple[str, str]]]:
@@ -136,6 +178,7 @@ __all__ = [
     "Markdown",
     "TemplateSyntaxError",
     "fallback_chain",
+    "is_right_to_left",
     "pick",
     "plural_categories",
     "plural_category",

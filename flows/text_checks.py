@@ -6,7 +6,7 @@ import re
 from functools import cached_property
 
 from flows.content import ContentTree
-from flows.problems import Problem, did_you_mean
+from flows.problems import Problem
 from flows.schema import ANY_LOCALE, Text
 from flows.template_types import Scope, check_template
 from flows.text import plural_categories
@@ -103,25 +103,17 @@ class TextChecker:
         counted: bool = False,
         scope: Scope | None = None,
     ) -> None:
-        locales = self.tree.community.locales
-        if ANY_LOCALE not in text:
-            for locale in locales:
-                if locale not in text:
-                    self.add(
-                        path,
-                        step,
-                        f"missing the '{locale}' translation",
-                        f"add '{locale}:' here (every locale in community.yaml needs one)",
-                    )
-            for locale in text:
-                if locale not in locales:
-                    self.add(
-                        (*path, locale),
-                        step,
-                        f"'{locale}' is not a locale of this community",
-                        did_you_mean(locale, locales) or "add it to 'locales' in community.yaml",
-                        "warning",
-                    )
+        # A text missing in another locale is shown in the default one: flows/coverage.py
+        # counts those, one warning per file and locale, never one per text.
+        default = self.tree.community.default_locale
+        if ANY_LOCALE not in text and default not in text:
+            self.add(
+                path,
+                step,
+                f"missing the '{default}' text",
+                f"add '{default}:' here: '{default}' is the community's default_locale, "
+                "shown whenever a member's language has no translation",
+            )
         for locale, translation in text.items():
             if isinstance(translation, dict):
                 if "other" not in translation:

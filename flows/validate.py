@@ -7,7 +7,9 @@ from babel import Locale, UnknownLocaleError
 
 from flows.campaign_checks import check_campaigns
 from flows.content import ContentTree
+from flows.coverage import coverage_problems
 from flows.flow_checks import FlowChecker
+from flows.locale_choices import check_locale_choices
 from flows.matching_checks import check_matching
 from flows.problems import Problem, did_you_mean
 from flows.schema import CORE_PROFILE_FIELDS
@@ -147,8 +149,11 @@ def _check_recognition(tree: ContentTree, unparsed: set[str]) -> list[Problem]:
     return problems
 
 
-def validate_tree(tree: ContentTree, unparsed: set[str] | None = None) -> list[Problem]:
+def validate_tree(
+    tree: ContentTree, unparsed: set[str] | None = None, min_coverage: float = 0
+) -> list[Problem]:
     problems = _check_community(tree, unparsed or set()) + _check_system(tree)
+    problems += coverage_problems(tree, min_coverage) + check_locale_choices(tree)
     problems += _check_feature_flows(tree, unparsed or set())
     problems += _check_recognition(tree, unparsed or set())
     problems += check_campaigns(tree, unparsed or set())

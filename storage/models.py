@@ -48,6 +48,10 @@ class Member(SQLModel, table=True):
     source: str | None = Field(default=None, max_length=200)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     last_active_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # How messages reach them (/mode): rich, text or lite; None: their platform's default.
+    mode: str | None = Field(default=None, max_length=8)
+    # In lite mode, the links taken out of the last messages sent them, for /links.
+    links: list[str] | None = Field(default=None, sa_type=JSONDocument, nullable=True)
 
 
 class Identity(SQLModel, table=True):

@@ -27,6 +27,8 @@ _WRITABLE: dict[type[Any], tuple[str, ...]] = {
         "opted_out",
         "source",
         "last_active_at",
+        "mode",
+        "links",
     ),
     FlowRun: ("step_id", "state", "status", "updated_at", "finished_at", "expires_at"),
     Identity: ("dm_conversation", "last_inbound_at", "username"),

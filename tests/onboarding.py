@@ -9,16 +9,22 @@ from sqlalchemy import select
 from storage.models import Answer, FlowRun, Member
 from storage.session import Database
 
-# The answers of the journey every platform's end-to-end test takes through the sample flow.
+# The answers of the journey every platform's end-to-end test takes through the sample flow,
+# where the platform does not tell the member's language (WhatsApp, Zulip, the console): the
+# language is the first question, then consent.
 COMPLETED_ANSWERS = {
-    "consent": "yes",
     "language": "en",
+    "consent": "yes",
     "timezone": "America/Lima",
     "interests": ["docs", "translation"],
     "announcements": "yes",
     "experience": "some",
     "start_here": "done",
     "mentor": "no",
+}
+# Where the platform told it (Telegram's language_code, Slack's locale): no language question.
+COMPLETED_ANSWERS_LANGUAGE_KNOWN = {
+    step: answer for step, answer in COMPLETED_ANSWERS.items() if step != "language"
 }
 
 

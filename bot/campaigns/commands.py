@@ -261,12 +261,12 @@ async def _ask_approval(turn: Turn, campaign: Campaign, recipients: int) -> None
         text = other.system_text(
             "campaign_approve_request",
             recipients,
-            name=turn.member.display_name,
+            name=other.name_of(turn.member),
             campaign=campaign.id,
             title=_title(other, campaign),
         )
         _ask(other, text, "approve", campaign.id, f"/campaign approve {campaign.id}")
-        asked.append(manager.display_name)
+        asked.append(turn.name_of(manager))
     if asked:
         turn.reply(
             turn.system_text("campaign_send_waiting", campaign=campaign.id, names=", ".join(asked))
@@ -297,7 +297,7 @@ async def approve(turn: Turn, key: str, confirmed: bool = True) -> None:
     if other is not None and other is not turn:
         other.reply(
             other.system_text(
-                "campaign_approved_notice", name=turn.member.display_name, campaign=key
+                "campaign_approved_notice", name=other.name_of(turn.member), campaign=key
             )
         )
 

@@ -17,6 +17,7 @@ from bot.cli import (
     content,
     database,
     events,
+    i18n,
     mentors,
     privacy,
     recognition,
@@ -119,3 +120,6 @@ app.add_typer(
 )
 app.add_typer(database.app, name="db", help="Database migrations.")
 app.add_typer(events.app, name="events", help="Failed events: list them; run one again.")
+app.add_typer(
+    i18n.app, name="i18n", help="Translations: export and import PO files; coverage status."
+)

@@ -18,9 +18,22 @@ def check(
         Path | None, typer.Argument(help="Content folder (default: [content] path from settings).")
     ] = None,
     strict: Annotated[bool, typer.Option(help="Treat warnings as errors.")] = False,
+    min_coverage: Annotated[
+        float | None,
+        typer.Option(
+            min=0,
+            max=100,
+            help="Least share (%) of the texts each locale must translate (default: "
+            "[content] min_coverage from settings; 0 with a content folder given).",
+        ),
+    ] = None,
 ) -> None:
-    root = path or state.settings().content.path
-    tree, problems = load_tree(root)
+    if path is None:  # the bot's own content: its settings say how much must be translated
+        settings = state.settings().content
+        root, wanted = settings.path, settings.min_coverage
+    else:  # a folder: reads no settings, so it checks anywhere (a translator's laptop, CI)
+        root, wanted = path, 0
+    tree, problems = load_tree(root, wanted if min_coverage is None else min_coverage)
     out = Console(highlight=False, soft_wrap=True)  # one problem per line, never wrapped
     for problem in sorted(problems):
         colour = "red" if problem.severity == "error" else "yellow"

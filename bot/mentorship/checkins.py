@@ -178,6 +178,6 @@ async def end_mentorship(turn: Turn, mentorship: Mentorship, reason: str) -> boo
                 if run.state.get("context", {}).get("mentorship") == mentorship.id:
                     await conversation.cancel(other, run)
         if other is not turn:
-            partner = turn.member.display_name or other.system_text("someone")
+            partner = other.name_of(turn.member)
             other.reply(other.system_text(f"mentorship_ended_{reason}", partner=partner))
     return True

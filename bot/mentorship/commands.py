@@ -71,16 +71,16 @@ async def status(turn: Turn) -> None:
         partner = await turn.session.get(
             Member, mentorship.newcomer_id if as_mentor else mentorship.mentor_id
         )
-        name = partner.display_name if partner else turn.system_text("someone")
+        name = turn.name_of(partner)
         key = "mentor_status_mentee" if as_mentor else "mentor_status_mentor"
-        since = mentorship.started_at.date().isoformat()
+        since = mentorship.started_at.date()
         line = turn.system_text(key, partner=name, since=since)
         lines.append(f"{number}. {line}" if len(active) > 1 else line)
     profile = await store.profile_of(turn.session, member_id)
     if profile is not None:
         mentees = sum(1 for m in active if m.mentor_id == member_id)
         key = "mentor_status_profile_paused" if profile.paused else "mentor_status_profile"
-        lines.append(turn.system_text(key, profile.capacity, mentees=mentees))
+        lines.append(turn.system_text(key, mentees, capacity=profile.capacity))
         for offer in await store.open_offers_to(turn.session, member_id):
             lines.append(turn.system_text("mentor_status_offer", offer=offer.id))
     request = await store.request_status(turn.session, member_id)

@@ -124,7 +124,7 @@ async def make_offer(
         flow,
         {
             "offer": offer_id,
-            "newcomer": newcomer.display_name or mentor.system_text("someone"),
+            "newcomer": mentor.name_of(newcomer),
             "reasons": reasons_text(mentor, reasons),
             "interests": topic_names(mentor, list(newcomer.profile.get("interests") or [])),
             "deadline": _when(mentor, deadline),
@@ -200,20 +200,22 @@ async def _matched(turn: Turn, offer: MentorOffer, mentorship_id: int) -> None:
         newcomer.reply(
             newcomer.system_text(
                 "mentor_intro_group",
-                mentor=turn.member.display_name,
-                newcomer=newcomer.member.display_name,
+                mentor=newcomer.name_of(turn.member),
+                newcomer=newcomer.name_of(newcomer.member),
                 intro=intro,
                 interests=topic_names(newcomer, interests),
             ),
             to=group_recipient([newcomer.identity.external_id, turn.identity.external_id]),
         )
-        newcomer.reply(newcomer.system_text("mentor_intro_sent", mentor=turn.member.display_name))
-        turn.reply(turn.system_text("mentor_intro_sent", mentor=newcomer.member.display_name))
+        newcomer.reply(
+            newcomer.system_text("mentor_intro_sent", mentor=newcomer.name_of(turn.member))
+        )
+        turn.reply(turn.system_text("mentor_intro_sent", mentor=turn.name_of(newcomer.member)))
     elif newcomer is not None:
         newcomer.reply(
             newcomer.system_text(
                 "mentor_intro_to_newcomer",
-                mentor=turn.member.display_name,
+                mentor=newcomer.name_of(turn.member),
                 contact=contact(newcomer, turn),
                 intro=intro,
             )
@@ -222,7 +224,7 @@ async def _matched(turn: Turn, offer: MentorOffer, mentorship_id: int) -> None:
         turn.reply(
             turn.system_text(
                 "mentor_intro_to_mentor",
-                newcomer=newcomer.member.display_name,
+                newcomer=turn.name_of(newcomer.member),
                 contact=contact(turn, newcomer),
                 interests=topic_names(turn, interests),
             )

@@ -159,7 +159,7 @@ def reasons_data(reasons: tuple[Reason, ...]) -> list[dict[str, Any]]:
 def contact(reader: Turn, about: Turn) -> str:
     """How `reader` can reach `about`: a mention on their shared platform (each adapter
     renders `member:` links its own way), else the name and the platform."""
-    name = about.member.display_name or reader.system_text("someone")
+    name = reader.name_of(about.member)
     if about.identity.platform == reader.identity.platform:
         return member_link(about.identity.external_id, name)  # the name inside is text
     return f"{name} ({about.identity.platform.capitalize()})"

@@ -65,7 +65,7 @@ async def give(turn: Turn, badge: Badge) -> bool:
             turn.system_text(
                 "badge_announced",
                 locale=locale,
-                member=turn.member.display_name,
+                member=turn.name_of(turn.member, locale),
                 badge=badge_name(turn, badge, locale),
             ),
             to=channel,

@@ -112,7 +112,7 @@ async def give(turn: Turn, args: str) -> None:
     week = turn.now - timedelta(days=7)
     if await store.to_since(session, giver_id, receiver_id, week) >= rules.weekly_per_pair:
         turn.reply(
-            turn.system_text("kudos_pair_cap", rules.weekly_per_pair, name=receiver.display_name)
+            turn.system_text("kudos_pair_cap", rules.weekly_per_pair, name=turn.name_of(receiver))
         )
         return
     weight = await _weight(turn, giver_id, receiver_id)
@@ -130,7 +130,7 @@ async def give(turn: Turn, args: str) -> None:
     )
     turn.audit("kudos.given", kudos=kudos_id, receiver=receiver_id, category=category.id)
     thanks = turn.system_text(
-        "kudos_thanks", name=receiver.display_name, category=category_name(turn, category)
+        "kudos_thanks", name=turn.name_of(receiver), category=category_name(turn, category)
     )
     if weight < 1:
         thanks += "\n" + turn.system_text("kudos_reciprocal")
@@ -140,7 +140,7 @@ async def give(turn: Turn, args: str) -> None:
         other.reply(
             other.system_text(
                 "kudos_received",
-                name=turn.member.display_name,
+                name=other.name_of(turn.member),
                 reason=reason,
                 category=category_name(other, category),
             )
@@ -152,8 +152,8 @@ async def give(turn: Turn, args: str) -> None:
             turn.system_text(
                 "kudos_shout_out",
                 locale=locale,
-                giver=turn.member.display_name,
-                name=receiver.display_name,
+                giver=turn.name_of(turn.member, locale),
+                name=turn.name_of(receiver, locale),
                 reason=reason,
                 category=category_name(turn, category, locale),
             ),
@@ -262,7 +262,7 @@ async def revoke(turn: Turn, which: str) -> None:
     turn.reply(
         turn.system_text(
             "kudos_revoked",
-            name=receiver.display_name if receiver else "",
+            name=turn.name_of(receiver),
             reason=revoked.reason,
         )
     )

@@ -262,28 +262,27 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(
     joined = await bot.post(event_callback(team_join(users[ADA])))
     assert (joined.status_code, joined.text) == (200, "")
 
+    # Slack says her language (users.info: en-US): the welcome, then consent; no language
+    # question, and the welcome tells how to change it.
     welcome, consent = await bot.messages(ADA, 2)
     assert "👋 Hello Ada, and welcome to *Open Health Commons*!" in welcome["text"]
+    assert "change my language with /language" in welcome["text"]
     assert "blocks" not in welcome  # no choices: plain mrkdwn text
     assert "quick question about your data" in consent["text"]
     assert consent["blocks"][0]["text"]["type"] == "mrkdwn"
     assert labels(consent) == ["Yes, that's fine", "No, thank you"]
 
     await bot.press(ADA, consent, "Yes, that's fine")
-    language = (await bot.messages(ADA, 3))[2]
-    assert labels(language) == ["English", "Français", "Español"]
+    timezone = (await bot.messages(ADA, 3))[2]
     answered = await bot.answered(ADA, 1)  # its buttons are gone: no second answer
     assert answered["blocks"][-1]["elements"][0]["text"] == "✔️ Yes, that's fine"
     assert answered["text"] == consent["text"]
-
-    await bot.press(ADA, language, "English")
-    timezone = (await bot.messages(ADA, 4))[3]
     assert "Which time zone" in timezone["text"] and not buttons(timezone)
     assert "_Nairobi_" in timezone["text"]  # *Nairobi* in our Markdown, italic in mrkdwn
 
     typed = await bot.post(event_callback(im_message(ADA, "Lima")))
     assert typed.status_code == 200
-    interests = (await bot.messages(ADA, 5))[4]
+    interests = (await bot.messages(ADA, 4))[3]
     assert "What would you like to help with" in interests["text"]
     boxes, ok = labels(interests)
     assert boxes[:2] == ["💻 Code", "📝 Documentation"] and len(boxes) == 8
@@ -291,28 +290,28 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(
 
     ticked = await bot.post(ticking(ADA, interests, "💻 Code", "📝 Documentation"))
     assert ticked.status_code == 200
-    thanks, announcements = (await bot.messages(ADA, 7))[5:]
+    thanks, announcements = (await bot.messages(ADA, 6))[4:]
     assert "Thank you, 2 areas!" in thanks["text"]
-    answer = (await bot.answered(ADA, 4))["blocks"][-1]["elements"][0]["text"]
+    answer = (await bot.answered(ADA, 3))["blocks"][-1]["elements"][0]["text"]
     assert answer == "✔️ 💻 Code, 📝 Documentation"
     assert "occasional announcements" in announcements["text"]
     assert "_stop announcements_" in announcements["text"]
     assert labels(announcements) == ["Yes, please", "No, thanks"]
 
     await bot.press(ADA, announcements, "Yes, please")
-    experience = (await bot.messages(ADA, 8))[7]
+    experience = (await bot.messages(ADA, 7))[6]
     await bot.press(ADA, experience, "A few times")
-    start_here = (await bot.messages(ADA, 9))[8]
+    start_here = (await bot.messages(ADA, 8))[7]
     assert "Where would you like to start?" in start_here["text"]
     await bot.press(ADA, start_here, "I'm all set")
-    mentor = (await bot.messages(ADA, 10))[9]
+    mentor = (await bot.messages(ADA, 9))[8]
     await bot.press(ADA, mentor, "Not right now")
-    finish, badge = (await bot.messages(ADA, 12))[10:]
+    finish, badge = (await bot.messages(ADA, 11))[9:]
     assert "You're all set, Ada! 🎉" in finish["text"]
     assert "You've earned a badge: 🎒 On board!" in badge["text"]
 
     posted = slack.calls("chat.postMessage")  # each message once, in order, to Ada's DM
-    assert [call["channel"] for call in posted] == [dm_channel_id(ADA)] * 12
+    assert [call["channel"] for call in posted] == [dm_channel_id(ADA)] * 11
     assert [call["text"] for call in posted] == [m["text"] for m in slack.messages_to(ADA)]
     assert len(slack.calls("conversations.open")) == 1  # the DM channel is remembered
     async with bot.onramp.db.reading() as session:
@@ -336,7 +335,7 @@ async def test_a_question_takes_one_answer_a_double_click_is_one(
     await bot.messages(ADA, 3)
     assert await bot.rows(ProcessedEvent) == 2  # the join and one answer
     assert await bot.rows(Outbox) == 3  # welcome, consent, and one next question
-    assert "Which language" in slack.messages_to(ADA)[2]["text"]
+    assert "Which time zone" in slack.messages_to(ADA)[2]["text"]
 
 
 async def test_onboard_restarts_and_every_slash_command_reaches_the_bot(
@@ -388,8 +387,15 @@ async def test_joining_a_welcome_channel_starts_onboarding_other_channels_do_not
     assert welcomed.status_code == 200
     welcome, consent = await bot.messages(BEA, 2)  # in her DM, in her Slack language
     assert "Bonjour Bea Bianchi, et bienvenue dans *Open Health Commons*" in welcome["text"]
+    assert "changer ma langue avec /language" in welcome["text"]  # never asked: told how
+    assert "une petite question sur vos données" in consent["text"]
     assert labels(consent) == ["Oui, c'est d'accord", "Non, merci"]
     assert slack.calls("users.info")[0]["user"] == BEA  # her name and language
+    await bot.press(BEA, consent, "Oui, c'est d'accord")
+    assert "Dans quel fuseau horaire" in (await bot.messages(BEA, 3))[2]["text"]
+    async with bot.onramp.db.reading() as session:
+        member = (await session.execute(select(Member))).scalar_one()
+    assert member.locale == "fr"  # fr-FR: the community's French
 
 
 # Requests that must change nothing.
@@ -480,7 +486,9 @@ async def test_a_429_storm_delays_but_loses_and_repeats_nothing(
             assert len(texts) == len(set(texts)) == 3  # each once, in order
             assert "Open Health Commons" in texts[0]
             assert messages[1]["blocks"][-1]["block_id"] == "onramp.answered"
-            assert labels(messages[2])[:2] == ["English", "Français"]
+            # The time zone question, in each one's language, typed: no buttons.
+            asked = {ADA: "Which time zone", BEA: "fuseau horaire", CAL: "zona horaria"}[user]
+            assert asked in messages[2]["text"] and not buttons(messages[2])
             assert slack.messages_to(user) == messages  # nothing after
 
 
@@ -489,21 +497,19 @@ async def test_the_bot_restarted_mid_flow_picks_up_where_it_left_off(
 ) -> None:
     configured = configure(settings, slack)
     async with running(configured, slack) as bot:
-        await bot.post(event_callback(team_join(users[ADA])))
-        consent = (await bot.messages(ADA, 2))[1]
-        await bot.press(ADA, consent, "Yes, that's fine")
-        await bot.messages(ADA, 3)
+        await bot.post(event_callback(team_join(users[BEA])))  # French, says Slack
+        await bot.messages(BEA, 2)
 
     async with running(configured, slack) as restarted:  # a new process: nothing remembered
-        language = slack.messages_to(ADA)[2]
-        await restarted.press(ADA, language, "Français")
-        timezone = (await restarted.messages(ADA, 4))[3]
+        consent = slack.messages_to(BEA)[1]
+        await restarted.press(BEA, consent, "Oui, c'est d'accord")
+        timezone = (await restarted.messages(BEA, 3))[2]
         assert "Dans quel fuseau horaire" in timezone["text"]
-        await restarted.post(event_callback(im_message(ADA, "Lima")))
-        interests = (await restarted.messages(ADA, 5))[4]
+        await restarted.post(event_callback(im_message(BEA, "Lima")))
+        interests = (await restarted.messages(BEA, 4))[3]
         assert "Sur quoi aimeriez-vous aider ?" in interests["text"]
 
-    assert len(slack.messages_to(ADA)) == 5
+    assert len(slack.messages_to(BEA)) == 4
     assert len(slack.calls("conversations.open")) == 2  # once per process
 
 
@@ -608,7 +614,7 @@ async def test_socket_mode_takes_envelopes_and_acks_them_once_committed(
         press = pressing(ADA, consent, "Yes, that's fine")
         pressed = await slack.push(press.envelope_type, press.payload)
         await slack.wait_for_ack(pressed)
-        assert labels((await bot.messages(ADA, 3))[2]) == ["English", "Français", "Español"]
+        assert "Which time zone" in (await bot.messages(ADA, 3))[2]["text"]
         again = await slack.push(join.envelope_type, join.payload, retry_attempt=1)
         await slack.wait_for_ack(again)
         broken = event_callback({"type": "team_join"})
@@ -652,8 +658,14 @@ async def test_a_failed_post_is_tried_again_and_a_refused_one_given_up(
     await bot.messages(ADA, 2)
     assert len(slack.calls("chat.postMessage")) == 3  # the 503, then both messages
 
-    stranger = {"id": "U0GONE0001", "team_id": TEAM_ID, "profile": {"display_name": "Gone"}}
-    await bot.post(event_callback(team_join(stranger)))  # no such user in Slack any more
+    # No such user in Slack any more; the event says their language: welcome and consent go.
+    stranger = {
+        "id": "U0GONE0001",
+        "team_id": TEAM_ID,
+        "profile": {"display_name": "Gone"},
+        "locale": "en-US",
+    }
+    await bot.post(event_callback(team_join(stranger)))
 
     async def failed() -> int:
         async with bot.onramp.db.reading() as session:

@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import html
 import json
 import logging
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import httpx
@@ -25,10 +27,12 @@ from bot import metrics
 from bot.commands import command_menu
 from bot.runtime import Onramp
 from bot.settings import Settings, TelegramSettings, WebSettings
+from flows.text import render
 from storage.models import Kudos, Member, Outbox, ProcessedEvent
 from tests.clock import RunningClock
 from tests.fakes.telegram import TelegramEmulator
-from tests.onboarding import COMPLETED_ANSWERS, completed_onboarding
+from tests.onboarding import COMPLETED_ANSWERS_LANGUAGE_KNOWN, completed_onboarding
+from tests.six_languages import content_in_six_languages, skip_until_translated
 from tests.waiting import until
 
 JSON = dict[str, Any]
@@ -224,8 +228,9 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
     assert [c for c in emulator.calls("sendMessage") if c["chat_id"] == ADA] == []  # nor tried
 
     await ada.say("/start group_1001234567890")  # the button's deep link
-    hello, consent = ada.inbox()
+    hello, consent = ada.inbox()  # her app's language is English: not asked, told how to change
     assert "Hello Ada Lovelace, and welcome to <b>Open Health Commons</b>!" in hello["text"]
+    assert "change my language with /language" in hello["text"]
     assert "quick question about your data" in consent["text"]
     assert _keyboard(consent) == [
         ("Yes, that's fine", "c:consent:yes"),
@@ -236,7 +241,6 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
     consent = ada.inbox()[1]
     assert "reply_markup" not in consent  # the keyboard gave way to the answer
     assert consent["text"].endswith("Is that okay?\n\n✔️ <b>Yes, that's fine</b>")
-    await ada.tap("c:language:en")
     await ada.say("Lima")  # typed: a time zone has no buttons
 
     interests = ada.inbox()[-1]
@@ -259,7 +263,7 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
         "✅ 🌍 Translation",
     ]
     await ada.tap("=:interests")
-    assert ada.inbox()[4]["text"].endswith("✔️ <b>📝 Documentation, 🌍 Translation</b>")
+    assert ada.inbox()[3]["text"].endswith("✔️ <b>📝 Documentation, 🌍 Translation</b>")
 
     assert "occasional announcements" in ada.inbox()[-1]["text"]
     assert _keyboard(ada.inbox()[-1]) == [
@@ -275,7 +279,6 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
     expected = [
         "Hello Ada Lovelace, and welcome",
         "quick question about your data",
-        "Which language would you like me to use?",
         "Which time zone are you in?",
         "What would you like to help with?",
         "Thank you, 2 areas!",
@@ -289,11 +292,11 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
     assert len(texts) == len(expected)
     for text, fragment in zip(texts, expected, strict=True):
         assert fragment in text
-    assert len(emulator.calls("answerCallbackQuery")) == 10  # every tap, toggles included
+    assert len(emulator.calls("answerCallbackQuery")) == 9  # every tap, toggles included
     delivered = [m["message_id"] for m in ada.inbox()]
     assert len(delivered) == len(texts) and delivered == sorted(delivered)  # once each, in order
     keyboards = ["reply_markup" in message for message in ada.inbox()]
-    assert keyboards == [False] * 7 + [True] + [False] * 4  # the question she typed to keeps its
+    assert keyboards == [False] * 6 + [True] + [False] * 4  # the question she typed to keeps its
 
     member, answers = await completed_onboarding(served.onramp.db)
     assert (member.source, member.locale, member.timezone) == (
@@ -301,8 +304,49 @@ async def test_a_newcomer_joins_the_group_then_onboards_in_private(served: Serve
         "en",
         "America/Lima",
     )
-    assert answers == COMPLETED_ANSWERS
+    assert answers == COMPLETED_ANSWERS_LANGUAGE_KNOWN
     assert emulator.messages_to(GROUP) == [welcome]  # still the one welcome
+
+
+@pytest.mark.parametrize(("language_code", "locale"), [("es", "es"), ("pt-br", "pt")])
+async def test_a_newcomer_is_welcomed_in_her_app_s_language_and_never_asked_it(
+    telegram_settings: Settings,
+    emulator: TelegramEmulator,
+    tmp_path: Path,
+    language_code: str,
+    locale: str,
+) -> None:
+    skip_until_translated(locale)
+    telegram_settings.content.path = content_in_six_languages(tmp_path)
+    async with serving(telegram_settings, emulator) as served:
+        content = served.onramp.content
+        steps = {step.id: step for step in content.onboarding.steps}
+
+        def words(text: Any) -> str:  # a line of the content's own text, as Telegram shows it
+            return html.escape(render(text, locale, "en", {}), quote=False)
+
+        ada = Person(served, emulator.user(ADA, "Ada", language_code=language_code))
+        await ada.say("/start")
+        hello, consent = ada.inbox()  # no language question
+        welcome = steps["welcome"].say[locale].strip().splitlines()  # type: ignore[union-attr]
+        assert "Ada" in hello["text"] and html.escape(welcome[-1], quote=False) in hello["text"]
+        assert "/language" in welcome[-1]  # it says how to change the language
+        question = steps["consent"].ask[locale].strip().splitlines()  # type: ignore[union-attr]
+        assert html.escape(question[-1], quote=False) in consent["text"]
+        yes, no = steps["consent"].choices  # type: ignore[union-attr,misc]
+        assert _keyboard(consent) == [
+            (words(yes.label), "c:consent:yes"),
+            (words(no.label), "c:consent:no"),
+        ]
+        english = render(yes.label, "en", "en", {})
+        assert words(yes.label) != english
+
+        await ada.tap("c:consent:yes")
+        zone = steps["timezone"].ask[locale].strip().splitlines()[0]  # type: ignore[union-attr]
+        assert html.escape(zone, quote=False) in ada.inbox()[-1]["text"]
+        async with served.onramp.db.reading() as session:
+            member = (await session.execute(select(Member))).scalar_one()
+        assert member.locale == locale
 
 
 async def test_start_up_registers_the_webhook_and_the_command_menu_per_language(
@@ -316,12 +360,12 @@ async def test_start_up_registers_the_webhook_and_the_command_menu_per_language(
     menu = command_menu(served.onramp.content)
     names = [info.name for info in menu]
     assert names[:2] == ["start", "restart"] and "feedback" in names
-    for language in ("en", "fr", "es"):
+    for language in served.onramp.content.community.locales:  # all six
         assert emulator.commands(language) == [
             {"command": info.name, "description": info.descriptions[language]} for info in menu
         ]
     assert emulator.commands() == emulator.commands("en")  # the default: the default locale
-    assert len(emulator.calls("setMyCommands")) == 4
+    assert len(emulator.calls("setMyCommands")) == 7
     assert served.adapter.ready()
     async with httpx.AsyncClient(timeout=10) as client:
         ready = await client.get(served.webhook.replace("/telegram/webhook", "/readyz"))
@@ -368,7 +412,7 @@ async def test_an_update_delivered_twice_has_one_effect(served: Served) -> None:
     await asyncio.sleep(0.1)  # a second answer or edit would be on its way by now
     assert len(emulator.calls("answerCallbackQuery")) == 1
     assert len(emulator.calls("editMessageText")) == 1
-    assert len(ada.inbox()) == 3  # the language question, once
+    assert len(ada.inbox()) == 3  # the time zone question, once
     assert await served.count(ProcessedEvent) == 2
 
 
@@ -409,18 +453,17 @@ async def test_a_restarted_bot_carries_on_where_the_member_was(
     async with serving(telegram_settings, emulator) as first:
         ada = Person(first, emulator.user(ADA, "Ada"))
         await ada.say("/start")
-        await ada.tap("c:consent:yes")
-        assert "Which language" in ada.inbox()[-1]["text"]
+        assert "quick question" in ada.inbox()[-1]["text"]
 
     async with serving(telegram_settings, emulator) as second:
         ada.served = second
-        await ada.tap("c:language:fr")  # on the question the first process sent
+        await ada.tap("c:consent:yes")  # on the question the first process sent
         await ada.say("Lima")
 
     texts = [m["text"] for m in ada.inbox()]
-    assert len(texts) == 5  # nothing repeated across the restart
-    assert texts[2].endswith("✔️ <b>Français</b>")  # answered by the second process
-    assert "fuseau horaire" in texts[3] and "Sur quoi aimeriez-vous aider" in texts[4]
+    assert len(texts) == 4  # nothing repeated across the restart
+    assert texts[1].endswith("✔️ <b>Yes, that's fine</b>")  # answered by the second process
+    assert "Which time zone" in texts[2] and "What would you like to help with" in texts[3]
 
 
 JSON_ = "application/json"

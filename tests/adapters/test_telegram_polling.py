@@ -58,7 +58,7 @@ async def test_polling_takes_each_update_once_across_a_restart(
         assert emulator.webhook is None
         assert set(emulator.calls("getUpdates")[-1]["allowed_updates"]) >= {"chat_member"}
 
-        ada = Person(first, emulator.user(ADA, "Ada"))
+        ada = Person(first, emulator.user(ADA, "Ada", language_code=None))  # asked, then
         await first.deliver(emulator.group_join(GROUP, ada.user))
         await first.deliver(emulator.chat_member_joined(GROUP, ada.user))  # the same join
         await first.outbox_idle()
@@ -67,13 +67,14 @@ async def test_polling_takes_each_update_once_across_a_restart(
             f"{BOT_LINK}group_1001234567890"
         )
         await ada.say("/start group_1001234567890")
-        await ada.tap("c:consent:yes")
+        await ada.tap("c:language:es")
         assert _deduplicated() - deduplicated == 1  # the join's second report
 
     # While the bot is down, Ada answers the question it left her.
     deduplicated = _deduplicated()
-    language = next(m for m in reversed(ada.inbox()) if "Which language" in m["text"])
-    emulator.queue_update(emulator.callback_query(ada.user, language, "c:language:es"))
+    consent = ada.inbox()[-1]
+    assert "¿Te parece bien?" in consent["text"]
+    emulator.queue_update(emulator.callback_query(ada.user, consent, "c:consent:yes"))
 
     async with serving(polling, emulator) as second:
         ada.served = second
@@ -83,7 +84,7 @@ async def test_polling_takes_each_update_once_across_a_restart(
 
     assert _deduplicated() == deduplicated  # no update was handled twice
     texts = [m["text"] for m in ada.inbox()]
-    assert texts[2].endswith("✔️ <b>Español</b>")  # the tap the second process answered
+    assert texts[2].endswith("✔️ <b>Sí, me parece bien</b>")  # the second process answered it
     assert "zona horaria" in texts[3]
     assert len(emulator.calls("sendMessage")) == 5  # the welcome in the group, and four to Ada
 

@@ -199,7 +199,18 @@ class Person:
 async def test_a_person_who_messages_the_number_completes_onboarding(served: Served) -> None:
     ada = Person(served, ADA)
     await ada.say("Hi! I found you through the link on the website")
-    hello, consent = ada.inbox()
+    [language] = ada.inbox()  # WhatsApp does not say her language: it is the first question
+    assert language.body["interactive"]["type"] == "list"  # six choices: a list
+    assert interactive(language) == [
+        ("English", "c:language:en"),
+        ("Français", "c:language:fr"),
+        ("Español", "c:language:es"),
+        ("Português", "c:language:pt"),
+        ("العربية", "c:language:ar"),
+        ("Kiswahili", "c:language:sw"),
+    ]
+    await ada.tap("English")
+    hello, consent = ada.inbox()[1:]
     assert hello.type == "text"
     assert shown(hello).startswith("👋 Hello Ada Lovelace, and welcome to *Open Health Commons*!")
     assert hello.body["text"]["preview_url"] is False
@@ -211,13 +222,6 @@ async def test_a_person_who_messages_the_number_completes_onboarding(served: Ser
     ]
 
     await ada.tap("Yes, that's fine")
-    language = ada.inbox()[-1]
-    assert interactive(language) == [
-        ("English", "c:language:en"),
-        ("Français", "c:language:fr"),
-        ("Español", "c:language:es"),
-    ]
-    await ada.tap("English")
     assert ada.inbox()[-1].type == "text"  # a time zone is typed
     await ada.say("Lima")
 
@@ -257,9 +261,9 @@ async def test_a_person_who_messages_the_number_completes_onboarding(served: Ser
     await ada.tap("Not right now")
 
     expected = [
+        "Which language would you like me to use?",
         "Hello Ada Lovelace, and welcome",
         "quick question about your data",
-        "Which language would you like me to use?",
         "Which time zone are you in?",
         "What would you like to help with?",
         "Thank you, 2 areas!",
@@ -302,13 +306,13 @@ async def test_stop_alone_opts_out_of_announcements_and_the_onboarding_goes_on(
 ) -> None:
     ada = Person(served, ADA)
     await ada.say("hi")
-    await ada.tap("Yes, that's fine")
+    await ada.tap("English")
     await ada.say("STOP")  # Meta's convention for marketing messages
-    stopped, language = ada.inbox()[-2:]
+    stopped, consent = ada.inbox()[-2:]
     assert "no more announcements from me" in shown(stopped)
     assert "_start announcements_" in shown(stopped)  # how to get them again
-    assert interactive(language)[0] == ("English", "c:language:en")  # the question again
-    await ada.tap("English")
+    assert interactive(consent)[0] == ("Yes, that's fine", "c:consent:yes")  # the question again
+    await ada.tap("Yes, that's fine")
     assert "Which time zone" in shown(ada.inbox()[-1])
 
     async with served.onramp.db.reading() as session:
@@ -374,14 +378,14 @@ async def test_a_notification_delivered_twice_has_one_effect(served: Served) -> 
     for _ in range(3):
         assert await served.deliver(hello) == 200
     await served.outbox_idle()
-    assert len(ada.inbox()) == 2  # the welcome and the consent question, once
+    assert len(ada.inbox()) == 1  # the language question, once
 
-    consent = ada.inbox()[1]
-    tap = emulator.button_reply(ADA, "c:consent:yes", "Yes, that's fine", context=consent.id)
+    language = ada.inbox()[0]
+    tap = emulator.list_reply(ADA, "c:language:en", "English", context=language.id)
     assert await served.deliver(tap) == 200
     assert await served.deliver(tap) == 200
     await served.outbox_idle()
-    assert len(ada.inbox()) == 3  # the language question, once
+    assert len(ada.inbox()) == 3  # the welcome and the consent question, once
     assert await served.count(ProcessedEvent) == 2
     assert await served.count(Member) == 1
 
@@ -391,11 +395,21 @@ async def test_one_notification_may_carry_several_members_messages(served: Serve
     both = combine(emulator.text(ADA, "hi"), emulator.text(GRACE, "hello"))
     assert await served.deliver(both) == 200
     await served.outbox_idle()
+    languages = [emulator.messages_to(wa_id) for wa_id in (ADA, GRACE)]
+    assert [interactive(language)[0] for [language] in languages] == [
+        ("English", "c:language:en")
+    ] * 2
+    taps = [
+        emulator.list_reply(wa_id, "c:language:en", "English", context=language.id)
+        for wa_id, [language] in zip((ADA, GRACE), languages, strict=True)
+    ]
+    assert await served.deliver(combine(*taps)) == 200
+    await served.outbox_idle()
     for wa_id, name in ((ADA, "Ada Lovelace"), (GRACE, "Grace Hopper")):
-        hello, consent = emulator.messages_to(wa_id)
+        _, hello, consent = emulator.messages_to(wa_id)
         assert shown(hello).startswith(f"👋 Hello {name},")
         assert interactive(consent)[0] == ("Yes, that's fine", "c:consent:yes")
-    assert await served.count(ProcessedEvent) == 2
+    assert await served.count(ProcessedEvent) == 4
 
 
 async def test_statuses_in_any_order_leave_each_message_with_its_furthest_status(
@@ -404,34 +418,34 @@ async def test_statuses_in_any_order_leave_each_message_with_its_furthest_status
     emulator = served.emulator
     ada = Person(served, ADA)
     await ada.say("hi")
-    await ada.tap("Yes, that's fine")
-    hello, consent, language = (sent.id for sent in ada.inbox())
+    await ada.tap("English")
+    language, hello, consent = (sent.id for sent in ada.inbox())
 
     undeliverable = (131026, "Message undeliverable", "The recipient is not on WhatsApp")
     callbacks = [
-        *emulator.statuses_for(hello, "read", "delivered", "sent"),
-        *emulator.statuses_for(consent, "delivered", "failed", "sent", error=undeliverable),
-        *emulator.statuses_for(language, "sent", "failed", error=undeliverable),
+        *emulator.statuses_for(language, "read", "delivered", "sent"),
+        *emulator.statuses_for(hello, "delivered", "failed", "sent", error=undeliverable),
+        *emulator.statuses_for(consent, "sent", "failed", error=undeliverable),
     ]
     for callback in callbacks:
         assert await served.deliver(callback) == 200
     assert await served.deliver(callbacks[0]) == 200  # Meta delivering one again
 
     rows = {row.delivery_id: row for row in await served.outbox()}
-    assert (rows[hello].status, rows[hello].delivery_status) == ("sent", "read")
-    assert rows[consent].delivery_status == "delivered"  # delivered beats a failure
-    assert rows[language].delivery_status == "failed"
-    assert rows[language].last_error == (
+    assert (rows[language].status, rows[language].delivery_status) == ("sent", "read")
+    assert rows[hello].delivery_status == "delivered"  # delivered beats a failure
+    assert rows[consent].delivery_status == "failed"
+    assert rows[consent].last_error == (
         "whatsapp: 131026 Message undeliverable: The recipient is not on WhatsApp"
     )
     assert await served.count(ProcessedEvent) == 2 + 8  # her two messages, eight statuses
 
     # A status in the same notification as a message: both are taken.
-    late = combine(emulator.statuses_for(consent, "read")[0], emulator.text(ADA, "English"))
+    late = combine(emulator.statuses_for(hello, "read")[0], emulator.text(ADA, "Yes, that's fine"))
     assert await served.deliver(late) == 200
     await served.outbox_idle()
     rows = {row.delivery_id: row for row in await served.outbox()}
-    assert rows[consent].delivery_status == "read"
+    assert rows[hello].delivery_status == "read"
     assert "Which time zone" in shown(ada.inbox()[-1])
     assert await served.count(ProcessedEvent) == 2 + 8 + 2
 
@@ -454,12 +468,22 @@ async def test_throughput_and_pair_limit_storms_delay_but_lose_and_duplicate_not
             assert statuses == [200] * 5
             await served.outbox_idle()
 
+            languages = [person.inbox()[0] for person in people]
+            taps = [
+                emulator.list_reply(person.wa_id, "c:language:en", "English", context=asked.id)
+                for person, asked in zip(people, languages, strict=True)
+            ]
+            statuses = await asyncio.gather(*(served.deliver(tap) for tap in taps))
+            assert statuses == [200] * 5
+            await served.outbox_idle()
+
             for person in people:
-                hello, consent = person.inbox()
+                language, hello, consent = person.inbox()
+                assert "Which language" in shown(language)
                 assert "Hello" in shown(hello) and "quick question" in shown(consent)
-            assert len(emulator.calls()) > 10  # 10 messages, some refused at first
+            assert len(emulator.calls()) > 15  # 15 messages, some refused at first
             rows = await served.outbox()
-            assert [row.status for row in rows] == ["sent"] * 10
+            assert [row.status for row in rows] == ["sent"] * 15
             assert sorted(row.delivery_id or "" for row in rows) == sorted(
                 sent.id for sent in emulator.sent
             )
@@ -475,12 +499,12 @@ async def test_a_restarted_bot_carries_on_where_the_member_was(
     async with serving(whatsapp_settings, emulator) as first:
         ada = Person(first, ADA)
         await ada.say("hi")
-        await ada.tap("Yes, that's fine")
-        assert "Which language" in shown(ada.inbox()[-1])
+        await ada.tap("Français")
+        assert "une petite question sur vos données" in shown(ada.inbox()[-1])
 
     async with serving(whatsapp_settings, emulator) as second:
         ada.served = second
-        await ada.tap("Français")  # on the question the first process sent
+        await ada.tap("Oui, c'est d'accord")  # on the question the first process sent
         await ada.say("Lima")
 
     said = [shown(sent) for sent in ada.inbox()]
@@ -514,7 +538,8 @@ async def test_outside_the_24_hour_window_a_nudge_goes_as_its_template_or_fails_
         async with serving(settings, emulator, clock) as served:
             ada = Person(served, ADA)
             await ada.say("hi")
-            assert len(ada.inbox()) == 2
+            await ada.tap("English")
+            assert len(ada.inbox()) == 3  # the language question, the welcome, consent
             clock.advance(days=2, minutes=1)  # the consent question's 2-day timeout
             await served.onramp.timers.tick()
             await served.outbox_idle()
@@ -543,11 +568,11 @@ async def test_outside_the_24_hour_window_a_nudge_goes_as_its_template_or_fails_
                 assert nudge.last_error is not None
                 assert "more than 24 hours ago" in nudge.last_error
                 assert "names none for this message (whatsapp_template)" in nudge.last_error
-                assert len(ada.inbox()) == 2  # no free text was even tried
-                assert len(emulator.calls()) == 2
+                assert len(ada.inbox()) == 3  # no free text was even tried
+                assert len(emulator.calls()) == 3
 
             await ada.say("yes")  # she writes again: the window opens, free text flows
-            assert "Which language" in shown(ada.inbox()[-1])
+            assert "Which time zone" in shown(ada.inbox()[-1])
 
 
 def _notification(field: str = "messages", number: str = "106540352242922", **value: Any) -> bytes:
@@ -617,9 +642,9 @@ async def test_what_the_bot_cannot_read_gets_a_polite_answer(served: Served) -> 
     ada = Person(served, ADA)
     assert await served.deliver(emulator.image(ADA, caption="my cat")) == 200
     await served.outbox_idle()
-    sorry, hello, consent = (shown(sent) for sent in ada.inbox())  # a newcomer: onboarding too
+    sorry, language = (shown(sent) for sent in ada.inbox())  # a newcomer: onboarding too
     assert sorry.startswith("Sorry, I can only read text and button answers for now.")
-    assert "welcome to *Open Health Commons*" in hello and "quick question" in consent
+    assert "Which language" in language
 
     for unreadable in (
         emulator.reaction(ADA, ada.inbox()[1].id, "❤️"),
@@ -630,19 +655,20 @@ async def test_what_the_bot_cannot_read_gets_a_polite_answer(served: Served) -> 
         assert await served.deliver(unreadable) == 200
         await served.outbox_idle()
         assert shown(ada.inbox()[-1]).startswith("Sorry, I can only read text")
-    assert len(ada.inbox()) == 3 + 4  # one answer each, and nothing else
-    await ada.tap("Yes, that's fine")  # the question still waits for her
-    assert "Which language" in shown(ada.inbox()[-1])
+    assert len(ada.inbox()) == 2 + 4  # one answer each, and nothing else
+    await ada.tap("English")  # the question still waits for her
+    assert "quick question" in shown(ada.inbox()[-1])
     async with served.onramp.db.reading() as session:
-        assert (await session.execute(select(col(Answer.step_id)))).scalars().all() == ["consent"]
+        assert (await session.execute(select(col(Answer.step_id)))).scalars().all() == ["language"]
 
 
 async def test_a_tap_on_a_template_quick_reply_reads_as_its_text(served: Served) -> None:
     emulator = served.emulator
     ada = Person(served, ADA)
     await ada.say("hi")
+    await ada.tap("English")
     quick = emulator.quick_reply(ADA, "Yes, that's fine", "consent-yes")
     assert await served.deliver(quick) == 200
     await served.outbox_idle()
-    assert "Which language" in shown(ada.inbox()[-1])
-    assert len(ada.inbox()) == 3
+    assert "Which time zone" in shown(ada.inbox()[-1])
+    assert len(ada.inbox()) == 4

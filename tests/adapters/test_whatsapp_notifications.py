@@ -246,9 +246,10 @@ async def test_a_notification_not_wholly_committed_gets_500_and_its_redelivery_2
             assert [event.actor for event in taken] == [ADA, ADA, GRACE]
             for wa_id in (ADA, GRACE):  # Ada's message counted once, Grace's too
                 async with asyncio.timeout(10):
-                    while len(emulator.messages_to(wa_id)) < 2:  # noqa: ASYNC110
+                    while len(emulator.messages_to(wa_id)) < 1:  # noqa: ASYNC110
                         await asyncio.sleep(0.02)
             await asyncio.sleep(0.1)
-            assert len(emulator.messages_to(ADA)) == 2
+            # The language question, once: her "hi" again would be an answer it cannot take.
+            assert len(emulator.messages_to(ADA)) == 1
         finally:
             await onramp.stop()

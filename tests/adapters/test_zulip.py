@@ -150,15 +150,19 @@ async def test_a_newcomer_joins_the_organization_and_onboards_by_typing(served: 
     ada = Person(served, emulator.user_joins("Ada Lovelace", timezone="America/Lima"))
     await served.settled(f"zulip:realm_user:{ada.id}")
 
-    hello, consent = ada.inbox()
+    [language] = ada.inbox()  # Zulip does not say her language: it is the first question
+    assert language.startswith("🌍 Which language would you like me to use?")
+    assert "\n\n1. English\n2. Français\n3. Español\n4. Português\n5. العربية\n6. Kiswahili" in (
+        language
+    )
+    await ada.say("english")  # the label, as typed
+    hello, consent = ada.inbox()[1:]
     assert hello.startswith("👋 Hello Ada Lovelace, and welcome to **Open Health Commons**!")
     assert consent.endswith(
         "Is that okay?\n\n1. Yes, that's fine\n2. No, thank you\n\n"
         "*Reply with a number or the option's name.*"
     )
     await ada.say("1")  # the number
-    assert ada.inbox()[-1].startswith("Which language would you like me to use?\n\n1. English")
-    await ada.say("english")  # the label, as typed
     await ada.say("Lima")
     assert "What would you like to help with?" in ada.inbox()[-1]
     assert (
@@ -174,9 +178,9 @@ async def test_a_newcomer_joins_the_organization_and_onboards_by_typing(served: 
     await ada.say("not right now")  # a mentor
 
     expected = [
+        "Which language would you like me to use?",
         "Hello Ada Lovelace, and welcome",
         "quick question about your data",
-        "Which language would you like me to use?",
         "Which time zone are you in?",
         "What would you like to help with?",
         "Thank you, 2 areas!",
@@ -213,7 +217,9 @@ async def test_onboard_is_typed_in_a_dm_or_called_with_a_mention_in_a_channel(
     dee = Person(served, emulator.add_user("Dee"))
 
     await bea.say("/onboard")
-    assert "Hello Bea, and welcome" in bea.inbox()[0] and "Is that okay?" in bea.inbox()[1]
+    assert "Which language" in bea.inbox()[0]
+    await bea.say("English")
+    assert "Hello Bea, and welcome" in bea.inbox()[1] and "Is that okay?" in bea.inbox()[2]
 
     # Conversation in a channel, an @-everyone and a group DM are none of the bot's business.
     ignored = [
@@ -226,7 +232,10 @@ async def test_onboard_is_typed_in_a_dm_or_called_with_a_mention_in_a_channel(
     )  # "@**Onramp** onboard"
     assert called["content"] == "@**Onramp** onboard"
     await served.settled(f"zulip:message:{called['id']}")
-    [hello, consent] = cy.inbox()  # in Cy's direct messages, not in the channel
+    [language] = cy.inbox()  # in Cy's direct messages, not in the channel
+    assert "Which language" in language
+    await cy.say("English")
+    [_, hello, consent] = cy.inbox()
     assert "Hello Cy, and welcome" in hello and "Is that okay?" in consent
     assert [m for m in emulator.sent() if m["type"] == "stream"] == []
 
@@ -236,8 +245,8 @@ async def test_onboard_is_typed_in_a_dm_or_called_with_a_mention_in_a_channel(
     for message in ignored:
         assert not await served.handled(f"zulip:message:{message['id']}")
     # The bot's own messages come back through its queue too; they are not events either.
-    assert await served.count(ProcessedEvent) == 3
-    assert len(bea.inbox()) == 2
+    assert await served.count(ProcessedEvent) == 5
+    assert len(bea.inbox()) == 3
 
 
 async def test_a_message_delivered_twice_has_one_effect(served: Served) -> None:
@@ -247,14 +256,14 @@ async def test_a_message_delivered_twice_has_one_effect(served: Served) -> None:
     before = deduplicated()
 
     emulator.redeliver(start)
-    answer = await ada.say("1")
+    answer = await ada.say("fr")
     emulator.redeliver(answer)
     emulator.redeliver(answer)
-    await ada.say("fr")  # handled after the copies: they have been seen by now
+    await ada.say("1")  # handled after the copies: they have been seen by now
 
     assert deduplicated() - before == 3
     texts = ada.inbox()
-    assert len(texts) == 4, texts  # hello, consent, language, time zone: once each
+    assert len(texts) == 4, texts  # language, hello, consent, time zone: once each
     assert "fuseau horaire" in texts[3]
     assert await served.count(ProcessedEvent) == 3
 
@@ -273,14 +282,14 @@ async def test_an_expired_queue_is_registered_again_and_what_it_missed_caught_up
     emulator.expire_queues()
     await until(lambda: len(emulator.calls("register")) == 2, "the failed registration")
     assert emulator.queue_ids == []
-    missed = emulator.dm_from(ada.user, "yes, that's fine")
+    missed = emulator.dm_from(ada.user, "Español")
     await served.settled(f"zulip:message:{missed['id']}")  # from the catch-up of a new queue
 
     assert len(emulator.calls("register")) == 3
     assert len(emulator.queue_ids) == 1
-    assert "Which language" in ada.inbox()[-1] and len(ada.inbox()) == 3
+    assert "¿Te parece bien?" in ada.inbox()[-1] and len(ada.inbox()) == 3
     assert deduplicated() - before == 1  # Ada's join, caught up again, changed nothing
-    await ada.say("Español")  # and the new queue carries on
+    await ada.say("1")  # and the new queue carries on
     assert "zona horaria" in ada.inbox()[-1]
 
 
@@ -295,13 +304,13 @@ async def test_an_injected_429_is_waited_out_as_zulip_says(
         await served.settled(f"zulip:realm_user:{ada.id}")
 
     posts = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/messages")]
-    assert len(posts) == 3  # the refused attempt, then hello and the consent question once each
+    assert len(posts) == 2  # the refused attempt, then the language question once
     assert posts[0].params["content"] == posts[1].params["content"]
     assert posts[1].at - posts[0].at >= 0.6
-    assert len(ada.inbox()) == 2
+    assert len(ada.inbox()) == 1
     async with served.onramp.db.reading() as session:
         rows = (await session.execute(select(Outbox).order_by(col(Outbox.id)))).scalars().all()
-    assert [(row.status, row.attempts) for row in rows] == [("sent", 1), ("sent", 1)]
+    assert [(row.status, row.attempts) for row in rows] == [("sent", 1)]
 
 
 async def test_a_429_storm_delays_but_loses_and_duplicates_nothing(
@@ -323,17 +332,21 @@ async def test_a_429_storm_delays_but_loses_and_duplicates_nothing(
             for person in people:
                 await until(lambda p=person: served.handled(f"zulip:realm_user:{p.id}"), "join")
             await served.outbox_idle()
+            for person in people:
+                await person.say("English")
+            await served.outbox_idle()
 
             for person in people:
-                hello, consent = person.inbox()
+                language, hello, consent = person.inbox()
+                assert "Which language" in language
                 assert f"Hello {person.user['full_name']}," in hello and "Is that okay" in consent
             async with served.onramp.db.reading() as session:
                 rows = (await session.execute(select(Outbox))).scalars().all()
-            assert [row.status for row in rows] == ["sent"] * 6
+            assert [row.status for row in rows] == ["sent"] * 9
             refused = emulator.throttled.count("/api/v1/messages")
             assert refused > 0
-            assert len(emulator.calls("messages", "POST")) == 6 + refused  # tried again
-            assert len(emulator.sent()) == 6
+            assert len(emulator.calls("messages", "POST")) == 9 + refused  # tried again
+            assert len(emulator.sent()) == 9
 
 
 async def test_a_restarted_bot_catches_up_and_carries_on(
@@ -342,12 +355,12 @@ async def test_a_restarted_bot_catches_up_and_carries_on(
     async with serving(zulip_settings, emulator) as first:
         ada = Person(first, emulator.user_joins("Ada"))
         await first.settled(f"zulip:realm_user:{ada.id}")
-        await ada.say("1")
-        assert "Which language" in ada.inbox()[-1]
+        await ada.say("Français")
+        assert "Cela vous convient-il ?" in ada.inbox()[-1]
     assert emulator.queue_ids == []  # deleted on the way out
 
     # While the bot is down, Ada answers, and Bea joins.
-    answer = emulator.dm_from(ada.user, "Français")
+    answer = emulator.dm_from(ada.user, "1")
     bea = Person(first, emulator.user_joins("Bea"))
     before = deduplicated()
 
@@ -355,13 +368,13 @@ async def test_a_restarted_bot_catches_up_and_carries_on(
         ada.served = bea.served = second
         await second.settled(f"zulip:message:{answer['id']}")
         await second.settled(f"zulip:realm_user:{bea.id}")
-        assert deduplicated() - before == 2  # Ada's join and "1", caught up again
+        assert deduplicated() - before == 2  # Ada's join and "Français", caught up again
         await ada.say("Lima")
 
     ada_texts, bea_texts = ada.inbox(), bea.inbox()
     assert len(ada_texts) == 5, ada_texts  # nothing repeated across the restart
     assert "fuseau horaire" in ada_texts[3] and "Sur quoi aimeriez-vous aider" in ada_texts[4]
-    assert len(bea_texts) == 2 and "Hello Bea" in bea_texts[0]
+    assert len(bea_texts) == 1 and "Which language" in bea_texts[0]
 
 
 async def test_what_the_bot_cannot_read_gets_a_polite_answer(served: Served) -> None:
@@ -369,18 +382,18 @@ async def test_what_the_bot_cannot_read_gets_a_polite_answer(served: Served) -> 
     ada = Person(served, emulator.add_user("Ada"))
     upload = emulator.upload_from(ada.user, "screenshot.png")
     await served.settled(f"zulip:message:{upload['id']}")
-    sorry, hello, consent = ada.inbox()
+    sorry, language = ada.inbox()
     assert sorry == (
         "Sorry, I can only read text and button answers for now. Could you type your reply?"
     )
-    assert "Hello Ada" in hello and "Is that okay?" in consent  # a newcomer all the same
+    assert "Which language" in language  # a newcomer all the same
 
     poll = emulator.poll_from(ada.user, "Lunch?")
     await served.settled(f"zulip:message:{poll['id']}")
     await ada.say("/me waves")
-    assert ada.inbox()[3:] == [sorry, sorry]
+    assert ada.inbox()[2:] == [sorry, sorry]
     await ada.say("1")  # the question is still waiting
-    assert "Which language" in ada.inbox()[-1]
+    assert "Hello Ada" in ada.inbox()[-2] and "Is that okay?" in ada.inbox()[-1]
 
 
 async def test_losing_leadership_stops_reading_and_keeps_the_queue(
@@ -465,7 +478,9 @@ async def test_joins_can_go_unwelcomed(
         emulator.user_joins("Ada")  # no queue hears it
         bea = Person(served, emulator.add_user("Bea"))
         await bea.say("hello")  # who writes first is onboarded all the same
-        assert "Hello Bea" in bea.inbox()[0]
+        assert "Which language" in bea.inbox()[0]
+        await bea.say("English")
+        assert "Hello Bea" in bea.inbox()[1]
         assert await served.count(Member) == 1
 
 

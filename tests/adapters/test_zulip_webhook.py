@@ -96,15 +96,17 @@ async def test_a_newcomer_is_answered_in_the_webhook_response(served: Served) ->
     ada = Writer(served, emulator.add_user("Ada Lovelace"))
 
     answer = await ada.say("hi!")  # someone who writes first and was never onboarded
-    hello, consent = answer["content"].split("\n\n", 1)
-    assert hello.startswith("👋 Hello Ada Lovelace, and welcome to **Open Health Commons**!")
-    assert consent.startswith("First, a quick question") and "\n\n1. Yes, that's fine\n" in consent
+    assert answer["content"].startswith("🌍 Which language would you like me to use?")
+    assert "\n\n1. English\n2. Français\n" in answer["content"]
     assert ada.inbox() == [answer["content"]]  # Zulip posted it for the bot: one message
     assert emulator.calls("messages", "POST") == []  # nothing went through the API
 
-    answer = await ada.say("yes")
-    assert answer["content"].startswith("Which language would you like me to use?\n\n1. English")
     answer = await ada.say("2")
+    hello, consent = answer["content"].split("\n\n", 1)  # two messages, one answer
+    assert hello.startswith("👋 Bonjour Ada Lovelace, et bienvenue dans **Open Health Commons**")
+    assert consent.startswith("Tout d'abord, une petite question")
+    assert "\n\n1. Oui, c'est d'accord\n" in consent
+    answer = await ada.say("1")
     assert answer["content"].startswith("Parfait ! Dans quel fuseau horaire")
     assert len(ada.inbox()) == 3 and emulator.calls("messages", "POST") == []
 
@@ -125,10 +127,12 @@ async def test_a_channel_mention_is_answered_in_direct_messages_through_the_api(
     response = await deliver(served, called)
     assert response.json() == {"response_not_required": True}  # nothing said in the channel
     await served.outbox_idle()
-    hello, consent = bea.inbox()
-    assert "Hello Bea" in hello and "Is that okay?" in consent
-    assert len(emulator.calls("messages", "POST")) == 2
+    [language] = bea.inbox()
+    assert "Which language" in language
+    assert len(emulator.calls("messages", "POST")) == 1
     assert [m for m in emulator.sent() if m["type"] == "stream"] == []
+    answer = await bea.say("English")  # in her direct messages: answered in the response
+    assert "Hello Bea" in answer["content"] and "Is that okay?" in answer["content"]
 
 
 async def test_a_message_delivered_twice_has_one_effect(served: Served) -> None:
@@ -138,7 +142,7 @@ async def test_a_message_delivered_twice_has_one_effect(served: Served) -> None:
     message = emulator.dm_from(ada.user, "/onboard")
     first, again = [await deliver(served, message) for _ in range(2)]  # Zulip timed out once
     await served.outbox_idle()
-    assert "Hello Ada" in first.json()["content"]
+    assert "Which language" in first.json()["content"]
     assert again.json() == {"response_not_required": True}
     assert deduplicated() - before == 1
     assert len(ada.inbox()) == 1
@@ -160,9 +164,9 @@ async def test_replies_that_miss_the_budget_go_through_the_api_in_order(
         # Her replies wait behind the help text, past the budget: none goes in the answer.
         answer = await ada.say("/onboard")
         assert answer == {"response_not_required": True}
-        help_text, hello, consent = ada.inbox()
-        assert "/onboard" in help_text and "Hello Ada" in hello and "Is that okay" in consent
-        assert len(emulator.calls("messages", "POST")) == 4  # the failure, then three
+        help_text, language = ada.inbox()
+        assert "/onboard" in help_text and "Which language" in language
+        assert len(emulator.calls("messages", "POST")) == 3  # the failure, then two
 
 
 async def test_a_wrong_or_missing_token_is_refused_and_changes_nothing(
@@ -243,7 +247,7 @@ async def test_malformed_bodies_get_4xx_and_change_nothing(
         assert await served.count(table) == 0
 
     response = await post(served, good)
-    assert "Hello Ada" in response.json()["content"]  # the server still serves
+    assert "Which language" in response.json()["content"]  # the server still serves
     assert await served.count(ProcessedEvent) == 1
 
 

@@ -41,7 +41,8 @@ async def test_the_runtime_sets_the_menu_and_runs_leader_work_until_stopped(
     await app.start()
     try:
         assert [c.name for c in adapter.menu][:2] == ["start", "restart"]
-        assert adapter.locales == ["en", "fr", "es"]  # the default first (Telegram: the fallback)
+        # the default first (Telegram: the fallback)
+        assert adapter.locales == ["en", "fr", "es", "pt", "ar", "sw"]
         await asyncio.wait_for(adapter.polling.wait(), 5)  # SQLite: this process leads
     finally:
         await app.stop()

@@ -50,7 +50,13 @@ def test_help_lists_every_command() -> None:
 def test_check_passes_on_the_shipped_content() -> None:
     result = onramp("check")
     assert result.returncode == 0, result.stdout
-    assert "7 flow(s), 2 campaign(s), 3 locale(s), 0 warning(s). All good." in result.stdout
+    assert "7 flow(s), 2 campaign(s), 6 locale(s), 0 warning(s). All good." in result.stdout
+
+
+def _line(path: Path, text: str) -> int:
+    """The number of the first line of `path` holding `text` (which may end with a newline)."""
+    lines = path.read_text().splitlines(keepends=True)
+    return next(n for n, line in enumerate(lines, start=1) if text in line)
 
 
 def test_check_fails_with_every_error_on_one_line_each(tmp_path: Path) -> None:
@@ -65,16 +71,19 @@ def test_check_fails_with_every_error_on_one_line_each(tmp_path: Path) -> None:
     result = onramp("check", str(content))
     assert result.returncode == 1
     lines = result.stdout.splitlines()
+    # Where each line is in the files as they are now (translations make them longer).
+    colour, goto = _line(survey, "    colour: red"), _line(flow, "goto: declind")
+    declined, goodbye = _line(flow, "- id: declined\n"), _line(flow, "- id: declined_goodbye")
     assert lines[:2] == [
-        "content/flows/feedback.yaml:49 step 'comment': unknown key 'colour'; remove it or "
-        "check the authoring guide",
-        "content/flows/onboarding.yaml:68 step 'check_consent': goto 'declind' does not exist; "
-        "did you mean 'declined'?",
+        f"content/flows/feedback.yaml:{colour} step 'comment': unknown key 'colour'; remove it "
+        "or check the authoring guide",
+        f"content/flows/onboarding.yaml:{goto} step 'check_consent': goto 'declind' does not "
+        "exist; did you mean 'declined'?",
     ]
     # the two steps only the broken goto led to are now unreachable: warned, not failed
     assert [line.split(": ")[0] for line in lines[2:4]] == [
-        "content/flows/onboarding.yaml:401 step 'declined'",
-        "content/flows/onboarding.yaml:405 step 'declined_goodbye'",
+        f"content/flows/onboarding.yaml:{declined} step 'declined'",
+        f"content/flows/onboarding.yaml:{goodbye} step 'declined_goodbye'",
     ]
     assert lines[4].startswith("2 error(s), 2 warning(s)")
 
@@ -89,10 +98,15 @@ def test_the_bot_refuses_to_start_on_broken_content(tmp_path: Path, home: dict[s
 
 
 def test_console_chat_export_and_forget(home: dict[str, str]) -> None:
-    chat = onramp("run", "--as", "Zuri", stdin="1\n3\nNairobi\n", env=home)
+    chat = onramp("run", "--as", "Zuri", stdin="3\n1\nNairobi\n", env=home)
     assert chat.returncode == 0, chat.stderr
-    assert "Hello Zuri" in chat.stdout and "¿En qué zona horaria estás?" in chat.stdout
+    assert chat.stdout.index("Which language") < chat.stdout.index("¡Hola Zuri")  # asked first
+    assert "¿Te parece bien?" in chat.stdout  # consent, in the language chosen
+    assert "¿En qué zona horaria estás?" in chat.stdout
     assert "¿En qué te gustaría ayudar?" in chat.stdout
+    assert chat.stdout.rstrip().endswith(
+        "¡Hasta pronto! Vuelve a abrirme cuando quieras para seguir donde lo dejaste."
+    )
 
     resumed = onramp("run", "--as", "Zuri", stdin="", env=home)
     assert "¿En qué te gustaría ayudar?" in resumed.stdout  # exactly where they left off

@@ -6,15 +6,20 @@ from sqlalchemy import select
 
 from adapters.memory import Chat
 from bot.commands import command_menu
+from bot.events import ChoiceMade
 from bot.runtime import Onramp
 from storage.models import AuditLog, FlowRun, Member, Outbox
 
 
-async def _consent_and_language(chat: Chat) -> None:
+async def _language_and_consent(chat: Chat) -> None:
+    """Through the first two questions, to the time zone."""
     await chat.join()
-    chat.skip(2)
-    await chat.say("yes")
     chat.expect("Which language")
+    await chat.say("English")
+    chat.skip()  # the welcome
+    chat.expect("quick question about your data")
+    await chat.say("yes")
+    chat.expect("Which time zone")
 
 
 async def test_help_lists_built_in_and_flow_commands(chat: Chat) -> None:
@@ -34,10 +39,10 @@ async def test_language_switches_and_refuses_unknown_ones(chat: Chat) -> None:
 
 
 async def test_stop_silences_everything_until_start(chat: Chat, onramp: Onramp) -> None:
-    await _consent_and_language(chat)
+    await _language_and_consent(chat)
     await chat.say("/stop")
     chat.expect("you won't hear from me again")
-    await chat.say("English")
+    await chat.say("Lima")
     await chat.say("/help")
     await chat.say("/feedback")
     await chat.join()
@@ -54,13 +59,13 @@ async def test_stop_silences_everything_until_start(chat: Chat, onramp: Onramp) 
     assert actions == ["consent.given", "member.stopped"]
     await chat.say("/start")
     chat.expect("Welcome back")
-    chat.expect("Which language")  # exactly where they stopped
+    chat.expect("Which time zone")  # exactly where they stopped
 
 
 async def test_restart_begins_again(chat: Chat, onramp: Onramp) -> None:
-    await _consent_and_language(chat)
+    await _language_and_consent(chat)
     await chat.say("/restart")
-    chat.expect("Hello Ada")
+    chat.expect("Hello Ada")  # in the language she chose: not asked again
     chat.expect("quick question about your data")
     async with onramp.db.reading() as session:
         statuses = [
@@ -71,7 +76,7 @@ async def test_restart_begins_again(chat: Chat, onramp: Onramp) -> None:
 
 
 async def test_another_flow_pauses_onboarding_and_resumes_it(chat: Chat) -> None:
-    await _consent_and_language(chat)
+    await _language_and_consent(chat)
     await chat.say("/feedback")
     chat.expect("How easy was it")
     await chat.say("5")
@@ -79,7 +84,7 @@ async def test_another_flow_pauses_onboarding_and_resumes_it(chat: Chat) -> None
     await chat.say("All good!")
     chat.expect("You've earned a badge: 🛟 Helper")  # the survey's award_badge action
     chat.expect("Thank you for helping us")
-    chat.expect("Which language")  # onboarding picks up again
+    chat.expect("Which time zone")  # onboarding picks up again
 
 
 async def test_unknown_command(chat: Chat) -> None:
@@ -88,10 +93,9 @@ async def test_unknown_command(chat: Chat) -> None:
 
 
 async def test_stale_button_re_asks_the_current_question(chat: Chat, onramp: Onramp) -> None:
-    await _consent_and_language(chat)
-    await chat.say("1")
-    chat.expect("time zone")
-    await chat.press("fr")  # the language buttons, tapped again later
+    await _language_and_consent(chat)
+    # The language buttons, tapped again later.
+    await chat.send_event(chat._event(ChoiceMade, step_id="language", choice_ids=("fr",)))
     chat.expect("time zone")
     async with onramp.db.reading() as session:
         member = (await session.execute(select(Member))).scalars().one()
@@ -100,7 +104,9 @@ async def test_stale_button_re_asks_the_current_question(chat: Chat, onramp: Onr
 
 async def test_declining_consent_keeps_nothing(chat: Chat, onramp: Onramp) -> None:
     await chat.join()
-    chat.skip(2)
+    chat.skip()  # the language
+    await chat.say("English")
+    chat.skip(2)  # the welcome, consent
     await chat.say("No, thank you")
     chat.expect("I won't keep any of your answers")
     await chat.say("hello?")
@@ -125,11 +131,13 @@ async def test_duplicate_events_are_applied_once(onramp: Onramp, chat: Chat) -> 
     assert not first.duplicate and second.duplicate and second.outbox_ids == ()
     async with onramp.db.reading() as session:
         rows = (await session.execute(select(Outbox))).scalars().all()
-    assert len(rows) == 3  # welcome, consent question, language question
+    assert len(rows) == 3  # the language question, then (1: English) the welcome and consent
 
 
 async def test_a_member_who_writes_first_is_welcomed(chat: Chat) -> None:
     await chat.say("hi there")
+    chat.expect("Which language")
+    await chat.say("English")
     chat.expect("Hello Ada")
     chat.expect("quick question about your data")
 
@@ -151,6 +159,8 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
         "help",
         "language",
         "stop",
+        "mode",
+        "links",
         "mentor",
         "kudos",
         "badges",
@@ -162,4 +172,4 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
     assert menu["start"]["en"] == "begin (or resume) your onboarding"  # "/start:" left out
     assert menu["language"]["fr"].startswith("changer la langue")  # "/language CODE :" too
     assert menu["feedback"]["es"] == "¿Qué tal fue tu bienvenida?"  # a flow's title
-    assert all(set(d) == {"en", "fr", "es"} for d in menu.values())
+    assert all(set(d) == {"en", "fr", "es", "pt", "ar", "sw"} for d in menu.values())

@@ -16,10 +16,15 @@ from tests.clock import FakeClock
 
 
 async def _at_the_language_question(chat: Chat) -> None:
-    await chat.join()
-    chat.skip(2)
-    await chat.say("yes")
+    await chat.join()  # the memory platform does not say the member's language: it is asked
     chat.expect("Which language")
+
+
+async def _at_the_consent_question(chat: Chat) -> None:
+    await _at_the_language_question(chat)
+    await chat.say("English")
+    chat.expect("Hello Ada")
+    chat.expect("quick question about your data")
 
 
 async def _answers(onramp: Onramp) -> dict[str, object]:
@@ -32,10 +37,11 @@ async def test_help_then_the_waiting_question_again(chat: Chat) -> None:
     await chat.say("/help")
     chat.expect("/start", "/language")
     question = chat.expect("Which language")
-    assert [c.id for c in question.choices] == ["en", "fr", "es"]  # its buttons too
+    assert [c.id for c in question.choices] == ["en", "fr", "es", "pt", "ar", "sw"]  # its buttons
     chat.expect_nothing()
     await chat.say("2")  # and it is answered as before
-    chat.expect("Parfait", "fuseau horaire")
+    chat.expect("Bonjour Ada")
+    chat.expect("Tout d'abord", "données")
 
 
 async def test_every_reply_only_command_asks_again(chat: Chat) -> None:
@@ -56,15 +62,13 @@ async def test_a_typed_command_asks_again_too(chat: Chat) -> None:
 
 
 async def test_language_mid_flow_asks_again_in_the_new_language(chat: Chat) -> None:
-    await chat.join()
-    chat.skip(2)
+    await _at_the_consent_question(chat)
     await chat.say("/language fr")
     chat.expect("C'est fait")
     chat.expect("Tout d'abord", "données")  # the consent question, now in French
     chat.expect_nothing()
     await chat.say("1")
-    # The language question is answered already: /language set it in this run.
-    chat.expect("Parfait", "fuseau horaire")
+    chat.expect("Parfait", "fuseau horaire")  # and the rest in French
     chat.expect_nothing()
 
 
@@ -72,10 +76,11 @@ async def test_language_at_the_language_question_answers_it(chat: Chat, onramp: 
     await _at_the_language_question(chat)
     await chat.say("/language es")
     chat.expect("¡Listo!")
-    chat.expect("zona horaria")  # on to the next question
+    chat.expect("¡Hola Ada")  # on past the question: the welcome, in Spanish
+    chat.expect("Antes de nada", "datos")  # and the next question
     chat.expect_nothing()
-    await chat.say("Lima")
-    chat.expect("ayudar")
+    await chat.say("1")
+    chat.expect("zona horaria")
     assert (await _answers(onramp))["language"] == "es"
     async with onramp.db.reading() as session:
         member = (await session.execute(select(Member))).scalars().one()
@@ -83,10 +88,7 @@ async def test_language_at_the_language_question_answers_it(chat: Chat, onramp: 
 
 
 async def test_language_in_a_paused_onboarding_is_remembered(chat: Chat) -> None:
-    await chat.join()
-    chat.skip(2)
-    await chat.say("yes")
-    chat.expect("Which language")
+    await _at_the_language_question(chat)
     await chat.say("/feedback")  # onboarding pauses
     chat.expect("How easy was it")
     await chat.say("/language fr")
@@ -97,7 +99,8 @@ async def test_language_in_a_paused_onboarding_is_remembered(chat: Chat) -> None
     chat.skip()
     await chat.say("Rien")
     chat.skip(2)  # badge, thanks
-    chat.expect("fuseau horaire")  # onboarding resumes past its language question
+    chat.expect("Bonjour Ada")  # onboarding resumes past its language question, in French
+    chat.expect("Tout d'abord", "données")
     chat.expect_nothing()
 
 
@@ -119,6 +122,9 @@ async def test_commands_that_move_a_flow_ask_nothing_twice(chat: Chat) -> None:
     chat.expect("How easy was it")
     chat.expect_nothing()
     await chat.say("/restart")
+    chat.expect("Which language")  # a new run: her language is still to be asked
+    chat.expect_nothing()
+    await chat.say("English")
     chat.expect("Hello Ada")
     chat.expect("quick question about your data")
     chat.expect_nothing()
@@ -127,15 +133,17 @@ async def test_commands_that_move_a_flow_ask_nothing_twice(chat: Chat) -> None:
     chat.expect_nothing()
 
 
-async def test_restart_forgets_the_language_set_in_the_run_before(chat: Chat) -> None:
-    await chat.join()
-    chat.skip(2)
+async def test_restart_keeps_the_language_set_in_the_run_before(chat: Chat) -> None:
+    await _at_the_consent_question(chat)
     await chat.say("/language fr")
     chat.skip(2)
     await chat.say("/restart")
-    chat.skip(2)
+    # A new run knows her language: not asked again; the welcome says how to change it.
+    chat.expect("Bonjour Ada", "changer ma langue avec /language")
+    chat.expect("Tout d'abord", "données")
+    chat.expect_nothing()
     await chat.say("1")
-    chat.expect("Quelle langue")  # a new run asks it: the member may change their mind
+    chat.expect("fuseau horaire")
 
 
 async def test_no_question_again_once_the_run_has_expired(

@@ -123,6 +123,8 @@ async def _consent(onramp: Onramp) -> Consent | None:
 
 async def test_announcements_on_off_and_status(chat: Chat, onramp: Onramp) -> None:
     await chat.join()
+    chat.skip()  # the language
+    await chat.say("English")
     chat.skip(2)  # the welcome, and the data consent question
     await chat.say("/announcements")
     chat.expect("You don't get the community's announcements", "*start announcements*")
@@ -142,7 +144,7 @@ async def test_announcements_on_off_and_status(chat: Chat, onramp: Onramp) -> No
     chat.expect("quick question about your data")
     chat.expect_nothing()
     await chat.say("yes")  # the onboarding's question was waiting all along
-    chat.expect("Which language")
+    chat.expect("Which time zone")
     row = await _consent(onramp)
     assert row is not None and (row.granted, row.source) == (False, "command")
     assert row.given_at is not None and row.withdrawn_at is not None
@@ -154,10 +156,11 @@ async def test_announcements_on_off_and_status(chat: Chat, onramp: Onramp) -> No
 
 async def test_typed_mid_onboarding_it_changes_nothing_else(chat: Chat, onramp: Onramp) -> None:
     await chat.join()
-    chat.skip(2)
-    await chat.say("yes")
     chat.expect("Which language")
     await chat.say("Français")
+    chat.skip()  # the welcome
+    chat.expect("une petite question sur vos données")
+    await chat.say("1")
     chat.expect("fuseau horaire")  # a question with a nudge timer
     await chat.say("arrêter les annonces")
     chat.expect("vous ne recevrez plus d'annonces", "votre parcours d'accueil")
@@ -184,10 +187,11 @@ async def test_the_onboarding_answer_is_the_consent_and_a_no_is_recorded(
     chat: Chat, onramp: Onramp
 ) -> None:
     await chat.join()
-    chat.skip(2)
+    chat.skip()  # the language
+    await chat.say("English")
+    chat.skip(2)  # the welcome, and the data consent question
     for answer, next_question in (
-        ("yes", "Which language"),
-        ("English", "time zone"),
+        ("yes", "time zone"),
         ("Lima", "What would you like to help with"),
         ("2", "Thank you, that's a great place to start"),
     ):
@@ -215,7 +219,9 @@ async def test_declining_data_consent_never_reaches_the_question(
     chat: Chat, onramp: Onramp
 ) -> None:
     await chat.join()
-    chat.skip(2)
+    chat.skip()  # the language
+    await chat.say("English")
+    chat.skip(2)  # the welcome, and the data consent question
     await chat.say("No, thank you")
     chat.expect("I won't keep any of your answers")
     chat.expect_nothing()
@@ -254,7 +260,7 @@ async def test_opting_out_of_announcements_leaves_a_mentorship_going(
 
 async def test_after_stop_it_is_not_answered(chat: Chat, onramp: Onramp) -> None:
     await chat.join()
-    chat.skip(2)
+    chat.skip()  # the language question
     await chat.say("/stop")
     chat.expect("you won't hear from me again")
     await chat.say("/announcements on")
@@ -267,13 +273,14 @@ def test_help_lists_it_and_the_campaign_hint_is_in_every_language(onramp: Onramp
     content = onramp.content
     assert "announcements" in content.system["command_announcements"]["en"]
     hint = content.system["campaign_opt_out"]
-    assert set(hint) == set(content.community.locales) == {"en", "fr", "es"}
-    rendered = {locale: render(hint, locale, "en", {}) for locale in ("en", "fr", "es")}
-    assert rendered == {
-        "en": "*Reply **stop announcements** to stop these messages.*",
-        "fr": "*Répondez **arrêter les annonces** pour ne plus recevoir ces messages.*",
-        "es": "*Responde **parar anuncios** para dejar de recibir estos mensajes.*",
-    }
+    locales = {"en", "fr", "es", "pt", "ar", "sw"}
+    assert set(hint) == set(content.community.locales) == locales
+    rendered = {locale: render(hint, locale, "en", {}) for locale in sorted(locales)}
+    assert rendered["en"] == "*Reply **stop announcements** to stop these messages.*"
+    assert rendered["fr"] == (
+        "*Répondez **arrêter les annonces** pour ne plus recevoir ces messages.*"
+    )
+    assert rendered["es"] == "*Responde **parar anuncios** para dejar de recibir estos mensajes.*"
     for locale, text in rendered.items():  # what it tells members to write works
         typed = text.split("**")[1]
         found = TYPED.fullmatch(typed)
@@ -314,9 +321,7 @@ async def test_stop_alone_on_whatsapp_opts_out_of_announcements_only(
     onramp, memory = whatsapp
     ada = Chat(memory, user="16505551234", display_name="Ada", platform="whatsapp")
     await ada.say("hi")
-    ada.skip(2)
-    await ada.say("yes")
-    ada.expect("Which language")
+    ada.expect("Which language")  # WhatsApp does not say the member's language: asked first
     for typed in ("STOP", "stop.", " Stop! ", "UNSUBSCRIBE"):
         await ada.say(typed)
         ada.expect("no more announcements from me")
@@ -336,7 +341,7 @@ async def test_stop_elsewhere_is_an_answer_like_any_other(
     onramp, _ = whatsapp
     bea = Chat(memory, user="bea", display_name="Bea", platform="memory")
     await bea.say("hi")
-    bea.skip(2)
+    bea.skip()  # the language question
     await bea.say("STOP")
     bea.expect("Sorry, I didn't catch that")
     assert await _consent(onramp) is None

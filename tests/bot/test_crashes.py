@@ -44,6 +44,12 @@ async def _rows(app: Onramp) -> list[Outbox]:
         return list((await session.execute(select(Outbox).order_by(Outbox.id))).scalars())
 
 
+def _told_her_language(memory: MemoryAdapter) -> Chat:
+    """A member whose platform says her language (as Slack's and Telegram's do): joining, she
+    gets two messages at once, the welcome and the first question."""
+    return Chat(memory, locale_hint="en")
+
+
 def _crash_once(
     target: Any, name: str, monkeypatch: pytest.MonkeyPatch, after: Callable[..., Any] | None = None
 ) -> None:
@@ -62,9 +68,9 @@ async def test_crash_before_commit_then_platform_retry(
     onramp: Onramp, chat: Chat, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await chat.join()
-    chat.skip(2)
+    chat.skip()  # the language
     event = MessageReceived(
-        platform="memory", dedupe_key="upd-7", actor="ada", conversation="ada", text="yes"
+        platform="memory", dedupe_key="upd-7", actor="ada", conversation="ada", text="English"
     )
     _crash_once(runs, "save_answer", monkeypatch)
     with pytest.raises(Crash):
@@ -72,11 +78,12 @@ async def test_crash_before_commit_then_platform_retry(
     chat.expect_nothing()
     receipt = await chat.send_event(event)  # the platform delivers it again
     assert not receipt.duplicate
-    chat.expect("Which language")
+    chat.expect("Hello Ada")
+    chat.expect("quick question")
     chat.expect_nothing()
     async with onramp.db.reading() as session:
         answers = (await session.execute(select(Answer))).scalars().all()
-    assert [(a.step_id, a.value) for a in answers] == [("consent", "yes")]
+    assert [(a.step_id, a.value) for a in answers] == [("language", "en")]
 
 
 async def test_crash_after_commit_before_delivery(
@@ -84,7 +91,7 @@ async def test_crash_after_commit_before_delivery(
 ) -> None:
     first = await _restart(settings, memory, clock)
     await _stall_sender(first)  # it dies before sending
-    chat = Chat(memory)
+    chat = _told_her_language(memory)
     await chat.join(wait=False)
     assert chat.messages == []
     await first.stop()  # the process is gone; what it committed is all that remains
@@ -106,7 +113,7 @@ async def test_crash_after_claim_before_send(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     first = await _restart(settings, memory, clock)
-    chat = Chat(memory)
+    chat = _told_her_language(memory)
     _crash_once(memory, "send", monkeypatch)
     await _stall_sender(first)
     await chat.join(wait=False)  # the replies are leased for delivery as they are committed
@@ -133,7 +140,7 @@ async def test_crash_between_send_and_record_resends_rather_than_loses(
     """The one window no system can close: the platform took the message, we died before
     recording it. Onramp resends it (at-least-once) rather than risk losing it."""
     first = await _restart(settings, memory, clock)
-    chat = Chat(memory)
+    chat = _told_her_language(memory)
     await _stall_sender(first)
     await chat.join(wait=False)
     _crash_once(outbox, "mark_sent", monkeypatch)
@@ -163,7 +170,7 @@ async def test_crash_while_due_work_runs_nudges_once(
     from storage import due
 
     first = await _restart(settings, memory, clock)
-    chat = Chat(memory)
+    chat = _told_her_language(memory)
     await chat.join()
     chat.skip(2)
     clock.advance(days=2, hours=1)
@@ -190,7 +197,7 @@ async def test_a_message_whose_lease_ran_out_is_left_to_the_sweep_and_sent_once(
     """A message that waited in memory past its lease (behind a rate limit, say) may have
     been leased by another worker since: it must not go from here too."""
     app = await _restart(settings, memory, clock)
-    chat = Chat(memory)
+    chat = _told_her_language(memory)
     try:
         await _stall_sender(app)
         await chat.join(wait=False)  # the replies are leased as they are committed

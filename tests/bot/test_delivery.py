@@ -47,16 +47,18 @@ async def test_statuses_in_any_order_end_at_the_furthest(
     chat: Chat, onramp: Onramp, order: list[str], final: str, error_kept: bool
 ) -> None:
     await chat.join()
-    [welcome, _] = await _outbox(onramp)
-    assert welcome.delivery_id is not None
+    await chat.say("English")
+    [language, _, _] = await _outbox(onramp)  # the language question, the welcome, consent
+    assert language.delivery_id is not None
     for n, status in enumerate(order):
         error = "131051: unsupported" if status == "failed" else None
-        receipt = await chat.send_event(_status(chat, welcome.delivery_id, status, f"s{n}", error))
+        receipt = await chat.send_event(_status(chat, language.delivery_id, status, f"s{n}", error))
         assert receipt.outbox_ids == ()  # nobody is answered for a status
-    [welcome, question] = await _outbox(onramp)
-    assert welcome.delivery_status == final
-    assert welcome.status == "sent" and question.delivery_status is None
-    assert (welcome.last_error == "131051: unsupported") == error_kept
+    [language, welcome, question] = await _outbox(onramp)
+    assert language.delivery_status == final
+    assert language.status == "sent"
+    assert welcome.delivery_status is None and question.delivery_status is None
+    assert (language.last_error == "131051: unsupported") == error_kept
 
 
 async def test_a_status_for_an_unknown_message_changes_nothing(chat: Chat, onramp: Onramp) -> None:
@@ -72,13 +74,13 @@ async def test_when_the_member_last_wrote_travels_with_every_message(
     chat: Chat, onramp: Onramp, memory: MemoryAdapter, clock: FakeClock
 ) -> None:
     await chat.join()
-    assert [m.last_inbound_at for m in chat.messages] == [None, None]  # a join is not writing
+    assert [m.last_inbound_at for m in chat.messages] == [None]  # a join is not writing
     clock.advance(hours=1)
-    await chat.say("yes")
+    await chat.say("Français")
     wrote = clock.now
-    assert chat.messages[-1].last_inbound_at == wrote
+    assert [m.last_inbound_at for m in chat.messages[1:]] == [wrote, wrote]  # welcome, consent
     clock.advance(seconds=20)
-    await chat.say("Français")  # within a minute: not written again (saves a write a turn)
+    await chat.say("1")  # within a minute: not written again (saves a write a turn)
     assert chat.messages[-1].last_inbound_at == wrote
     clock.advance(minutes=2)
     await chat.say("Nairobi")
@@ -97,8 +99,7 @@ async def test_what_the_bot_cannot_read_gets_a_polite_answer(chat: Chat, onramp:
     )
     await chat.send_event(photo)  # their very first message: a photo
     chat.expect("I can only read text and button answers")
-    chat.expect("Hello Ada")  # a newcomer all the same: onboarding starts
-    chat.expect("keep your answers")
+    chat.expect("Which language")  # a newcomer all the same: onboarding starts
     sticker = UnsupportedReceived(
         platform=chat.platform,
         dedupe_key="p2",
@@ -109,8 +110,9 @@ async def test_what_the_bot_cannot_read_gets_a_polite_answer(chat: Chat, onramp:
     await chat.send_event(sticker)
     chat.expect("I can only read text and button answers")
     chat.expect_nothing()  # the question stands; nothing else changes
-    await chat.say("yes")
-    chat.expect("Which language")
+    await chat.say("English")
+    chat.expect("Hello Ada")
+    chat.expect("keep your answers")
 
 
 async def test_what_the_bot_cannot_read_in_a_group_is_not_answered(

@@ -72,7 +72,8 @@ async def test_an_operator_lists_a_failed_event_and_runs_it_again_once_fixed(
         "ONRAMP_DATABASE__URL": f"sqlite+aiosqlite:///{database}",
         "ONRAMP_LOGGING__FILE": str(tmp_path / "onramp.log"),
     }
-    ada = Chat(memory, user="ada", display_name="Ada")
+    # Her platform says her language (as Slack's and Telegram's do): consent comes first.
+    ada = Chat(memory, user="ada", display_name="Ada", locale_hint="en")
     await ada.join()
     ada.skip(2)  # the welcome, and the consent question
     _rename(database, "audit_log", "audit_log_gone")  # saying yes records consent in it
@@ -106,7 +107,7 @@ async def test_an_operator_lists_a_failed_event_and_runs_it_again_once_fixed(
 
     await running.sender.sweep()  # what the running bot does every few seconds
     await until(lambda: bool(ada.unread()), "the replayed answer's reply")
-    ada.expect("Which language")
+    ada.expect("Which time zone")
     assert cli("events", "failed", env=env).stdout.strip() == "No failed events."
     [row] = json.loads(cli("events", "failed", "--all", "-f", "json", env=env).stdout)
     assert (row["status"], row["attempts"]) == ("retried", 5)

@@ -142,7 +142,7 @@ async def test_a_failing_event_is_tried_recorded_answered_once_and_blocks_nobody
     assert len(await _failed(onramp)) == 1
 
     await bea.join()  # and everyone else carries on
-    bea.expect("Welcome")
+    bea.expect("Which language")
 
 
 async def test_a_failure_that_cures_itself_on_a_retry_is_no_failed_event(

@@ -55,6 +55,8 @@ async def test_start_from_the_button_begins_onboarding_and_keeps_the_first_sourc
 ) -> None:
     await chat.send_event(_group_join(chat))
     await chat.say("/start group_1234567890")
+    chat.expect("Which language")
+    await chat.say("English")
     chat.expect("Welcome")
     chat.expect("keep your answers")
     await chat.say("/start conference2026")  # a later link does not rewrite where they came from
@@ -70,7 +72,7 @@ async def test_start_with_a_payload_records_the_source_of_a_new_member(
     chat: Chat, onramp: Onramp
 ) -> None:
     await chat.say("/start conference2026")
-    chat.expect("Welcome")
+    chat.expect("Which language")  # the onboarding's first question
     async with onramp.db.reading() as session:
         member = (await session.execute(select(Member))).scalars().one()
     assert member.source == "conference2026"
@@ -80,6 +82,8 @@ async def test_a_member_already_in_a_private_chat_is_onboarded_there_not_in_the_
     chat: Chat, memory: MemoryAdapter
 ) -> None:
     await chat.say("hello")  # they wrote to the bot first: it may write back
+    chat.expect("Which language")
+    await chat.say("English")
     chat.expect("Welcome")
     chat.expect("keep your answers")
     await chat.send_event(_group_join(chat))

@@ -9,6 +9,7 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
+from babel.dates import format_date
 from sqlalchemy import select
 
 from adapters.memory import Chat, MemoryAdapter
@@ -109,9 +110,11 @@ async def test_a_mentor_signs_up_and_a_newcomer_is_offered_then_introduced(
     assert offer_timer.status == "cancelled"
 
     await ada.say("/mentor status")
-    ada.expect("Votre mentor est Bea")
+    # the date written out in her language, never as 2026-12-06
+    started = format_date(mentorship.started_at.date(), "long", locale="fr")
+    ada.expect(f"Votre mentor est Bea (depuis le {started})")
     await bea.say("/mentor status")
-    bea.expect("You are mentoring Ada", "1 of your 2 places taken")
+    bea.expect("You are mentoring Ada", "a mentor with 1 mentee, out of the 2 you offered")
 
 
 async def test_a_declined_offer_goes_to_the_next_mentor_and_is_never_proposed_again(
@@ -339,7 +342,7 @@ async def test_sign_up_refuses_impossible_capacities_and_unknown_time_zones(
     chat.expect("How much have you contributed")
     await chat.say("a few times")  # typed: the label's words
     chat.expect("Which time zone")  # Lee never said
-    await chat.say("Atlantis")
+    await chat.say("Xanadu Prime")
     chat.expect("I don't know that time zone")
     await chat.say("Lagos")
     chat.expect("When in your day")
@@ -552,3 +555,24 @@ async def test_a_mentor_who_sends_stop_hands_their_offer_to_the_next_mentor(
         offers = sorted(o.status for o in (await session.execute(select(MentorOffer))).scalars())
     assert profile is not None and profile.paused
     assert offers == ["offered", "withdrawn"]
+
+
+async def test_a_member_the_platform_gave_no_name_is_someone_in_each_language(
+    onramp: Onramp, memory: MemoryAdapter
+) -> None:
+    """No empty gaps where a name goes: "Vous accompagnez  (depuis le 2026-12-06)" was seen."""
+    bea = await person(onramp, memory, "bea", "", timezone="Europe/Paris")
+    await sign_up(bea, languages=("en", "es"))
+    ada = await person(onramp, memory, "ada", "Ada", locale="es", interests=["docs"])
+    await ada.say("/mentor")
+    ada.skip()  # looking for a mentor
+    bea.expect("**Ada**")
+    await bea.press("accept")
+    ada.expect("¡Buenas noticias! alguien será tu mentor")
+    bea.expect("Meet Ada")
+    await bea.say("/mentor status")
+    async with onramp.db.reading() as session:
+        started = (await session.execute(select(Mentorship))).scalar_one().started_at.date()
+    bea.expect(f"You are mentoring Ada (since {format_date(started, 'long', locale='en')})")
+    await ada.say("/mentor status")
+    ada.expect(f"Tu mentor es alguien (desde el {format_date(started, 'long', locale='es')})")

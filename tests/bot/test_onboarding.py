@@ -11,12 +11,21 @@ from storage.models import Answer, AuditLog, Consent, Member
 
 async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: Onramp) -> None:
     await chat.join()
-    chat.expect("welcome to **Open Health Commons**")
-    consent = chat.expect("quick question about your data")
+    # The language first, asked in every language, each option in its own.
+    language = chat.expect("Which language", "Quelle langue", "Ungependa nitumie lugha gani?")
+    assert [c.label for c in language.choices] == [
+        "English",
+        "Français",
+        "Español",
+        "Português",
+        "العربية",
+        "Kiswahili",
+    ]
+    await chat.say("Français")
+    chat.expect("bienvenue dans **Open Health Commons**", "changer ma langue avec /language")
+    consent = chat.expect("une petite question sur vos données")  # consent in her language
     assert [c.id for c in consent.choices] == ["yes", "no"]
     await chat.say("1")
-    chat.expect("Which language")
-    await chat.say("Français")
     chat.expect("fuseau horaire")
     await chat.say("nairobi")
     chat.expect("Sur quoi aimeriez-vous aider")
@@ -72,10 +81,10 @@ async def test_a_newcomer_goes_through_the_whole_onboarding(chat: Chat, onramp: 
 
 async def test_any_input_through_the_whole_stack_gets_an_answer(chat: Chat, onramp: Onramp) -> None:
     await chat.join()
-    chat.skip(2)
-    await chat.say("1")
-    chat.skip()
+    chat.skip()  # the language
     await chat.say("English")
+    chat.skip(2)  # the welcome, consent
+    await chat.say("1")
     chat.skip()  # the time zone question: free text
     for text in (
         "",

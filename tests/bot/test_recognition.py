@@ -261,4 +261,4 @@ async def test_kudos_typed_without_a_slash_where_commands_are_typed(
     await ada.say("kudos top all")
     ada.expect("🥇 Bea: 1")
     await ada.say("kudos are lovely")
-    ada.expect("welcome to **Open Health Commons**")  # words, not a command: onboarding
+    ada.expect("Which language")  # words, not a command: onboarding, the language first

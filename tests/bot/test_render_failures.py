@@ -50,7 +50,8 @@ def content(tmp_path: Path) -> Path:
 def test_check_warns_about_it(content: Path) -> None:
     tree, problems = load_tree(content)
     assert tree is not None, "only a warning: the bot starts on this content"
-    assert [str(p) for p in problems if "hello.yaml" in p.file] == [
+    untranslated = " covers 0 of "  # the test flow is in en, fr and es: pt, ar, sw fall back
+    assert [str(p) for p in problems if "hello.yaml" in p.file and untranslated not in str(p)] == [
         f"content/flows/hello.yaml:{line} step 'greet': warning: {{{{ member.experience }}}}: "
         "members have no 'experience' until a flow sets it, and then this text fails for "
         "them; write {{ member.experience | default('') }}, or test "

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import pytest
 from sqlalchemy import select
 
 from adapters.memory import Chat, MemoryAdapter
@@ -9,6 +10,13 @@ from bot.adapter import DeliveryError
 from bot.runtime import Onramp
 from storage.models import Outbox
 from tests.conftest import FakeClock
+
+
+@pytest.fixture
+async def chat(onramp: Onramp, memory: MemoryAdapter) -> Chat:
+    """A member whose platform says her language (as Slack's and Telegram's do): joining, she
+    gets two messages at once, the welcome and the first question."""
+    return Chat(memory, user="ada", display_name="Ada", locale_hint="en")
 
 
 async def _rows(onramp: Onramp) -> list[Outbox]:

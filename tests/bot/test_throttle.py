@@ -190,12 +190,18 @@ async def limited_onramp(
         await app.stop()
 
 
+def _told_her_language(adapter: LimitedAdapter) -> Chat:
+    """A member whose platform says her language (as Slack's and Telegram's do): joining,
+    she gets two messages at once, the welcome and the first question."""
+    return Chat(adapter, locale_hint="en")
+
+
 @pytest.mark.parametrize("limited_onramp", [(1, 0.1, 60.0)], indirect=True)
 async def test_the_sender_spaces_one_members_messages_by_the_limit(
     limited_onramp: tuple[Onramp, LimitedAdapter],
 ) -> None:
     _, adapter = limited_onramp
-    chat = Chat(adapter)
+    chat = _told_her_language(adapter)
     await chat.join()  # a welcome and the first question: two messages to one chat
     chat.expect("Hello Ada")
     chat.expect("quick question")
@@ -208,7 +214,7 @@ async def test_a_message_that_would_wait_too_long_goes_back_to_the_outbox(
     limited_onramp: tuple[Onramp, LimitedAdapter], clock: FakeClock
 ) -> None:
     onramp, adapter = limited_onramp
-    chat = Chat(adapter)
+    chat = _told_her_language(adapter)
     await chat.join()
     chat.expect("Hello Ada")
     chat.expect_nothing()  # the question would have to wait an hour: not while leased
@@ -228,7 +234,7 @@ async def test_a_message_waiting_its_turn_keeps_its_lease(
     """The sender renews the leases of the messages it holds: one that waits for its turn
     past its first lease is still sent, once, by the process that held it."""
     onramp, adapter = limited_onramp
-    chat = Chat(adapter)
+    chat = _told_her_language(adapter)
     receipt = await chat.join(wait=False)
     await until(lambda: len(adapter.times) == 1, "the welcome sent")  # the question waits 2 s
     clock.advance(seconds=50)  # the question's lease (60 s) has 10 s left: too few to send
@@ -253,7 +259,7 @@ async def test_messages_behind_an_earlier_one_go_once_it_is_recorded(
     """A reply written while the member's earlier messages are still on their way waits for
     them, and goes as soon as they are recorded: not at the next sweep (an hour here)."""
     _, adapter = limited_onramp
-    chat = Chat(adapter)
+    chat = _told_her_language(adapter)
     await chat.join(wait=False)  # the welcome goes; the question waits 0.3 s for its turn
     answer = await chat.send_event(
         chat._event(MessageReceived, text=COMPLETED_ANSWERS["consent"]), wait=False

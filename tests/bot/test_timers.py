@@ -18,9 +18,15 @@ async def _tick(onramp: Onramp) -> None:
     await onramp.sender.deliver(None)
 
 
-async def test_a_quiet_member_is_nudged_once(chat: Chat, onramp: Onramp, clock: FakeClock) -> None:
+async def _at_the_consent_question(chat: Chat) -> None:
     await chat.join()
-    chat.skip(2)
+    chat.skip()  # the language
+    await chat.say("English")
+    chat.skip(2)  # the welcome, and the consent question
+
+
+async def test_a_quiet_member_is_nudged_once(chat: Chat, onramp: Onramp, clock: FakeClock) -> None:
+    await _at_the_consent_question(chat)
     clock.advance(days=1, hours=23)
     await _tick(onramp)
     chat.expect_nothing()
@@ -34,17 +40,14 @@ async def test_a_quiet_member_is_nudged_once(chat: Chat, onramp: Onramp, clock: 
     await _tick(onramp)
     chat.expect_nothing()
     await chat.say("yes")
-    chat.expect("Which language")
+    chat.expect("Which time zone")
 
 
 async def test_nudges_wait_for_the_members_morning(
     chat: Chat, onramp: Onramp, clock: FakeClock
 ) -> None:
-    await chat.join()
-    chat.skip(2)
+    await _at_the_consent_question(chat)
     await chat.say("yes")
-    chat.skip()
-    await chat.say("English")
     chat.skip()
     await chat.say("Pacific/Auckland")  # UTC+13 in March
     chat.expect("help with")
@@ -67,8 +70,7 @@ async def test_nudges_wait_for_the_members_morning(
 async def test_an_abandoned_run_expires_and_starts_afresh(
     chat: Chat, onramp: Onramp, clock: FakeClock
 ) -> None:
-    await chat.join()
-    chat.skip(2)
+    await _at_the_consent_question(chat)
     clock.advance(days=31)  # the consent question expires after 30 days
     await _tick(onramp)
     chat.expect_nothing()  # no reminder for a question that has expired
@@ -77,7 +79,7 @@ async def test_an_abandoned_run_expires_and_starts_afresh(
     assert run.status == "expired"
     await chat.say("hello again")
     chat.expect("It's been a while")
-    chat.expect("Hello Ada")  # never onboarded: a new welcome
+    chat.expect("Hello Ada")  # never onboarded: a new welcome, in the language she chose
 
 
 async def test_timers_survive_a_restart(settings: object, memory: object, clock: FakeClock) -> None:
@@ -88,8 +90,7 @@ async def test_timers_survive_a_restart(settings: object, memory: object, clock:
     first = await Onramp.create(settings, {"memory": memory}, clock=clock)
     await first.start()
     chat = Chat(memory)
-    await chat.join()
-    chat.skip(2)
+    await _at_the_consent_question(chat)
     await first.stop()
     clock.advance(days=2, hours=1)
     second = await Onramp.create(settings, {"memory": memory}, clock=clock)
@@ -105,6 +106,7 @@ async def test_a_short_question_limit_gives_way_to_the_flow_limit(
     chat: Chat, onramp: Onramp, clock: FakeClock
 ) -> None:
     await chat.join()
+    await chat.say("English")  # the language question has no limit of its own
     async with onramp.db.reading() as session:
         run = (await session.execute(select(FlowRun))).scalars().one()
     assert run.expires_at == clock.now + timedelta(days=30)  # the consent question's own limit

@@ -214,7 +214,8 @@ async def test_metrics_count_received_and_deduplicated_events(
 async def test_metrics_count_deliveries_retries_and_failures(
     served: Onramp, http: httpx.AsyncClient, memory: MemoryAdapter, clock: FakeClock
 ) -> None:
-    chat = Chat(memory, user="ada", display_name="Ada")
+    # Her platform says her language (as Slack's and Telegram's do): a join is two messages.
+    chat = Chat(memory, user="ada", display_name="Ada", locale_hint="en")
     sent, retried, failed = (
         "onramp_messages_sent_total",
         "onramp_messages_retried_total",

@@ -71,8 +71,8 @@ def test_a_good_campaign_loads(root: Path) -> None:
         ),
         (
             "    - locale: [en, fr]",
-            "    - locale: [en, pt]",
-            "content/campaigns/call.yaml:6: 'pt' is not a locale of this community",
+            "    - locale: [en, de]",
+            "content/campaigns/call.yaml:6: 'de' is not a locale of this community",
         ),
         (
             "    - locale: [en, fr]",
@@ -106,9 +106,9 @@ def test_a_good_campaign_loads(root: Path) -> None:
             'content/campaigns/call.yaml:12: a local time is "HH:MM"',
         ),
         (
-            "  es: ¡Hola {{ member.name }}!\n",
+            "  en: Hello {{ member.name }}!\n",
             "",
-            "content/campaigns/call.yaml:8: missing the 'es' translation",
+            "content/campaigns/call.yaml:8: missing the 'en' text",
         ),
         (
             "message:",
@@ -238,7 +238,8 @@ def test_a_stale_campaign_warns_at_the_time_of_the_check(root: Path) -> None:
     (root / "campaigns" / "call.yaml").write_text(stale, encoding="utf-8")
     loaded, problems = load_tree(root)
     assert loaded is not None
-    assert [str(p) for p in problems if "call.yaml" in p.file] == [
+    # (Its message is in three of the six languages: a coverage warning, not this test's.)
+    assert [str(p) for p in problems if "call.yaml" in p.file and " covers " not in p.message] == [
         "content/campaigns/call.yaml:13: warning: expires_at 2001-12-03 15:00 UTC has passed: "
         "nobody can be sent it; `onramp campaign send` refuses it; set a later send_at and "
         "expires_at, or remove the file"

@@ -21,7 +21,7 @@ trigger:
   command: news
 steps:
   - id: ask
-    ask: { en: News?, fr: Des nouvelles ?, es: ¿Noticias? }
+    ask: { en: News?, fr: Des nouvelles ?, es: ¿Noticias?, pt: Novidades?, ar: أخبار؟, sw: Habari? }
     choices:
       - { id: "yes", label: "Yes" }
       - { id: "no", label: "No" }
@@ -97,7 +97,9 @@ def test_community_yaml_declares_the_purposes(tree: Path) -> None:
 
 
 def test_a_purpose_is_an_id(tree: Path) -> None:
+    lines = (tree / "community.yaml").read_text(encoding="utf-8").splitlines()
+    line = lines.index("consent_purposes: [announcements]") + 1
     assert problems_with(tree, "consent.announcements: true", "consent_purposes: [Big News]") == [
-        "content/community.yaml:19: String should match pattern '^[a-z][a-z0-9_]{0,31}$'; "
+        f"content/community.yaml:{line}: String should match pattern '^[a-z][a-z0-9_]{{0,31}}$'; "
         "ids use lowercase letters, digits and _ and start with a letter"
     ]
