@@ -42,7 +42,7 @@ from bot.settings import load_settings  # noqa: E402
 from tests.postgres import create_postgres_database, drop_postgres_database  # noqa: E402
 
 # One newcomer's whole onboarding: the join, then an answer to every question.
-ANSWERS = ["1", "Français", "Nairobi", "1, 4", "1", "2", "5", "Oui, volontiers"]
+ANSWERS = ["Français", "1", "Nairobi", "1, 4", "1", "2", "5", "Oui, volontiers"]
 
 
 def _events(member: str) -> list[Event]:

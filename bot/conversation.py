@@ -10,7 +10,6 @@ from typing import Any
 from bot.messages import Choice, TemplateRef
 from bot.turn import Turn, community_variables
 from flows import actions, timezones
-from flows.answers import answer_words
 from flows.engine import (
     CLARIFY,
     AwaitInput,
@@ -124,7 +123,7 @@ def _context(turn: Turn, run: FlowRun) -> Context:
         community_variables(turn.content),
         run.state.get("context") or {},
         run.state.get("chosen") or {},
-        answer_words(turn.content.system),
+        turn.content.words,
         turn.now,
     )
 

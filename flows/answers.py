@@ -317,7 +317,9 @@ def zone_candidates(text: str, locale: str) -> list[str]:
     which maps an offset to the real zones that have it, so summer time still works."""
     value = clean(text)
     exact = timezone_name(value)
-    if exact is not None and "/" in value:
+    if exact is not None and not exact.startswith("Etc/"):
+        # A zone's name, or its city as the tz database names it ("Lima", "nairobi"): taken
+        # as it is, without building the gazetteer's index (a second, once per process).
         return [exact]
     found = list(dict.fromkeys(timezones.lookup(value, locale)))
     if found:

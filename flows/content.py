@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from flows.answers import fold
+from flows.answers import AnswerWords, answer_words, fold
 from flows.campaigns import CAMPAIGN_KEYS, Campaign
 from flows.problems import ContentError, Problem, did_you_mean
 from flows.schema import (
@@ -79,6 +80,12 @@ class ContentTree:
     # Texts read from Markdown message files: (YAML file, path of the text) -> (the message
     # file, the line its text starts on), so problems in them name the right file and line.
     message_files: dict[tuple[str, PathKey], tuple[str, int]] = field(default_factory=dict)
+
+    @cached_property
+    def words(self) -> AnswerWords:
+        """The yes, no and skip words of every language (system texts), folded once: every
+        answer to a question is matched against them."""
+        return answer_words(self.system)
 
     @property
     def onboarding(self) -> Flow:
