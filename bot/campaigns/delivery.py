@@ -20,7 +20,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import insert
+from sqlalchemy import insert, select
+from sqlmodel import col
 
 from bot.adapter import Adapter
 from bot.campaigns import planning
@@ -34,7 +35,7 @@ from flows.campaigns import Campaign
 from flows.text import render, render_template
 from storage import campaigns as store
 from storage.models import Campaign as CampaignRow
-from storage.models import CampaignRecipient, Outbox
+from storage.models import CampaignRecipient, Member, Outbox
 from storage.session import Session
 
 log = logging.getLogger("onramp.campaigns")
@@ -194,7 +195,8 @@ async def _queue(
         return []
     if campaign.flow is not None:
         return await _start_flows(work, row, campaign, going)
-    messages = [_message_row(row, campaign, recipient, now) for recipient in going]
+    modes = await _modes(work, going)
+    messages = [_message_row(row, campaign, r, now, modes[r.member_id]) for r in going]
     result = await session.core(_QUEUE, messages)
     ids = {key: outbox_id for outbox_id, key in result.all()}
     await store.mark_queued(session, [(r.id or 0, ids[_dedupe_key(row, r)]) for r in going], now)
@@ -237,8 +239,23 @@ def _template(
     return TemplateRef(template.name, template.language or recipient.locale, parameters)
 
 
+async def _modes(work: SystemWork, going: list[CampaignRecipient]) -> dict[int, str]:
+    """How each recipient wants messages (/mode, else their platform's `default_mode`), read
+    when their messages are queued: in lite mode a campaign goes without link previews. Its
+    links stay in the text: they are what a campaign is for."""
+    ids = {r.member_id for r in going}
+    found = await work.session.execute(
+        select(col(Member.id), col(Member.mode)).where(col(Member.id).in_(ids))
+    )
+    chosen = {member_id: mode for member_id, mode in found.all()}
+    defaults = work.content.community.default_mode
+    return {
+        r.member_id: chosen.get(r.member_id) or defaults.get(r.platform) or "rich" for r in going
+    }
+
+
 def _message_row(
-    row: CampaignRow, campaign: Campaign, recipient: CampaignRecipient, now: datetime
+    row: CampaignRow, campaign: Campaign, recipient: CampaignRecipient, now: datetime, mode: str
 ) -> dict[str, Any]:
     message = OutgoingMessage(
         platform=recipient.platform,
@@ -249,6 +266,7 @@ def _message_row(
         last_inbound_at=recipient.last_inbound_at,
         workspace=recipient.workspace,
         campaign=row.id,
+        mode=mode,
     )
     return {
         "dedupe_key": _dedupe_key(row, recipient),

@@ -394,3 +394,21 @@ async def test_cancel_stops_messages_already_waiting_for_the_rate_limit(
     async with onramp.db.reading() as session:
         statuses = (await session.execute(select(Outbox.status))).scalars().all()
     assert "pending" not in statuses and "sending" not in statuses
+
+
+async def test_a_member_in_lite_mode_gets_the_campaign_without_link_previews(
+    onramp: Onramp, memory: MemoryAdapter, clock: FakeClock
+) -> None:
+    """/mode lite holds for campaigns too: the message goes in lite mode (the adapters then
+    turn link previews off), its links kept in the text; the others' go as they are."""
+    clock.now = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
+    ada = await member(onramp, memory, "ada", "Ada")
+    bea = await member(onramp, memory, "bea", "Bea")
+    await ada.say("/mode lite")
+    ada.skip()
+    assert (await send(onramp, clock, "hello")).created
+    await tick(onramp, clock, seconds=1)
+    lite = ada.expect("Hello Ada, the call is on Thursday.")
+    rich = bea.expect("Hello Bea, the call is on Thursday.")
+    assert (lite.mode, lite.lite) == ("lite", True)
+    assert (rich.mode, rich.lite) == ("rich", False)
