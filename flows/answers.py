@@ -327,12 +327,10 @@ def zone_candidates(text: str, locale: str) -> list[str]:
     return [exact] if exact else []
 
 
-def zone_words(zone: str, locale: str, now: datetime | None, *, short: bool = False) -> str:
-    """A zone in words ("India Time, UTC+5:30, 14:05"), or as an option's label when
-    `short`; its IANA name where there is no time to say it at."""
-    if now is None:
-        return zone
-    return timezones.label(zone, locale, now) if short else timezones.describe(zone, locale, now)
+def zone_label(zone: str, locale: str, now: datetime | None) -> str:
+    """A zone as an option of a list of candidates ("Chicago (UTC−6, 08:05)"); its IANA name
+    where there is no time to say it at."""
+    return zone if now is None else timezones.label(zone, locale, now)
 
 
 WORD_TEXTS = ("yes_words", "no_words", "skip_words")  # in content/system.yaml

@@ -394,7 +394,7 @@ class _Turn:
 
     def which_zone(self, step: AskStep, zones: list[str]) -> RunState:
         now = self.context.now
-        labels = [parse.zone_words(z, self.locale, now, short=True) for z in zones]
+        labels = [parse.zone_label(z, self.locale, now) for z in zones]
         choices = tuple((f"{CLARIFY}{n}", label) for n, label in enumerate(labels, start=1))
         self.outputs.append(Prompt("which_zone", step.id, "", choices))
         return self.waiting(step, {"kind": "which_zone", "zones": zones})
