@@ -33,8 +33,8 @@ from telegram import InlineKeyboardMarkup  # noqa: E402
 from adapters import slack_blocks, whatsapp_messages  # noqa: E402
 from adapters.markdown import TELEGRAM_HTML, render  # noqa: E402
 from adapters.memory import MemoryAdapter  # noqa: E402
-from adapters.telegram import sending  # noqa: E402
-from adapters.zulip import _content as zulip_content  # noqa: E402  (the adapter's own)
+from adapters.telegram.adapter import sending  # noqa: E402
+from adapters.zulip.adapter import _content as zulip_content  # noqa: E402  (the adapter's own)
 from bot.events import Event, MemberJoined, MessageReceived  # noqa: E402
 from bot.messages import OutgoingMessage  # noqa: E402
 from bot.runtime import Onramp  # noqa: E402

@@ -55,7 +55,7 @@ import aiohttp
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from adapters.slack import EVENTS_PATH  # noqa: E402
+from adapters.slack.adapter import EVENTS_PATH  # noqa: E402
 from tests.fakes.slack import (  # noqa: E402
     SlackEmulator,
     event_callback,

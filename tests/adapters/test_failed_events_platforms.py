@@ -17,8 +17,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.telegram import TelegramAdapter
-from adapters.zulip import ZulipAdapter
+from adapters.telegram.adapter import TelegramAdapter
+from adapters.zulip.adapter import ZulipAdapter
 from bot import metrics
 from bot.mentorship import commands as mentor_commands
 from bot.runtime import Onramp

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from adapters.markdown import PLAIN, SLACK, TELEGRAM_HTML, WHATSAPP, Dialect, render
-from adapters.zulip import ZULIP
+from adapters.zulip.adapter import ZULIP
 
 TEXT = (
     "Hello **Ada** & <friends>!\n"

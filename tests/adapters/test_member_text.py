@@ -19,7 +19,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from adapters.markdown import WORD_JOINER
-from adapters.whatsapp_messages import template
+from adapters.whatsapp.messages import template
 from bot.messages import OutgoingMessage, TemplateRef
 from bot.settings import Settings
 from storage.models import Member

@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from adapters.console import ConsoleAdapter
 from adapters.memory import MemoryAdapter
-from adapters.slack import SlackAdapter
-from adapters.telegram import TelegramAdapter
-from adapters.whatsapp import WhatsAppAdapter
-from adapters.zulip import ZulipAdapter
+from adapters.slack.adapter import SlackAdapter
+from adapters.telegram.adapter import TelegramAdapter
+from adapters.whatsapp.adapter import WhatsAppAdapter
+from adapters.zulip.adapter import ZulipAdapter
 from bot.adapter import available_adapters
 from bot.messages import Choice, OutgoingMessage
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from adapters.slack_blocks import unfurl_media
+from adapters.slack.blocks import unfurl_media
 from bot.messages import OutgoingMessage
 from bot.settings import Settings
 from flows.text import render

@@ -24,7 +24,7 @@ from sqlmodel import SQLModel, col
 from starlette.applications import Starlette
 
 import bot.features
-from adapters.slack import EVENTS_PATH, SlackAdapter, SlackConfigError
+from adapters.slack.adapter import EVENTS_PATH, SlackAdapter, SlackConfigError
 from bot import metrics
 from bot.adapter import Receipt
 from bot.commands import command_menu

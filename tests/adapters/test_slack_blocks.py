@@ -6,8 +6,8 @@ import json
 
 import pytest
 
-from adapters import slack_payloads
-from adapters.slack_blocks import (
+from adapters.slack.adapter import payloads as slack_payloads
+from adapters.slack.blocks import (
     DONE,
     PICK,
     NotOurs,

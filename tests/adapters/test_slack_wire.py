@@ -10,7 +10,7 @@ from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
-from adapters.slack import EVENTS_PATH
+from adapters.slack.adapter import EVENTS_PATH
 from bot.settings import Settings
 from storage.models import Member, Outbox, ProcessedEvent
 from tests.adapters.test_slack import (

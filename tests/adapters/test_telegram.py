@@ -22,7 +22,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from adapters.telegram import TelegramAdapter
+from adapters.telegram.adapter import TelegramAdapter
 from bot import metrics
 from bot.commands import command_menu
 from bot.runtime import Onramp

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from adapters.telegram import TelegramAdapter, TelegramConfigError
+from adapters.telegram.adapter import TelegramAdapter, TelegramConfigError
 from bot.adapter import CommandInfo, DeliveryError, RateLimit
 from bot.events import Event
 from bot.messages import Choice, Invite, OutgoingMessage

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
-from adapters.telegram import TelegramAdapter
+from adapters.telegram.adapter import TelegramAdapter
 from bot.adapter import Receipt
 from bot.events import ChoiceMade, CommandInvoked, Event, MemberJoined, MessageReceived
 from bot.messages import Choice, OutgoingMessage

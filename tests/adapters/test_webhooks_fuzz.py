@@ -21,8 +21,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from adapters.telegram import TelegramAdapter
-from adapters.whatsapp import WhatsAppAdapter
+from adapters.telegram.adapter import TelegramAdapter
+from adapters.whatsapp.adapter import WhatsAppAdapter
 from bot.runtime import Onramp
 from bot.settings import Settings
 from tests.adapters import test_slack, test_telegram, test_whatsapp, test_zulip

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from adapters.whatsapp import WhatsAppAdapter
+from adapters.whatsapp.adapter import WhatsAppAdapter
 from bot import metrics
 from bot.runtime import Onramp
 from bot.settings import Settings, WebSettings, WhatsAppSettings

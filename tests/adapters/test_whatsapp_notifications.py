@@ -1,4 +1,4 @@
-"""What each WhatsApp notification means to the core (adapters/whatsapp_notifications.py), on
+"""What each WhatsApp notification means to the core (adapters/whatsapp/notifications.py), on
 the shapes the emulator builds from Meta's webhook reference; and a notification whose events
 could not all be committed is answered 500, so that Meta delivers it again."""
 
@@ -10,8 +10,8 @@ from typing import Any
 
 import pytest
 
-from adapters.whatsapp import WhatsAppAdapter
-from adapters.whatsapp_notifications import Malformed, Reading, read
+from adapters.whatsapp.adapter import WhatsAppAdapter
+from adapters.whatsapp.notifications import Malformed, Reading, read
 from bot.adapter import Receipt
 from bot.events import (
     ChoiceMade,

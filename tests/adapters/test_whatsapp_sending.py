@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from adapters.whatsapp import WhatsAppAdapter, WhatsAppConfigError
+from adapters.whatsapp.adapter import WhatsAppAdapter, WhatsAppConfigError
 from bot.adapter import DeliveryError, RateLimit
 from bot.events import Event
 from bot.messages import Choice, OutgoingMessage, TemplateRef

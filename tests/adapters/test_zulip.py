@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 from sqlmodel import col
 
-from adapters.zulip import ZulipAdapter
+from adapters.zulip.adapter import ZulipAdapter
 from bot import metrics
 from bot.messages import OutgoingMessage, group_recipient
 from bot.runtime import Onramp

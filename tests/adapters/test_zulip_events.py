@@ -1,4 +1,4 @@
-"""What Zulip messages and joins mean to the core (adapters/zulip_events.py), how replies are
+"""What Zulip messages and joins mean to the core (adapters/zulip/events.py), how replies are
 written in Zulip's Markdown, and what the adapter needs to start. Payloads are built by the
 Zulip emulator, in the shapes of Zulip's API documentation."""
 
@@ -12,9 +12,9 @@ from typing import Any
 import pytest
 from pydantic import SecretStr
 
-from adapters.zulip import ZulipAdapter, _content
-from adapters.zulip_api import ZulipConfigError
-from adapters.zulip_events import BotUser, Malformed, read_event, read_message
+from adapters.zulip.adapter import ZulipAdapter, _content
+from adapters.zulip.api import ZulipConfigError
+from adapters.zulip.events import BotUser, Malformed, read_event, read_message
 from bot.events import CommandInvoked, MemberJoined, MessageReceived, UnsupportedReceived
 from bot.messages import Choice, OutgoingMessage
 from bot.settings import Secrets, Settings, ZulipSettings

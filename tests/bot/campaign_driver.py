@@ -37,10 +37,10 @@ ROOT = Path(__file__).resolve().parents[2]
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))
 
-from adapters.slack import SlackAdapter  # noqa: E402
-from adapters.telegram import TelegramAdapter  # noqa: E402
-from adapters.whatsapp import WhatsAppAdapter  # noqa: E402
-from adapters.zulip import ZulipAdapter  # noqa: E402
+from adapters.slack.adapter import SlackAdapter  # noqa: E402
+from adapters.telegram.adapter import TelegramAdapter  # noqa: E402
+from adapters.whatsapp.adapter import WhatsAppAdapter  # noqa: E402
+from adapters.zulip.adapter import ZulipAdapter  # noqa: E402
 from bot.adapter import DeliveryError, Inbox, RateLimit  # noqa: E402
 from bot.messages import OutgoingMessage  # noqa: E402
 from bot.settings import Settings  # noqa: E402

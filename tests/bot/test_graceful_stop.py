@@ -21,7 +21,7 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from adapters.slack import EVENTS_PATH
+from adapters.slack.adapter import EVENTS_PATH
 from tests.fakes.server import Fault
 from tests.fakes.slack import SlackEmulator, event_callback, im_message, signed_headers, team_join
 

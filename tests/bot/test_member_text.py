@@ -13,10 +13,10 @@ import pytest
 
 from adapters.markdown import PLAIN, WORD_JOINER, render
 from adapters.memory import Chat, MemoryAdapter
-from adapters.slack import SlackAdapter
-from adapters.telegram import TelegramAdapter
-from adapters.whatsapp import WhatsAppAdapter
-from adapters.zulip import ZulipAdapter
+from adapters.slack.adapter import SlackAdapter
+from adapters.telegram.adapter import TelegramAdapter
+from adapters.whatsapp.adapter import WhatsAppAdapter
+from adapters.zulip.adapter import ZulipAdapter
 from bot.messages import OutgoingMessage
 from bot.runtime import Onramp
 from bot.settings import Settings

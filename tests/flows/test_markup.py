@@ -11,7 +11,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from adapters.markdown import PLAIN, SLACK, TELEGRAM_HTML, WHATSAPP, WORD_JOINER, render
-from adapters.zulip import ZULIP
+from adapters.zulip.adapter import ZULIP
 from flows.markup import Markdown, escape, member_link, mentions_as_names
 from flows.text import render_markdown, render_template
 

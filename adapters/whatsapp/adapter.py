@@ -5,10 +5,10 @@ signed `X-Hub-Signature-256: sha256=<HMAC-SHA256 of the raw body with the app se
 answered 200 only once every message and status in it is committed; Meta delivers it again
 after anything else, and the core dedupes on the message id. The same path answers Meta's
 verification request (`GET ?hub.mode=subscribe&hub.verify_token=…&hub.challenge=…`). What a
-notification means is adapters/whatsapp_notifications.py.
+notification means is adapters/whatsapp/notifications.py.
 
-Sending: `POST {graph_url}/{api_version}/{phone_number_id}/messages` (adapters/whatsapp_graph.py)
-with the bodies of adapters/whatsapp_messages.py. WhatsApp lets a business send free-form
+Sending: `POST {graph_url}/{api_version}/{phone_number_id}/messages` (adapters/whatsapp/graph.py)
+with the bodies of adapters/whatsapp/messages.py. WhatsApp lets a business send free-form
 messages only within 24 hours of the member's last message (`OutgoingMessage.last_inbound_at`,
 which the core fills in); after that only an approved template may go. So outside the window
 the adapter sends the template the content names for the message, and without one the message
@@ -31,10 +31,9 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from adapters import whatsapp_graph as graph
-from adapters import whatsapp_messages as bodies
-from adapters import whatsapp_notifications as notifications
 from adapters.http import json_body, reject, require_json
+from adapters.whatsapp import graph, notifications
+from adapters.whatsapp import messages as bodies
 from bot.adapter import AdapterConfigError, Capabilities, DeliveryError, Inbox, RateLimit
 from bot.messages import OutgoingMessage
 from bot.settings import Secrets, Settings, WhatsAppSettings

@@ -29,7 +29,7 @@ from typing import Any
 import requests
 import zulip
 
-from adapters.zulip_api import Answer, Api
+from adapters.zulip.api import Answer, Api
 
 log = logging.getLogger("onramp.zulip")
 JSON = dict[str, Any]

@@ -27,7 +27,7 @@ import requests
 import zulip
 from requests.adapters import HTTPAdapter
 
-from adapters.zulip_events import BotUser
+from adapters.zulip.events import BotUser
 from bot.adapter import AdapterConfigError, DeliveryError
 
 JSON = dict[str, Any]

@@ -11,7 +11,7 @@
   join's key is (group, member), not the update: one welcome per member and group, for as
   long as the core keeps keys (`retention.processed_events_days`).
 - A button tap (`callback_query`) on an answer is a `ChoiceMade`; selecting one of several
-  choices is only the keyboard's business (adapters/telegram_buttons.py).
+  choices is only the keyboard's business (adapters/telegram/buttons.py).
 """
 
 from __future__ import annotations
@@ -30,9 +30,9 @@ from telegram import (
     User,
 )
 
-from adapters import telegram_buttons as buttons
 from adapters.http import Required, Shape
 from adapters.mentions import member_link
+from adapters.telegram import buttons
 from bot.events import (
     ChoiceMade,
     CommandInvoked,
@@ -47,7 +47,7 @@ _GROUPS = (Chat.GROUP, Chat.SUPERGROUP)
 _INSIDE = (ChatMember.MEMBER, ChatMember.ADMINISTRATOR, ChatMember.OWNER)
 
 
-# The types of every field read here or by the tap's answer (adapters/telegram.py), checked
+# The types of every field read here or by the tap's answer (adapters/telegram/adapter.py), checked
 # before python-telegram-bot builds an Update: it takes a number for `text` and lets it fail
 # far away. https://core.telegram.org/bots/api#update
 _USER: Shape = {

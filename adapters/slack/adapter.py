@@ -22,10 +22,10 @@ Names come with `team_join` and `user_change`, else from `users.info` (remembere
 when that fails, the event goes without a name and `users.info` is asked again on a later
 event, after a pause that doubles each time it fails.
 
-What Slack POSTs is read and checked in adapters/slack_payloads.py before Bolt sees it.
+What Slack POSTs is read and checked in adapters/slack/payloads.py before Bolt sees it.
 
 In what members type, a mention of a member becomes the core's member link
-(adapters/slack_mentions.py); the rest of Slack's markup is read back to what was typed.
+(adapters/slack/mentions.py); the rest of Slack's markup is read back to what was typed.
 
 Acknowledging. An event is handed to the core, which commits it (and dedupes it) in one
 transaction in a few milliseconds; Slack is answered only after that commit, so an
@@ -66,9 +66,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from adapters import slack_blocks, slack_mentions
-from adapters import slack_payloads as payloads
 from adapters.http import Malformed, logged, reject
+from adapters.slack import blocks as slack_blocks
+from adapters.slack import mentions as slack_mentions
+from adapters.slack import payloads
 from bot import metrics
 from bot.adapter import AdapterConfigError, Capabilities, DeliveryError, Inbox, RateLimit
 from bot.events import (

@@ -25,8 +25,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, cast, get_args
 
-from adapters import whatsapp_messages as bodies
 from adapters.http import Malformed  # what a reader raises for what it cannot take
+from adapters.whatsapp import messages as bodies
 from bot.events import (
     ChoiceMade,
     CommandInvoked,

@@ -1,12 +1,12 @@
 """Zulip through the `zulip` client: events in as the core's events, messages out as Markdown.
 
 Messages arrive from the bot's event queue (`[zulip] mode = "events"`: `lead()`, on the one
-replica that leads; adapters/zulip_queue.py) or as an outgoing webhook (`mode = "webhook"`:
+replica that leads; adapters/zulip/queue.py) or as an outgoing webhook (`mode = "webhook"`:
 `POST /zulip/webhook`, on any replica). Either way an event is confirmed only once the core
 has committed it, and the core dedupes on the message id (and a join's user), so a message
-handed over twice has one effect. What an event means is adapters/zulip_events.py; the client,
-its rate-limit headers and its errors are adapters/zulip_api.py; a webhook request's checks and
-the replies that go back in its answer are adapters/zulip_webhook.py.
+handed over twice has one effect. What an event means is adapters/zulip/events.py; the client,
+its rate-limit headers and its errors are adapters/zulip/api.py; a webhook request's checks and
+the replies that go back in its answer are adapters/zulip/webhook.py.
 
 Zulip has no buttons: choices are numbered and answered by typing the number or the label.
 Every reply is a direct message to the member (`type: direct`, `to: [user_id]`).
@@ -30,11 +30,12 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from adapters import zulip_api, zulip_webhook
 from adapters.markdown import Dialect, render
-from adapters.zulip_api import Api, Credentials, Unreachable, ZulipConfigError
-from adapters.zulip_events import BotUser, Malformed, read_event, read_message
-from adapters.zulip_queue import EventQueue, Stopped
+from adapters.zulip import api as zulip_api
+from adapters.zulip import webhook as zulip_webhook
+from adapters.zulip.api import Api, Credentials, Unreachable, ZulipConfigError
+from adapters.zulip.events import BotUser, Malformed, read_event, read_message
+from adapters.zulip.queue import EventQueue, Stopped
 from bot.adapter import Capabilities, DeliveryError, Inbox, RateLimit
 from bot.messages import OutgoingMessage, group_members, numbered_text
 from bot.settings import Secrets, Settings, ZulipSettings

@@ -4,7 +4,7 @@ Updates arrive by webhook (`[telegram] mode = "webhook"`: `POST /telegram/webhoo
 replica) or by long polling (`mode = "polling"`: `lead()`, on the one replica that leads).
 Either way an update is acknowledged only once its events are committed, and the core dedupes
 on `update_id`, so a redelivered update changes nothing. What an update means to the core is
-adapters/telegram_updates.py; the keyboards of questions are adapters/telegram_buttons.py.
+adapters/telegram/updates.py; the keyboards of questions are adapters/telegram/buttons.py.
 A button tap is answered once committed: the query, then the message (its keyboard toggled,
 or replaced by the answer).
 """
@@ -46,10 +46,9 @@ from telegram.error import (
 )
 from telegram.request import HTTPXRequest
 
-from adapters import telegram_buttons as buttons
-from adapters import telegram_updates as updates
 from adapters.http import Malformed, conform, json_body, logged, reject, require_json
 from adapters.markdown import PLAIN, TELEGRAM_HTML, has_link, render
+from adapters.telegram import buttons, updates
 from bot import metrics
 from bot.adapter import (
     AdapterConfigError,

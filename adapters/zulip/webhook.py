@@ -25,14 +25,14 @@ from starlette.requests import Request
 
 from adapters import http
 from adapters.http import Malformed, Shape, conform, json_body, require_json
-from adapters.zulip_events import PLATFORM, BotUser
+from adapters.zulip.events import PLATFORM, BotUser
 from bot.adapter import Receipt
 
 log = logging.getLogger("onramp.zulip")
 JSON = dict[str, Any]
 
 
-# What is read from a request besides its message (which adapters/zulip_events.py reads).
+# What is read from a request besides its message (which adapters/zulip/events.py reads).
 _PAYLOAD: Shape = {"bot_email": str, "bot_full_name": str, "trigger": str}
 
 

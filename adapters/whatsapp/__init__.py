@@ -1,0 +1,1 @@
+"""The WhatsApp adapter: `adapter` (lifecycle and sending), and the modules beside it."""

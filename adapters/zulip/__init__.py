@@ -1,0 +1,1 @@
+"""The Zulip adapter: `adapter` (lifecycle and sending), and the modules beside it."""
