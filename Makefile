@@ -5,8 +5,10 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# mkdocs-material prints a notice about its future on every build; the docs need no such line.
+export NO_MKDOCS_2_WARNING := 1
 
-.PHONY: run test lint typecheck check bench lock clean
+.PHONY: run test lint typecheck check bench docs docs-build lock clean
 
 $(STAMP): requirements-dev.lock pyproject.toml
 	@test -n "$(PYTHON)" || { echo "Onramp needs Python 3.11 or newer on PATH (python3.11, python3.12, ...)." >&2; exit 1; }
@@ -18,15 +20,25 @@ $(STAMP): requirements-dev.lock pyproject.toml
 run: $(STAMP)
 	$(BIN)/onramp run $(ARGS)
 
+# The docs are built with --strict, so a broken link or anchor fails (their output is shown only
+# on failure: mkdocs --quiet would also hide the warnings that --strict counts).
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy bot flows adapters storage
 	$(BIN)/onramp check
+	site=$$(mktemp -d) && out=$$($(BIN)/mkdocs build --strict --site-dir "$$site" 2>&1); status=$$?; rm -rf "$$site"; [ $$status -eq 0 ] || echo "$$out"; exit $$status
 	$(BIN)/pytest -q $(PYTEST_ARGS)
 
 check: $(STAMP)
 	$(BIN)/onramp check
+
+# The documentation site: served with live reload at http://127.0.0.1:8000, or built into site/.
+docs: $(STAMP)
+	$(BIN)/mkdocs serve
+
+docs-build: $(STAMP)
+	$(BIN)/mkdocs build --strict --site-dir site
 
 bench: $(STAMP)
 	$(BIN)/python bench/dispatch.py
