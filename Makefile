@@ -28,7 +28,7 @@ test: $(STAMP)
 	$(BIN)/mypy bot flows adapters storage
 	$(BIN)/onramp check
 	site=$$(mktemp -d) && out=$$($(BIN)/mkdocs build --strict --site-dir "$$site" 2>&1); status=$$?; rm -rf "$$site"; [ $$status -eq 0 ] || echo "$$out"; exit $$status
-	$(BIN)/pytest -q $(PYTEST_ARGS)
+	$(BIN)/pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
 
 check: $(STAMP)
 	$(BIN)/onramp check

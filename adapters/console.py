@@ -17,7 +17,7 @@ from rich.console import Console
 from rich.markdown import Markdown
 from rich.markup import escape
 
-from bot.adapter import Capabilities, Inbox, SystemText
+from bot.adapter import Adapter, Capabilities, Inbox, SystemText
 from bot.events import CommandInvoked, Event, MemberJoined, MessageReceived, parse_typed_command
 from bot.messages import OutgoingMessage
 from bot.settings import Settings
@@ -30,7 +30,7 @@ REPLY_WAIT_SECONDS = 30
 PREVIEW_WIDTH = 80  # columns of a terminal
 
 
-class ConsoleAdapter:
+class ConsoleAdapter(Adapter):
     name = "console"
     capabilities = Capabilities(max_buttons=0, markdown="markdown", can_start_dm=True)
 

@@ -18,8 +18,7 @@ Readers of payloads raise `Malformed` for what they cannot take; the adapter ans
 from __future__ import annotations
 
 import json
-import logging
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from typing import Any, NoReturn
 
 from starlette.datastructures import Headers
@@ -137,12 +136,3 @@ def _deeper_than(value: Any, limit: int) -> bool:
             return True
         pending.extend((child, depth + 1) for child in children)
     return False
-
-
-async def logged(log: logging.Logger, what: str, work: Awaitable[None]) -> None:
-    """Background work after a commit (answering a button, editing a question): a failure costs
-    looks, never an answer, and is logged with `what` failed."""
-    try:
-        await work
-    except Exception:
-        log.exception("%s failed", what)

@@ -1,9 +1,9 @@
 """Our Markdown subset in each platform's own markup.
 
 Content is written in a small Markdown subset (**bold**, *italic*, `code`, [links](…), line
-breaks; see the README). markdown-it-py parses it — with only those rules on, so that "1."
-or "- " at the start of a line stays as typed — and a `Dialect` says how each platform spells
-each piece and what it must escape.
+breaks; see "Markdown" in docs/managers/texts.md). markdown-it-py parses it — with only those
+rules on, so that "1." or "- " at the start of a line stays as typed — and a `Dialect` says
+how each platform spells each piece and what it must escape.
 
 Member text reaches here already escaped by the core (flows/markup.py), so it is text tokens
 only. Each dialect's `escape` makes a text token text on its platform too: Slack's `<!channel>`

@@ -30,10 +30,11 @@ sys.path.insert(0, str(ROOT))
 
 from telegram import InlineKeyboardMarkup  # noqa: E402
 
-from adapters import slack_blocks, whatsapp_messages  # noqa: E402
 from adapters.markdown import TELEGRAM_HTML, render  # noqa: E402
 from adapters.memory import MemoryAdapter  # noqa: E402
-from adapters.telegram.adapter import sending  # noqa: E402
+from adapters.slack import blocks as slack_blocks  # noqa: E402
+from adapters.telegram.outgoing import sending  # noqa: E402
+from adapters.whatsapp import messages as whatsapp_messages  # noqa: E402
 from adapters.zulip.adapter import _content as zulip_content  # noqa: E402  (the adapter's own)
 from bot.events import Event, MemberJoined, MessageReceived  # noqa: E402
 from bot.messages import OutgoingMessage  # noqa: E402

@@ -50,6 +50,7 @@ from sqlalchemy import func, select  # noqa: E402
 
 from bench import backends  # noqa: E402
 from bot.campaigns import manage, planning  # noqa: E402
+from bot.features import build_registry  # noqa: E402
 from bot.runtime import Onramp, tune_garbage_collector  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
 from flows.content import load_tree_or_raise  # noqa: E402
@@ -95,7 +96,7 @@ def _settings(url: str, content: Path, **sections: Any) -> Settings:
 async def _preview(
     db: Database, settings: Settings, key: str, community: driver.Community
 ) -> dict[str, Any]:
-    content = load_tree_or_raise(settings.content.path)
+    content = load_tree_or_raise(settings.content.path, actions=build_registry().actions)
     campaign = content.campaigns[key]
     reach = planning.reach(driver.PLATFORMS)
     times = []
@@ -117,7 +118,7 @@ async def _preview(
 
 
 async def _plan(db: Database, settings: Settings, key: str) -> tuple[float, int]:
-    content = load_tree_or_raise(settings.content.path)
+    content = load_tree_or_raise(settings.content.path, actions=build_registry().actions)
     started = time.perf_counter()
     await planning.request_send(
         db,

@@ -9,11 +9,12 @@ or topics among twelve contribution kinds (code, documentation, translation, des
 outreach…), an experience level, and mentors a weekly window of a few hours and a capacity of
 1 to 5 (some already partly used, some paused). Some pairs were declined before.
 
-`bot.matching.optimize` runs first, timed and measured alone (peak RSS of this process after
-it, imports included). Then the exact solve: the same min-cost flow over every allowed pair,
-not only the candidates. Prints one JSON object: time, memory, total score of both, the gap,
-hard-constraint violations (checked pair by pair with `bot.matching.excluded`, and capacity per
-mentor), how many were matched, and the worst-off and 10th-percentile pair scores.
+`bot.mentorship.matching.optimize` runs first, timed and measured alone (peak RSS of this
+process after it, imports included). Then the exact solve: the same min-cost flow over every
+allowed pair, not only the candidates. Prints one JSON object: time, memory, total score of
+both, the gap, hard-constraint violations (checked pair by pair with
+`bot.mentorship.matching.excluded`, and capacity per mentor), how many were matched, and the
+worst-off and 10th-percentile pair scores.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
-from bot.matching import Mentor, Pair, Person, Rules, excluded, optimize
+from bot.mentorship.matching import Mentor, Pair, Person, Rules, excluded, optimize
 
 LANGUAGES = ["en", "fr", "es", "pt", "sw", "ar", "hi", "bn", "id", "am", "ha", "ne"]
 LANGUAGE_WEIGHTS = [30, 14, 12, 9, 6, 6, 5, 4, 4, 3, 4, 3]

@@ -1,17 +1,27 @@
-"""The adapter contract: what every platform module provides, and how the core finds them."""
+"""The adapter contract: the base class every platform's adapter inherits (`Adapter`), the
+types it trades with the core, and how the core finds the installed ones (entry points)."""
 
 from __future__ import annotations
 
+import abc
+import asyncio
 import functools
+import logging
 from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib.metadata import entry_points
-from typing import Any, Literal, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal
 
 from bot.events import Event
 from bot.messages import OutgoingMessage
 
+if TYPE_CHECKING:
+    from starlette.routing import BaseRoute
+
+    from bot.settings import Settings
+
 ENTRY_POINT_GROUP = "onramp.adapters"
+log = logging.getLogger("onramp.adapters")
 
 
 @dataclass(frozen=True)
@@ -91,76 +101,181 @@ class DeliveryError(Exception):
         self.permanent = permanent
 
 
-@runtime_checkable
-class Adapter(Protocol):
-    name: str
-    capabilities: Capabilities
+class Adapter(abc.ABC):
+    """What every platform's adapter is: inherit it, set `name` and `capabilities` on the
+    class, write the four abstract methods, and override an optional capability only where
+    the platform has it; its default here is what the core does without it.
 
+    An entry point under `onramp.adapters` must name a subclass (`adapter_class` checks it):
+    the core calls every method below directly, so a class that merely looks like an adapter
+    is refused with one line rather than failing later at one of the call sites.
+    """
+
+    # The entry-point name (`slack`), which is also every event's and message's `platform`.
+    name: str
+    # Read from the class, without building the adapter (campaign planning, `can_start_dm`),
+    # so set them on the class; an instance may replace them (the memory adapter in tests).
+    capabilities: Capabilities
+    # Whether this adapter has leader-only work now (`lead()`): True for a class that defines
+    # `lead`, else False; an adapter with such work in some modes only (Telegram's polling,
+    # not its webhook) sets it per instance so that no replica takes the lock for nothing.
+    leads: bool = False
+
+    def __init__(self, settings: Settings) -> None:  # noqa: B027 (optional: a no-op by design)
+        """The core builds an adapter as `factory(settings)` (`bot/runtime.build_adapters`)
+        and starts it later: read your section of `settings` and the environment's secrets
+        here, raise AdapterConfigError for what is missing, and connect nothing yet."""
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        if "lead" in cls.__dict__ and "leads" not in cls.__dict__:
+            cls.leads = True
+
+    # The required part.
+
+    @abc.abstractmethod
     async def start(self, inbox: Inbox) -> None:
         """Begin receiving; every event goes to `inbox`. Returns once receiving has started."""
 
-    async def stop(self) -> None: ...
+    @abc.abstractmethod
+    async def stop(self) -> None:
+        """Stop receiving and finish or drop background work; called once, at shutdown."""
 
+    @abc.abstractmethod
     async def send(self, message: OutgoingMessage) -> str:
         """Deliver one message and return the platform's id for it; raise DeliveryError."""
 
-    def routes(self) -> Sequence[Any]:
-        """Web routes this adapter serves (webhooks); empty for console and memory."""
+    @abc.abstractmethod
+    def routes(self) -> Sequence[BaseRoute]:
+        """Web routes this adapter serves (webhooks), mounted by bot/web.py as they are;
+        empty for console and memory."""
+
+    # The optional part: each default is what the core does for a platform without it.
+
+    def rate_limits(self, message: OutgoingMessage) -> Sequence[RateLimit]:
+        """The platform's limits this message counts against; the sender waits for all of
+        them, and a campaign's pace is the most generous one. None by default: no limit."""
+        return ()
+
+    def ready(self) -> bool:
+        """For /readyz: connected and able to send. Called on every probe; keep it cheap."""
+        return True
+
+    def set_commands(self, commands: Sequence[CommandInfo], locales: Sequence[str]) -> None:  # noqa: B027 (optional: a no-op by design)
+        """The commands members can use, default locale first; called once before start(),
+        for a platform's own command menu (Telegram's setMyCommands)."""
+
+    def set_texts(self, text: SystemText) -> None:  # noqa: B027 (optional: a no-op by design)
+        """The bot's own texts; called once before start(), for what the adapter says itself
+        rather than the core (the console's goodbye), in the member's language."""
+
+    async def lead(self) -> None:  # noqa: B027 (optional: a no-op by design)
+        """Work only one replica may do (long polling, an event queue): run while this
+        replica holds the lock (`bot/leadership.py`), cancelled when it stops leading. Only
+        run when `leads` is true."""
+
+    async def closed(self) -> None:
+        """Returns when the adapter has ended the session itself (the console: the member
+        typed /quit or stdin ended); `Onramp.run_until_closed` then stops the bot. By
+        default it never returns: a platform's session lasts until the bot is stopped."""
+        await asyncio.Event().wait()
+
+    @classmethod
+    def configured(cls, settings: Settings) -> bool:
+        """Are this platform's secrets in the environment? `onramp run` with no adapter
+        named serves every configured one (the console when none is). False by default."""
+        return False
+
+    @classmethod
+    def render_preview(cls, message: OutgoingMessage) -> str:
+        """The message's text as the platform will show it, in its own markup, with no
+        secrets and nothing started: `onramp campaign preview` shows it to the managers.
+        By default the text as the core wrote it."""
+        return message.text
 
 
-# What an adapter may also provide; the core looks for each with getattr and does without:
-#
-#   def rate_limits(self, message: OutgoingMessage) -> Sequence[RateLimit]
-#       the platform's limits this message counts against; the sender waits for all of them.
-#   def ready(self) -> bool
-#       for /readyz: connected and able to send.
-#   def set_commands(self, commands: Sequence[CommandInfo], locales: Sequence[str]) -> None
-#       the commands members can use, called once before start(), for a platform's menu.
-#   def set_texts(self, text: SystemText) -> None
-#       the bot's own texts, called once before start(), for what the adapter says itself
-#       rather than the core (the console's goodbye), in the member's language.
-#   async def lead(self) -> None
-#       work only one replica may do (long polling); run while this replica leads, cancelled
-#       when it stops leading (`bot/leadership.py`). An adapter that has such work only in
-#       some modes says whether it has it now with a `leads: bool` attribute (default True),
-#       so that no replica takes the lock for nothing.
-#   @classmethod configured(cls, settings) -> bool
-#       are this platform's secrets in the environment? `onramp run` then serves it by default.
-#   @classmethod render_preview(cls, message: OutgoingMessage) -> str
-#       the message's text as the platform will show it, in its own markup, with no secrets
-#       and nothing started: `onramp campaign preview` shows it to the managers.
+AdapterFactory = type[Adapter]
 
 
-AdapterFactory = Callable[..., Adapter]
+class NotAnAdapterError(AdapterConfigError):
+    """An `onramp.adapters` entry point that does not name a subclass of `Adapter`."""
+
+
+def adapter_class(name: str, loaded: object) -> AdapterFactory:
+    """`loaded` (what the entry point `name` named) if it is a conforming adapter class;
+    otherwise NotAnAdapterError with a line that says what to fix."""
+    where = f"the adapter entry point {name!r} ({getattr(loaded, '__qualname__', loaded)!r})"
+    if not (isinstance(loaded, type) and issubclass(loaded, Adapter)):
+        raise NotAnAdapterError(
+            f"{where} is not a subclass of bot.adapter.Adapter; a platform's adapter must "
+            "inherit it (see docs/developers/adding-a-platform.md)"
+        )
+    if not isinstance(getattr(loaded, "name", None), str):
+        raise NotAnAdapterError(f"{where} sets no `name` on its class")
+    if not isinstance(getattr(loaded, "capabilities", None), Capabilities):
+        raise NotAnAdapterError(f"{where} sets no `capabilities = Capabilities(...)` on its class")
+    if loaded.__abstractmethods__:
+        missing = ", ".join(sorted(loaded.__abstractmethods__))
+        raise NotAnAdapterError(f"{where} does not define {missing}")
+    return loaded
+
+
+_warned: set[str] = set()
+
+
+def _installed() -> tuple[dict[str, AdapterFactory], dict[str, NotAnAdapterError]]:
+    found: dict[str, AdapterFactory] = {}
+    refused: dict[str, NotAnAdapterError] = {}
+    for entry_point in entry_points(group=ENTRY_POINT_GROUP):
+        try:
+            found[entry_point.name] = adapter_class(entry_point.name, entry_point.load())
+        except NotAnAdapterError as exc:
+            refused[entry_point.name] = exc
+    return found, refused
 
 
 def available_adapters() -> dict[str, AdapterFactory]:
-    """Every adapter installed under the `onramp.adapters` entry-point group."""
-    return {ep.name: ep.load() for ep in entry_points(group=ENTRY_POINT_GROUP)}
+    """Every conforming adapter class installed under the `onramp.adapters` entry-point
+    group, by name. A non-conforming one is left out (and logged): every command that only
+    reads the installed platforms keeps working; `refused_adapters` says why."""
+    found, refused = _installed()
+    for name, exc in refused.items():
+        if name not in _warned:  # once a process: this is called on many turns
+            _warned.add(name)
+            log.warning("%s", exc)
+    return found
+
+
+def refused_adapters() -> dict[str, NotAnAdapterError]:
+    """The installed entry points that do not name a conforming adapter, with the reason:
+    `onramp run` refuses to serve one of them with that line."""
+    return _installed()[1]
 
 
 def _capabilities(platform: str) -> Capabilities | None:
     factory = available_adapters().get(platform)
-    return getattr(factory, "capabilities", None)
+    return None if factory is None else factory.capabilities
 
 
 @functools.cache
 def can_start_dm(platform: str) -> bool:
     """Whether the bot may write to a member of `platform` first (not on Telegram)."""
     capabilities = _capabilities(platform)
-    return bool(getattr(capabilities, "can_start_dm", True))
+    return True if capabilities is None else capabilities.can_start_dm
 
 
 @functools.cache
 def can_group_dm(platform: str) -> bool:
     """Whether the installed adapter of `platform` declares group conversations (its class's
     capabilities: known without starting it, so the command line knows too)."""
-    return bool(getattr(_capabilities(platform), "can_group_dm", False))
+    capabilities = _capabilities(platform)
+    return False if capabilities is None else capabilities.can_group_dm
 
 
 @functools.cache
 def opt_out_keywords(platform: str) -> frozenset[str]:
     """The words that, sent alone on `platform`, opt out of announcements (its installed
     adapter's class capabilities)."""
-    keywords = getattr(_capabilities(platform), "opt_out_keywords", ())
+    capabilities = _capabilities(platform)
+    keywords = () if capabilities is None else capabilities.opt_out_keywords
     return frozenset(word.casefold() for word in keywords)

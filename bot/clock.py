@@ -11,7 +11,7 @@ import zoneinfo
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bot.settings import ClockSettings
 from bot.turn import Turn, member_turn
@@ -19,6 +19,9 @@ from flows.content import ContentTree
 from storage import due
 from storage.models import DueWork
 from storage.session import Database, Session
+
+if TYPE_CHECKING:
+    from bot.registry import DueKind, Registry
 
 log = logging.getLogger("onramp.clock")
 
@@ -44,45 +47,6 @@ class SystemWork:
 
 
 SystemHandler = Callable[[SystemWork], Awaitable[datetime | None]]
-
-
-@dataclass(frozen=True)
-class _Kind:
-    handler: DueHandler
-    quiet_hours: QuietHours
-    grace: Grace
-    system: SystemHandler | None = None
-
-
-_handlers: dict[str, _Kind] = {}
-
-
-def on_system(kind: str) -> Callable[[SystemHandler], SystemHandler]:
-    """Register the handler of work about no one member; returning a time postpones it
-    (same key) to then."""
-
-    def decorate(handler: SystemHandler) -> SystemHandler:
-        async def unused(turn: Turn, work: DueWork) -> datetime | None:
-            raise LookupError(f"{kind} is work about no one member")
-
-        _handlers[kind] = _Kind(unused, False, None, handler)
-        return handler
-
-    return decorate
-
-
-def on(
-    kind: str, *, quiet_hours: QuietHours = False, grace: Grace = None
-) -> Callable[[DueHandler], DueHandler]:
-    """Register the handler of one kind of due work. With `quiet_hours`, work that comes due
-    in the member's local night waits for their morning. With `grace`, work found more than
-    that late (the bot was down) is skipped and recorded rather than done out of season."""
-
-    def decorate(handler: DueHandler) -> DueHandler:
-        _handlers[kind] = _Kind(handler, quiet_hours, grace)
-        return handler
-
-    return decorate
 
 
 def quiet_until(now: datetime, timezone: str | None, start: int, end: int) -> datetime | None:
@@ -111,8 +75,10 @@ class DueWorkRunner:
         settings: ClockSettings,
         clock: Callable[[], datetime],
         on_queued: Callable[[tuple[int, ...]], None],
+        registry: Registry,
     ) -> None:
         self.db = db
+        self.registry = registry  # the handler of each kind of due work
         self.content = content
         self.settings = settings
         self.clock = clock
@@ -160,7 +126,7 @@ class DueWorkRunner:
             self.on_queued(tuple(queued))
         return len(claimed)
 
-    def _quiet_hours(self, kind: _Kind) -> tuple[int, int] | None:
+    def _quiet_hours(self, kind: DueKind) -> tuple[int, int] | None:
         if kind.quiet_hours is False:
             return None
         if kind.quiet_hours is True:
@@ -169,7 +135,7 @@ class DueWorkRunner:
 
     async def _run(self, session: Session, work: DueWork) -> tuple[int, ...]:
         """Do one piece of work; the outbox rows it queued."""
-        kind = _handlers.get(work.kind)
+        kind = self.registry.due_kinds.get(work.kind)
         if kind is None:
             raise LookupError(f"no handler for due work of kind {work.kind!r}")
         now = self.clock()
@@ -230,7 +196,9 @@ class DueWorkRunner:
         if work.member_id is None:
             return None
         key = f"due:{work.id}:{int(work.due_at.timestamp())}"
-        return await member_turn(session, self.db, self.content, work.member_id, self.clock(), key)
+        return await member_turn(
+            session, self.db, self.content, work.member_id, self.clock(), key, self.registry
+        )
 
 
 class _LeaseLost(Exception):

@@ -1,96 +1,31 @@
-"""Commands every platform gets, and the registry later features add theirs to."""
+"""Commands every platform gets (/start, /restart, /help, /language, /stop), and how any
+registered command is run and listed in the platforms' menus."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 
 from babel import Locale
 
 from bot.adapter import CommandInfo
 from bot.conversation import chosen_by_member, continue_flow, start_flow
+from bot.registry import Registry
 from bot.turn import Turn
 from flows.answers import language_code
 from flows.content import ContentTree
 from flows.engine import Resume
 from flows.text import render
 from storage import due, outbox, runs
-
-CommandHandler = Callable[[Turn, str], Awaitable[None]]
-
-
-@dataclass(frozen=True)
-class Command:
-    name: str
-    handler: CommandHandler
-    help_key: str | None  # the system text that describes it in /help
-    while_stopped: bool = False  # may a member who sent /stop still use it?
-    # Words that also run it without a slash, where commands are typed (Zulip, WhatsApp):
-    # "kudos @ada for …". Matched against the whole message; group "args" is the arguments.
-    typed: re.Pattern[str] | None = None
-
-
-_commands: dict[str, Command] = {}
-
-
-def register(
-    name: str,
-    help_key: str | None = None,
-    *,
-    while_stopped: bool = False,
-    typed: re.Pattern[str] | None = None,
-) -> Callable[[CommandHandler], CommandHandler]:
-    def decorate(handler: CommandHandler) -> CommandHandler:
-        _commands[name] = Command(name, handler, help_key, while_stopped, typed)
-        return handler
-
-    return decorate
-
-
-# A button pressed on a question no flow waits for any more (a double tap, an old message):
-# a feature that recognises it answers and returns True.
-LateAnswer = Callable[[Turn, str], Awaitable[bool]]
-_late_answers: list[LateAnswer] = []
-
-
-def on_late_answer(handler: LateAnswer) -> LateAnswer:
-    _late_answers.append(handler)
-    return handler
+from storage.statuses import RunStatus
 
 
 async def late_answer(turn: Turn, step_id: str) -> bool:
-    for handler in _late_answers:
+    """A button pressed on a question no flow waits for: the first feature that knows it
+    answers (True), in the order the features registered."""
+    for handler in turn.registry.late_answers:
         if await handler(turn, step_id):
             return True
     return False
-
-
-# What a feature does when a member sends /stop (hand their open work to others), in the
-# same turn, before their timers are cancelled.
-StopHook = Callable[[Turn], Awaitable[None]]
-_on_stop: list[StopHook] = []
-
-
-def on_stop(hook: StopHook) -> StopHook:
-    _on_stop.append(hook)
-    return hook
-
-
-def typed_command(text: str) -> tuple[str, str] | None:
-    """A command written without its slash ("kudos @ada for …"): its name and arguments."""
-    for command in _commands.values():
-        if command.typed is not None and (found := command.typed.fullmatch(text.strip())):
-            return command.name, (found.groupdict().get("args") or "").strip()
-    return None
-
-
-def find(name: str) -> Command | None:
-    return _commands.get(name)
-
-
-def all_commands() -> list[Command]:
-    return list(_commands.values())
 
 
 async def resume_or_start_onboarding(turn: Turn) -> None:
@@ -102,7 +37,6 @@ async def resume_or_start_onboarding(turn: Turn) -> None:
         await start_flow(turn, turn.content.onboarding)
 
 
-@register("start", "command_start", while_stopped=True)
 async def start(turn: Turn, args: str) -> None:
     """`/start`, or `/start SOURCE` from a link (a Telegram deep link carries its payload):
     the first source a member came from is kept."""
@@ -115,17 +49,15 @@ async def start(turn: Turn, args: str) -> None:
     await resume_or_start_onboarding(turn)
 
 
-@register("restart", "command_restart")
 async def restart(turn: Turn, args: str) -> None:
-    await runs.end_runs(turn.session, member_id(turn), "cancelled", turn.now)
+    await runs.end_runs(turn.session, member_id(turn), RunStatus.CANCELLED, turn.now)
     await due.cancel_for_member(turn.session, member_id(turn), prefix="flow.")
     await start_flow(turn, turn.content.onboarding)
 
 
-@register("help", "command_help", while_stopped=True)
 async def help_(turn: Turn, args: str) -> None:
     lines = [turn.system_text("help"), ""]
-    lines += [turn.system_text(c.help_key) for c in all_commands() if c.help_key]
+    lines += [turn.system_text(c.help_key) for c in turn.registry.commands.values() if c.help_key]
     for flow in turn.content.flows.values():
         if flow.trigger.command:
             title = render(
@@ -138,7 +70,6 @@ async def help_(turn: Turn, args: str) -> None:
     turn.reply("\n".join(lines))
 
 
-@register("language", "command_language")
 async def language(turn: Turn, args: str) -> None:
     locales = turn.content.community.locales
     wanted = language_code(args, turn.locale) if args else None
@@ -156,9 +87,8 @@ async def language(turn: Turn, args: str) -> None:
     turn.reply(turn.system_text("language_set"))
 
 
-@register("stop", "command_stop")
 async def stop(turn: Turn, args: str) -> None:
-    for hook in _on_stop:
+    for hook in turn.registry.stop_hooks:
         await hook(turn)
     turn.member.opted_out = True
     await outbox.cancel_for_member(turn.session, member_id(turn))
@@ -170,12 +100,13 @@ async def stop(turn: Turn, args: str) -> None:
 _LEADING_COMMAND = re.compile(r"^/[^:]*:\s*")
 
 
-def command_menu(content: ContentTree) -> list[CommandInfo]:
+def command_menu(content: ContentTree, registry: Registry) -> list[CommandInfo]:
     """Every command a member can use, described in each of the community's languages: the
-    built-ins' /help lines (without their leading "/name ARGS:") and each command flow's title."""
+    registered commands' /help lines (without their leading "/name ARGS:"), in the registry's
+    order, then each command flow's title."""
     community = content.community
     menu = []
-    for command in all_commands():
+    for command in registry.commands.values():
         if command.help_key is None:
             continue
         text = content.system[command.help_key]
@@ -195,7 +126,7 @@ def command_menu(content: ContentTree) -> list[CommandInfo]:
 
 
 async def run_command(turn: Turn, name: str, args: str) -> None:
-    command = find(name)
+    command = turn.registry.find_command(name)
     if turn.member.opted_out and not (command and command.while_stopped):
         return
     if command is not None:
@@ -211,3 +142,12 @@ async def run_command(turn: Turn, name: str, args: str) -> None:
 def member_id(turn: Turn) -> int:
     assert turn.member.id is not None
     return turn.member.id
+
+
+def register(registry: Registry) -> None:
+    """The built-in commands, in the order /help and the menus list them."""
+    registry.command("start", "command_start", while_stopped=True)(start)
+    registry.command("restart", "command_restart")(restart)
+    registry.command("help", "command_help", while_stopped=True)(help_)
+    registry.command("language", "command_language")(language)
+    registry.command("stop", "command_stop")(stop)

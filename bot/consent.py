@@ -19,6 +19,7 @@ import unicodedata
 
 from bot import commands
 from bot.conversation import record_consent
+from bot.registry import Registry
 from bot.turn import Turn
 from storage import consent as store
 
@@ -64,7 +65,6 @@ def wanted(args: str) -> bool | None:
     return None
 
 
-@commands.register("announcements", "command_announcements", typed=TYPED)
 async def announcements(turn: Turn, args: str) -> None:
     choice = wanted(args)
     if choice is None:
@@ -74,3 +74,8 @@ async def announcements(turn: Turn, args: str) -> None:
         return
     await record_consent(turn, PURPOSE, choice, source=SOURCE)
     turn.reply(turn.system_text("announcements_started" if choice else "announcements_stopped"))
+
+
+def register(registry: Registry) -> None:
+    """/announcements."""
+    registry.command("announcements", "command_announcements", typed=TYPED)(announcements)

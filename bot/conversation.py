@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
 from bot.messages import Choice, TemplateRef
 from bot.turn import Turn, community_variables
-from flows import actions, timezones
+from flows import timezones
 from flows.engine import (
     CLARIFY,
     AwaitInput,
@@ -31,19 +31,11 @@ from flows.schema import CONSENT_PREFIX, Flow
 from storage import consent, due, runs
 from storage.models import FlowRun
 from storage.privacy import pseudonym
+from storage.statuses import RunStatus
 
 log = logging.getLogger("onramp.flows")
 
 COLUMN_FIELDS = ("locale", "timezone", "display_name")
-
-# What features do when a member completes a flow (badges), in the same turn.
-CompletedHook = Callable[[Turn, FlowRun], Awaitable[None]]
-_on_completed: list[CompletedHook] = []
-
-
-def on_completed(hook: CompletedHook) -> CompletedHook:
-    _on_completed.append(hook)
-    return hook
 
 
 def nudge_key(run: FlowRun) -> str:
@@ -60,15 +52,15 @@ async def start_flow(turn: Turn, flow: Flow, context: Mapping[str, Any] | None =
     current = None if turn.newcomer else await runs.current_run(turn.session, _member_id(turn))
     turn.newcomer = False
     if current is not None:
-        current.status = "cancelled" if current.flow_id == flow.id else "paused"
+        current.status = RunStatus.CANCELLED if current.flow_id == flow.id else RunStatus.PAUSED
         current.updated_at = turn.now
-        if current.status == "cancelled":
+        if current.status == RunStatus.CANCELLED:
             current.finished_at = turn.now
         await due.cancel(turn.session, nudge_key(current))
     run = FlowRun(
         member_id=_member_id(turn),
         flow_id=flow.id,
-        status="active",
+        status=RunStatus.ACTIVE,
         started_at=turn.now,
         updated_at=turn.now,
         expires_at=turn.now + flow.expire_after if flow.expire_after else None,
@@ -85,7 +77,7 @@ async def start_flow(turn: Turn, flow: Flow, context: Mapping[str, Any] | None =
 async def continue_flow(turn: Turn, run: FlowRun, given: FlowInput) -> None:
     flow = turn.content.flows.get(run.flow_id)
     if flow is None:  # the flow was removed from content since this run began
-        await _close(turn, run, "cancelled")
+        await _close(turn, run, RunStatus.CANCELLED)
         return
     state = RunState(
         run.step_id,
@@ -149,7 +141,7 @@ async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None
             case SetProfile(field=name, value=value):
                 await _set_profile(turn, flow, name, value)
             case RunAction(name=name, parameters=parameters):
-                spec = actions.get(name)
+                spec = turn.registry.actions.get(name)
                 if spec is None:
                     raise LookupError(f"action {name!r} is not registered")
                 await spec.handler(turn, spec.parameters.model_validate(dict(parameters)))
@@ -167,7 +159,7 @@ async def _apply(turn: Turn, run: FlowRun, flow: Flow, outcome: Outcome) -> None
     }
     run.updated_at = turn.now
     if outcome.state.finished:
-        await _close(turn, run, "completed")
+        await _close(turn, run, RunStatus.COMPLETED)
 
 
 def _say(turn: Turn, prompt: Prompt, lead: str | None = None) -> None:
@@ -260,7 +252,7 @@ async def _await_input(turn: Turn, run: FlowRun, flow: Flow, waiting: AwaitInput
     return nudging
 
 
-async def _close(turn: Turn, run: FlowRun, status: str) -> None:
+async def _close(turn: Turn, run: FlowRun, status: RunStatus) -> None:
     run.status, run.finished_at, run.updated_at = status, turn.now, turn.now
     await due.cancel(turn.session, nudge_key(run))
     await due.cancel(turn.session, expire_key(run))
@@ -268,24 +260,24 @@ async def _close(turn: Turn, run: FlowRun, status: str) -> None:
         # The member declined: keep nothing they answered, and no profile beyond the refusal.
         await runs.erase_answers(turn.session, _run_id(run))
         turn.member.profile = {}
-    if status == "completed":
+    if status == RunStatus.COMPLETED:
         if turn.member.consent is not False:  # nothing more is kept about one who declined
             await turn.session.flush()  # the hooks count completed runs
-            for hook in _on_completed:
+            for hook in turn.registry.completion_hooks:
                 await hook(turn, run)
         paused = await runs.last_paused_run(turn.session, _member_id(turn))
         if paused is not None:
-            paused.status, paused.updated_at = "active", turn.now
+            paused.status, paused.updated_at = RunStatus.ACTIVE, turn.now
             await continue_flow(turn, paused, Resume())
 
 
 async def expire(turn: Turn, run: FlowRun) -> None:
-    await _close(turn, run, "expired")
+    await _close(turn, run, RunStatus.EXPIRED)
 
 
 async def cancel(turn: Turn, run: FlowRun) -> None:
     """End a run the member will not finish (a feature took its question back)."""
-    await _close(turn, run, "cancelled")
+    await _close(turn, run, RunStatus.CANCELLED)
     await turn.session.flush()  # queries that follow in this turn see it closed
 
 
@@ -320,7 +312,7 @@ async def resume_paused(turn: Turn) -> None:
         return
     paused = await runs.last_paused_run(turn.session, _member_id(turn))
     if paused is not None:
-        paused.status, paused.updated_at = "active", turn.now
+        paused.status, paused.updated_at = RunStatus.ACTIVE, turn.now
         await continue_flow(turn, paused, Resume())
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 from collections.abc import Awaitable, Callable
@@ -26,7 +25,9 @@ from bot.events import (
     ProfileChanged,
     UnsupportedReceived,
 )
+from bot.group_commit import GroupCommit
 from bot.messages import Invite
+from bot.registry import Registry
 from bot.turn import Turn
 from flows.content import ContentTree
 from flows.engine import Pick, Reply, Resume
@@ -57,9 +58,12 @@ class Dispatcher:
         clock: Clock = utcnow,
         claim: Claim | None = None,
         attempts: int = 3,
+        *,
+        registry: Registry,
     ) -> None:
         self.db = db
         self.content = content
+        self.registry = registry  # every turn runs the commands, actions and hooks found here
         self.clock = clock
         # How many times an event is tried before it is recorded as failed ([events] attempts).
         self.attempts = max(1, attempts)
@@ -67,8 +71,9 @@ class Dispatcher:
         # `claim_in`), so the sender need not open one of its own to claim them.
         self.claim = claim
         table = ProcessedEvent.__table__  # type: ignore[attr-defined]
-        self._waiting: list[tuple[Event, asyncio.Future[Receipt]]] = []
-        self._drainer: asyncio.Task[None] | None = None
+        self._group: GroupCommit[Event, Receipt] = GroupCommit(
+            self._apply_together, max_batch=BATCH, split_on_failure=True
+        )
         self._first_time = dialect_insert(db.engine.dialect.name)(table).on_conflict_do_nothing()
 
     async def handle(self, event: Event) -> Receipt:
@@ -165,47 +170,13 @@ class Dispatcher:
         transaction and all answered once it commits (a group commit). If any of them fails,
         the batch is rolled back and its events are applied one transaction each, so one bad
         event never takes the others down with it."""
-        future: asyncio.Future[Receipt] = asyncio.get_running_loop().create_future()
-        self._waiting.append((event, future))
-        if self._drainer is None or self._drainer.done():
-            self._drainer = asyncio.create_task(self._drain())
-        return await future
+        return await self._group.submit(event)
 
-    async def _drain(self) -> None:
-        while self._waiting:
-            batch = self._waiting[:BATCH]
-            del self._waiting[:BATCH]
-            try:
-                async with self.db.transaction() as session:
-                    receipts = [await self._apply(session, event) for event, _ in batch]
-                    receipts = await self._claimed(session, receipts)
-            except Exception as exc:
-                if len(batch) == 1:  # it was alone already: that was its attempt
-                    _fail(batch, exc)
-                else:
-                    await self._one_by_one(batch)  # each alone; a failing one gets its error
-                continue
-            except BaseException as exc:  # the process is going down: nobody gets an answer
-                _fail(batch, exc)
-                raise
-            for (_, future), receipt in zip(batch, receipts, strict=True):
-                if not future.done():
-                    future.set_result(receipt)
-
-    async def _one_by_one(self, batch: list[tuple[Event, asyncio.Future[Receipt]]]) -> None:
-        for event, future in batch:
-            try:
-                async with self.db.transaction() as session:
-                    [receipt] = await self._claimed(session, [await self._apply(session, event)])
-            except Exception as exc:
-                if not future.done():
-                    future.set_exception(exc)
-                continue
-            except BaseException as exc:
-                _fail([(event, future)], exc)
-                raise
-            if not future.done():
-                future.set_result(receipt)
+    async def _apply_together(self, events: list[Event]) -> list[Receipt]:
+        """These events in one transaction (a batch of the group commit, or one event alone)."""
+        async with self.db.transaction() as session:
+            receipts = [await self._apply(session, event) for event in events]
+            return await self._claimed(session, receipts)
 
     async def _claimed(self, session: Session, receipts: list[Receipt]) -> list[Receipt]:
         """The receipts, each with its replies leased for delivery (one statement for all)."""
@@ -269,6 +240,7 @@ class Dispatcher:
             identity,
             now,
             key=f"event:{event.dedupe_key}",
+            registry=self.registry,
             newcomer=created,
             group=None if event.private else (event.conversation or None),
         )
@@ -394,7 +366,7 @@ class Dispatcher:
         )
 
     async def _message(self, turn: Turn, run: FlowRun | None, text: str) -> None:
-        typed = commands.typed_command(text) or _opt_out_keyword(turn.identity.platform, text)
+        typed = turn.registry.typed_command(text) or _opt_out_keyword(turn.identity.platform, text)
         if typed is not None:  # e.g. "kudos @ada for …" on Zulip and WhatsApp
             await commands.run_command(turn, *typed)
             await conversation.ask_again(turn, run)
@@ -439,9 +411,3 @@ def _opt_out_keyword(platform: str, text: str) -> tuple[str, str] | None:
     if keywords and _EDGES.sub("", text).casefold() in keywords:
         return "announcements", "off"
     return None
-
-
-def _fail(batch: list[tuple[Event, asyncio.Future[Receipt]]], error: BaseException) -> None:
-    for _, future in batch:
-        if not future.done():
-            future.set_exception(error)

@@ -16,6 +16,7 @@ from typing import Any, get_origin, get_type_hints
 
 from bot import metrics
 from bot.events import ChoiceMade, CommandInvoked, Event, MessageReceived, UnsupportedReceived
+from bot.registry import Registry
 from bot.turn import Turn
 from flows.content import ContentTree
 from storage import failed_events, members
@@ -131,7 +132,8 @@ def _apology_turn(
     locale: str | None,
 ) -> Turn | None:
     """A turn to apologise to whoever did what failed: nobody for what no member did (a
-    delivery status, a join), nor for a member who sent /stop, unless it was a command."""
+    delivery status, a join), nor for a member who sent /stop, unless it was a command.
+    It only says sorry, so it runs no feature: its registry is empty."""
     if not isinstance(event, MessageReceived | CommandInvoked | ChoiceMade | UnsupportedReceived):
         return None
     key = f"failed:{event.dedupe_key}"
@@ -139,7 +141,7 @@ def _apology_turn(
         identity, member, _ = found
         if member.opted_out and not isinstance(event, CommandInvoked):
             return None
-        return Turn(session, db, content, member, identity, now, key=key)
+        return Turn(session, db, content, member, identity, now, key=key, registry=Registry())
     if not event.private:  # a stranger in a group: nowhere of theirs to write to yet
         return None
     # Their first event failed, so they are no member yet: answer in their private chat,
@@ -151,7 +153,7 @@ def _apology_turn(
         external_id=event.actor,
         dm_conversation=event.conversation or None,
     )
-    return Turn(session, db, content, stranger, identity, now, key=key)
+    return Turn(session, db, content, stranger, identity, now, key=key, registry=Registry())
 
 
 def log_failure(event: Event, error: BaseException, attempts: int, member_id: int | None) -> None:

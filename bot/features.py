@@ -1,21 +1,38 @@
-"""Importing this module registers every feature's flow actions, commands and timers.
+"""The bot's registry, built in one place: every feature added in a stated order.
 
-A new feature adds one import here; the core's dispatcher and the content validator then
-know its actions and commands by name.
+A new feature writes a `register(registry)` function in its module and adds one line here.
+Importing a feature module registers nothing; only `build_registry()` does, so the order
+below is the whole story: the command menu (/help, Telegram's and Slack's menus) lists
+commands in it, and late answers and hooks run in it.
 """
 
-from bot import (  # noqa: F401
-    commands,
-    mode_commands,
-    profile_actions,
-    timers,
-)
-from bot.campaigns import delivery  # noqa: F401
-from bot.mentorship import checkins, offers, signup  # noqa: F401
-from bot.mentorship import commands as mentor_commands  # noqa: F401
-from bot.recognition import badges, kudos  # noqa: F401
+from __future__ import annotations
 
-# isort: split
-# Commands are listed in the order they register: /announcements after /badges.
-from bot import consent  # noqa: F401
-from bot.campaigns import commands as campaign_commands  # noqa: F401  (then /campaign)
+from bot import commands, consent, mode_commands, profile_actions, timers
+from bot.campaigns import commands as campaign_commands
+from bot.campaigns import delivery as campaign_delivery
+from bot.mentorship import checkins, offers, signup
+from bot.mentorship import commands as mentor_commands
+from bot.recognition import badges, kudos
+from bot.registry import Registry
+
+
+def build_registry() -> Registry:
+    """Every feature, in order. The menu: /start /restart /help /language /stop, /mode
+    /links, /mentor, /kudos /badges, /announcements, /campaign. A button pressed late is
+    offered to the mentor offers first, then to the campaigns."""
+    registry = Registry()
+    commands.register(registry)  # /start /restart /help /language /stop
+    mode_commands.register(registry)  # /mode /links
+    profile_actions.register(registry)
+    timers.register(registry)  # a flow's nudge and expiry
+    campaign_delivery.register(registry)  # a campaign's planning and sending
+    checkins.register(registry)
+    offers.register(registry)  # its late answers before the campaigns'
+    signup.register(registry)
+    mentor_commands.register(registry)  # /mentor
+    badges.register(registry)
+    kudos.register(registry)  # /kudos /badges
+    consent.register(registry)  # /announcements
+    campaign_commands.register(registry)  # /campaign
+    return registry

@@ -3,14 +3,13 @@ links lite mode took out of the last messages."""
 
 from __future__ import annotations
 
-from bot.commands import register
 from bot.modes import LINK_MARKER, mode_of
+from bot.registry import Registry
 from bot.turn import Turn
 from flows.markup import escape
 from flows.schema import MODES
 
 
-@register("mode", "command_mode")
 async def mode(turn: Turn, args: str) -> None:
     """`/mode lite|text|rich` sets the member's mode; `/mode` alone (or a mode nobody knows)
     says theirs and what each one means."""
@@ -30,7 +29,6 @@ async def mode(turn: Turn, args: str) -> None:
     turn.reply("\n".join(lines))
 
 
-@register("links", "command_links")
 async def links(turn: Turn, args: str) -> None:
     """The links of the last messages, as lite mode numbered them: kept on the member row
     (`member.links`), so they are there whichever replica gets the command, and later."""
@@ -40,3 +38,9 @@ async def links(turn: Turn, args: str) -> None:
         return
     lines = [f"{LINK_MARKER}{number} {escape(url)}" for number, url in enumerate(kept, start=1)]
     turn.reply("\n".join(lines), links=True)
+
+
+def register(registry: Registry) -> None:
+    """/mode, then /links."""
+    registry.command("mode", "command_mode")(mode)
+    registry.command("links", "command_links")(links)

@@ -13,9 +13,8 @@ from datetime import UTC, datetime, timedelta
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-import bot.features  # noqa: F401  (registers every feature's actions, commands and timers)
 from bot import metrics, web
-from bot.adapter import Adapter, AdapterFactory, Receipt, available_adapters
+from bot.adapter import Adapter, AdapterFactory, Receipt, available_adapters, refused_adapters
 from bot.adapter_texts import adapter_texts
 from bot.campaigns import delivery as campaign_delivery
 from bot.campaigns import planning as campaign_planning
@@ -23,8 +22,10 @@ from bot.clock import DueWorkRunner
 from bot.commands import command_menu
 from bot.dispatcher import Dispatcher, utcnow
 from bot.events import DeliveryUpdate, Event
+from bot.features import build_registry
 from bot.leadership import Leadership
 from bot.mentorship import batch as mentorship_batch
+from bot.registry import Registry
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.version import VERSION
@@ -56,6 +57,10 @@ def build_adapters(settings: Settings, names: list[str] | None = None) -> dict[s
     factories = available_adapters()
     chosen = names or settings.adapters.enabled or configured_adapters(settings, factories)
     unknown = [name for name in chosen if name not in factories]
+    refused = refused_adapters() if unknown else {}
+    for name in unknown:
+        if name in refused:  # installed, but not an Adapter: say so, not "unknown"
+            raise refused[name]
     if unknown:
         raise UnknownAdapterError(
             f"unknown adapter(s): {', '.join(unknown)}; installed: {', '.join(sorted(factories))}"
@@ -68,8 +73,7 @@ def configured_adapters(settings: Settings, factories: dict[str, AdapterFactory]
     class method), or the console when none are: what `onramp run` serves by default."""
     found = []
     for name, factory in sorted(factories.items()):
-        configured = getattr(factory, "configured", None)
-        if configured is not None and configured(settings):
+        if factory.configured(settings):
             found.append(name)
     return found or ["console"]
 
@@ -82,19 +86,30 @@ class Onramp:
         db: Database,
         adapters: Mapping[str, Adapter],
         clock: Callable[[], datetime] = utcnow,
+        registry: Registry | None = None,
     ) -> None:
+        """`registry` is what the features add (`bot.features.build_registry()`, which the
+        CLI passes; built here when none is given, a convenience for tests and benchmarks)."""
         self.settings = settings
         self.content = content
         self.db = db
         self.adapters = dict(adapters)
         self.clock = clock
+        self.registry = registry if registry is not None else build_registry()
         self.sender = Sender(
             db, self.adapters, settings.sender, clock, settings.campaigns.reserve_share
         )
         self.dispatcher = Dispatcher(
-            db, content, clock, claim=self.sender.claim_in, attempts=settings.events.attempts
+            db,
+            content,
+            clock,
+            claim=self.sender.claim_in,
+            attempts=settings.events.attempts,
+            registry=self.registry,
         )
-        self.timers = DueWorkRunner(db, content, settings.clock, clock, self.sender.kick)
+        self.timers = DueWorkRunner(
+            db, content, settings.clock, clock, self.sender.kick, self.registry
+        )
         self.timers.platform_rates = campaign_delivery.platform_rates(self.adapters)
         self.timers.campaigns = campaign_delivery.Context(
             settings.campaigns, settings.clock, campaign_planning.reach(self.adapters)
@@ -111,9 +126,14 @@ class Onramp:
         settings: Settings,
         adapters: Mapping[str, Adapter] | None = None,
         clock: Callable[[], datetime] = utcnow,
+        registry: Registry | None = None,
     ) -> Onramp:
-        """Load content (refusing invalid content), open the database and apply migrations."""
-        content = load_tree_or_raise(settings.content.path, settings.content.min_coverage)
+        """Load content (refusing invalid content, or actions `registry` lacks), open the
+        database and apply migrations."""
+        registry = registry if registry is not None else build_registry()
+        content = load_tree_or_raise(
+            settings.content.path, settings.content.min_coverage, registry.actions
+        )
         db = Database.from_url(
             settings.database.url,
             sqlite_synchronous=settings.database.sqlite_synchronous,
@@ -127,6 +147,7 @@ class Onramp:
             db,
             adapters if adapters is not None else build_adapters(settings),
             clock,
+            registry,
         )
 
     async def receive(self, event: Event) -> Receipt:
@@ -186,21 +207,16 @@ class Onramp:
             misfire_grace_time=None,
         )
         self.scheduler.start()
-        menu = command_menu(self.content)
+        menu = command_menu(self.content, self.registry)
         for name, adapter in self.adapters.items():
-            set_commands = getattr(adapter, "set_commands", None)
-            if set_commands is not None:
-                set_commands(menu, self._locales_default_first())
-            set_texts = getattr(adapter, "set_texts", None)
-            if set_texts is not None:
-                set_texts(adapter_texts(self.content))
+            adapter.set_commands(menu, self._locales_default_first())
+            adapter.set_texts(adapter_texts(self.content))
             await adapter.start(self.receive)
-            lead = getattr(adapter, "lead", None)
             # e.g. long polling: on one replica at a time; none in an adapter's webhook mode
-            if lead is not None and getattr(adapter, "leads", True):
+            if adapter.leads:
                 leadership = Leadership(self.db, f"{name}:lead")
                 self._leading.append(
-                    asyncio.create_task(leadership.run(lead), name=f"onramp-lead-{name}")
+                    asyncio.create_task(leadership.run(adapter.lead), name=f"onramp-lead-{name}")
                 )
         if self.web is not None:  # serving once the adapters can take events
             await self.web.start()
@@ -221,7 +237,7 @@ class Onramp:
 
     async def match_mentors(self) -> mentorship_batch.BatchResult:
         """Offer every newcomer still waiting for a mentor, all at once (the periodic batch)."""
-        result = await mentorship_batch.run(self.db, self.content, self.clock())
+        result = await mentorship_batch.run(self.db, self.content, self.clock(), self.registry)
         if result.queued:
             self.sender.kick(result.queued)
         if result.changes:
@@ -249,11 +265,7 @@ class Onramp:
         """Serve until a stop is requested (SIGTERM, SIGINT), an adapter that owns the session
         (the console) closes, the web server stops of its own accord (it should not), or
         forever."""
-        endings = [
-            asyncio.ensure_future(adapter.closed())
-            for adapter in self.adapters.values()
-            if hasattr(adapter, "closed")
-        ]
+        endings = [asyncio.ensure_future(adapter.closed()) for adapter in self.adapters.values()]
         requested = asyncio.ensure_future((stop_requested or asyncio.Event()).wait())
         try:
             waited = [*endings, requested]

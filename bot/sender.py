@@ -7,6 +7,10 @@ lives, so a backlog longer than one lease stays with the process that holds it. 
 no system can close is a crash between the platform accepting a message and our recording
 it: that message is sent again after the lease expires (at-least-once at the wire, for that
 instant).
+
+Here: the send loop, leases, and the order of each member's messages. What became of each
+attempt is written by `bot.outcomes` (with `bot.retry_policy` deciding retries), in group
+commits (`bot.group_commit`).
 """
 
 from __future__ import annotations
@@ -14,16 +18,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import random
 from collections import Counter, defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
-from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from bot import metrics
 from bot.adapter import Adapter, DeliveryError
 from bot.messages import OutgoingMessage
+from bot.outcomes import Outcome, Outcomes
 from bot.settings import SenderSettings
 from bot.throttle import Sent, Throttle, bulk_limits
 from storage import campaigns, outbox
@@ -31,7 +33,6 @@ from storage.models import Outbox
 from storage.session import Database, Session
 
 log = logging.getLogger("onramp.sender")
-RECORDING_WAIT_SECONDS = 5.0  # a status about a message waits this long for its record
 LEASE_ROOM_SECONDS = 15.0  # a send must start this long before its lease runs out
 BEHIND_RETRY_SECONDS = (0.0, 0.25, 1.0, 3.0)  # rows behind a message sent elsewhere, then sweep
 HELD_BATCHES = 10  # the sweep leases no more while this many batches' rows are held
@@ -39,19 +40,9 @@ CAMPAIGN_STATE_SECONDS = 1.0  # how stale a campaign's cancelled-or-not may be a
 BATCH_PATIENCE = 0.05  # seconds new rows wait for the batch in flight before going beside it
 
 
-@dataclass
-class _Result:
-    row: Outbox
-    delivery_id: str | None = None
-    error: DeliveryError | None = None
-    attempted: bool = True
-    retrying: bool = False  # after an error: the row was scheduled for another attempt
-    lease_lost: bool = False  # its lease ran out before it could go: it is the sweep's now
-    holds_slot: bool = False  # holds one of the `concurrency` slots until it is recorded
-    cancelled: bool = False  # its campaign was cancelled while it waited: it never goes
-
-
 class Sender:
+    """Delivers the outbox of the platforms in `adapters`: `run` is its loop."""
+
     def __init__(
         self,
         db: Database,
@@ -78,17 +69,11 @@ class Sender:
         # Rows leased by this process whose outcome is not yet recorded: until when (renewed).
         self._held: dict[int, datetime] = {}
         self._wake = asyncio.Event()
-        self._waiters: dict[int, list[_Countdown]] = defaultdict(list)
         self._semaphore = asyncio.Semaphore(settings.concurrency)
-        self._recorder = GroupCommit(self._record)
-        # Renewing leases and recording outcomes update the same rows in no common order: on
-        # PostgreSQL, side by side, they deadlock, and the outcomes rolled back with the loser
-        # are sent again once their leases run out. One at a time, then.
-        self._writing = asyncio.Lock()
-        self._unrecorded: dict[str, asyncio.Future[None]] = {}
+        self.outcomes = Outcomes(db, settings, clock, self._retry_in, self._let_go)
         self._deliveries: set[asyncio.Task[Any]] = set()
         self.throttle = Throttle()
-        self.stats: dict[str, int] = defaultdict(int)
+        self.stats = self.outcomes.stats
         # Per campaign: when its state was read (loop time), and whether it was cancelled.
         self._campaigns: dict[int, tuple[float, bool]] = {}
         self._campaigns_read = asyncio.Lock()
@@ -102,10 +87,7 @@ class Sender:
         """Wait until a message this process has just sent is recorded with its delivery id,
         if it is not yet: the platform may report on it (WhatsApp statuses) within
         milliseconds, before the sender's commit."""
-        pending = self._unrecorded.get(delivery_id)
-        if pending is not None:
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(asyncio.shield(pending), RECORDING_WAIT_SECONDS)
+        await self.outcomes.recorded(delivery_id)
 
     async def claim_in(self, session: Session, outbox_ids: list[int]) -> list[Outbox]:
         """Lease rows within the transaction that wrote them, saving a transaction of its own;
@@ -146,14 +128,7 @@ class Sender:
 
     def settled(self, outbox_ids: Iterable[int]) -> asyncio.Future[None]:
         """Resolves once each of these rows has had its delivery attempt."""
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        unique = set(outbox_ids)
-        waiting = _Countdown(done, len(unique))
-        for outbox_id in unique:
-            self._waiters[outbox_id].append(waiting)
-        if waiting.remaining == 0:
-            done.set_result(None)
-        return done
+        return self.outcomes.settled(outbox_ids)
 
     async def run(self) -> None:
         """Deliver handed-over and kicked rows at once, and sweep for anything left over every
@@ -213,7 +188,7 @@ class Sender:
         if not due:
             return
         lease_until = now + lease
-        async with self._writing, self.db.transaction() as session:
+        async with self.outcomes.writing, self.db.transaction() as session:
             renewed = await outbox.renew(session, due, now, lease_until)
         for outbox_id in renewed:
             if outbox_id in self._held:  # not recorded meanwhile
@@ -344,27 +319,26 @@ class Sender:
                     # them; the sweep delivers them, in order, once their leases have run out.
                     log.warning("a lease ran out before its message could go; left to the sweep")
                     return
-                await self._recorder.record(result)
+                await self.outcomes.record(result)
             finally:
                 if result.holds_slot:
                     self._semaphore.release()
             if result.error is not None:
-                await self._recorder.record_all(
-                    [_Result(later, attempted=False) for later in rows[position + 1 :]]
+                await self.outcomes.record_all(
+                    [Outcome(later, attempted=False) for later in rows[position + 1 :]]
                 )
                 return
 
-    async def _send_one(self, row: Outbox) -> _Result:
+    async def _send_one(self, row: Outbox) -> Outcome:
         adapter = self.adapters[row.platform]
         message = OutgoingMessage.from_payload(row.platform, row.recipient, row.payload, row.id)
-        rate_limits = getattr(adapter, "rate_limits", None)
         counted: Sent | None = None
         if self._lease_left(row) <= 0:
-            return _Result(row, attempted=False, lease_lost=True)
-        if rate_limits is not None:
+            return Outcome(row, attempted=False, lease_lost=True)
+        limits = adapter.rate_limits(message)
+        if limits:
             # Wait for the platform's limits, but only while the lease lasts (with room for
             # the send): a longer wait hands the message back to the outbox until then.
-            limits = rate_limits(message)
             bulk = message.campaign is not None
             if bulk:
                 limits = bulk_limits(limits, self.campaign_reserve)
@@ -373,7 +347,7 @@ class Sender:
             )
             if not isinstance(taken, Sent):
                 reason = "held back to stay within the platform's rate limit"
-                return _Result(row, error=DeliveryError(reason, retry_after=taken))
+                return Outcome(row, error=DeliveryError(reason, retry_after=taken))
             counted = taken
         try:
             # A slot from here until the outcome is recorded (the caller lets it go): what a
@@ -382,9 +356,9 @@ class Sender:
             await self._semaphore.acquire()
             try:
                 if self._lease_left(row) <= 0:
-                    result = _Result(row, attempted=False, lease_lost=True)
+                    result = Outcome(row, attempted=False, lease_lost=True)
                 elif message.campaign is not None and await self._cancelled(message.campaign):
-                    result = _Result(row, attempted=False, cancelled=True)
+                    result = Outcome(row, attempted=False, cancelled=True)
                 else:
                     result = await self._delivered(adapter, message, row)
             except BaseException:
@@ -421,96 +395,20 @@ class Sender:
         room = min(LEASE_ROOM_SECONDS, self.settings.lease_seconds / 4)
         return (lease_until - self.clock()).total_seconds() - room
 
-    async def _delivered(self, adapter: Adapter, message: OutgoingMessage, row: Outbox) -> _Result:
+    async def _delivered(self, adapter: Adapter, message: OutgoingMessage, row: Outbox) -> Outcome:
         try:
             delivery_id = await adapter.send(message)
-            # Until its outcome is committed, a status the platform sends about it waits.
-            self._unrecorded.setdefault(delivery_id, asyncio.get_running_loop().create_future())
-            return _Result(row, delivery_id=delivery_id)
+            self.outcomes.handed_over(delivery_id)
+            return Outcome(row, delivery_id=delivery_id)
         except DeliveryError as exc:
-            return _Result(row, error=exc)
+            return Outcome(row, error=exc)
         except Exception as exc:  # an adapter bug must not stop other members' messages
             log.exception("adapter %s failed to send", row.platform)
-            return _Result(row, error=DeliveryError(f"{type(exc).__name__}: {exc}"))
+            return Outcome(row, error=DeliveryError(f"{type(exc).__name__}: {exc}"))
 
-    async def _record(self, results: list[_Result]) -> None:
-        try:
-            await self._record_outcomes(results)
-        finally:  # recorded, or never will be by this attempt: nobody waits for it any more
-            for result in results:
-                self._held.pop(result.row.id or 0, None)
-                recorded = self._unrecorded.pop(result.delivery_id or "", None)
-                if recorded is not None and not recorded.done():
-                    recorded.set_result(None)
-
-    async def _record_outcomes(self, results: list[_Result]) -> None:
-        now = self.clock()
-        async with self._writing, self.db.transaction() as session:
-            await outbox.mark_sent(
-                session,
-                [
-                    (r.row.id or 0, r.delivery_id or "")
-                    for r in results
-                    if r.attempted and r.error is None
-                ],
-                now,
-            )
-            await outbox.release(
-                session, [r.row.id or 0 for r in results if not r.attempted and not r.cancelled]
-            )
-            stopped = [r.row.id or 0 for r in results if r.cancelled]
-            if stopped:
-                await outbox.cancel_leased(session, stopped)
-                await campaigns.record_cancelled(session, stopped, now)
-            for result in results:
-                if result.error is not None:
-                    result.retrying = await self._record_failure(
-                        session, result.row, result.error, now
-                    )
-            await _record_campaigns(session, results, now)
-        for result in results:
-            outcome = (
-                "not_attempted"
-                if not result.attempted
-                else ("sent" if result.error is None else "failed_attempt")
-            )
-            self.stats[f"{result.row.platform}.{outcome}"] += 1
-            if result.attempted:
-                _count(result)
-            for waiting in self._waiters.pop(result.row.id or 0, []):
-                waiting.tick()
-
-    async def _record_failure(
-        self, session: Session, row: Outbox, error: DeliveryError, now: datetime
-    ) -> bool:
-        """Schedule the next attempt, or give up; True if there will be another attempt."""
-        assert row.id is not None
-        if error.retry_after is not None and not error.permanent:
-            # Throttling is the platform asking us to wait, not a failure of the message.
-            await outbox.retry_later(
-                session,
-                row.id,
-                now + timedelta(seconds=error.retry_after),
-                error.reason,
-                count_attempt=False,
-            )
-            self._retry_in(error.retry_after, row)
-            return True
-        if error.permanent or row.attempts >= self.settings.max_attempts:
-            log.warning(
-                "message failed for good",
-                extra={"platform": row.platform, "reason": error.reason[:200]},
-            )
-            await outbox.mark_failed(session, row.id, error.reason)
-            return False
-        delay = min(
-            self.settings.max_backoff_seconds,
-            self.settings.backoff_seconds * 2 ** (row.attempts - 1),
-        )
-        delay *= random.uniform(0.8, 1.2)
-        await outbox.retry_later(session, row.id, now + timedelta(seconds=delay), error.reason)
-        self._retry_in(delay, row)
-        return True
+    def _let_go(self, outbox_id: int) -> None:
+        """Its outcome is recorded, or never will be by this attempt: not ours to renew."""
+        self._held.pop(outbox_id, None)
 
     def _retry_in(self, seconds: float, row: Outbox) -> None:
         """Try again as soon as the row is due, rather than at the next sweep; the member's
@@ -525,83 +423,3 @@ class Sender:
             self.kick((row.id or 0,))
 
         asyncio.get_running_loop().call_later(seconds, due)
-
-
-async def _record_campaigns(session: Session, results: list[_Result], now: datetime) -> None:
-    """The outcome of campaign messages on their recipient rows, in the same transaction."""
-    ours = [r for r in results if r.attempted and r.row.payload.get("campaign") is not None]
-    if not ours:
-        return
-    sent = [(r.row.id or 0, r.delivery_id or "") for r in ours if r.error is None]
-    failed = [
-        (r.row.id or 0, r.error.reason, not r.error.permanent)
-        for r in ours
-        if r.error is not None and not r.retrying
-    ]
-    await campaigns.record_sent(session, sent, now)
-    await campaigns.record_failed(session, failed, now)
-
-
-def _count(result: _Result) -> None:
-    """Metrics for one committed outcome of a delivery attempt."""
-    platform = result.row.platform
-    if result.error is None:
-        metrics.sent(platform)
-    elif result.retrying:
-        metrics.retried(platform)
-    else:
-        metrics.failed(platform)
-
-
-class _Countdown:
-    """Resolves a future once `remaining` rows have had their attempt (one per event)."""
-
-    __slots__ = ("future", "remaining")
-
-    def __init__(self, future: asyncio.Future[None], remaining: int) -> None:
-        self.future = future
-        self.remaining = remaining
-
-    def tick(self) -> None:
-        self.remaining -= 1
-        if self.remaining <= 0 and not self.future.done():
-            self.future.set_result(None)
-
-
-class GroupCommit:
-    """Writes the outcomes that arrive together in one transaction (a group commit), while
-    each caller waits until its own outcome is durable."""
-
-    def __init__(self, write: Callable[[list[_Result]], Awaitable[None]]) -> None:
-        self._write = write
-        self._pending: list[tuple[_Result, asyncio.Future[None]]] = []
-        self._flushing: asyncio.Task[None] | None = None
-
-    async def record(self, result: _Result) -> None:
-        await self.record_all([result])
-
-    async def record_all(self, results: list[_Result]) -> None:
-        if not results:
-            return
-        future: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        self._pending.extend((r, future) for r in results)
-        if self._flushing is None or self._flushing.done():
-            self._flushing = asyncio.create_task(self._flush())
-        await future
-
-    async def _flush(self) -> None:
-        while self._pending:
-            await asyncio.sleep(0)  # let every sender that is ready join this commit
-            batch, self._pending = self._pending, []
-            try:
-                await self._write([result for result, _ in batch])
-            except BaseException as exc:  # every waiter learns of it, whatever it is
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                if not isinstance(exc, Exception):
-                    raise
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(None)

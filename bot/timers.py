@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from bot import clock, conversation
+from bot import conversation
+from bot.registry import Registry
 from bot.turn import Turn
 from flows.engine import Remind
 from storage.models import DueWork, FlowRun
@@ -25,7 +26,6 @@ def _answerable(run: FlowRun, work: DueWork, turn: Turn) -> bool:
     )
 
 
-@clock.on("flow.nudge", quiet_hours=True)
 async def nudge(turn: Turn, work: DueWork) -> datetime | None:
     run = await _open_run(turn, work)
     if run is None or not _answerable(run, work, turn):
@@ -34,9 +34,14 @@ async def nudge(turn: Turn, work: DueWork) -> datetime | None:
     return None
 
 
-@clock.on("flow.expire")
 async def expire(turn: Turn, work: DueWork) -> datetime | None:
     run = await _open_run(turn, work)
     if run is not None and conversation.is_expired(run, turn.now):
         await conversation.expire(turn, run)
     return None
+
+
+def register(registry: Registry) -> None:
+    """A flow's nudge and its expiry, as due work."""
+    registry.due("flow.nudge", quiet_hours=True)(nudge)
+    registry.due("flow.expire")(expire)

@@ -6,7 +6,7 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from babel import UnknownLocaleError
@@ -20,6 +20,9 @@ from flows.text import render
 from storage import due, members
 from storage.models import AuditLog, FlowRun, Identity, Member, Outbox
 from storage.session import Database, Session
+
+if TYPE_CHECKING:
+    from bot.registry import Registry
 
 _QUEUE_MESSAGE = insert(Outbox.__table__).returning(Outbox.__table__.c.id)  # type: ignore[attr-defined]
 
@@ -36,6 +39,7 @@ class Turn:
     identity: Identity
     now: datetime
     key: str  # base of every outgoing message's dedupe key: replaying the turn queues nothing new
+    registry: Registry  # what the features add: the commands, flow actions and hooks it runs
     newcomer: bool = False  # created by this very turn: no flow runs to look up yet
     # Where the event happened, when not in the member's private chat (a group, a channel).
     group: str | None = None
@@ -256,7 +260,13 @@ class Turn:
 
 
 async def member_turn(
-    session: Session, db: Database, content: ContentTree, member_id: int, now: datetime, key: str
+    session: Session,
+    db: Database,
+    content: ContentTree,
+    member_id: int,
+    now: datetime,
+    key: str,
+    registry: Registry,
 ) -> Turn | None:
     """A turn for a member the bot reaches out to by itself (due work, a match, an erasure):
     on the platform they were seen on last. None if they are gone or have no identity."""
@@ -264,7 +274,7 @@ async def member_turn(
     if found is None:
         return None
     member, identity = found
-    return Turn(session, db, content, member, identity, now, key=key)
+    return Turn(session, db, content, member, identity, now, key=key, registry=registry)
 
 
 async def turn_for(turn: Turn, member_id: int) -> Turn | None:
@@ -276,7 +286,9 @@ async def turn_for(turn: Turn, member_id: int) -> Turn | None:
     if known is not None:
         return known
     key = f"{turn.key}>{member_id}"
-    found = await member_turn(turn.session, turn.db, turn.content, member_id, turn.now, key)
+    found = await member_turn(
+        turn.session, turn.db, turn.content, member_id, turn.now, key, turn.registry
+    )
     if found is None or found.member.opted_out:
         return None
     turn.others.append(found)

@@ -146,11 +146,8 @@ class _Probes:
 
 
 def _adapter_ready(adapter: Adapter) -> bool:
-    ready = getattr(adapter, "ready", None)
-    if ready is None:
-        return True
     try:
-        return bool(ready())
+        return bool(adapter.ready())
     except Exception:
         log.exception("adapter %s failed to say whether it is ready", adapter.name)
         return False

@@ -1,12 +1,14 @@
-"""The registry of flow actions. Features fill it; the engine and the validator read it.
+"""What a flow action is, as the engine's caller and the content validator see it.
 
 The engine never knows an action by name: an `action` step becomes a request that the core
-hands to the handler registered here, inside the same transaction as the rest of the turn.
+hands to the handler of the same name, inside the same transaction as the rest of the turn.
+The core's registry (bot/registry.py) holds the specs; the validator is given them as data,
+so `flows/` knows no feature.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,26 +27,5 @@ class ActionSpec:
     summary: str
 
 
-_registry: dict[str, ActionSpec] = {}
-
-
-def register(
-    name: str, summary: str, parameters: type[BaseModel] = NoParameters
-) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    """Decorator for a core function `async (turn, params) -> None` run by an action step."""
-
-    def decorate(handler: Callable[..., Any]) -> Callable[..., Any]:
-        if name in _registry and _registry[name].handler is not handler:
-            raise ValueError(f"action {name!r} is registered twice")
-        _registry[name] = ActionSpec(name, parameters, handler, summary)
-        return handler
-
-    return decorate
-
-
-def get(name: str) -> ActionSpec | None:
-    return _registry.get(name)
-
-
-def names() -> list[str]:
-    return sorted(_registry)
+# The actions content may use, by name: the registry's, handed to the loader.
+Actions = Mapping[str, ActionSpec]

@@ -19,6 +19,7 @@ from pydantic import BeforeValidator, Field, field_validator, model_validator
 from flows.schema import (
     SCHEMA_VERSION,
     Duration,
+    DurationText,
     Id,
     LocalizedText,
     Strict,
@@ -35,7 +36,11 @@ def _one_or_many(value: Any) -> Any:
     return [value] if isinstance(value, str | int | float) else value
 
 
-Names = Annotated[list[str], BeforeValidator(_one_or_many), Field(min_length=1)]
+Names = Annotated[
+    list[str],
+    BeforeValidator(_one_or_many, json_schema_input_type=str | list[str]),
+    Field(min_length=1),
+]
 
 
 def _moment(value: Any) -> Any:
@@ -60,7 +65,10 @@ def _moment(value: Any) -> Any:
     return value
 
 
-Moment = Annotated[datetime | timedelta, BeforeValidator(_moment)]
+Moment = Annotated[
+    datetime | timedelta,
+    BeforeValidator(_moment, json_schema_input_type=date | datetime | DurationText),
+]
 
 
 def _aware(moment: datetime | timedelta) -> datetime | timedelta:

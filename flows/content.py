@@ -10,20 +10,12 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
+from flows.actions import Actions
 from flows.answers import AnswerWords, answer_words, fold
 from flows.campaigns import CAMPAIGN_KEYS, Campaign
+from flows.feature_settings import Badges, Checkins, Matching, Recognition
 from flows.problems import ContentError, Problem, did_you_mean
-from flows.schema import (
-    STEP_KINDS,
-    Badges,
-    Checkins,
-    Community,
-    Flow,
-    Matching,
-    Recognition,
-    SystemTexts,
-    Text,
-)
+from flows.schema import STEP_KINDS, Community, Flow, SystemTexts, Text
 from flows.yamlfile import PathKey, YamlDocument, load_yaml
 
 KNOWN_KEYS = sorted(
@@ -216,9 +208,12 @@ def _parse(model: type[M], document: YamlDocument, problems: list[Problem]) -> M
         return None
 
 
-def load_tree(root: Path, min_coverage: float = 0) -> tuple[ContentTree | None, list[Problem]]:
+def load_tree(
+    root: Path, min_coverage: float = 0, actions: Actions | None = None
+) -> tuple[ContentTree | None, list[Problem]]:
     """Load and validate everything under `root`; returns the tree only when it has no errors.
-    A declared locale covering less than `min_coverage` percent of the texts is an error."""
+    A declared locale covering less than `min_coverage` percent of the texts is an error. An
+    action step may use only one of `actions` (the core registry's: none without it)."""
     from flows.validate import validate_tree
 
     problems: list[Problem] = []
@@ -314,7 +309,7 @@ def load_tree(root: Path, min_coverage: float = 0) -> tuple[ContentTree | None, 
     tree.recognition, tree.badges = recognition, badges
     tree.campaigns, tree.campaign_files = campaigns, campaign_files
     tree.message_files = message_files
-    problems.extend(validate_tree(tree, unparsed, min_coverage))
+    problems.extend(validate_tree(tree, unparsed, min_coverage, actions))
     tree.warnings = [p for p in problems if p.severity == "warning"]
     if any(p.severity == "error" for p in problems):
         return None, problems
@@ -372,8 +367,10 @@ def _optional(
     return _parse(model, document, problems) if document else None
 
 
-def load_tree_or_raise(root: Path, min_coverage: float = 0) -> ContentTree:
-    tree, problems = load_tree(root, min_coverage)
+def load_tree_or_raise(
+    root: Path, min_coverage: float = 0, actions: Actions | None = None
+) -> ContentTree:
+    tree, problems = load_tree(root, min_coverage, actions)
     if tree is None:
         raise ContentError(problems)
     return tree

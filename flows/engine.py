@@ -9,14 +9,32 @@ from __future__ import annotations
 import re
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
-from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta
+from dataclasses import replace
 from typing import Any
 
 from jinja2 import UndefinedError
 
 from flows import answers as parse
 from flows.conditions import holds
+from flows.engine_types import (
+    AskKind,
+    AwaitInput,
+    Context,
+    FlowInput,
+    Outcome,
+    Output,
+    Pick,
+    Prompt,
+    PromptKind,
+    Remind,
+    Reply,
+    Resume,
+    RunAction,
+    RunState,
+    SaveAnswer,
+    SetProfile,
+    Start,
+)
 from flows.numbers import whole_number
 from flows.schema import (
     ActionStep,
@@ -32,143 +50,40 @@ from flows.schema import (
 )
 from flows.text import render, render_template
 
+# The interpreter's interface: `advance`, and the types it takes and gives back (defined in
+# flows/engine_types.py, named here too so the core imports the engine alone).
+__all__ = [
+    "CLARIFY",
+    "END",
+    "MAX_STEPS_PER_TURN",
+    "WHOLE_ANSWER",
+    "AwaitInput",
+    "Context",
+    "FlowInput",
+    "FlowLoopError",
+    "Outcome",
+    "Output",
+    "Pick",
+    "Prompt",
+    "PromptKind",
+    "Remind",
+    "Reply",
+    "Resume",
+    "RunAction",
+    "RunState",
+    "SaveAnswer",
+    "SetProfile",
+    "Start",
+    "StepFailed",
+    "advance",
+]
+
 END = "end"
 MAX_STEPS_PER_TURN = 200
 WHOLE_ANSWER = re.compile(r"^\{\{\s*answers\.([a-z][a-z0-9_]*)\s*\}\}$")
 # Starts the ids of the options the bot adds about an answer ("did you mean": ~yes, ~no; a
 # list of zones: ~1, ~2, …, ~none): no content choice id can start so (flows/schema.py).
 CLARIFY = "~"
-
-
-# Inputs ---------------------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Start:
-    """Begin the flow at its first step."""
-
-
-@dataclass(frozen=True)
-class Reply:
-    text: str
-
-
-@dataclass(frozen=True)
-class Pick:
-    choice_ids: tuple[str, ...]
-
-
-@dataclass(frozen=True)
-class Remind:
-    """The ask step's timeout passed without an answer."""
-
-    step_id: str
-
-
-@dataclass(frozen=True)
-class Resume:
-    """Show the pending question again (the member came back)."""
-
-
-FlowInput = Start | Reply | Pick | Remind | Resume
-
-
-# State and outputs -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class RunState:
-    step_id: str | None = None
-    answers: Mapping[str, Any] = field(default_factory=dict)
-    waiting: bool = False
-    finished: bool = False
-    # A question the bot asked about the answer and waits on (kept with the run, so that it
-    # survives a restart): {"kind": "did_you_mean", "option": id, "ids": [...]} or
-    # {"kind": "which_zone", "zones": [...]}.
-    pending: Mapping[str, Any] | None = None
-
-
-@dataclass(frozen=True)
-class Prompt:
-    """A message to the member. `reason` is set when an answer was not accepted.
-
-    Kinds: say | ask | nudge | retry | end, and what the bot says about an answer:
-    did_you_mean (`text` is the option's label; the core adds Yes and No), which_zone
-    (`choices` are the zones; the core adds "None of these") and zone_confirmed (`text` is
-    the zone in words)."""
-
-    kind: str
-    step_id: str
-    text: str
-    choices: tuple[tuple[str, str], ...] = ()
-    multiple: bool = False
-    input: str | None = None
-    reason: str | None = None
-    reason_count: int = 0
-    # For a nudge: the approved WhatsApp template (name, language or None, parameters).
-    template: tuple[str, str | None, tuple[str, ...]] | None = None
-    short: str | None = None  # the step's `short:` variant, for members in lite mode
-    optional: bool = False  # the question may be skipped ("skip")
-    part: str | None = None  # for a retry: the part of a multiple answer not understood
-
-
-@dataclass(frozen=True)
-class SaveAnswer:
-    step_id: str
-    value: Any
-
-
-@dataclass(frozen=True)
-class SetProfile:
-    field: str
-    value: Any
-
-
-@dataclass(frozen=True)
-class RunAction:
-    step_id: str
-    name: str
-    parameters: Mapping[str, Any]
-
-
-@dataclass(frozen=True)
-class AwaitInput:
-    step_id: str
-    timeout: timedelta | None
-    expire_after: timedelta | None
-
-
-Output = Prompt | SaveAnswer | SetProfile | RunAction | AwaitInput
-
-
-@dataclass(frozen=True)
-class Context:
-    """What the member looks like to templates and conditions. Updated as `set` steps run."""
-
-    profile: Mapping[str, Any]
-    default_locale: str
-    community: Mapping[str, Any] = field(default_factory=dict)
-    # What the feature that started this run tells its texts (an offer's newcomer and
-    # reasons, a check-in's partner): `{{ context.* }}`.
-    extra: Mapping[str, Any] = field(default_factory=dict)
-    # Profile fields the member set themselves while this run was open (`/language fr`): a
-    # question whose answer a `set` step copies whole into one of them is answered already.
-    chosen: Mapping[str, Any] = field(default_factory=dict)
-    # The words for yes, no and skip in every language (content/system.yaml), and the time
-    # (to say a time zone's hour): the core fills both in.
-    words: parse.AnswerWords = parse.NO_WORDS
-    now: datetime | None = None
-
-    @property
-    def locale(self) -> str | None:
-        value = self.profile.get("locale")
-        return str(value) if value else None
-
-
-@dataclass(frozen=True)
-class Outcome:
-    state: RunState
-    outputs: list[Output]
-
-    @property
-    def prompts(self) -> list[Prompt]:
-        return [o for o in self.outputs if isinstance(o, Prompt)]
 
 
 class FlowLoopError(RuntimeError):
@@ -253,7 +168,7 @@ class _Turn:
         index = self.order.index(step.id)
         return self.order[index + 1] if index + 1 < len(self.order) else END
 
-    def ask(self, step: AskStep, kind: str, reason: parse.Rejected | None = None) -> None:
+    def ask(self, step: AskStep, kind: AskKind, reason: parse.Rejected | None = None) -> None:
         with self.carrying_out(step):
             text = self.text(step.nudge if kind == "nudge" and step.nudge else step.ask, step.count)
             locale = self.profile.get("locale") or None

@@ -6,7 +6,7 @@ from dataclasses import replace
 
 from pydantic import ValidationError
 
-from flows import actions
+from flows.actions import Actions
 from flows.content import ContentTree
 from flows.engine import END, WHOLE_ANSWER
 from flows.flow_paths import edges
@@ -38,9 +38,10 @@ from flows.yamlfile import PathKey
 
 
 class FlowChecker(TextChecker):
-    def __init__(self, tree: ContentTree, flow: Flow) -> None:
+    def __init__(self, tree: ContentTree, flow: Flow, actions: Actions) -> None:
         super().__init__(tree, tree.documents[tree.flow_files[flow.id]])
         self.flow = flow
+        self.actions = actions
         self.index: dict[str, int] = {}
         self.scopes = FlowScopes(tree, flow)
 
@@ -260,14 +261,14 @@ class FlowChecker(TextChecker):
             )
 
     def action(self, step: ActionStep, path: PathKey) -> None:
-        spec = actions.get(step.action)
+        spec = self.actions.get(step.action)
         if spec is None:
+            known = sorted(self.actions)
             self.add(
                 (*path, "action"),
                 step.id,
                 f"unknown action '{step.action}'",
-                did_you_mean(step.action, actions.names())
-                or f"known actions: {', '.join(actions.names()) or 'none'}",
+                did_you_mean(step.action, known) or f"known actions: {', '.join(known) or 'none'}",
             )
             return
         try:

@@ -4,8 +4,9 @@ actual choices of the questions that ask members about their experience."""
 from __future__ import annotations
 
 from flows.content import ContentTree
+from flows.feature_settings import EXPERIENCE_LEVELS
 from flows.problems import Problem, did_you_mean
-from flows.schema import EXPERIENCE_LEVELS, AskStep, Flow
+from flows.schema import AskStep, Flow
 from flows.text_checks import TextChecker
 
 

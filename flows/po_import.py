@@ -11,6 +11,7 @@ from babel.messages.catalog import Catalog, Message
 from babel.messages.plurals import get_plural
 from babel.messages.pofile import PoFileError, read_po
 
+from flows.actions import Actions
 from flows.content import ContentTree, load_tree
 from flows.locale_codes import normalise_locale
 from flows.po import Entry, entries, plural_forms
@@ -165,9 +166,11 @@ def _plan(tree: ContentTree, po: Path, result: ImportResult) -> _Planned | None:
     return planned
 
 
-def import_po(tree: ContentTree, files: list[Path], min_coverage: float = 0) -> ImportResult:
+def import_po(
+    tree: ContentTree, files: list[Path], min_coverage: float = 0, actions: Actions | None = None
+) -> ImportResult:
     """Check every PO file; write nothing unless all are right; put every file back when the
-    content check fails after writing."""
+    content check (against `actions`, the core registry's) fails after writing."""
     result = ImportResult()
     plans = [p for p in (_plan(tree, po, result) for po in files) if p is not None]
     if result.problems:
@@ -186,7 +189,7 @@ def import_po(tree: ContentTree, files: list[Path], min_coverage: float = 0) -> 
             result.written[f"{tree.root.name}/{plan.file}"] = result.written.get(
                 f"{tree.root.name}/{plan.file}", 0
             ) + len(plan.texts)
-        after, problems = load_tree(tree.root, min_coverage)
+        after, problems = load_tree(tree.root, min_coverage, actions)
     except BaseException:
         _restore(originals)
         raise

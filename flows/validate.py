@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from babel import Locale, UnknownLocaleError
 
+from flows.actions import Actions
 from flows.campaign_checks import check_campaigns
 from flows.content import ContentTree
 from flows.coverage import coverage_problems
@@ -150,8 +151,13 @@ def _check_recognition(tree: ContentTree, unparsed: set[str]) -> list[Problem]:
 
 
 def validate_tree(
-    tree: ContentTree, unparsed: set[str] | None = None, min_coverage: float = 0
+    tree: ContentTree,
+    unparsed: set[str] | None = None,
+    min_coverage: float = 0,
+    actions: Actions | None = None,
 ) -> list[Problem]:
+    """Every problem of `tree`; an action step may use only one of `actions` (the core's
+    registry: none are known without it)."""
     problems = _check_community(tree, unparsed or set()) + _check_system(tree)
     problems += coverage_problems(tree, min_coverage) + check_locale_choices(tree)
     problems += _check_feature_flows(tree, unparsed or set())
@@ -175,7 +181,7 @@ def validate_tree(
                     "a newcomer gets exactly one welcome: the onboarding_flow",
                 )
             )
-        problems.extend(FlowChecker(tree, flow).run())
+        problems.extend(FlowChecker(tree, flow, actions or {}).run())
         command = flow.trigger.command
         if command and command in commands:
             document = tree.documents[tree.flow_files[flow.id]]

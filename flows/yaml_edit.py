@@ -18,7 +18,7 @@ from flows.schema import PLURAL_CATEGORIES
 from flows.yamlfile import PathKey
 
 
-class _SpacedEmitter(Emitter):  # type: ignore[misc]
+class _SpacedEmitter(Emitter):
     """Flow mappings as `{ a: b }`, as most of our content writes them."""
 
     flow_map_end = " }"

@@ -10,14 +10,21 @@ from sqlalchemy import and_, bindparam, case, exists, func, literal, select, upd
 
 from storage.models import Answer, Campaign, CampaignRecipient, Consent, Member, Outbox
 from storage.session import Session, dialect_insert
+from storage.statuses import CampaignState, OutboxStatus, RecipientStatus
 
 # Where a recipient row is: waiting for its time, in the outbox, then what became of it.
-OPEN = ("planned", "queued")
+OPEN = (RecipientStatus.PLANNED, RecipientStatus.QUEUED)
 # A later status never goes back (statuses arrive in any order): read beats delivered…
-RANK = {"queued": 1, "sent": 2, "failed": 3, "delivered": 4, "read": 5}
+RANK = {
+    RecipientStatus.QUEUED: 1,
+    RecipientStatus.SENT: 2,
+    RecipientStatus.FAILED: 3,
+    RecipientStatus.DELIVERED: 4,
+    RecipientStatus.READ: 5,
+}
 
-_R = CampaignRecipient.__table__  # type: ignore[attr-defined]
-_O = Outbox.__table__  # type: ignore[attr-defined]
+_R = CampaignRecipient.__table__
+_O = Outbox.__table__
 
 
 async def by_key(session: Session, key: str, *, lock: bool = False) -> Campaign | None:
@@ -58,14 +65,14 @@ async def counts(session: Session, campaign_id: int) -> list[tuple[str, str, str
         .where(_R.c.campaign_id == campaign_id)
         .group_by(_R.c.platform, _R.c.status, _R.c.reason)
     )
-    return [tuple(row) for row in (await session.execute(statement)).all()]  # type: ignore[misc]
+    return [tuple(row) for row in (await session.execute(statement)).all()]
 
 
 async def send_times(session: Session, campaign_id: int) -> list[datetime]:
     """The distinct times at which planned recipients are due."""
     statement = (
         select(_R.c.send_at)
-        .where(_R.c.campaign_id == campaign_id, _R.c.status == "planned")
+        .where(_R.c.campaign_id == campaign_id, _R.c.status == RecipientStatus.PLANNED)
         .distinct()
         .order_by(_R.c.send_at)
     )
@@ -75,7 +82,7 @@ async def send_times(session: Session, campaign_id: int) -> list[datetime]:
 async def queued_by_platform(session: Session, campaign_id: int) -> dict[str, int]:
     statement = (
         select(_R.c.platform, func.count())
-        .where(_R.c.campaign_id == campaign_id, _R.c.status == "queued")
+        .where(_R.c.campaign_id == campaign_id, _R.c.status == RecipientStatus.QUEUED)
         .group_by(_R.c.platform)
     )
     return {platform: count for platform, count in (await session.execute(statement)).all()}
@@ -110,7 +117,7 @@ async def due(
         .join(Member, Member.id == CampaignRecipient.member_id)
         .where(
             CampaignRecipient.campaign_id == campaign_id,
-            CampaignRecipient.status == "planned",
+            CampaignRecipient.status == RecipientStatus.PLANNED,
             CampaignRecipient.send_at == send_at,
             CampaignRecipient.platform == platform,
         )
@@ -123,7 +130,11 @@ async def due(
 async def planned_platforms(session: Session, campaign_id: int, send_at: datetime) -> list[str]:
     statement = (
         select(_R.c.platform)
-        .where(_R.c.campaign_id == campaign_id, _R.c.status == "planned", _R.c.send_at == send_at)
+        .where(
+            _R.c.campaign_id == campaign_id,
+            _R.c.status == RecipientStatus.PLANNED,
+            _R.c.send_at == send_at,
+        )
         .distinct()
     )
     return list((await session.execute(statement)).scalars())
@@ -131,9 +142,9 @@ async def planned_platforms(session: Session, campaign_id: int, send_at: datetim
 
 _QUEUED = (
     update(_R)
-    .where(_R.c.id == bindparam("recipient_id"), _R.c.status == "planned")
+    .where(_R.c.id == bindparam("recipient_id"), _R.c.status == RecipientStatus.PLANNED)
     .values(
-        status="queued",
+        status=RecipientStatus.QUEUED,
         outbox_id=bindparam("queued_outbox"),
         attempts=_R.c.attempts + 1,
         updated_at=bindparam("at"),
@@ -150,13 +161,13 @@ async def mark_queued(session: Session, queued: Sequence[tuple[int, int]], now: 
 
 
 async def mark_skipped(
-    session: Session, skipped: Sequence[tuple[int, str]], status: str, now: datetime
+    session: Session, skipped: Sequence[tuple[int, str]], status: RecipientStatus, now: datetime
 ) -> None:
     """(recipient id, reason) pairs that will not be sent after all (excluded at send time)."""
     if skipped:
         await session.execute(
             update(_R)
-            .where(_R.c.id == bindparam("skip_id"), _R.c.status == "planned")
+            .where(_R.c.id == bindparam("skip_id"), _R.c.status == RecipientStatus.PLANNED)
             .values(status=status, reason=bindparam("why"), updated_at=now),
             [{"skip_id": r, "why": why[:500]} for r, why in skipped],
         )
@@ -164,14 +175,18 @@ async def mark_skipped(
 
 _SENT = (
     update(_R)
-    .where(_R.c.outbox_id == bindparam("sent_outbox"), _R.c.status == "queued")
-    .values(status="sent", delivery_id=bindparam("sent_delivery"), updated_at=bindparam("at"))
+    .where(_R.c.outbox_id == bindparam("sent_outbox"), _R.c.status == RecipientStatus.QUEUED)
+    .values(
+        status=RecipientStatus.SENT,
+        delivery_id=bindparam("sent_delivery"),
+        updated_at=bindparam("at"),
+    )
 )
 _FAILED = (
     update(_R)
-    .where(_R.c.outbox_id == bindparam("failed_outbox"), _R.c.status == "queued")
+    .where(_R.c.outbox_id == bindparam("failed_outbox"), _R.c.status == RecipientStatus.QUEUED)
     .values(
-        status="failed",
+        status=RecipientStatus.FAILED,
         reason=bindparam("why"),
         retryable=bindparam("can_retry"),
         updated_at=bindparam("at"),
@@ -205,8 +220,8 @@ async def record_cancelled(session: Session, outbox_ids: Sequence[int], now: dat
     """Campaign messages stopped by a cancel before they went."""
     await session.execute(
         update(_R)
-        .where(_R.c.outbox_id.in_(list(outbox_ids)), _R.c.status == "queued")
-        .values(status="cancelled", updated_at=now)
+        .where(_R.c.outbox_id.in_(list(outbox_ids)), _R.c.status == RecipientStatus.QUEUED)
+        .values(status=RecipientStatus.CANCELLED, updated_at=now)
     )
 
 
@@ -214,7 +229,7 @@ async def is_cancelled(session: Session, campaign_id: int) -> bool:
     state = (
         await session.execute(select(Campaign.state).where(Campaign.id == campaign_id))
     ).scalar_one_or_none()
-    return state in (None, "cancelled")
+    return state in (None, CampaignState.CANCELLED)
 
 
 def _rank(column: Any) -> Any:
@@ -228,7 +243,7 @@ async def record_delivery(
     if status not in RANK:
         return
     values: dict[str, Any] = {"status": status, "updated_at": now}
-    if status == "failed":
+    if status == RecipientStatus.FAILED:
         values |= {"reason": (error or "the platform reported a failure")[:500], "retryable": False}
     await session.execute(
         update(_R)
@@ -242,26 +257,31 @@ async def record_delivery(
 
 
 async def cancel(
-    session: Session, campaign_id: int, now: datetime, status: str = "cancelled"
+    session: Session,
+    campaign_id: int,
+    now: datetime,
+    status: RecipientStatus = RecipientStatus.CANCELLED,
 ) -> int:
     """Stop every message of the campaign not yet sent (planned, or waiting in the outbox);
     returns how many were stopped. What is being sent at this instant still goes."""
     pending_outbox = select(_O.c.id).where(
         _O.c.id.in_(
-            select(_R.c.outbox_id).where(_R.c.campaign_id == campaign_id, _R.c.status == "queued")
+            select(_R.c.outbox_id).where(
+                _R.c.campaign_id == campaign_id, _R.c.status == RecipientStatus.QUEUED
+            )
         ),
-        _O.c.status == "pending",
+        _O.c.status == OutboxStatus.PENDING,
     )
     stopped_ids = list((await session.execute(pending_outbox)).scalars())
     if stopped_ids:
         await session.execute(
             update(_O)
-            .where(_O.c.id.in_(stopped_ids), _O.c.status == "pending")
-            .values(status="cancelled")
+            .where(_O.c.id.in_(stopped_ids), _O.c.status == OutboxStatus.PENDING)
+            .values(status=OutboxStatus.CANCELLED)
         )
     planned = await session.execute(
         update(_R)
-        .where(_R.c.campaign_id == campaign_id, _R.c.status == "planned")
+        .where(_R.c.campaign_id == campaign_id, _R.c.status == RecipientStatus.PLANNED)
         .values(status=status, updated_at=now)
     )
     queued = 0
@@ -270,7 +290,7 @@ async def cancel(
             update(_R)
             .where(
                 _R.c.campaign_id == campaign_id,
-                _R.c.status == "queued",
+                _R.c.status == RecipientStatus.QUEUED,
                 _R.c.outbox_id.in_(stopped_ids),
             )
             .values(status=status, updated_at=now)
@@ -282,14 +302,16 @@ async def cancel(
 async def expire(session: Session, campaign_id: int, send_at: datetime, now: datetime) -> int:
     """Drop the unsent messages of one send time (past the campaign's expiry)."""
     stale = select(_R.c.outbox_id).where(
-        _R.c.campaign_id == campaign_id, _R.c.send_at == send_at, _R.c.status == "queued"
+        _R.c.campaign_id == campaign_id,
+        _R.c.send_at == send_at,
+        _R.c.status == RecipientStatus.QUEUED,
     )
     cancelled = list(
         (
             await session.execute(
                 update(_O)
-                .where(_O.c.id.in_(stale), _O.c.status == "pending")
-                .values(status="cancelled")
+                .where(_O.c.id.in_(stale), _O.c.status == OutboxStatus.PENDING)
+                .values(status=OutboxStatus.CANCELLED)
                 .returning(_O.c.id)
             )
         ).scalars()
@@ -299,17 +321,23 @@ async def expire(session: Session, campaign_id: int, send_at: datetime, now: dat
         .where(
             _R.c.campaign_id == campaign_id,
             _R.c.send_at == send_at,
-            (_R.c.status == "planned")
-            | and_(_R.c.status == "queued", _R.c.outbox_id.in_(cancelled or [-1])),
+            (_R.c.status == RecipientStatus.PLANNED)
+            | and_(_R.c.status == RecipientStatus.QUEUED, _R.c.outbox_id.in_(cancelled or [-1])),
         )
-        .values(status="expired", reason="expired before it could be sent", updated_at=now)
+        .values(
+            status=RecipientStatus.EXPIRED, reason="expired before it could be sent", updated_at=now
+        )
     )
     return int(result.rowcount)
 
 
 def _curable(campaign_id: int) -> Any:
     """The failures another attempt may cure."""
-    return and_(_R.c.campaign_id == campaign_id, _R.c.status == "failed", _R.c.retryable.is_(True))
+    return and_(
+        _R.c.campaign_id == campaign_id,
+        _R.c.status == RecipientStatus.FAILED,
+        _R.c.retryable.is_(True),
+    )
 
 
 async def curable_count(session: Session, campaign_id: int) -> int:
@@ -323,7 +351,13 @@ async def requeue_failed(session: Session, campaign_id: int, send_at: datetime) 
     result = await session.execute(
         update(_R)
         .where(_curable(campaign_id))
-        .values(status="planned", send_at=send_at, reason=None, retryable=False, outbox_id=None)
+        .values(
+            status=RecipientStatus.PLANNED,
+            send_at=send_at,
+            reason=None,
+            retryable=False,
+            outbox_id=None,
+        )
     )
     return int(result.rowcount)
 
@@ -335,8 +369,10 @@ async def mark_failed_unsent(
     if recipient_ids:
         await session.execute(
             update(_R)
-            .where(_R.c.id.in_(list(recipient_ids)), _R.c.status == "planned")
-            .values(status="failed", reason=reason[:500], retryable=True, updated_at=now)
+            .where(_R.c.id.in_(list(recipient_ids)), _R.c.status == RecipientStatus.PLANNED)
+            .values(
+                status=RecipientStatus.FAILED, reason=reason[:500], retryable=True, updated_at=now
+            )
         )
 
 

@@ -11,6 +11,7 @@ from sqlmodel import col
 
 from storage.models import DueWork, utcnow
 from storage.session import Session, dialect_insert
+from storage.statuses import DueStatus
 
 
 async def schedule(
@@ -29,7 +30,7 @@ async def schedule(
         "due_at": due_at,
         "member_id": member_id,
         "payload": payload or {},
-        "status": "pending",
+        "status": DueStatus.PENDING,
         "attempts": 0,
         "lease_until": None,
         "last_error": None,
@@ -61,9 +62,10 @@ def _schedule(dialect: str) -> Any:
 _CANCEL = (
     update(DueWork.__table__)
     .where(
-        DueWork.__table__.c.key == bindparam("cancel_key"), DueWork.__table__.c.status == "pending"
+        DueWork.__table__.c.key == bindparam("cancel_key"),
+        DueWork.__table__.c.status == DueStatus.PENDING,
     )
-    .values(status="cancelled")
+    .values(status=DueStatus.CANCELLED)
 )
 
 
@@ -73,10 +75,12 @@ async def cancel(session: Session, key: str) -> None:
 
 
 async def cancel_for_member(session: Session, member_id: int, prefix: str = "") -> None:
-    statement = update(DueWork).where(DueWork.member_id == member_id, DueWork.status == "pending")
+    statement = update(DueWork).where(
+        DueWork.member_id == member_id, DueWork.status == DueStatus.PENDING
+    )
     if prefix:
         statement = statement.where(col(DueWork.key).startswith(prefix, autoescape=True))
-    await session.execute(statement.values(status="cancelled"))
+    await session.execute(statement.values(status=DueStatus.CANCELLED))
 
 
 async def cancel_prefix(session: Session, prefix: str) -> None:
@@ -84,15 +88,18 @@ async def cancel_prefix(session: Session, prefix: str) -> None:
     mentorship's check-ins, both people's)."""
     await session.execute(
         update(DueWork)
-        .where(col(DueWork.key).startswith(prefix, autoescape=True), DueWork.status == "pending")
-        .values(status="cancelled")
+        .where(
+            col(DueWork.key).startswith(prefix, autoescape=True),
+            DueWork.status == DueStatus.PENDING,
+        )
+        .values(status=DueStatus.CANCELLED)
     )
 
 
 async def claim(session: Session, now: datetime, lease: timedelta, limit: int) -> list[DueWork]:
     due = or_(
-        and_(DueWork.status == "pending", DueWork.due_at <= now),
-        and_(DueWork.status == "running", DueWork.lease_until < now),
+        and_(DueWork.status == DueStatus.PENDING, DueWork.due_at <= now),
+        and_(DueWork.status == DueStatus.RUNNING, DueWork.lease_until < now),
     )
     candidates = (
         select(DueWork.id)
@@ -104,7 +111,7 @@ async def claim(session: Session, now: datetime, lease: timedelta, limit: int) -
     result = await session.execute(
         update(DueWork)
         .where(DueWork.id.in_(candidates.scalar_subquery()))
-        .values(status="running", lease_until=now + lease, attempts=DueWork.attempts + 1)
+        .values(status=DueStatus.RUNNING, lease_until=now + lease, attempts=DueWork.attempts + 1)
         .returning(DueWork)
     )
     return list(result.scalars())
@@ -112,8 +119,11 @@ async def claim(session: Session, now: datetime, lease: timedelta, limit: int) -
 
 _FINISH = (
     update(DueWork.__table__)
-    .where(DueWork.__table__.c.id == bindparam("work_id"), DueWork.__table__.c.status == "running")
-    .values(status="done", done_at=bindparam("done_at"), lease_until=None)
+    .where(
+        DueWork.__table__.c.id == bindparam("work_id"),
+        DueWork.__table__.c.status == DueStatus.RUNNING,
+    )
+    .values(status=DueStatus.DONE, done_at=bindparam("done_at"), lease_until=None)
 )
 
 
@@ -127,15 +137,21 @@ async def skip(session: Session, work_id: int, now: datetime, why: str) -> bool:
     """Record that the work was not done (too late to be useful); False if the lease was lost."""
     result = await session.execute(
         update(DueWork)
-        .where(DueWork.id == work_id, DueWork.status == "running")
-        .values(status="skipped", done_at=now, lease_until=None, last_error=why[:1000])
+        .where(DueWork.id == work_id, DueWork.status == DueStatus.RUNNING)
+        .values(status=DueStatus.SKIPPED, done_at=now, lease_until=None, last_error=why[:1000])
     )
     return bool(result.rowcount)
 
 
 async def failed(session: Session, work: DueWork, error: str, retry_at: datetime | None) -> None:
     values: dict[str, Any] = {"last_error": error[:1000], "lease_until": None}
-    values.update({"status": "pending", "due_at": retry_at} if retry_at else {"status": "failed"})
+    values.update(
+        {"status": DueStatus.PENDING, "due_at": retry_at}
+        if retry_at
+        else {"status": DueStatus.FAILED}
+    )
     await session.execute(
-        update(DueWork).where(DueWork.id == work.id, DueWork.status == "running").values(**values)
+        update(DueWork)
+        .where(DueWork.id == work.id, DueWork.status == DueStatus.RUNNING)
+        .values(**values)
     )

@@ -16,9 +16,8 @@ from sqlmodel import col
 
 from storage.models import FailedEvent, Identity
 from storage.session import Session
+from storage.statuses import FailedEventStatus
 
-FAILED = "failed"
-RETRIED = "retried"
 _LISTED = (
     col(FailedEvent.id),
     col(FailedEvent.dedupe_key),
@@ -45,7 +44,7 @@ class Listed:
     error: str
     attempts: int
     failed_at: datetime
-    status: str
+    status: FailedEventStatus
     retried_at: datetime | None
 
 
@@ -84,7 +83,7 @@ async def listed(session: Session, *, everything: bool = False) -> list[Listed]:
     """Oldest first; only those still failed unless `everything` (replayed ones too)."""
     statement = select(*_LISTED).order_by(col(FailedEvent.failed_at), col(FailedEvent.id))
     if not everything:
-        statement = statement.where(col(FailedEvent.status) == FAILED)
+        statement = statement.where(col(FailedEvent.status) == FailedEventStatus.FAILED)
     return [Listed(*row) for row in (await session.execute(statement)).all()]
 
 
@@ -95,7 +94,7 @@ async def replayable(session: Session, dedupe_key: str) -> FailedEvent | None:
         select(FailedEvent)
         .where(
             col(FailedEvent.dedupe_key) == dedupe_key,
-            col(FailedEvent.status) == FAILED,
+            col(FailedEvent.status) == FailedEventStatus.FAILED,
             col(FailedEvent.event).is_not(None),
         )
         .with_for_update()
@@ -106,7 +105,7 @@ async def replayable(session: Session, dedupe_key: str) -> FailedEvent | None:
 
 async def retried(session: Session, failed: FailedEvent, at: datetime) -> None:
     """Replayed: the event is no longer kept; the row stays as a record until pruned."""
-    failed.status = RETRIED
+    failed.status = FailedEventStatus.RETRIED
     failed.retried_at = at
     failed.event = None
     failed.attempts += 1

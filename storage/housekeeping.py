@@ -9,6 +9,7 @@ from sqlalchemy import delete, func
 from storage import failed_events
 from storage.models import Outbox, ProcessedEvent
 from storage.session import Session
+from storage.statuses import OutboxStatus
 
 
 async def prune(
@@ -19,7 +20,7 @@ async def prune(
     )
     sent = await session.execute(
         delete(Outbox).where(
-            Outbox.status.in_(("sent", "cancelled")),
+            Outbox.status.in_((OutboxStatus.SENT, OutboxStatus.CANCELLED)),
             func.coalesce(Outbox.sent_at, Outbox.created_at) < sent_before,
         )
     )

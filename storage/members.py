@@ -9,6 +9,7 @@ from sqlalchemy import String, and_, bindparam, cast, func, select
 
 from storage.models import FlowRun, Identity, Member, utcnow
 from storage.session import Session
+from storage.statuses import RunStatus
 
 _FIND_IDENTITY = (
     select(Identity, Member)
@@ -36,7 +37,7 @@ async def find_identity(
 _FIND_WITH_RUN = (
     select(Identity, Member, FlowRun)
     .join(Member, Member.id == Identity.member_id)
-    .outerjoin(FlowRun, and_(FlowRun.member_id == Member.id, FlowRun.status == "active"))
+    .outerjoin(FlowRun, and_(FlowRun.member_id == Member.id, FlowRun.status == RunStatus.ACTIVE))
     .where(
         Identity.platform == bindparam("platform"),
         Identity.workspace == bindparam("workspace"),

@@ -12,16 +12,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cache
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import func, or_, select, update
 
-from storage.models import CheckIn, Member, MentorOffer, MentorProfile, MentorRequest, Mentorship
+from storage.models import Member, MentorOffer, MentorProfile, MentorRequest, Mentorship
 from storage.session import Session, dialect_insert
-
-OFFER_STATES = ("offered", "accepted", "declined", "expired", "withdrawn")
-REQUEST_STATES = ("waiting", "offered", "matched", "cancelled")
+from storage.statuses import MentorshipStatus, OfferStatus, RequestStatus
 
 
 @dataclass(frozen=True)
@@ -91,7 +88,7 @@ async def propose(
         .values(
             newcomer_id=newcomer_id,
             mentor_id=mentor_id,
-            status="offered",
+            status=OfferStatus.OFFERED,
             score=score,
             reasons=reasons,
             offered_at=now,
@@ -106,7 +103,7 @@ async def propose(
 async def accept(session: Session, offer_id: int, now: datetime) -> int | None:
     """The mentor accepts: the offer is accepted and a mentorship starts; returns its id, or
     None if the offer was not open (answered, expired or withdrawn meanwhile)."""
-    offer = await _answer(session, offer_id, "accepted", now)
+    offer = await _answer(session, offer_id, OfferStatus.ACCEPTED, now)
     if offer is None:
         return None
     await _answered_by(session, offer.mentor_id)
@@ -120,7 +117,7 @@ async def accept(session: Session, offer_id: int, now: datetime) -> int | None:
 
 async def decline(session: Session, offer_id: int, now: datetime) -> MentorOffer | None:
     """The mentor declines; the offer, or None if it was not open."""
-    offer = await _answer(session, offer_id, "declined", now)
+    offer = await _answer(session, offer_id, OfferStatus.DECLINED, now)
     if offer is not None:
         await _answered_by(session, offer.mentor_id)
     return offer
@@ -138,7 +135,7 @@ async def expire(
 ) -> tuple[MentorOffer, bool] | None:
     """No answer in time: the offer expires. Returns it, and whether this paused the mentor
     (`pause_after` offers in a row left to expire); None if the offer was not open."""
-    offer = await _answer(session, offer_id, "expired", now)
+    offer = await _answer(session, offer_id, OfferStatus.EXPIRED, now)
     if offer is None:
         return None
     profile = (
@@ -159,15 +156,15 @@ async def expire(
 
 async def withdraw(session: Session, offer_id: int, now: datetime) -> MentorOffer | None:
     """The newcomer no longer needs it (matched elsewhere, left): the offer is withdrawn."""
-    return await _answer(session, offer_id, "withdrawn", now)
+    return await _answer(session, offer_id, OfferStatus.WITHDRAWN, now)
 
 
 async def _answer(
-    session: Session, offer_id: int, status: str, now: datetime
+    session: Session, offer_id: int, status: OfferStatus, now: datetime
 ) -> MentorOffer | None:
     result = await session.execute(
         update(MentorOffer)
-        .where(MentorOffer.id == offer_id, MentorOffer.status == "offered")
+        .where(MentorOffer.id == offer_id, MentorOffer.status == OfferStatus.OFFERED)
         .values(status=status, answered_at=now)
         .returning(MentorOffer)
     )
@@ -178,8 +175,8 @@ async def end(session: Session, mentorship_id: int, reason: str, now: datetime) 
     """End an active mentorship (its schedule ran out, or either person ended it)."""
     result = await session.execute(
         update(Mentorship)
-        .where(Mentorship.id == mentorship_id, Mentorship.status == "active")
-        .values(status="ended", ended_at=now, end_reason=reason)
+        .where(Mentorship.id == mentorship_id, Mentorship.status == MentorshipStatus.ACTIVE)
+        .values(status=MentorshipStatus.ENDED, ended_at=now, end_reason=reason)
     )
     return bool(result.rowcount)
 
@@ -195,7 +192,7 @@ async def open_offer(session: Session, newcomer_id: int) -> MentorOffer | None:
     return (
         await session.execute(
             select(MentorOffer).where(
-                MentorOffer.newcomer_id == newcomer_id, MentorOffer.status == "offered"
+                MentorOffer.newcomer_id == newcomer_id, MentorOffer.status == OfferStatus.OFFERED
             )
         )
     ).scalar_one_or_none()
@@ -207,7 +204,7 @@ async def active_mentorship(session: Session, member_id: int) -> Mentorship | No
         await session.execute(
             select(Mentorship)
             .where(
-                Mentorship.status == "active",
+                Mentorship.status == MentorshipStatus.ACTIVE,
                 (Mentorship.newcomer_id == member_id) | (Mentorship.mentor_id == member_id),
             )
             .order_by(Mentorship.id.desc())
@@ -221,13 +218,13 @@ async def mentors(session: Session) -> list[MentorLoad]:
     until answered. One query."""
     active = (
         select(Mentorship.mentor_id, func.count().label("n"))
-        .where(Mentorship.status == "active")
+        .where(Mentorship.status == MentorshipStatus.ACTIVE)
         .group_by(Mentorship.mentor_id)
         .subquery()
     )
     offered = (
         select(MentorOffer.mentor_id, func.count().label("n"))
-        .where(MentorOffer.status == "offered")
+        .where(MentorOffer.status == OfferStatus.OFFERED)
         .group_by(MentorOffer.mentor_id)
         .subquery()
     )
@@ -245,13 +242,13 @@ async def mentors(session: Session) -> list[MentorLoad]:
     return [MentorLoad(profile, member, int(load)) for profile, member, load in rows.all()]
 
 
-async def request(session: Session, member_id: int, now: datetime) -> str | None:
+async def request(session: Session, member_id: int, now: datetime) -> RequestStatus | None:
     """The newcomer asks for a mentor. Returns None if the request is new (or was cancelled
     and is open again), or the state of the request they already have."""
     insert = dialect_insert(session.get_bind().dialect.name)
     created = await session.execute(
         insert(MentorRequest)
-        .values(member_id=member_id, status="waiting", requested_at=now, updated_at=now)
+        .values(member_id=member_id, status=RequestStatus.WAITING, requested_at=now, updated_at=now)
         .on_conflict_do_nothing(index_elements=["member_id"])
         .returning(MentorRequest.id)
     )
@@ -259,8 +256,10 @@ async def request(session: Session, member_id: int, now: datetime) -> str | None
         return None
     reopened = await session.execute(
         update(MentorRequest)
-        .where(MentorRequest.member_id == member_id, MentorRequest.status == "cancelled")
-        .values(status="waiting", requested_at=now, updated_at=now)
+        .where(
+            MentorRequest.member_id == member_id, MentorRequest.status == RequestStatus.CANCELLED
+        )
+        .values(status=RequestStatus.WAITING, requested_at=now, updated_at=now)
     )
     if reopened.rowcount:
         return None
@@ -272,7 +271,12 @@ async def request(session: Session, member_id: int, now: datetime) -> str | None
 
 
 async def request_moved(
-    session: Session, member_id: int, to: str, now: datetime, *, was: Sequence[str] = ()
+    session: Session,
+    member_id: int,
+    to: RequestStatus,
+    now: datetime,
+    *,
+    was: Sequence[RequestStatus] = (),
 ) -> bool:
     """Move a newcomer's request to state `to` (only from one of `was`, if given)."""
     statement = update(MentorRequest).where(MentorRequest.member_id == member_id)
@@ -282,7 +286,7 @@ async def request_moved(
     return bool(result.rowcount)
 
 
-async def request_status(session: Session, member_id: int) -> str | None:
+async def request_status(session: Session, member_id: int) -> RequestStatus | None:
     return (
         await session.execute(
             select(MentorRequest.status).where(MentorRequest.member_id == member_id)
@@ -295,7 +299,7 @@ async def waiting(session: Session) -> list[Member]:
     rows = await session.execute(
         select(Member)
         .join(MentorRequest, MentorRequest.member_id == Member.id)
-        .where(MentorRequest.status == "waiting", Member.opted_out.is_(False))
+        .where(MentorRequest.status == RequestStatus.WAITING, Member.opted_out.is_(False))
         .order_by(MentorRequest.requested_at, MentorRequest.id)
     )
     return list(rows.scalars())
@@ -308,7 +312,9 @@ async def offer(session: Session, offer_id: int) -> MentorOffer | None:
 async def open_offers(session: Session) -> list[MentorOffer]:
     """Every offer still waiting for its mentor's answer."""
     rows = await session.execute(
-        select(MentorOffer).where(MentorOffer.status == "offered").order_by(MentorOffer.id)
+        select(MentorOffer)
+        .where(MentorOffer.status == OfferStatus.OFFERED)
+        .order_by(MentorOffer.id)
     )
     return list(rows.scalars())
 
@@ -316,7 +322,7 @@ async def open_offers(session: Session) -> list[MentorOffer]:
 async def open_offers_to(session: Session, mentor_id: int) -> list[MentorOffer]:
     rows = await session.execute(
         select(MentorOffer)
-        .where(MentorOffer.mentor_id == mentor_id, MentorOffer.status == "offered")
+        .where(MentorOffer.mentor_id == mentor_id, MentorOffer.status == OfferStatus.OFFERED)
         .order_by(MentorOffer.id)
     )
     return list(rows.scalars())
@@ -327,7 +333,7 @@ async def active_mentorships(session: Session, member_id: int) -> list[Mentorshi
     rows = await session.execute(
         select(Mentorship)
         .where(
-            Mentorship.status == "active",
+            Mentorship.status == MentorshipStatus.ACTIVE,
             (Mentorship.newcomer_id == member_id) | (Mentorship.mentor_id == member_id),
         )
         .order_by(Mentorship.id)
@@ -339,61 +345,6 @@ async def profile_of(session: Session, member_id: int) -> MentorProfile | None:
     return (
         await session.execute(select(MentorProfile).where(MentorProfile.member_id == member_id))
     ).scalar_one_or_none()
-
-
-async def checkin_asked(
-    session: Session, mentorship_id: int, member_id: int, number: int, now: datetime
-) -> int | None:
-    """Record that check-in `number` was put to the member; None if it already was (the
-    same check-in is never asked twice)."""
-    result = await session.core(
-        _checkin_asked(session.get_bind().dialect.name),
-        {"mentorship_id": mentorship_id, "member_id": member_id, "number": number, "at": now},
-    )
-    return result.scalars().first()
-
-
-@cache
-def _checkin_asked(dialect: str) -> Any:
-    table = CheckIn.__table__  # type: ignore[attr-defined]
-    return (
-        dialect_insert(dialect)(table)
-        .values(
-            mentorship_id=bindparam("mentorship_id"),
-            member_id=bindparam("member_id"),
-            number=bindparam("number"),
-            asked_at=bindparam("at"),
-        )
-        .on_conflict_do_nothing(index_elements=["mentorship_id", "member_id", "number"])
-        .returning(table.c.id)
-    )
-
-
-async def checkin_answered(
-    session: Session, checkin_id: int, score: int | None, comment: str | None, now: datetime
-) -> bool:
-    """Record the answer, once."""
-    result = await session.execute(
-        update(CheckIn)
-        .where(CheckIn.id == checkin_id, CheckIn.answered_at.is_(None))
-        .values(score=score, comment=comment, answered_at=now)
-    )
-    return bool(result.rowcount)
-
-
-async def unanswered_in_a_row(session: Session, mentorship_id: int, member_id: int) -> int:
-    """How many of the member's latest check-ins in this mentorship went unanswered."""
-    rows = await session.execute(
-        select(CheckIn.answered_at)
-        .where(CheckIn.mentorship_id == mentorship_id, CheckIn.member_id == member_id)
-        .order_by(CheckIn.number.desc())
-    )
-    count = 0
-    for (answered_at,) in rows.all():
-        if answered_at is not None:
-            break
-        count += 1
-    return count
 
 
 async def mentors_offered(session: Session, newcomer_id: int) -> set[int]:
@@ -410,7 +361,8 @@ async def mentee_of(session: Session, newcomer_id: int) -> Mentorship | None:
         (
             await session.execute(
                 select(Mentorship).where(
-                    Mentorship.newcomer_id == newcomer_id, Mentorship.status == "active"
+                    Mentorship.newcomer_id == newcomer_id,
+                    Mentorship.status == MentorshipStatus.ACTIVE,
                 )
             )
         )
@@ -435,14 +387,6 @@ async def with_partner(
     return (found[0], found[1]) if found else None
 
 
-async def checkin_noted(session: Session, checkin_id: int, comment: str | None) -> None:
-    """A note added after the score (the check-in was answered already)."""
-    if comment:
-        await session.execute(
-            update(CheckIn).where(CheckIn.id == checkin_id).values(comment=comment)
-        )
-
-
 async def mentor_busy(session: Session, mentor_id: int) -> bool:
     """Whether an offer to this mentor waits for their answer. On PostgreSQL the mentor's
     profile row is locked first, so two processes never both find them free."""
@@ -452,7 +396,7 @@ async def mentor_busy(session: Session, mentor_id: int) -> bool:
         )
     found = await session.execute(
         select(MentorOffer.id)
-        .where(MentorOffer.mentor_id == mentor_id, MentorOffer.status == "offered")
+        .where(MentorOffer.mentor_id == mentor_id, MentorOffer.status == OfferStatus.OFFERED)
         .limit(1)
     )
     return found.scalar_one_or_none() is not None

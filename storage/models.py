@@ -3,12 +3,25 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from enum import StrEnum
 from typing import Any
 
 from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
-from storage.types import JSONDocument, UTCDateTime
+from storage.statuses import (
+    CampaignState,
+    DeliveryStatus,
+    DueStatus,
+    FailedEventStatus,
+    MentorshipStatus,
+    OfferStatus,
+    OutboxStatus,
+    RecipientStatus,
+    RequestStatus,
+    RunStatus,
+)
+from storage.types import JSONDocument, StatusColumn, UTCDateTime
 
 
 def utcnow() -> datetime:
@@ -21,6 +34,12 @@ def _when(nullable: bool = False, index: bool = False) -> Any:
 
 def _json(default: Any) -> Any:
     return Field(default_factory=default, sa_type=JSONDocument, nullable=False)
+
+
+def _status(default: StrEnum, length: int = 16) -> Any:
+    """A status column (`storage/statuses.py`): a VARCHAR holding the status's string, read
+    back as its name."""
+    return Field(default=default, sa_type=StatusColumn(type(default), length), nullable=False)
 
 
 def _member_fk(nullable: bool = False, index: bool = True) -> Any:
@@ -79,7 +98,7 @@ class FlowRun(SQLModel, table=True):
     flow_id: str = Field(max_length=64)
     step_id: str | None = Field(default=None, max_length=64)
     state: dict[str, Any] = _json(dict)
-    status: str = Field(default="active", max_length=16)
+    status: RunStatus = _status(RunStatus.ACTIVE)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     finished_at: datetime | None = _when(nullable=True)
@@ -122,7 +141,7 @@ class Outbox(SQLModel, table=True):
     platform: str = Field(max_length=32)
     recipient: str = Field(max_length=255)
     payload: dict[str, Any] = _json(dict)
-    status: str = Field(default="pending", max_length=16)
+    status: OutboxStatus = _status(OutboxStatus.PENDING)
     attempts: int = Field(default=0)
     not_before: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     lease_until: datetime | None = _when(nullable=True)
@@ -131,7 +150,9 @@ class Outbox(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     sent_at: datetime | None = _when(nullable=True)
     # What the platform said of it later (WhatsApp): delivered, read, failed.
-    delivery_status: str | None = Field(default=None, max_length=16)
+    delivery_status: DeliveryStatus | None = Field(
+        default=None, sa_type=StatusColumn(DeliveryStatus, 16), nullable=True
+    )
     delivery_status_at: datetime | None = _when(nullable=True)
 
 
@@ -145,7 +166,7 @@ class DueWork(SQLModel, table=True):
     member_id: int | None = _member_fk(nullable=True)
     payload: dict[str, Any] = _json(dict)
     due_at: datetime = Field(sa_type=UTCDateTime)
-    status: str = Field(default="pending", max_length=16)
+    status: DueStatus = _status(DueStatus.PENDING)
     lease_until: datetime | None = _when(nullable=True)
     attempts: int = Field(default=0)
     last_error: str | None = Field(default=None, max_length=1000)
@@ -201,7 +222,7 @@ class MentorOffer(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     newcomer_id: int = _member_fk()
     mentor_id: int = _member_fk()
-    status: str = Field(default="offered", max_length=16)
+    status: OfferStatus = _status(OfferStatus.OFFERED)
     score: float = Field(default=0.0)
     reasons: list[dict[str, Any]] = _json(list)
     offered_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -221,7 +242,7 @@ class Mentorship(SQLModel, table=True):
         default=None,
         sa_column=Column(Integer, ForeignKey("mentor_offer.id", ondelete="SET NULL")),
     )
-    status: str = Field(default="active", max_length=16)
+    status: MentorshipStatus = _status(MentorshipStatus.ACTIVE)
     started_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     ended_at: datetime | None = _when(nullable=True)
     end_reason: str | None = Field(default=None, max_length=64)
@@ -241,7 +262,7 @@ class MentorRequest(SQLModel, table=True):
             Integer, ForeignKey("member.id", ondelete="CASCADE"), nullable=False, unique=True
         ),
     )
-    status: str = Field(default="waiting", max_length=16)
+    status: RequestStatus = _status(RequestStatus.WAITING)
     requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
 
@@ -358,7 +379,7 @@ class Campaign(SQLModel, table=True):
     title: str = Field(default="", max_length=200)
     definition: dict[str, Any] = _json(dict)  # frozen at plan time
     definition_hash: str = Field(max_length=64)
-    state: str = Field(default="draft", max_length=24)
+    state: CampaignState = _status(CampaignState.DRAFT, length=24)
     send_at: datetime | None = _when(nullable=True)  # an absolute time; None: per recipient
     expires_at: datetime | None = _when(nullable=True)
     seed: int = Field(default=0)  # orders each platform's recipients (a shuffle)
@@ -399,7 +420,7 @@ class CampaignRecipient(SQLModel, table=True):
     position: int = Field(default=0)  # the shuffled order within a send time
     send_at: datetime | None = _when(nullable=True)
     # planned → queued → sent → delivered → read; or failed, cancelled, expired, excluded.
-    status: str = Field(default="planned", max_length=16)
+    status: RecipientStatus = _status(RecipientStatus.PLANNED)
     reason: str | None = Field(default=None, max_length=500)  # why excluded, or failed
     retryable: bool = Field(default=False)  # a failure another attempt may cure
     outbox_id: int | None = Field(default=None)
@@ -429,6 +450,6 @@ class FailedEvent(SQLModel, table=True):
     error: str = Field(max_length=200)  # the exception's class, never its message
     attempts: int = Field(default=0)
     failed_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
-    status: str = Field(default="failed", max_length=16)  # failed | retried
+    status: FailedEventStatus = _status(FailedEventStatus.FAILED)
     retried_at: datetime | None = _when(nullable=True)
     event: dict[str, Any] | None = Field(default=None, sa_type=JSONDocument, nullable=True)

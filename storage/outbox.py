@@ -12,8 +12,9 @@ from sqlalchemy import and_, bindparam, case, column, exists, func, or_, select,
 
 from storage.models import Outbox
 from storage.session import Session
+from storage.statuses import DeliveryStatus, OutboxStatus
 
-OPEN = ("pending", "sending")
+OPEN = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 
 
 async def claim(
@@ -53,8 +54,8 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
     def claimable(row: Any) -> Any:
         conditions = [
             or_(
-                and_(row.c.status == "pending", row.c.not_before <= now),
-                and_(row.c.status == "sending", row.c.lease_until < now),
+                and_(row.c.status == OutboxStatus.PENDING, row.c.not_before <= now),
+                and_(row.c.status == OutboxStatus.SENDING, row.c.lease_until < now),
             )
         ]
         if by_ids:
@@ -87,7 +88,9 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
         update(table)
         .where(table.c.id.in_(chosen))
         .values(
-            status="sending", lease_until=bindparam("lease_until"), attempts=table.c.attempts + 1
+            status=OutboxStatus.SENDING,
+            lease_until=bindparam("lease_until"),
+            attempts=table.c.attempts + 1,
         )
         .returning(*table.c)
     )
@@ -113,7 +116,7 @@ def _renew(dialect: str) -> Any:
         update(table)
         .where(
             table.c.id.in_(_one_of(dialect, "ids")),
-            table.c.status == "sending",
+            table.c.status == OutboxStatus.SENDING,
             table.c.lease_until > bindparam("now"),
         )
         .values(lease_until=bindparam("lease_until"))
@@ -153,9 +156,12 @@ def _recipients(dialect: str) -> Any:
 
 _MARK_SENT = (
     update(Outbox.__table__)
-    .where(Outbox.__table__.c.id == bindparam("sent_id"), Outbox.__table__.c.status == "sending")
+    .where(
+        Outbox.__table__.c.id == bindparam("sent_id"),
+        Outbox.__table__.c.status == OutboxStatus.SENDING,
+    )
     .values(
-        status="sent",
+        status=OutboxStatus.SENT,
         delivery_id=bindparam("sent_delivery"),
         sent_at=bindparam("sent_at"),
         lease_until=None,
@@ -181,7 +187,7 @@ async def retry_later(
     count_attempt: bool = True,
 ) -> None:
     values: dict[str, Any] = {
-        "status": "pending",
+        "status": OutboxStatus.PENDING,
         "not_before": not_before,
         "lease_until": None,
         "last_error": error[:1000],
@@ -189,7 +195,9 @@ async def retry_later(
     if not count_attempt:
         values["attempts"] = Outbox.attempts - 1
     await session.execute(
-        update(Outbox).where(Outbox.id == outbox_id, Outbox.status == "sending").values(**values)
+        update(Outbox)
+        .where(Outbox.id == outbox_id, Outbox.status == OutboxStatus.SENDING)
+        .values(**values)
     )
 
 
@@ -198,8 +206,8 @@ async def release(session: Session, outbox_ids: Sequence[int]) -> None:
     if outbox_ids:
         await session.execute(
             update(Outbox)
-            .where(Outbox.id.in_(outbox_ids), Outbox.status == "sending")
-            .values(status="pending", lease_until=None, attempts=Outbox.attempts - 1)
+            .where(Outbox.id.in_(outbox_ids), Outbox.status == OutboxStatus.SENDING)
+            .values(status=OutboxStatus.PENDING, lease_until=None, attempts=Outbox.attempts - 1)
         )
 
 
@@ -207,31 +215,33 @@ async def cancel_leased(session: Session, outbox_ids: Sequence[int]) -> None:
     """Leased rows that will not go after all (their campaign was cancelled)."""
     await session.execute(
         update(Outbox)
-        .where(Outbox.id.in_(outbox_ids), Outbox.status == "sending")
-        .values(status="cancelled", lease_until=None)
+        .where(Outbox.id.in_(outbox_ids), Outbox.status == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.CANCELLED, lease_until=None)
     )
 
 
 async def mark_failed(session: Session, outbox_id: int, error: str) -> None:
     await session.execute(
         update(Outbox)
-        .where(Outbox.id == outbox_id, Outbox.status == "sending")
-        .values(status="failed", lease_until=None, last_error=error[:1000])
+        .where(Outbox.id == outbox_id, Outbox.status == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.FAILED, lease_until=None, last_error=error[:1000])
     )
 
 
 async def cancel_for_member(session: Session, member_id: int) -> None:
     await session.execute(
         update(Outbox)
-        .where(Outbox.member_id == member_id, Outbox.status == "pending")
-        .values(status="cancelled")
+        .where(Outbox.member_id == member_id, Outbox.status == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.CANCELLED)
     )
 
 
 async def reclaim_all_sending(session: Session) -> int:
     """At start-up of the only process (SQLite): nothing can still be in flight."""
     result = await session.execute(
-        update(Outbox).where(Outbox.status == "sending").values(status="pending", lease_until=None)
+        update(Outbox)
+        .where(Outbox.status == OutboxStatus.SENDING)
+        .values(status=OutboxStatus.PENDING, lease_until=None)
     )
     return int(result.rowcount)
 
@@ -244,14 +254,19 @@ async def counts(session: Session) -> dict[str, int]:
 # A later status never goes back: read beats delivered, delivered beats failed (Meta may
 # report a failure, then deliver on its own retry), anything beats sent. Statuses arrive in
 # any order.
-STATUS_RANK = {"sent": 1, "failed": 2, "delivered": 3, "read": 4}
+STATUS_RANK = {
+    DeliveryStatus.SENT: 1,
+    DeliveryStatus.FAILED: 2,
+    DeliveryStatus.DELIVERED: 3,
+    DeliveryStatus.READ: 4,
+}
 
 
 def _rank(column: Any) -> Any:
     return case(*((column == status, rank) for status, rank in STATUS_RANK.items()), else_=0)
 
 
-_TABLE = Outbox.__table__  # type: ignore[attr-defined]
+_TABLE = Outbox.__table__
 _RECORD_DELIVERY = (
     update(_TABLE)
     .where(

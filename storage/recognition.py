@@ -9,6 +9,7 @@ from sqlalchemy import func, or_, select, update
 
 from storage.models import BadgeAward, FlowRun, Kudos, Member, Mentorship
 from storage.session import Session, dialect_insert
+from storage.statuses import RunStatus
 
 _LIVE = Kudos.revoked_at.is_(None)
 
@@ -154,7 +155,7 @@ async def kudos_count(
 
 
 async def flows_completed(session: Session, member_id: int, flow: str | None = None) -> int:
-    where = [FlowRun.member_id == member_id, FlowRun.status == "completed"]
+    where = [FlowRun.member_id == member_id, FlowRun.status == RunStatus.COMPLETED]
     if flow is not None:
         where.append(FlowRun.flow_id == flow)
     result = await session.execute(select(func.count()).select_from(FlowRun).where(*where))

@@ -10,11 +10,15 @@ from sqlalchemy import bindparam, delete, select, update
 
 from storage.models import Answer, FlowRun
 from storage.session import Session, dialect_insert
+from storage.statuses import RunStatus
+
+# A run not finished yet: the one being answered, or one waiting for it to end.
+OPEN = (RunStatus.ACTIVE, RunStatus.PAUSED)
 
 # Statements of the hot path are built once; only their parameters change per event.
 _CURRENT_RUN = (
     select(FlowRun)
-    .where(FlowRun.member_id == bindparam("member_id"), FlowRun.status == "active")
+    .where(FlowRun.member_id == bindparam("member_id"), FlowRun.status == RunStatus.ACTIVE)
     .order_by(FlowRun.id.desc())
     .limit(1)
 )
@@ -36,7 +40,9 @@ async def current_run(session: Session, member_id: int) -> FlowRun | None:
 
 
 async def last_paused_run(session: Session, member_id: int) -> FlowRun | None:
-    statement = select(FlowRun).where(FlowRun.member_id == member_id, FlowRun.status == "paused")
+    statement = select(FlowRun).where(
+        FlowRun.member_id == member_id, FlowRun.status == RunStatus.PAUSED
+    )
     return (await session.execute(statement.order_by(FlowRun.id.desc()))).scalars().first()
 
 
@@ -66,20 +72,18 @@ async def erase_answers(session: Session, run_id: int) -> None:
     await session.execute(delete(Answer).where(Answer.run_id == run_id))
 
 
-async def end_runs(session: Session, member_id: int, status: str, at: datetime) -> None:
+async def end_runs(session: Session, member_id: int, status: RunStatus, at: datetime) -> None:
     """Close every open run of a member (active or paused)."""
     await session.execute(
         update(FlowRun)
-        .where(FlowRun.member_id == member_id, FlowRun.status.in_(("active", "paused")))
+        .where(FlowRun.member_id == member_id, FlowRun.status.in_(OPEN))
         .values(status=status, finished_at=at, updated_at=at)
     )
 
 
 async def open_runs(session: Session, member_id: int) -> list[FlowRun]:
     """The member's unfinished runs (active or paused), of every flow."""
-    statement = select(FlowRun).where(
-        FlowRun.member_id == member_id, FlowRun.status.in_(("active", "paused"))
-    )
+    statement = select(FlowRun).where(FlowRun.member_id == member_id, FlowRun.status.in_(OPEN))
     return list((await session.execute(statement.order_by(FlowRun.id))).scalars())
 
 
@@ -88,6 +92,6 @@ async def open_runs_of(session: Session, member_id: int, flow_id: str) -> list[F
     statement = select(FlowRun).where(
         FlowRun.member_id == member_id,
         FlowRun.flow_id == flow_id,
-        FlowRun.status.in_(("active", "paused")),
+        FlowRun.status.in_(OPEN),
     )
     return list((await session.execute(statement.order_by(FlowRun.id))).scalars())

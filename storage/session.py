@@ -142,7 +142,8 @@ class AsyncSessionAdapter(_Additions):
         self._session: AsyncSession = session
 
     async def execute(self, statement: Any, params: Any = None) -> Result[Any]:
-        return await self._session.execute(statement, params)
+        result: Result[Any] = await self._session.execute(statement, params)
+        return result
 
     async def core(self, statement: Any, params: Any = None) -> Any:
         connection = await self._session.connection()

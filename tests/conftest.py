@@ -17,11 +17,35 @@ from storage.migrate import upgrade
 from storage.session import Database
 from tests.clock import FakeClock, RunningClock
 from tests.postgres import create_postgres_database, drop_postgres_database
+from tests.support.content import content_loaded_once
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
 POSTGRES_URL = os.environ.get("ONRAMP_TEST_POSTGRES_URL")
 SKIP_POSTGRES = "PostgreSQL tests need ONRAMP_TEST_POSTGRES_URL (CI sets it; see README)"
+# Tests that time real processes (kill -9 at random moments, SIGTERM mid-burst, replicas killed
+# mid-way): under `-n auto --dist loadgroup` they share one worker, so they never run beside
+# each other, where on two cores they would miss their deadlines.
+ONE_AT_A_TIME = {
+    "test_kill.py",
+    "test_graceful_stop.py",
+    "test_checkin_burst.py",
+    "test_campaign_crashes.py",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        if item.path.name in ONE_AT_A_TIME:
+            item.add_marker(pytest.mark.xdist_group("processes"))
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _content_loaded_once() -> Iterator[None]:
+    """Each content tree is read and validated once per test process, and each test gets
+    its own copy (tests/support/content.py): most of a second saved in every runtime built."""
+    with content_loaded_once():
+        yield
 
 
 @pytest.fixture(autouse=True)

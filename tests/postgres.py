@@ -1,7 +1,13 @@
-"""Throw-away PostgreSQL databases for tests and benchmarks, on the server the URL names."""
+"""Throw-away PostgreSQL databases for tests and benchmarks, on the server the URL names.
+
+Each is named after the pytest-xdist worker that made it and a random part
+(`onramp_test_gw1_3f9c2a61b0`): workers, and several people's runs on one server, never
+share a database, and one left behind by a killed run says whose it was.
+"""
 
 from __future__ import annotations
 
+import os
 import uuid
 
 from sqlalchemy import text
@@ -12,7 +18,8 @@ from storage.database import create_engine
 
 async def create_postgres_database(server_url: str) -> str:
     """A new, empty database on the server of `server_url`; returns its URL."""
-    name = f"onramp_test_{uuid.uuid4().hex[:10]}"
+    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    name = f"onramp_test_{worker}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server_url)
     try:
         async with admin.connect() as connection:

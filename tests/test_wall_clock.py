@@ -17,6 +17,7 @@ from flows.content import load_tree_or_raise
 from storage.session import Database
 from tests.clock import START, FakeClock, RunningClock, from_argv
 from tests.conftest import CONTENT, ROOT
+from tests.features import ACTIONS
 
 TESTS = ROOT / "tests"
 READS = re.compile(
@@ -70,7 +71,7 @@ def _wall_clock() -> datetime:
 async def test_the_runtime_on_the_wall_clock_is_refused_in_tests(settings: Settings) -> None:
     """tests/conftest.py refuses it, so no test starts the bot on the real time by default."""
     db = Database.from_url(settings.database.url)
-    content = load_tree_or_raise(CONTENT)
+    content = load_tree_or_raise(CONTENT, actions=ACTIONS)
     try:
         for clock in ({}, {"clock": _wall_clock}):
             with pytest.raises(AssertionError, match="the runtime on the wall clock"):

@@ -31,10 +31,11 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
 
-from adapters.http import json_body, reject, require_json
+from adapters.background import retry_until_done
+from adapters.http import Malformed, json_body, reject, require_json
 from adapters.whatsapp import graph, notifications
 from adapters.whatsapp import messages as bodies
-from bot.adapter import AdapterConfigError, Capabilities, DeliveryError, Inbox, RateLimit
+from bot.adapter import Adapter, AdapterConfigError, Capabilities, DeliveryError, Inbox, RateLimit
 from bot.messages import OutgoingMessage
 from bot.settings import Secrets, Settings, WhatsAppSettings
 
@@ -54,7 +55,7 @@ class WhatsAppConfigError(AdapterConfigError):
     pass
 
 
-class WhatsAppAdapter:
+class WhatsAppAdapter(Adapter):
     name = "whatsapp"
     capabilities = Capabilities(
         max_buttons=bodies.MAX_BUTTONS,  # reply buttons; a list message holds up to 10 rows
@@ -165,7 +166,7 @@ class WhatsAppAdapter:
         payload = json_body(self.name, body)
         try:
             reading = notifications.read(payload, self.settings.phone_number_id or "")
-        except notifications.Malformed as exc:
+        except Malformed as exc:
             reject(self.name, 400, "malformed", f"not a notification: {exc}")
         if reading.ignored:
             log.info(
@@ -225,20 +226,15 @@ class WhatsAppAdapter:
             extra={"verified_name": str(number.get("verified_name", ""))[:100]},
         )
 
-    def _check_later(self, exc: Exception) -> None:
-        log.warning("whatsapp set-up failed; retrying", extra={"reason": str(exc)[:200]})
-        self._checking = asyncio.create_task(self._check_eventually())
-
-    async def _check_eventually(self) -> None:
-        delay = 1.0
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                await self._check_number()
-                return
-            except (graph.GraphError, httpx.HTTPError) as exc:
-                log.warning("whatsapp set-up failed; retrying", extra={"reason": str(exc)[:200]})
-                delay = min(delay * 2, 60.0)
+    def _check_later(self, exc: BaseException) -> None:
+        _retrying(exc)
+        self._checking = asyncio.create_task(
+            retry_until_done(
+                self._check_number,
+                retrying_on=(graph.GraphError, httpx.HTTPError),
+                failed=_retrying,
+            )
+        )
 
     @classmethod
     def render_preview(cls, message: OutgoingMessage) -> str:
@@ -248,6 +244,10 @@ class WhatsAppAdapter:
         if body["type"] == "text":
             return str(body["text"]["body"])
         return str(body["interactive"]["body"]["text"])
+
+
+def _retrying(exc: BaseException) -> None:
+    log.warning("whatsapp set-up failed; retrying", extra={"reason": str(exc)[:200]})
 
 
 def _missing(settings: WhatsAppSettings, secrets: Secrets) -> list[str]:

@@ -30,13 +30,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
+from adapters.background import retry_until_done
+from adapters.http import Malformed
 from adapters.markdown import Dialect, render
 from adapters.zulip import api as zulip_api
 from adapters.zulip import webhook as zulip_webhook
 from adapters.zulip.api import Api, Credentials, Unreachable, ZulipConfigError
-from adapters.zulip.events import BotUser, Malformed, read_event, read_message
+from adapters.zulip.events import BotUser, read_event, read_message
 from adapters.zulip.queue import EventQueue, Stopped
-from bot.adapter import Capabilities, DeliveryError, Inbox, RateLimit
+from bot.adapter import Adapter, Capabilities, DeliveryError, Inbox, RateLimit
 from bot.messages import OutgoingMessage, group_members, numbered_text
 from bot.settings import Secrets, Settings, ZulipSettings
 
@@ -78,7 +80,7 @@ ZULIP = Dialect(
 )
 
 
-class ZulipAdapter:
+class ZulipAdapter(Adapter):
     name = "zulip"
     capabilities = Capabilities(
         max_buttons=0,
@@ -299,18 +301,13 @@ class ZulipAdapter:
             return self._api
 
     async def _connect_eventually(self) -> None:
-        delay = 1.0
-        while True:
-            await asyncio.sleep(delay)
-            try:
-                await self._connect()
-                return
-            except Unreachable as exc:
-                log.warning("zulip unreachable; retrying", extra={"reason": str(exc)})
-                delay = min(delay * 2, 60.0)
-            except ZulipConfigError as exc:  # will not fix itself; /readyz says so
-                log.error("zulip refused the bot: %s", exc)
-                return
+        def retrying(exc: BaseException) -> None:
+            log.warning("zulip unreachable; retrying", extra={"reason": str(exc)})
+
+        try:
+            await retry_until_done(self._connect, retrying_on=Unreachable, failed=retrying)
+        except ZulipConfigError as exc:  # will not fix itself; /readyz says so
+            log.error("zulip refused the bot: %s", exc)
 
     async def _api_or_error(self) -> Api:
         """The client, connecting first if need be (the sender may start before `start`)."""

@@ -28,12 +28,12 @@ from babel.dates import format_timedelta
 from sqlalchemy import select
 from sqlmodel import col
 
-from bot import commands
 from bot.adapter import available_adapters
 from bot.campaigns import delivery, manage, planning
 from bot.campaigns.segments import REASONS, Reach
-from bot.clock import SystemWork, on_system
+from bot.clock import SystemWork
 from bot.messages import Choice
+from bot.registry import Registry
 from bot.turn import Turn, member_turn, turn_for
 from flows.campaigns import Campaign, Lateness, LocalSendTime, lateness
 from flows.markup import Markdown
@@ -55,7 +55,6 @@ TYPED = re.compile(
 Subcommand = Callable[[Turn, str, bool], Awaitable[None]]
 
 
-@commands.register("campaign", "command_campaign", typed=TYPED)
 async def campaign_command(turn: Turn, args: str) -> None:
     word, _, rest = args.strip().partition(" ")
     word = word.casefold()
@@ -69,7 +68,6 @@ async def campaign_command(turn: Turn, args: str) -> None:
     await subcommand(turn, key.casefold(), more.strip().casefold() == CONFIRM)
 
 
-@commands.on_late_answer
 async def pressed(turn: Turn, step_id: str) -> bool:
     """A button of ours: `campaign.send.ID`, `campaign.approve.ID` or `campaign.cancel.ID`.
     Pressed twice, the second press finds the first one's work done and says so."""
@@ -201,7 +199,6 @@ async def _requested(turn: Turn, key: str) -> bool:
     return (await turn.session.execute(statement.limit(1))).first() is not None
 
 
-@on_system(REQUEST_KIND)
 async def requested(work: SystemWork) -> datetime | None:
     """A send confirmed in chat: opened (planned at once, or put to the other managers), and
     the manager told where it stands."""
@@ -214,6 +211,7 @@ async def requested(work: SystemWork) -> datetime | None:
         member_id,
         work.now,
         f"{REQUEST_KIND}:{payload['turn']}",
+        work.runner.registry,
     )
     campaign = work.content.campaigns.get(key)
     if turn is None or campaign is None:  # the manager was forgotten, or the file removed
@@ -391,8 +389,8 @@ def _reach() -> Reach:
 
 @functools.cache
 def _has_buttons(platform: str) -> bool:
-    capabilities = getattr(available_adapters().get(platform), "capabilities", None)
-    return capabilities is None or capabilities.max_buttons > 0
+    factory = available_adapters().get(platform)
+    return factory is None or factory.capabilities.max_buttons > 0
 
 
 def _already(turn: Turn, row: CampaignRow) -> None:
@@ -467,3 +465,10 @@ def _actor(member_id: int | None) -> str:
 def _member_of(actor: str) -> int | None:
     kind, _, number = actor.partition(":")
     return int(number) if kind == "member" and number.isdigit() else None
+
+
+def register(registry: Registry) -> None:
+    """/campaign, its buttons pressed late, and a send confirmed in chat (due work)."""
+    registry.command("campaign", "command_campaign", typed=TYPED)(campaign_command)
+    registry.on_late_answer(pressed)
+    registry.system_due(REQUEST_KIND)(requested)

@@ -26,9 +26,10 @@ from sqlmodel import col
 from bot.adapter import Adapter
 from bot.campaigns import planning
 from bot.campaigns.segments import Reach
-from bot.clock import SystemWork, on_system
+from bot.clock import SystemWork
 from bot.conversation import start_flow
 from bot.messages import OutgoingMessage, TemplateRef
+from bot.registry import Registry
 from bot.settings import CampaignSettings, ClockSettings
 from bot.turn import member_turn
 from flows.campaigns import Campaign
@@ -37,6 +38,7 @@ from storage import campaigns as store
 from storage.models import Campaign as CampaignRow
 from storage.models import CampaignRecipient, Member, Outbox
 from storage.session import Session
+from storage.statuses import CampaignState, RecipientStatus
 
 log = logging.getLogger("onramp.campaigns")
 
@@ -63,12 +65,8 @@ def platform_rates(adapters: Mapping[str, Adapter]) -> dict[str, float]:
     (a workspace's or a bot's, not one chat's)."""
     rates = {}
     for name, adapter in adapters.items():
-        rate_limits = getattr(adapter, "rate_limits", None)
-        if rate_limits is None:
-            rates[name] = UNLIMITED_RATE
-            continue
         probe = OutgoingMessage(platform=name, recipient="campaign-probe", text="")
-        limits = rate_limits(probe)
+        limits = adapter.rate_limits(probe)
         rates[name] = max((limit.count / limit.seconds for limit in limits), default=UNLIMITED_RATE)
     return rates
 
@@ -89,7 +87,6 @@ def expiry(campaign: Campaign, send_at: datetime) -> datetime | None:
 _resuming: set[asyncio.Task[Any]] = set()
 
 
-@on_system(planning.PLAN_KIND)
 async def resume_plan(work: SystemWork) -> datetime | None:
     """A plan whose planner died: the bot finishes it, in transactions of its own, once this
     one has committed; the work comes back later in case this process dies too (finishing
@@ -120,7 +117,6 @@ def _resumed(task: asyncio.Task[Any]) -> None:
         log.error("resuming a campaign's plan failed", exc_info=task.exception())
 
 
-@on_system(planning.SEND_KIND)
 async def send_due(work: SystemWork) -> datetime | None:
     """Queue the next messages of one send time; come back while any are left."""
     session, now = work.session, work.now
@@ -132,7 +128,7 @@ async def send_due(work: SystemWork) -> datetime | None:
         return None
     campaign = planning.thawed(row)
     if row.state == "scheduled":
-        row.state = "sending"
+        row.state = CampaignState.SENDING
     ends = expiry(campaign, send_at)
     if ends is not None and now >= ends:
         expired = await store.expire(session, campaign_id, send_at, now)
@@ -179,7 +175,7 @@ async def _slot_open(session: Session, campaign_id: int, send_at: datetime) -> b
 
 async def _finish_if_done(session: Session, row: CampaignRow, now: datetime) -> None:
     if row.state == "sending" and await store.open_count(session, row.id or 0) == 0:
-        row.state, row.finished_at = "done", now
+        row.state, row.finished_at = CampaignState.DONE, now
         log.info("campaign done", extra={"campaign": row.key})
 
 
@@ -189,7 +185,7 @@ async def _queue(
     """Write the outbox rows of these recipients (or start their flow), and mark them."""
     session, now = work.session, work.now
     left_out = [(r.CampaignRecipient.id, r.left_out) for r in due if r.left_out]
-    await store.mark_skipped(session, left_out, "excluded", now)
+    await store.mark_skipped(session, left_out, RecipientStatus.EXCLUDED, now)
     going: list[CampaignRecipient] = [r.CampaignRecipient for r in due if not r.left_out]
     if not going:
         return []
@@ -295,7 +291,9 @@ async def _start_flows(
     gone: list[tuple[int, str]] = []
     for recipient in going:
         key = _dedupe_key(row, recipient)
-        turn = await member_turn(session, work.db, work.content, recipient.member_id, now, key)
+        turn = await member_turn(
+            session, work.db, work.content, recipient.member_id, now, key, work.runner.registry
+        )
         if turn is None:
             gone.append((recipient.id or 0, "no_account"))
             continue
@@ -307,6 +305,12 @@ async def _start_flows(
             marks.append((recipient.id or 0, min(ids)))
             queued.extend(ids)
     await session.flush()
-    await store.mark_skipped(session, gone, "excluded", now)
+    await store.mark_skipped(session, gone, RecipientStatus.EXCLUDED, now)
     await store.mark_queued(session, marks, now)
     return queued
+
+
+def register(registry: Registry) -> None:
+    """A campaign's planning and sending, as due work about no one member."""
+    registry.system_due(planning.PLAN_KIND)(resume_plan)
+    registry.system_due(planning.SEND_KIND)(send_due)

@@ -18,6 +18,7 @@ from storage import due
 from storage.models import AuditLog, CampaignRecipient, Outbox
 from storage.models import Campaign as CampaignRow
 from storage.session import Database, Session
+from storage.statuses import CampaignState
 
 # How each recipient status is shown, in order of progress.
 STATUSES = (
@@ -137,7 +138,7 @@ async def cancel_in(session: Session, key: str, now: datetime, *, actor: str) ->
             f"campaign '{key}' is already {row.state}; nothing to cancel", row.state
         )
     stopped = await store.cancel(session, row.id or 0, now)
-    row.state, row.finished_at = "cancelled", now
+    row.state, row.finished_at = CampaignState.CANCELLED, now
     await due.cancel_prefix(session, f"{planning.SEND_KIND}:{row.id}:")
     await due.cancel(session, f"{planning.PLAN_KIND}:{row.id}")
     session.add(
@@ -165,7 +166,7 @@ async def retry_failed(db: Database, key: str, now: datetime, *, actor: str) -> 
             raise CampaignError(
                 f"campaign '{key}' has no failures another attempt could cure; nothing to retry"
             )
-        row.state, row.finished_at = "sending", None
+        row.state, row.finished_at = CampaignState.SENDING, None
         await due.schedule(
             session,
             key=f"{planning.SEND_KIND}:{row.id}:{int(at.timestamp())}",

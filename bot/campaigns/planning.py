@@ -39,6 +39,7 @@ from storage import due
 from storage.models import AuditLog, utcnow
 from storage.models import Campaign as CampaignRow
 from storage.session import Database, Session
+from storage.statuses import CampaignState
 
 log = logging.getLogger("onramp.campaigns")
 
@@ -61,12 +62,10 @@ def reach(enabled: Iterable[str] | None = None) -> Reach:
     """What the installed platforms allow, from their adapters' declared capabilities."""
     no_first, windows = [], []
     for name, factory in sorted(available_adapters().items()):
-        capabilities = getattr(factory, "capabilities", None)
-        if capabilities is None:
-            continue
+        capabilities = factory.capabilities
         if not capabilities.can_start_dm:
             no_first.append(name)
-        hours = getattr(capabilities, "reply_window_hours", None)
+        hours = capabilities.reply_window_hours
         if hours:
             windows.append((name, float(hours)))
     return Reach(tuple(no_first), tuple(windows), tuple(enabled) if enabled is not None else None)
@@ -300,7 +299,9 @@ async def open_send(
         title=render(campaign.title, None, content.community.default_locale, {}),
         definition=frozen(content, campaign),
         definition_hash=definition_hash(content, campaign),
-        state="awaiting_approval" if settings.require_approval else "planning",
+        state=CampaignState.AWAITING_APPROVAL
+        if settings.require_approval
+        else CampaignState.PLANNING,
         send_at=at,
         expires_at=campaign.expires_at,
         seed=random.randrange(1, 2**31),
@@ -364,7 +365,7 @@ async def approve_in(
             f"it, so it was not approved; cancel it (onramp campaign cancel {key})",
             "expired",
         )
-    row.state, row.approved_by = "planning", actor
+    row.state, row.approved_by = CampaignState.PLANNING, actor
     await _audit(session, actor, "campaign.approved", row)
     await _schedule_plan(session, row, now + _or_takeover(plan_after))
     return SendResult(row, True, "approved")
@@ -528,7 +529,11 @@ async def _schedule_sends(session: Session, row: CampaignRow, now: datetime) -> 
             due_at=at,
             payload={"campaign": row.id, "send_at": at.isoformat()},
         )
-    row.state = "sending" if times and times[0] <= now else ("scheduled" if times else "done")
+    row.state = (
+        CampaignState.SENDING
+        if times and times[0] <= now
+        else (CampaignState.SCHEDULED if times else CampaignState.DONE)
+    )
     row.planned_at = now
     if not times:
         row.finished_at = now

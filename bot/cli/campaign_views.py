@@ -177,9 +177,9 @@ def show_samples(shown: Preview) -> None:
     factories = available_adapters()
     for (platform, locale), text in sorted(shown.samples.items()):
         message = OutgoingMessage(platform=platform, recipient="preview", text=text, locale=locale)
-        preview = getattr(factories.get(platform), "render_preview", None)
-        rendered = preview(message) if preview is not None else text
-        title = f"{platform} · {locale}" + ("" if preview else " (as written)")
+        factory = factories.get(platform)
+        rendered = factory.render_preview(message) if factory is not None else text
+        title = f"{platform} · {locale}" + ("" if factory is not None else " (as written)")
         out.print(Panel(Text(rendered), title=title, title_align="left", expand=False))
     template = shown.campaign.whatsapp_template
     if template is not None and shown.per_platform().get("whatsapp"):

@@ -12,7 +12,7 @@ import contextlib
 import csv
 import getpass
 import io
-from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Iterable
+from collections.abc import Awaitable, Callable, Coroutine, Iterable
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Any, NoReturn, TypeVar
@@ -22,15 +22,12 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-import bot.features  # noqa: F401  (actions must be registered before content is validated)
-from bot.adapter import AdapterFactory, available_adapters
-from bot.campaigns import delivery, manage, planning
+from bot.campaigns import manage, planning
 from bot.campaigns.planning import CampaignError, Preview
 from bot.campaigns.segments import Reach
+from bot.cli.campaign_pace import platform_paces, show_estimate
 from bot.cli.campaign_views import (
-    duration_text,
     out,
-    rounded_text,
     segment_text,
     send_time_text,
     show_counts,
@@ -42,12 +39,12 @@ from bot.cli.campaign_views import (
     when_text,
 )
 from bot.cli.state import state
+from bot.features import build_registry
 from bot.settings import Settings
 from flows.campaigns import Campaign
 from flows.content import ContentTree, load_tree
 from flows.problems import did_you_mean
 from storage import campaigns as store
-from storage.migrate import upgrade
 from storage.session import Database
 
 app = typer.Typer(no_args_is_help=True)
@@ -86,7 +83,7 @@ def _run(work: Coroutine[Any, Any, T]) -> T:
 def _content(settings: Settings) -> ContentTree:
     """The content tree, or its problems printed as `onramp check` prints them."""
     root = settings.content.path
-    tree, problems = load_tree(root)
+    tree, problems = load_tree(root, actions=build_registry().actions)
     if tree is None:
         errors = sorted(p for p in problems if p.severity == "error")
         for problem in errors:
@@ -108,16 +105,6 @@ def _unknown(key: str, known: Iterable[str]) -> str:
     return found + (f"; {hint}" if hint else "")
 
 
-@contextlib.asynccontextmanager
-async def _database(settings: Settings) -> AsyncIterator[Database]:
-    db = Database.from_url(settings.database.url)
-    try:
-        await upgrade(db.engine)
-        yield db
-    finally:
-        await db.dispose()
-
-
 async def _known(db: Database, key: str, content: ContentTree | None, root: Path) -> None:
     """Refuse an id that is neither a campaign sent before nor a campaign file (the content is
     read only then, for its ids, when not given: its problems stop nothing here)."""
@@ -125,7 +112,7 @@ async def _known(db: Database, key: str, content: ContentTree | None, root: Path
         sent = {row.key for row in await store.all_campaigns(session)}
     if key in sent:
         return
-    tree = content or load_tree(root)[0]
+    tree = content or load_tree(root, actions=build_registry().actions)[0]
     files = set(tree.campaigns) if tree is not None else set()
     if key not in files:
         _fail(_unknown(key, sorted(sent | files)))
@@ -160,72 +147,6 @@ def _time(value: str | None) -> datetime | None:
     return parsed.astimezone(UTC)
 
 
-# Each platform's pace, without its secrets and without starting anything.
-
-
-def _rates(settings: Settings, platforms: Iterable[str]) -> tuple[dict[str, float], set[str]]:
-    """The pace the bot keeps on each platform (`delivery.platform_rates`): the adapter
-    class's own `rate_limits` read with the platform's settings; failing that, the adapter
-    built (not started), if its secrets are here; else an assumed pace, named as such."""
-    factories = available_adapters()
-    rates: dict[str, float] = {}
-    assumed: set[str] = set()
-    for name in sorted(set(platforms)):
-        factory = factories.get(name)
-        for make in (_stand_in, _built):
-            try:
-                rates.update(delivery.platform_rates({name: make(factory, settings, name)}))
-                break
-            except Exception:  # its limits need more than its settings, or its secrets
-                continue
-        else:
-            rates[name] = delivery.UNLIMITED_RATE
-            assumed.add(name)
-    return rates, assumed
-
-
-def _stand_in(factory: AdapterFactory | None, settings: Settings, name: str) -> Any:
-    """The adapter's class with only its settings section: what `rate_limits` reads."""
-    if not isinstance(factory, type):
-        raise TypeError(f"no adapter class for {name}")
-    adapter: Any = object.__new__(factory)
-    adapter.settings = getattr(settings, name, None)
-    return adapter
-
-
-def _built(factory: AdapterFactory | None, settings: Settings, name: str) -> Any:
-    if factory is None:
-        raise LookupError(f"no adapter for {name}")
-    return factory(settings)
-
-
-def _estimate(counts: dict[str, int], settings: Settings) -> None:
-    """How long sending takes at each platform's pace; platforms go side by side."""
-    if not counts:
-        return
-    rates, assumed = _rates(settings, counts)
-    longest = 0.0
-    out.print("Estimated duration at each platform's pace:")
-    for platform, count in sorted(counts.items()):
-        seconds = count / rates[platform]
-        longest = max(longest, seconds)
-        pace = f"{rates[platform]:g} a second"
-        if platform in assumed:
-            pace += " (assumed: its limits cannot be read here)"
-        out.print(
-            f"  {platform}: {count} message(s) at {pace}: {duration_text(seconds)}", markup=False
-        )
-    reserve = settings.campaigns.reserve_share
-    busy = longest / (1 - reserve)  # members chatting keep their share of each platform
-    if duration_text(busy) == duration_text(longest):
-        out.print(f"In all: {duration_text(longest)}.")
-        return
-    out.print(
-        f"In all: {duration_text(longest)}; up to {rounded_text(busy)} while members are chatting "
-        f"(a {reserve:.0%} share of each platform is kept for their conversations)."
-    )
-
-
 # What a campaign file says, in words.
 
 
@@ -236,7 +157,7 @@ def list_campaigns() -> None:
     content = _content(settings)
 
     async def sent() -> dict[str, Any]:
-        async with _database(settings) as db, db.reading() as session:
+        async with state.database(settings) as db, db.reading() as session:
             return {row.key: row for row in await store.all_campaigns(session)}
 
     rows = _run(sent())
@@ -270,7 +191,7 @@ def preview(key: Key, at: At = None) -> None:
     when = _time(at)
 
     async def look() -> Preview:
-        async with _database(settings) as db:
+        async with state.database(settings) as db:
             return await planning.preview(db, content, campaign, _now(), _reach(settings), when)
 
     shown = _run(look())
@@ -281,7 +202,7 @@ def preview(key: Key, at: At = None) -> None:
     show_counts(shown)
     show_lateness(shown)
     show_samples(shown)
-    _estimate(shown.per_platform(), settings)
+    show_estimate(shown.per_platform(), settings)
 
 
 # onramp campaign send / approve
@@ -312,7 +233,7 @@ def send(
         )
 
     async def go() -> None:
-        async with _database(settings) as db:
+        async with state.database(settings) as db:
             async with db.reading() as session:
                 existing = await store.by_key(session, key)
             reach = _reach(settings)
@@ -320,7 +241,7 @@ def send(
                 shown = await planning.preview(db, content, campaign, now, reach, when)
                 show_counts(shown)
                 show_lateness(shown)
-                _estimate(shown.per_platform(), settings)
+                show_estimate(shown.per_platform(), settings)
                 if dry_run:
                     out.print("Dry run: nothing was planned.")
                     return
@@ -362,7 +283,7 @@ def approve(key: Key) -> None:
     content = _content(settings)
 
     async def go() -> planning.SendResult:
-        async with _database(settings) as db:
+        async with state.database(settings) as db:
             await _known(db, key, content, settings.content.path)
             return await planning.approve(
                 db,
@@ -394,13 +315,14 @@ def status(
     """How far it has gone on each platform: queued, sent, delivered, read where the
     platform tells, failed and left out, with why; and how long the rest will take."""
     settings = state.settings()
-    content, _ = load_tree(settings.content.path)  # its problems do not stop a look
+    # its problems do not stop a look
+    content, _ = load_tree(settings.content.path, actions=build_registry().actions)
 
     async def go() -> None:
-        async with _database(settings) as db:
+        async with state.database(settings) as db:
             await _known(db, key, content, settings.content.path)
             found = await manage.status(db, content, key)
-            found.rates = _rates(settings, found.per_platform)[0]
+            found.rates = platform_paces(settings, found.per_platform)[0]
             if not watch or found.row.state in manage.FINISHED:
                 out.print(status_view(found, _now()))
                 return
@@ -421,7 +343,7 @@ def _settled(settings: Settings, key: str, work: Callable[[Database], Awaitable[
     """Run `work` on a campaign sent before: its file is not needed."""
 
     async def go() -> T:
-        async with _database(settings) as db:
+        async with state.database(settings) as db:
             await _known(db, key, None, settings.content.path)
             return await work(db)
 

@@ -8,8 +8,8 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-import bot.features  # noqa: F401  (actions must be registered before content is validated)
 from bot.cli.state import state
+from bot.features import build_registry
 from flows.content import load_tree
 
 
@@ -33,7 +33,9 @@ def check(
         root, wanted = settings.path, settings.min_coverage
     else:  # a folder: reads no settings, so it checks anywhere (a translator's laptop, CI)
         root, wanted = path, 0
-    tree, problems = load_tree(root, wanted if min_coverage is None else min_coverage)
+    tree, problems = load_tree(
+        root, wanted if min_coverage is None else min_coverage, build_registry().actions
+    )
     out = Console(highlight=False, soft_wrap=True)  # one problem per line, never wrapped
     for problem in sorted(problems):
         colour = "red" if problem.severity == "error" else "yellow"

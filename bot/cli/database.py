@@ -7,8 +7,7 @@ import asyncio
 import typer
 
 from bot.cli.state import state
-from storage.migrate import current_revision, head_revision, upgrade
-from storage.session import Database
+from storage.migrate import current_revision, head_revision
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -16,12 +15,8 @@ app = typer.Typer(no_args_is_help=True)
 @app.command("upgrade", help="Apply every pending migration (the bot also does at start).")
 def upgrade_command() -> None:
     async def _run() -> str | None:
-        db = Database.from_url(state.settings().database.url)
-        try:
-            await upgrade(db.engine)
+        async with state.database() as db:
             return await current_revision(db.engine)
-        finally:
-            await db.dispose()
 
     typer.echo(f"database at revision {asyncio.run(_run())}")
 
@@ -29,10 +24,7 @@ def upgrade_command() -> None:
 @app.command("current", help="Show the database's revision and the newest one available.")
 def current_command() -> None:
     async def _run() -> str | None:
-        db = Database.from_url(state.settings().database.url)
-        try:
+        async with state.database(migrate=False) as db:
             return await current_revision(db.engine)
-        finally:
-            await db.dispose()
 
     typer.echo(f"database: {asyncio.run(_run()) or 'empty'}; newest: {head_revision()}")

@@ -20,15 +20,13 @@ from rich import box
 from rich.console import Console
 from rich.table import Table
 
-import bot.features  # noqa: F401  (every feature's commands and actions, as the bot has them)
 from bot.adapter import Receipt
 from bot.cli.state import state
 from bot.dispatcher import Dispatcher
 from bot.failed_events import error_name
+from bot.features import build_registry
 from flows.content import load_tree_or_raise
 from storage import failed_events
-from storage.migrate import upgrade
-from storage.session import Database
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -39,13 +37,8 @@ class Format(StrEnum):
 
 
 async def _listed(everything: bool) -> list[failed_events.Listed]:
-    db = Database.from_url(state.settings().database.url)
-    try:
-        await upgrade(db.engine)
-        async with db.reading() as session:
-            return await failed_events.listed(session, everything=everything)
-    finally:
-        await db.dispose()
+    async with state.database() as db, db.reading() as session:
+        return await failed_events.listed(session, everything=everything)
 
 
 def _when(at: datetime | None) -> str:
@@ -109,13 +102,10 @@ def failed(
 async def replay(key: str, clock: Callable[[], datetime]) -> Receipt | None:
     """Run the failed event `key` again (see `Dispatcher.replay`)."""
     settings = state.settings()
-    content = load_tree_or_raise(settings.content.path)
-    db = Database.from_url(settings.database.url)
-    try:
-        await upgrade(db.engine)
-        return await Dispatcher(db, content, clock).replay(key)
-    finally:
-        await db.dispose()
+    registry = build_registry()  # every feature's commands and actions, as the bot has them
+    content = load_tree_or_raise(settings.content.path, actions=registry.actions)
+    async with state.database(settings) as db:
+        return await Dispatcher(db, content, clock, registry=registry).replay(key)
 
 
 def _now() -> datetime:

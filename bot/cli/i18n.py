@@ -10,8 +10,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-import bot.features  # noqa: F401  (actions must be registered before content is validated)
 from bot.cli.state import state
+from bot.features import build_registry
 from flows.content import ContentTree, load_tree
 from flows.coverage import coverage, overall, percent
 from flows.locale_codes import normalise_locale
@@ -36,7 +36,7 @@ def _out() -> Console:
 def _tree(content: Path | None) -> tuple[ContentTree, float]:
     settings = state.settings()
     root = content or settings.content.path
-    tree, problems = load_tree(root)
+    tree, problems = load_tree(root, actions=build_registry().actions)
     if tree is None:
         out = _out()
         for problem in sorted(p for p in problems if p.severity == "error"):
@@ -79,7 +79,7 @@ def import_(
     content: ContentOption = None,
 ) -> None:
     tree, min_coverage = _tree(content)
-    result = import_po(tree, files, min_coverage)
+    result = import_po(tree, files, min_coverage, build_registry().actions)
     out = _out()
     for problem in result.problems:
         out.print(problem, style="red", markup=False)

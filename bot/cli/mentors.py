@@ -12,22 +12,16 @@ from rich.console import Console
 from rich.table import Table
 
 from bot.cli.state import state
+from bot.features import build_registry
 from bot.mentorship import batch
 from flows.content import load_tree_or_raise
 from storage import mentorship
-from storage.migrate import upgrade
 from storage.models import Member
-from storage.session import Database
 
 
 async def _loads() -> list[mentorship.MentorLoad]:
-    db = Database.from_url(state.settings().database.url)
-    try:
-        await upgrade(db.engine)
-        async with db.reading() as session:
-            return await mentorship.mentors(session)
-    finally:
-        await db.dispose()
+    async with state.database() as db, db.reading() as session:
+        return await mentorship.mentors(session)
 
 
 def _status(load: mentorship.MentorLoad) -> str:
@@ -87,11 +81,10 @@ def mentors(
 
 async def _match() -> tuple[list[dict[str, Any]], bool]:
     settings = state.settings()
-    content = load_tree_or_raise(settings.content.path)
-    db = Database.from_url(settings.database.url)
-    try:
-        await upgrade(db.engine)
-        result = await batch.run(db, content, state.clock(), reoptimize=True)
+    registry = build_registry()
+    content = load_tree_or_raise(settings.content.path, actions=registry.actions)
+    async with state.database(settings) as db:
+        result = await batch.run(db, content, state.clock(), registry, reoptimize=True)
         names: dict[int, str] = {}
         async with db.reading() as session:
             for change in result.changes:
@@ -99,8 +92,6 @@ async def _match() -> tuple[list[dict[str, Any]], bool]:
                     if member_id is not None and member_id not in names:
                         member = await session.get(Member, member_id)
                         names[member_id] = member.display_name if member else ""
-    finally:
-        await db.dispose()
     rows = [
         {
             "newcomer": change.newcomer,

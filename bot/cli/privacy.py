@@ -9,11 +9,11 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.state import state
+from bot.features import build_registry
 from bot.mentorship.offers import member_leaving
 from bot.turn import member_turn
 from flows.content import load_tree_or_raise
 from storage.members import find_member
-from storage.migrate import upgrade
 from storage.models import Member
 from storage.privacy import export_member, forget_member
 from storage.session import Database, Session
@@ -28,25 +28,21 @@ MemberArgument = Annotated[
 
 
 async def with_member(reference: str, action: Any) -> Any:
-    db = Database.from_url(state.settings().database.url)
-    try:
-        await upgrade(db.engine)
-        async with db.transaction() as session:
-            member = await find_member(session, reference)
-            if member is None:
-                return None
-            return await action(session, member, db)
-    finally:
-        await db.dispose()
+    async with state.database() as db, db.transaction() as session:
+        member = await find_member(session, reference)
+        if member is None:
+            return None
+        return await action(session, member, db)
 
 
 async def leaving(session: Session, db: Database, member: Member) -> None:
     """Before the erasure: whoever shares a mentorship or an offer with the member is told
     and moved on (their messages stay queued; the member's own go with their data)."""
-    content = load_tree_or_raise(state.settings().content.path)
+    registry = build_registry()
+    content = load_tree_or_raise(state.settings().content.path, actions=registry.actions)
     now = state.clock()
     key = f"forget:{member.id}:{int(now.timestamp())}"
-    turn = await member_turn(session, db, content, member.id or 0, now, key)
+    turn = await member_turn(session, db, content, member.id or 0, now, key, registry)
     if turn is None:
         return
     await member_leaving(turn)

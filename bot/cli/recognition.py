@@ -18,11 +18,10 @@ from typing import Annotated, Any
 import typer
 
 from bot.cli.state import state
+from bot.features import build_registry
 from flows.content import load_tree_or_raise
 from storage import members
 from storage import recognition as store
-from storage.migrate import upgrade
-from storage.session import Database
 
 app = typer.Typer(no_args_is_help=True)
 
@@ -33,21 +32,16 @@ class Format(StrEnum):
 
 
 async def _rows() -> tuple[list[tuple[int, str, str, float, int]], dict[int, str]]:
-    db = Database.from_url(state.settings().database.url)
-    try:
-        await upgrade(db.engine)
-        async with db.reading() as session:
-            rows = await store.everyone(session)
-            logins: dict[int, str] = {}
-            for member_id in {row[0] for row in rows}:
-                found = await members.member_and_identity(session, member_id)
-                if found is not None:
-                    member, identity = found
-                    github = member.profile.get("github")
-                    logins[member_id] = str(github or identity.username or "")
-            return rows, logins
-    finally:
-        await db.dispose()
+    async with state.database() as db, db.reading() as session:
+        rows = await store.everyone(session)
+        logins: dict[int, str] = {}
+        for member_id in {row[0] for row in rows}:
+            found = await members.member_and_identity(session, member_id)
+            if found is not None:
+                member, identity = found
+                github = member.profile.get("github")
+                logins[member_id] = str(github or identity.username or "")
+        return rows, logins
 
 
 def _login(name: str, member_id: int) -> str:
@@ -67,7 +61,7 @@ def export(
     owner: Annotated[str, typer.Option(help="all-contributors projectOwner")] = "",
 ) -> None:
     """Everyone thanked, with their kinds of contribution: an .all-contributorsrc, or a table."""
-    content = load_tree_or_raise(state.settings().content.path)
+    content = load_tree_or_raise(state.settings().content.path, actions=build_registry().actions)
     rows, logins = asyncio.run(_rows())
     if format is Format.csv:
         buffer = io.StringIO()

@@ -15,6 +15,7 @@ import typer
 from bot import logs
 from bot.adapter import Adapter, AdapterConfigError, available_adapters
 from bot.cli.state import state
+from bot.features import build_registry
 from bot.runtime import (
     Onramp,
     UnknownAdapterError,
@@ -101,7 +102,7 @@ async def _serve_until(
     settings: Settings, adapters: dict[str, Adapter], stop_requested: asyncio.Event
 ) -> None:
     try:
-        onramp = await Onramp.create(settings, adapters)
+        onramp = await Onramp.create(settings, adapters, registry=build_registry())
     except ContentError as exc:
         typer.secho("The content has errors; the bot will not start on it:", fg="red", err=True)
         for problem in exc.problems:

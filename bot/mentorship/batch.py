@@ -12,14 +12,16 @@ from datetime import datetime
 
 from sqlalchemy import func, select
 
-from bot.matching import Rules, optimize, score
+from bot.mentorship.matching import Rules, optimize, score
 from bot.mentorship.offers import make_offer, withdraw
 from bot.mentorship.people import as_newcomer, available_mentors, reasons_data
+from bot.registry import Registry
 from bot.turn import Turn, member_turn
 from flows.content import ContentTree
 from storage import mentorship as store
 from storage.models import Member, MentorOffer
 from storage.session import Database, Session
+from storage.statuses import RequestStatus
 
 LOCK_CLASS, LOCK_NAME = 7201, "onramp:match"
 
@@ -40,7 +42,12 @@ class BatchResult:
 
 
 async def run(
-    db: Database, content: ContentTree, now: datetime, *, reoptimize: bool = False
+    db: Database,
+    content: ContentTree,
+    now: datetime,
+    registry: Registry,
+    *,
+    reoptimize: bool = False,
 ) -> BatchResult:
     async with db.transaction() as session:
         if not db.sqlite:
@@ -49,11 +56,16 @@ async def run(
             )
             if not locked.scalar_one():
                 return BatchResult(skipped=True)
-        return await _match(session, db, content, now, reoptimize)
+        return await _match(session, db, content, now, registry, reoptimize)
 
 
 async def _match(
-    session: Session, db: Database, content: ContentTree, now: datetime, reoptimize: bool
+    session: Session,
+    db: Database,
+    content: ContentTree,
+    now: datetime,
+    registry: Registry,
+    reoptimize: bool,
 ) -> BatchResult:
     held: dict[int, MentorOffer] = {}
     if reoptimize:
@@ -86,13 +98,15 @@ async def _match(
         if offer is not None and offer.mentor_id == mentor_id:
             continue  # the same mentor is still the best: the offer stands
         key = f"match:{int(now.timestamp())}:{newcomer_id}"
-        turn = await member_turn(session, db, content, newcomer_id, now, key)
+        turn = await member_turn(session, db, content, newcomer_id, now, key, registry)
         if turn is None:
             continue
         turns[newcomer_id] = turn
         if offer is not None:
             await withdraw(turn, offer, say="mentor_offer_reassigned")
-            await store.request_moved(session, newcomer_id, "waiting", now, was=("offered",))
+            await store.request_moved(
+                session, newcomer_id, RequestStatus.WAITING, now, was=(RequestStatus.OFFERED,)
+            )
         offered = None
         if mentor_id is not None:
             scored = score(people[newcomer_id], mentor_by_id[mentor_id], the_rules, now)

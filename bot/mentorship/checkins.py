@@ -14,13 +14,14 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from bot import clock, conversation
-from bot.mentorship.people import alert_managers, turn_for
+from bot import conversation
+from bot.mentorship.people import alert_managers
 from bot.recognition import badges
-from bot.turn import Turn
-from flows import actions
+from bot.registry import Registry
+from bot.turn import Turn, turn_for
 from flows.content import ContentTree
 from flows.numbers import whole_number
+from storage import checkins as checkin_store
 from storage import due, runs
 from storage import mentorship as store
 from storage.models import DueWork, Mentorship
@@ -60,7 +61,6 @@ def _grace(content: ContentTree) -> timedelta:
     return content.checkins.grace
 
 
-@clock.on("mentor.checkin", quiet_hours=_quiet_hours, grace=_grace)
 async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
     mentorship_id = int(work.payload["mentorship"])
     number, last = int(work.payload["number"]), bool(work.payload.get("last"))
@@ -79,7 +79,7 @@ async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
         if context.get("mentorship") != mentorship_id and recent:
             return turn.now + RETRY_WHILE_BUSY  # one question at a time
         await conversation.cancel(turn, current)  # the earlier check-in went unanswered
-    checkin_id = await store.checkin_asked(
+    checkin_id = await checkin_store.asked(
         turn.session, mentorship_id, turn.member.id or 0, number, turn.now
     )
     if checkin_id is None:
@@ -88,7 +88,7 @@ async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
     threshold = settings.escalation.unanswered_in_a_row
     unanswered = 0
     if number >= threshold:  # before that, too few were asked to have gone unanswered
-        unanswered = await store.unanswered_in_a_row(
+        unanswered = await checkin_store.unanswered_in_a_row(
             turn.session, mentorship_id, turn.member.id or 0
         )
     if unanswered - 1 == threshold:  # once, when reached
@@ -127,9 +127,6 @@ class CheckinParameters(BaseModel):
     comment: str | None = Field(None, description="the ask step whose answer is the note")
 
 
-@actions.register(
-    "record_checkin", "record the answer to a check-in (score 1-5, note)", CheckinParameters
-)
 async def record_checkin(turn: Turn, parameters: CheckinParameters) -> None:
     context = turn.run.state.get("context", {}) if turn.run is not None else {}
     checkin_id = int(context.get("checkin") or 0)
@@ -137,10 +134,10 @@ async def record_checkin(turn: Turn, parameters: CheckinParameters) -> None:
         return
     score = _score(turn.run_answers.get(parameters.score or "")) if parameters.score else None
     comment = turn.run_answers.get(parameters.comment or "") if parameters.comment else None
-    if not await store.checkin_answered(
+    if not await checkin_store.answered(
         turn.session, checkin_id, score, str(comment)[:1000] if comment else None, turn.now
     ):
-        await store.checkin_noted(
+        await checkin_store.noted(
             turn.session, checkin_id, str(comment)[:1000] if comment else None
         )
         return
@@ -181,3 +178,11 @@ async def end_mentorship(turn: Turn, mentorship: Mentorship, reason: str) -> boo
             partner = other.name_of(turn.member)
             other.reply(other.system_text(f"mentorship_ended_{reason}", partner=partner))
     return True
+
+
+def register(registry: Registry) -> None:
+    """Check-ins coming due, and the flow action that records an answer."""
+    registry.due("mentor.checkin", quiet_hours=_quiet_hours, grace=_grace)(checkin_due)
+    registry.action(
+        "record_checkin", "record the answer to a check-in (score 1-5, note)", CheckinParameters
+    )(record_checkin)

@@ -11,15 +11,15 @@
 
 from __future__ import annotations
 
-from bot import commands, conversation
+from bot import conversation
 from bot.mentorship import checkins, offers
+from bot.registry import Registry
 from bot.turn import Turn
 from flows.numbers import NotANumber, whole_number
 from storage import mentorship as store
 from storage.models import Member
 
 
-@commands.register("mentor", "command_mentor")
 async def mentor(turn: Turn, args: str) -> None:
     word, _, rest = args.strip().partition(" ")
     match word.casefold():
@@ -115,3 +115,8 @@ def _not_a_number(
     if refused.reason == "other_digits":
         return turn.system_text("number_expected", example=example)
     return turn.system_text(otherwise, count)
+
+
+def register(registry: Registry) -> None:
+    """/mentor."""
+    registry.command("mentor", "command_mentor")(mentor)

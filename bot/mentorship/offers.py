@@ -15,10 +15,10 @@ from typing import Any
 
 from babel.dates import format_datetime
 
-from bot import clock, commands, conversation
+from bot import conversation
 from bot.adapter import can_group_dm
-from bot.matching import best
 from bot.mentorship import checkins
+from bot.mentorship.matching import best
 from bot.mentorship.people import (
     alert_managers,
     as_newcomer,
@@ -28,14 +28,14 @@ from bot.mentorship.people import (
     reasons_text,
     rules,
     topic_names,
-    turn_for,
 )
 from bot.messages import group_recipient
-from bot.turn import Turn
-from flows import actions
+from bot.registry import Registry
+from bot.turn import Turn, turn_for
 from storage import due, runs
 from storage import mentorship as store
 from storage.models import Member, MentorOffer
+from storage.statuses import RequestStatus
 
 log = logging.getLogger("onramp.mentorship")
 
@@ -55,7 +55,7 @@ async def ask_for_mentor(turn: Turn) -> None:
         turn.reply(turn.system_text("mentor_already_requested"))
         return
     if already == "matched":  # their mentorship ended: they may ask again
-        await store.request_moved(turn.session, member_id, "waiting", turn.now)
+        await store.request_moved(turn.session, member_id, RequestStatus.WAITING, turn.now)
     turn.audit("mentor.requested")
     if await offer_next(turn, turn):
         turn.reply(turn.system_text("mentor_requested"))
@@ -63,7 +63,6 @@ async def ask_for_mentor(turn: Turn) -> None:
         turn.reply(turn.system_text("mentor_waiting"))
 
 
-@actions.register("match_mentor", "ask for a mentor for the member (the best one is offered)")
 async def match_mentor(turn: Turn, parameters: Any) -> None:
     await ask_for_mentor(turn)
 
@@ -95,7 +94,7 @@ async def make_offer(
     if await store.mentor_busy(turn.session, mentor_id):
         return False  # offers come one at a time; another process just made one
     if not await store.request_moved(
-        turn.session, newcomer_id, "offered", turn.now, was=("waiting",)
+        turn.session, newcomer_id, RequestStatus.OFFERED, turn.now, was=(RequestStatus.WAITING,)
     ):
         return False
     mentor = await turn_for(turn, mentor_id)
@@ -106,7 +105,7 @@ async def make_offer(
             turn.session, newcomer_id, mentor_id, turn.now, turn.now + timeout, score, reasons
         )
     if offer_id is None or mentor is None:
-        await store.request_moved(turn.session, newcomer_id, "waiting", turn.now)
+        await store.request_moved(turn.session, newcomer_id, RequestStatus.WAITING, turn.now)
         return False
     await due.schedule(
         turn.session,
@@ -147,12 +146,10 @@ def _offer_id(turn: Turn) -> int:
     return int(context.get("offer") or 0)
 
 
-@actions.register("accept_offer", "the mentor accepts the offer their flow shows")
 async def accept_offer(turn: Turn, parameters: Any) -> None:
     await answer(turn, _offer_id(turn), accepted=True, from_flow=True)
 
 
-@actions.register("decline_offer", "the mentor declines the offer their flow shows")
 async def decline_offer(turn: Turn, parameters: Any) -> None:
     await answer(turn, _offer_id(turn), accepted=False, from_flow=True)
 
@@ -190,7 +187,7 @@ async def answer(turn: Turn, offer_id: int, *, accepted: bool, from_flow: bool =
 async def _matched(turn: Turn, offer: MentorOffer, mentorship_id: int) -> None:
     """Introduce the two to each other and schedule their check-ins."""
     turn.audit("mentor.accepted", offer=offer.id, mentorship=mentorship_id)
-    await store.request_moved(turn.session, offer.newcomer_id, "matched", turn.now)
+    await store.request_moved(turn.session, offer.newcomer_id, RequestStatus.MATCHED, turn.now)
     newcomer = await turn_for(turn, offer.newcomer_id)
     profile = await store.profile_of(turn.session, turn.member.id or 0)
     intro = profile.intro if profile else ""
@@ -243,7 +240,7 @@ async def offer_again(turn: Turn, newcomer_id: int) -> None:
     """The newcomer's offer went nowhere: their request waits again, and the next best mentor
     is asked now if there is one (else the periodic batch keeps trying)."""
     if not await store.request_moved(
-        turn.session, newcomer_id, "waiting", turn.now, was=("offered",)
+        turn.session, newcomer_id, RequestStatus.WAITING, turn.now, was=(RequestStatus.OFFERED,)
     ):
         return
     newcomer = await turn_for(turn, newcomer_id)
@@ -268,7 +265,6 @@ async def _close_offer_run(turn: Turn, offer: MentorOffer, say: str | None = Non
                 await conversation.resume_paused(mentor)
 
 
-@clock.on("mentor.offer_expire")
 async def offer_expired(turn: Turn, work: Any) -> datetime | None:
     """No answer in time: the offer lapses, the next mentor is asked, and a mentor who let
     several lapse in a row is paused (and the managers told)."""
@@ -301,7 +297,11 @@ async def cancel_request(turn: Turn) -> bool:
     """The newcomer no longer wants a mentor: their request and any open offer end."""
     member_id = turn.member.id or 0
     if not await store.request_moved(
-        turn.session, member_id, "cancelled", turn.now, was=("waiting", "offered")
+        turn.session,
+        member_id,
+        RequestStatus.CANCELLED,
+        turn.now,
+        was=(RequestStatus.WAITING, RequestStatus.OFFERED),
     ):
         return False
     offer = await store.open_offer(turn.session, member_id)
@@ -311,7 +311,6 @@ async def cancel_request(turn: Turn) -> bool:
     return True
 
 
-@commands.on_stop
 async def member_stopped(turn: Turn) -> None:
     """/stop: offers waiting for this mentor go to the next one (their timers are about to be
     cancelled with the rest), no new ones come, and their own request ends. Mentorships stay:
@@ -338,7 +337,6 @@ async def member_leaving(turn: Turn) -> None:
     await store.set_paused(turn.session, member_id, True, turn.now)
 
 
-@commands.on_late_answer
 async def offer_answered_already(turn: Turn, step_id: str) -> bool:
     """Accept or Decline tapped again (or on an old offer): say where the latest offer to
     this mentor stands, rather than a puzzled "nothing pending"."""
@@ -350,3 +348,18 @@ async def offer_answered_already(turn: Turn, step_id: str) -> bool:
         return False
     turn.reply(turn.system_text(f"mentor_offer_{latest.status}"))
     return True
+
+
+def register(registry: Registry) -> None:
+    """The offer actions, an offer's timeout, /stop handing offers on, and an offer's
+    buttons pressed late (before the campaigns' own: the first to know the button answers)."""
+    registry.action("match_mentor", "ask for a mentor for the member (the best one is offered)")(
+        match_mentor
+    )
+    registry.action("accept_offer", "the mentor accepts the offer their flow shows")(accept_offer)
+    registry.action("decline_offer", "the mentor declines the offer their flow shows")(
+        decline_offer
+    )
+    registry.due("mentor.offer_expire")(offer_expired)
+    registry.on_stop(member_stopped)
+    registry.on_late_answer(offer_answered_already)

@@ -7,11 +7,12 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 
-from bot.matching import Mentor, Person, Reason, Rules
+from bot.mentorship.matching import Mentor, Person, Reason, Rules
 from bot.turn import Turn, turn_for
 from flows.content import ContentTree
+from flows.feature_settings import Experience
 from flows.markup import member_link
-from flows.schema import AskStep, Experience
+from flows.schema import AskStep
 from flows.text import render
 from storage import members
 from storage import mentorship as store

@@ -7,8 +7,8 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict
 
 from bot.mentorship.people import MAX_CAPACITY, listed
+from bot.registry import Registry
 from bot.turn import Turn
-from flows import actions
 from flows.numbers import whole_number
 from storage import mentorship as store
 
@@ -24,9 +24,6 @@ class ProfileSteps(BaseModel):
     intro: str = "intro"
 
 
-@actions.register(
-    "save_mentor_profile", "make the member a mentor from the sign-up answers", ProfileSteps
-)
 async def save_mentor_profile(turn: Turn, steps: ProfileSteps) -> None:
     answers = turn.run_answers
     capacity = _capacity(answers.get(steps.capacity))
@@ -61,3 +58,10 @@ def _hours(value: Any) -> tuple[int, int] | None:
         return None
     hours = first % 24, last % 24
     return hours if hours[0] != hours[1] else None
+
+
+def register(registry: Registry) -> None:
+    """The flow action that makes a member a mentor."""
+    registry.action(
+        "save_mentor_profile", "make the member a mentor from the sign-up answers", ProfileSteps
+    )(save_mentor_profile)

@@ -1,5 +1,5 @@
 """Recognition: kudos with anti-abuse rules, leaderboards and badges.
 
-`bot.features` imports its modules, which registers `/kudos`, `/badges` and the
-`award_badge` flow action.
+`bot.features` calls each module's `register(registry)`, which adds `/kudos`, `/badges`,
+the `award_badge` flow action and the badges counted when a flow is completed.
 """

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict
 
-from bot import conversation
+from bot.registry import Registry
 from bot.turn import Turn
-from flows import actions
+from flows.feature_settings import Badge
 from flows.markup import Markdown, escape
-from flows.schema import Badge
 from flows.text import render
 from storage import recognition as store
 from storage.models import FlowRun
@@ -78,7 +77,6 @@ class BadgeParameters(BaseModel):
     badge: str
 
 
-@actions.register("award_badge", "give the member a badge of content/badges.yaml", BadgeParameters)
 async def award_badge(turn: Turn, parameters: BadgeParameters) -> None:
     badge = turn.content.badges.badge(parameters.badge)
     if badge is None:
@@ -86,6 +84,13 @@ async def award_badge(turn: Turn, parameters: BadgeParameters) -> None:
     await give(turn, badge)
 
 
-@conversation.on_completed
 async def flow_completed(turn: Turn, run: FlowRun) -> None:
     await check(turn, "flows_completed")
+
+
+def register(registry: Registry) -> None:
+    """The award_badge action, and badges counted when a flow is completed."""
+    registry.action(
+        "award_badge", "give the member a badge of content/badges.yaml", BadgeParameters
+    )(award_badge)
+    registry.on_completed(flow_completed)

@@ -13,15 +13,15 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot import commands
 from bot.adapter import can_start_dm
 from bot.messages import Invite
 from bot.recognition import badges
 from bot.recognition.mentions import MENTION, resolve
+from bot.registry import Registry
 from bot.turn import Turn, turn_for
+from flows.feature_settings import Category
 from flows.markup import Markdown, escape, mentions_as_names
 from flows.numbers import NotANumber, whole_number
-from flows.schema import Category
 from flows.text import render
 from storage import recognition as store
 from storage.models import Kudos, Member
@@ -38,7 +38,6 @@ TYPED = re.compile(
 )
 
 
-@commands.register("kudos", "command_kudos", typed=TYPED)
 async def kudos(turn: Turn, args: str) -> None:
     word = args.strip().split(" ", 1)[0].casefold()
     if not args.strip():
@@ -278,10 +277,8 @@ async def _audit_revoke(turn: Turn, revoked: Kudos) -> None:
     )
 
 
-@commands.register("badges", "command_badges")
 async def badges_command(turn: Turn, args: str) -> None:
-    """`/badges`: every badge, earned ones first, with progress towards the rest. Registered
-    here, after /kudos, so that the command menu's order does not hang on import order."""
+    """`/badges`: every badge, earned ones first, with progress towards the rest."""
     have = await store.badges_of(turn.session, turn.member.id or 0)
     earned, open_ = [], []
     for badge in turn.content.badges.badges:
@@ -301,3 +298,9 @@ async def badges_command(turn: Turn, args: str) -> None:
         return
     heading = turn.system_text("badges_heading", len(earned))
     turn.reply("\n".join([heading, *earned, *open_]))
+
+
+def register(registry: Registry) -> None:
+    """/kudos, then /badges (the menu lists them in this order)."""
+    registry.command("kudos", "command_kudos", typed=TYPED)(kudos)
+    registry.command("badges", "command_badges")(badges_command)

@@ -17,6 +17,7 @@ from bot.settings import Settings
 from flows.content import load_tree_or_raise
 from tests.clock import FakeClock
 from tests.conftest import CONTENT
+from tests.features import ACTIONS
 
 
 def _console(
@@ -100,7 +101,7 @@ async def test_the_console_says_goodbye_in_french_at_the_end_of_its_input(
 
 @pytest.fixture(scope="module")
 def texts() -> SystemText:
-    return adapter_texts(load_tree_or_raise(CONTENT))
+    return adapter_texts(load_tree_or_raise(CONTENT, actions=ACTIONS))
 
 
 async def test_a_failure_and_a_slow_reply_are_told_in_the_member_s_language(

@@ -17,8 +17,6 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from adapters.telegram.adapter import TelegramAdapter
-from adapters.zulip.adapter import ZulipAdapter
 from bot import metrics
 from bot.mentorship import commands as mentor_commands
 from bot.runtime import Onramp
@@ -30,7 +28,7 @@ from tests.adapters import test_zulip as zulip
 from tests.conftest import FakeClock
 from tests.fakes.telegram import TelegramEmulator
 from tests.fakes.zulip import ZulipEmulator
-from tests.waiting import until
+from tests.support.waiting import until
 
 APOLOGY = "Sorry, something went wrong on my side"
 
@@ -64,18 +62,6 @@ def telegram_emulator() -> Iterator[TelegramEmulator]:
         yield emulator
 
 
-async def _telegram(
-    settings: Settings, emulator: TelegramEmulator, clock: FakeClock
-) -> AsyncIterator[telegram.Served]:
-    adapter = TelegramAdapter(settings)
-    onramp = await Onramp.create(settings, {"telegram": adapter}, clock=clock)
-    await onramp.start()
-    try:
-        yield telegram.Served(onramp, adapter, emulator)
-    finally:
-        await onramp.stop()
-
-
 @pytest.fixture
 async def polling(
     settings: Settings,
@@ -84,7 +70,7 @@ async def polling(
     clock: FakeClock,
 ) -> AsyncIterator[telegram.Served]:
     telegram.for_telegram(settings, telegram_emulator, monkeypatch, mode="polling")
-    async for served in _telegram(settings, telegram_emulator, clock):
+    async with telegram.serving(settings, telegram_emulator, clock) as served:
         await until(lambda: telegram_emulator.long_polling, "the first long poll")
         yield served
 
@@ -97,7 +83,7 @@ async def webhook(
     clock: FakeClock,
 ) -> AsyncIterator[telegram.Served]:
     telegram.for_telegram(settings, telegram_emulator, monkeypatch, mode="webhook")
-    async for served in _telegram(settings, telegram_emulator, clock):
+    async with telegram.serving(settings, telegram_emulator, clock) as served:
         yield served
 
 
@@ -176,14 +162,9 @@ async def zulip_served(
     """On SQLite and on PostgreSQL (where `lead()` runs under the advisory lock)."""
     settings.database.url = database_url
     zulip.for_zulip(settings, zulip_emulator, monkeypatch)
-    adapter = ZulipAdapter(settings)
-    onramp = await Onramp.create(settings, {"zulip": adapter}, clock=clock)
-    await onramp.start()
-    try:
+    async with zulip.serving(settings, zulip_emulator, clock) as served:
         await until(lambda: zulip_emulator.long_polls == 1, "the first long poll")
-        yield zulip.Served(onramp, adapter, zulip_emulator)
-    finally:
-        await onramp.stop()
+        yield served
 
 
 async def test_zulip_event_queue_carries_on_past_a_failing_message(

@@ -23,12 +23,12 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel, col
 from starlette.applications import Starlette
 
-import bot.features
 from adapters.slack.adapter import EVENTS_PATH, SlackAdapter, SlackConfigError
 from bot import metrics
 from bot.adapter import Receipt
 from bot.commands import command_menu
 from bot.events import CommandInvoked, Event, MessageReceived
+from bot.features import build_registry
 from bot.runtime import Onramp
 from bot.settings import AdaptersSettings, SenderSettings, Settings, SlackSettings, WebSettings
 from flows.content import load_tree_or_raise
@@ -50,6 +50,8 @@ from tests.fakes.slack import (
     team_join,
     url_verification,
 )
+from tests.support import serving as harness
+from tests.support.waiting import until
 
 SECRET = "signing-secret"
 ADA, BEA, CAL = "U0ADA00001", "U0BEA00001", "U0CAL00001"
@@ -105,14 +107,6 @@ def configure(settings: Settings, slack: SlackEmulator, **slack_settings: Any) -
     settings.web = WebSettings(host="127.0.0.1", port=0, max_body_bytes=64 * 1024)
     settings.sender = SenderSettings(backoff_seconds=0.1, sweep_seconds=0.5)
     return settings
-
-
-async def until(probe: Callable[[], object], what: str) -> None:
-    """Wait for the emulator (another thread) to reach a state."""
-    deadline = time.monotonic() + WAIT_SECONDS
-    while not probe():
-        assert time.monotonic() < deadline, f"timed out waiting for {what}"
-        await asyncio.sleep(0.01)
 
 
 @dataclass
@@ -175,19 +169,14 @@ def signed(body: bytes, secret: str, timestamp: int | None) -> dict[str, str]:
 
 @asynccontextmanager
 async def running(settings: Settings, slack: SlackEmulator) -> AsyncIterator[Bot]:
-    # The tests' clock, not the wall clock: quiet hours and lateness are the same whatever
-    # the hour the suite runs at (it runs in real time: retries and leases come due).
-    onramp = await Onramp.create(settings, clock=RunningClock())
-    await onramp.start()
-    try:
-        if onramp.web is None:
-            yield Bot(onramp, slack, None)
+    """Onramp serving the adapters `settings` enables, found by their entry points as `onramp
+    run` finds them (tests/support/serving.py), with a client for its web server if it has one."""
+    async with harness.serving(settings, slack) as served:
+        if served.onramp.web is None:  # Socket Mode
+            yield Bot(served.onramp, slack, None)
             return
-        base_url = f"http://127.0.0.1:{onramp.web.port}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=10) as http:
-            yield Bot(onramp, slack, http)
-    finally:
-        await onramp.stop()
+        async with httpx.AsyncClient(base_url=served.url(""), timeout=10) as http:
+            yield Bot(served.onramp, slack, http)
 
 
 @pytest.fixture
@@ -712,7 +701,8 @@ async def test_a_wrong_token_stops_the_start(
 def test_the_manifest_declares_what_the_bot_uses() -> None:
     manifest = YAML(typ="safe").load(MANIFEST.read_text())
     commands = manifest["features"]["slash_commands"]
-    menu = command_menu(load_tree_or_raise(CONTENT))
+    registry = build_registry()
+    menu = command_menu(load_tree_or_raise(CONTENT, actions=registry.actions), registry)
 
     assert [c["command"] for c in commands] == [f"/{c.name}" for c in menu]
     assert all(c["description"] and len(c["description"]) <= 100 for c in commands)

@@ -12,7 +12,7 @@ import pytest
 from sqlalchemy import select
 from sqlmodel import col
 
-import adapters.slack.adapter
+import adapters.slack.events
 from bot.settings import Settings
 from storage.models import Identity, Member, ProcessedEvent
 from tests.adapters.test_slack import (
@@ -47,7 +47,7 @@ def users(slack: SlackEmulator) -> Users:
 def credentials(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SLACK_BOT_TOKEN", "xoxb-test")
     monkeypatch.setenv("SLACK_SIGNING_SECRET", SECRET)
-    monkeypatch.setattr(adapters.slack.adapter, "PROFILE_RETRY_SECONDS", RETRY_SECONDS)
+    monkeypatch.setattr(adapters.slack.events, "PROFILE_RETRY_SECONDS", RETRY_SECONDS)
 
 
 @pytest.fixture

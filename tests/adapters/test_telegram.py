@@ -19,21 +19,21 @@ from typing import Any, Literal
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from adapters.telegram.adapter import TelegramAdapter
 from bot import metrics
 from bot.commands import command_menu
-from bot.runtime import Onramp
 from bot.settings import Settings, TelegramSettings, WebSettings
 from flows.text import render
 from storage.models import Kudos, Member, Outbox, ProcessedEvent
-from tests.clock import RunningClock
+from tests.clock import FakeClock
 from tests.fakes.telegram import TelegramEmulator
 from tests.onboarding import COMPLETED_ANSWERS_LANGUAGE_KNOWN, completed_onboarding
 from tests.six_languages import content_in_six_languages, skip_until_translated
-from tests.waiting import until
+from tests.support import serving as harness
+from tests.support.waiting import until
 
 JSON = dict[str, Any]
 SECRET = "s3cret-webhook_token"
@@ -83,18 +83,12 @@ def telegram_settings(
     return for_telegram(settings, emulator, monkeypatch)
 
 
-@dataclass
-class Served:
-    """A running Onramp serving Telegram, and the emulator it talks to."""
-
-    onramp: Onramp
-    adapter: TelegramAdapter
-    emulator: TelegramEmulator
+class Served(harness.Served[TelegramAdapter, TelegramEmulator]):
+    """A running Onramp serving Telegram (tests/support/serving.py), and Telegram's wire."""
 
     @property
     def webhook(self) -> str:
-        assert self.onramp.web is not None
-        return f"http://127.0.0.1:{self.onramp.web.port}/telegram/webhook"
+        return self.url("/telegram/webhook")
 
     async def deliver(self, update: JSON, secret: str | None = SECRET) -> int:
         """Telegram hands the bot `update`; returns the webhook's status.
@@ -124,32 +118,13 @@ class Served:
         async with httpx.AsyncClient(timeout=10) as client:
             return await client.post(self.webhook, content=body, headers=headers)
 
-    async def count(self, table: type) -> int:
-        async with self.onramp.db.reading() as session:
-            return int((await session.execute(select(func.count()).select_from(table))).scalar())
 
-    async def outbox_idle(self) -> None:
-        """Every queued message has been delivered (or given up on)."""
-
-        async def idle() -> bool:
-            open_rows = select(func.count()).where(col(Outbox.status).in_(("pending", "sending")))
-            async with self.onramp.db.reading() as session:
-                return int((await session.execute(open_rows)).scalar()) == 0
-
-        await until(idle, "the outbox to empty")
-
-
-@contextlib.asynccontextmanager
-async def serving(settings: Settings, emulator: TelegramEmulator) -> AsyncIterator[Served]:
-    adapter = TelegramAdapter(settings)
-    # The tests' clock, not the wall clock: quiet hours and lateness are the same whatever
-    # the hour the suite runs at (it runs in real time: retries and leases come due).
-    onramp = await Onramp.create(settings, {"telegram": adapter}, clock=RunningClock())
-    await onramp.start()  # which sets the command menu, and runs polling where it leads
-    try:
-        yield Served(onramp, adapter, emulator)
-    finally:
-        await onramp.stop()
+def serving(
+    settings: Settings, emulator: TelegramEmulator, clock: FakeClock | None = None
+) -> contextlib.AbstractAsyncContextManager[Served]:
+    """Onramp serving Telegram against `emulator` (in real time unless given a `clock`)."""
+    adapters = {"telegram": TelegramAdapter(settings)}
+    return harness.serving(settings, emulator, adapters, served=Served, clock=clock)
 
 
 @pytest.fixture
@@ -357,7 +332,7 @@ async def test_start_up_registers_the_webhook_and_the_command_menu_per_language(
     [registered] = emulator.calls("setWebhook")
     assert set(registered["allowed_updates"]) >= {"message", "callback_query", "chat_member"}
 
-    menu = command_menu(served.onramp.content)
+    menu = command_menu(served.onramp.content, served.onramp.registry)
     names = [info.name for info in menu]
     assert names[:2] == ["start", "restart"] and "feedback" in names
     for language in served.onramp.content.community.locales:  # all six

@@ -8,21 +8,15 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from storage.session import Database
 from tests.fakes.telegram import TelegramEmulator
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110  (other processes change what it reads)
-            await asyncio.sleep(0.05)
 
 
 def _leads(log: Path) -> bool:
@@ -62,16 +56,16 @@ async def test_polling_runs_on_one_replica_and_moves_when_it_dies(
             for log in logs
         ]
         try:
-            await _wait_for(lambda: any(_leads(log) for log in logs))
+            await until(lambda: any(_leads(log) for log in logs), "a leader", seconds=30)
             [leader] = [n for n, log in enumerate(logs) if _leads(log)]
             ada, bea = telegram.user(101, "Ada"), telegram.user(102, "Bea")
             telegram.queue_update(telegram.start_message(ada))
-            await _wait_for(lambda: len(telegram.messages_to(101)) >= 2)
+            await until(lambda: len(telegram.messages_to(101)) >= 2, "Ada's welcome", seconds=30)
 
             replicas[leader].send_signal(signal.SIGKILL)
             await replicas[leader].wait()
             telegram.queue_update(telegram.start_message(bea))
-            await _wait_for(lambda: len(telegram.messages_to(102)) >= 2)
+            await until(lambda: len(telegram.messages_to(102)) >= 2, "Bea's welcome", seconds=30)
             assert _leads(logs[1 - leader])  # the survivor took over the polling
 
             await asyncio.sleep(1.5)  # a poll or two more: nothing is handled again

@@ -23,14 +23,13 @@ from hypothesis import strategies as st
 
 from adapters.telegram.adapter import TelegramAdapter
 from adapters.whatsapp.adapter import WhatsAppAdapter
-from bot.runtime import Onramp
 from bot.settings import Settings
 from tests.adapters import test_slack, test_telegram, test_whatsapp, test_zulip
-from tests.clock import RunningClock
 from tests.fakes.slack import SlackEmulator, block_actions, event_callback, im_message, team_join
 from tests.fakes.telegram import TelegramEmulator
 from tests.fakes.whatsapp import WhatsAppEmulator
 from tests.fakes.zulip import ZulipEmulator
+from tests.support import serving as harness
 
 JSON = dict[str, Any]
 EXAMPLES = settings(
@@ -223,8 +222,7 @@ async def telegram(
     with test_telegram.unlimited_emulator() as emulator:
         configured = test_telegram.for_telegram(settings, emulator, monkeypatch)
         telegram = {"telegram": TelegramAdapter(configured)}
-        onramp = await Onramp.create(configured, telegram, clock=RunningClock())
-        async with _serving(onramp) as http:
+        async with _serving(configured, emulator, telegram) as http:
             yield http, emulator
 
 
@@ -258,7 +256,6 @@ async def zulip(
     """The server, and the messages whose outline the examples take."""
     with ZulipEmulator(rate_limit=None) as emulator:
         configured = test_zulip.for_zulip(settings, emulator, monkeypatch, mode="webhook")
-        onramp = await Onramp.create(configured, clock=RunningClock())
         ada, bea = emulator.add_user("Ada"), emulator.add_user("Bea")
         mention = f"/kudos @**Bea|{bea['user_id']}** for the review"
         templates = [
@@ -268,7 +265,7 @@ async def zulip(
                 test_zulip.TOKEN,
             ),
         ]
-        async with _serving(onramp) as http:
+        async with _serving(configured, emulator) as http:
             yield http, templates
 
 
@@ -304,8 +301,7 @@ async def whatsapp(
     with test_whatsapp.unlimited_emulator() as emulator:
         configured = test_whatsapp.for_whatsapp(settings, emulator, monkeypatch)
         whatsapp = {"whatsapp": WhatsAppAdapter(configured)}
-        onramp = await Onramp.create(configured, whatsapp, clock=RunningClock())
-        async with _serving(onramp) as http:
+        async with _serving(configured, emulator, whatsapp) as http:
             yield http, emulator
 
 
@@ -360,13 +356,13 @@ async def test_whatsapp_answers_any_signed_notification_with_2xx_or_4xx(
 
 
 @contextlib.asynccontextmanager
-async def _serving(onramp: Onramp) -> AsyncIterator[httpx.AsyncClient]:
-    """`onramp` started, and an HTTP client for its web server; both stopped after."""
-    await onramp.start()
-    try:
-        assert onramp.web is not None
-        base_url = f"http://127.0.0.1:{onramp.web.port}"
-        async with httpx.AsyncClient(base_url=base_url, timeout=30) as http:
-            yield http
-    finally:
-        await onramp.stop()
+async def _serving(
+    settings: Settings, emulator: Any, adapters: dict[str, Any] | None = None
+) -> AsyncIterator[httpx.AsyncClient]:
+    """Onramp serving (tests/support/serving.py), and an HTTP client for its web server; both
+    stopped after."""
+    async with (
+        harness.serving(settings, emulator, adapters) as served,
+        httpx.AsyncClient(base_url=served.url(""), timeout=30) as http,
+    ):
+        yield http

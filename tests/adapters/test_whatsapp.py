@@ -15,19 +15,18 @@ from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from adapters.whatsapp.adapter import WhatsAppAdapter
 from bot import metrics
-from bot.runtime import Onramp
 from bot.settings import Settings, WebSettings, WhatsAppSettings
 from storage.models import Answer, Consent, Identity, Member, Outbox, ProcessedEvent
 from tests.clock import RunningClock
 from tests.conftest import CONTENT, FakeClock
 from tests.fakes.whatsapp import Sent, WhatsAppEmulator, combine
 from tests.onboarding import COMPLETED_ANSWERS, completed_onboarding
-from tests.waiting import until
+from tests.support import serving as harness
 
 JSON = dict[str, Any]
 VERIFY_TOKEN = "onramp-verify-token"
@@ -83,18 +82,12 @@ def whatsapp_settings(
     return for_whatsapp(settings, emulator, monkeypatch, database_url)
 
 
-@dataclass
-class Served:
-    """A running Onramp serving WhatsApp, and the emulator it talks to."""
-
-    onramp: Onramp
-    adapter: WhatsAppAdapter
-    emulator: WhatsAppEmulator
+class Served(harness.Served[WhatsAppAdapter, WhatsAppEmulator]):
+    """A running Onramp serving WhatsApp (tests/support/serving.py), and Meta's wire."""
 
     @property
     def webhook(self) -> str:
-        assert self.onramp.web is not None
-        return f"http://127.0.0.1:{self.onramp.web.port}/whatsapp/webhook"
+        return self.url("/whatsapp/webhook")
 
     async def deliver(self, notification: JSON | bytes, **options: Any) -> int:
         """Meta POSTs `notification` to the webhook (from a thread: the server answers on
@@ -108,40 +101,15 @@ class Served:
         async with httpx.AsyncClient(timeout=10) as client:
             return await client.post(self.webhook, content=body, headers=headers)
 
-    async def count(self, table: type) -> int:
-        async with self.onramp.db.reading() as session:
-            return int((await session.execute(select(func.count()).select_from(table))).scalar())
 
-    async def outbox(self) -> list[Outbox]:
-        async with self.onramp.db.reading() as session:
-            return list((await session.execute(select(Outbox).order_by(col(Outbox.id)))).scalars())
-
-    async def outbox_idle(self) -> None:
-        """Every queued message has been delivered (or given up on)."""
-
-        async def idle() -> bool:
-            open_rows = select(func.count()).where(col(Outbox.status).in_(("pending", "sending")))
-            async with self.onramp.db.reading() as session:
-                return int((await session.execute(open_rows)).scalar()) == 0
-
-        await until(idle, "the outbox to empty")
-
-
-@contextlib.asynccontextmanager
-async def serving(
+def serving(
     settings: Settings, emulator: WhatsAppEmulator, clock: FakeClock | RunningClock | None = None
-) -> AsyncIterator[Served]:
-    # The tests' clock, not the wall clock: quiet hours and lateness are the same whatever the
-    # hour the suite runs at. Unless a test moves time itself, it runs in real time (retries
-    # and leases come due); the adapter shares it, as the 24-hour window is the core's.
+) -> contextlib.AbstractAsyncContextManager[Served]:
+    """Onramp serving WhatsApp against `emulator`, in real time unless given a `clock`. The
+    adapter keeps the same clock: the 24-hour window is the core's time."""
     clock = clock or RunningClock()
-    adapter = WhatsAppAdapter(settings, clock=clock)
-    onramp = await Onramp.create(settings, {"whatsapp": adapter}, clock=clock)
-    await onramp.start()
-    try:
-        yield Served(onramp, adapter, emulator)
-    finally:
-        await onramp.stop()
+    adapters = {"whatsapp": WhatsAppAdapter(settings, clock=clock)}
+    return harness.serving(settings, emulator, adapters, served=Served, clock=clock)
 
 
 @pytest.fixture

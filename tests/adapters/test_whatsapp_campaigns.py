@@ -19,7 +19,7 @@ from storage.models import Consent, Member
 from tests.adapters.test_whatsapp import ADA, GRACE, for_whatsapp, serving, unlimited_emulator
 from tests.conftest import CONTENT, FakeClock
 from tests.fakes.whatsapp import WhatsAppEmulator
-from tests.waiting import until
+from tests.support.waiting import until
 
 CALL = """\
 schema_version: 1

@@ -21,7 +21,7 @@ from bot.settings import Secrets, Settings, WhatsAppSettings
 from tests.adapters.test_whatsapp import ADA, for_whatsapp
 from tests.fakes.server import Fault, RateLimiter
 from tests.fakes.whatsapp import WhatsAppEmulator
-from tests.waiting import until
+from tests.support.waiting import until
 
 JSON = dict[str, Any]
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)

@@ -14,19 +14,19 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlmodel import col
 
 from adapters.zulip.adapter import ZulipAdapter
 from bot import metrics
 from bot.messages import OutgoingMessage, group_recipient
-from bot.runtime import Onramp
 from bot.settings import Settings, WebSettings, ZulipSettings
 from storage.models import Member, Outbox, ProcessedEvent
-from tests.clock import RunningClock
+from tests.clock import FakeClock
 from tests.fakes.zulip import ZulipEmulator
 from tests.onboarding import COMPLETED_ANSWERS, completed_onboarding
-from tests.waiting import until
+from tests.support import serving as harness
+from tests.support.waiting import until
 
 JSON = dict[str, Any]
 TOKEN = "xvOzfurIutdRRVLzpXrIIHXJvNfaJLJ0"
@@ -55,48 +55,17 @@ def deduplicated() -> float:
     return metrics.REGISTRY.get_sample_value("onramp_events_deduplicated_total", labels) or 0.0
 
 
-@dataclass
-class Served:
-    """A running Onramp serving Zulip, and the emulator it talks to."""
-
-    onramp: Onramp
-    adapter: ZulipAdapter
-    emulator: ZulipEmulator
-
-    async def count(self, table: type, *where: Any) -> int:
-        statement = select(func.count()).select_from(table).where(*where)
-        async with self.onramp.db.reading() as session:
-            return int((await session.execute(statement)).scalar())
-
-    async def handled(self, key: str) -> bool:
-        return await self.count(ProcessedEvent, col(ProcessedEvent.dedupe_key) == key) == 1
-
-    async def outbox_idle(self) -> None:
-        """Every queued message has been delivered (or given up on)."""
-
-        async def idle() -> bool:
-            open_rows = col(Outbox.status).in_(("pending", "sending"))
-            return await self.count(Outbox, open_rows) == 0
-
-        await until(idle, "the outbox to empty")
-
-    async def settled(self, key: str) -> None:
-        """The event with `key` is committed and its replies have gone out."""
-        await until(lambda: self.handled(key), f"event {key}")
-        await self.outbox_idle()
+class Served(harness.Served[ZulipAdapter, ZulipEmulator]):
+    """A running Onramp serving Zulip (tests/support/serving.py): Zulip's wire is the
+    emulator's, so nothing is added here."""
 
 
-@contextlib.asynccontextmanager
-async def serving(settings: Settings, emulator: ZulipEmulator) -> AsyncIterator[Served]:
-    adapter = ZulipAdapter(settings)
-    # The tests' clock, not the wall clock: quiet hours and lateness are the same whatever
-    # the hour the suite runs at (it runs in real time: retries and leases come due).
-    onramp = await Onramp.create(settings, {"zulip": adapter}, clock=RunningClock())
-    await onramp.start()
-    try:
-        yield Served(onramp, adapter, emulator)
-    finally:
-        await onramp.stop()
+def serving(
+    settings: Settings, emulator: ZulipEmulator, clock: FakeClock | None = None
+) -> contextlib.AbstractAsyncContextManager[Served]:
+    """Onramp serving Zulip against `emulator` (in real time unless given a `clock`)."""
+    adapters = {"zulip": ZulipAdapter(settings)}
+    return harness.serving(settings, emulator, adapters, served=Served, clock=clock)
 
 
 @pytest.fixture

@@ -9,7 +9,6 @@ import asyncio
 import os
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -19,26 +18,21 @@ from sqlmodel import col
 from storage.models import Outbox
 from storage.session import Database
 from tests.fakes.zulip import ZulipEmulator
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
-
-
-async def _wait_for(condition: Callable[[], bool], seconds: float = 30.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110  (other processes change what it reads)
-            await asyncio.sleep(0.05)
 
 
 async def _recorded(db: Database) -> None:
     """Every message in the outbox is recorded as sent."""
     statement = select(col(Outbox.status))
-    async with asyncio.timeout(30):
-        while True:
-            async with db.reading() as session:
-                statuses = (await session.execute(statement)).scalars().all()
-            if statuses and set(statuses) == {"sent"}:
-                return
-            await asyncio.sleep(0.05)
+
+    async def all_sent() -> bool:
+        async with db.reading() as session:
+            statuses = (await session.execute(statement)).scalars().all()
+        return bool(statuses) and set(statuses) == {"sent"}
+
+    await until(all_sent, "every message recorded as sent", seconds=30)
 
 
 def _leads(log: Path) -> bool:
@@ -78,12 +72,12 @@ async def test_the_event_queue_is_read_by_one_replica_and_moves_when_it_dies(
             for log in logs
         ]
         try:
-            await _wait_for(lambda: any(_leads(log) for log in logs))
+            await until(lambda: any(_leads(log) for log in logs), "a leader", seconds=30)
             [leader] = [n for n, log in enumerate(logs) if _leads(log)]
-            await _wait_for(lambda: zulip.long_polls == 1)
+            await until(lambda: zulip.long_polls == 1, "the first long poll", seconds=30)
             assert len(zulip.queue_ids) == 1  # the other replica registered none
             ada = zulip.user_joins("Ada")  # Zulip gives no language: it is asked first
-            await _wait_for(lambda: len(zulip.messages_to(ada)) == 1)
+            await until(lambda: len(zulip.messages_to(ada)) == 1, "Ada's welcome", seconds=30)
             # Killed between a send and its record, a replica's message would go again when
             # its lease runs out (tests/bot/test_kill.py): that is not what this test is about.
             await _recorded(db)
@@ -93,8 +87,8 @@ async def test_the_event_queue_is_read_by_one_replica_and_moves_when_it_dies(
             # While nobody reads a queue: Ada answers, Bea joins.
             zulip.dm_from(ada, "1")
             bea = zulip.user_joins("Bea")
-            await _wait_for(lambda: len(zulip.messages_to(bea)) == 1)
-            await _wait_for(lambda: len(zulip.messages_to(ada)) == 3)  # welcome, consent
+            await until(lambda: len(zulip.messages_to(bea)) == 1, "Bea's welcome", seconds=30)
+            await until(lambda: len(zulip.messages_to(ada)) == 3, "welcome, consent", seconds=30)
             assert _leads(logs[1 - leader])  # the survivor took over the queue
             assert len(zulip.calls("register")) == 2
 

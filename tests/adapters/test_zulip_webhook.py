@@ -20,7 +20,7 @@ from bot.settings import Settings
 from storage.models import Member, Outbox, ProcessedEvent
 from tests.adapters.test_zulip import TOKEN, Served, deduplicated, for_zulip, serving
 from tests.fakes.zulip import ZulipEmulator
-from tests.waiting import until
+from tests.support.waiting import until
 
 JSON = dict[str, Any]
 JSON_ = "application/json"

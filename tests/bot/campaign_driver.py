@@ -41,7 +41,7 @@ from adapters.slack.adapter import SlackAdapter  # noqa: E402
 from adapters.telegram.adapter import TelegramAdapter  # noqa: E402
 from adapters.whatsapp.adapter import WhatsAppAdapter  # noqa: E402
 from adapters.zulip.adapter import ZulipAdapter  # noqa: E402
-from bot.adapter import DeliveryError, Inbox, RateLimit  # noqa: E402
+from bot.adapter import Adapter, DeliveryError, Inbox, RateLimit  # noqa: E402
 from bot.messages import OutgoingMessage  # noqa: E402
 from bot.settings import Settings  # noqa: E402
 from storage.models import Consent, FlowRun, Identity, Member, Outbox, utcnow  # noqa: E402
@@ -301,7 +301,7 @@ def _reasons(person: dict[str, Any]) -> tuple[str | None, str | None]:
     return None, "reply_window" if person["window_closed"] else None
 
 
-class Platform:
+class Platform(Adapter):
     """A platform in the process: it takes messages under the limits its real adapter names
     (the same `rate_limits`, from the same settings), counts them in sliding windows, and
     refuses one that would break a limit as the platform would (429, `refused`). WhatsApp

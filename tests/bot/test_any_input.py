@@ -27,8 +27,8 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from adapters.memory import Chat, MemoryAdapter
-from bot import commands
 from bot.events import CommandInvoked, MessageReceived
+from bot.features import build_registry
 from bot.runtime import Onramp
 from bot.settings import load_settings
 from flows.content import load_tree_or_raise
@@ -36,6 +36,7 @@ from flows.schema import AskStep, Flow
 from storage import members, runs
 from storage.models import FailedEvent, FlowRun
 from tests.conftest import CONTENT, ROOT, FakeClock
+from tests.features import ACTIONS
 
 EXAMPLES = settings(
     max_examples=100,
@@ -134,14 +135,14 @@ async def _member(world: World, chat: Chat, roles: list[str]) -> None:
         member.consent = True
 
 
-COMMANDS = sorted(command.name for command in commands.all_commands())
+COMMANDS = sorted(build_registry().commands)
 
 
 def _subcommands() -> dict[str, list[str]]:
     """The words each command takes first (`/mentor accept 12`, `/kudos revoke 7`), as the
     system texts tell members about them: so that what follows reaches the parsers behind."""
     found: dict[str, set[str]] = {name: set() for name in COMMANDS}
-    for text in load_tree_or_raise(CONTENT).system.values():
+    for text in load_tree_or_raise(CONTENT, actions=ACTIONS).system.values():
         for name, word in re.findall(r"/(\w+) ([a-z][\w-]*)", repr(text)):
             if name in found:
                 found[name].add(word)
@@ -180,7 +181,7 @@ def test_any_arguments_to_any_command_are_answered(
 
 
 def _questions() -> list[tuple[str, str]]:
-    tree = load_tree_or_raise(CONTENT)
+    tree = load_tree_or_raise(CONTENT, actions=ACTIONS)
     return [
         (flow.id, step.id)
         for flow in tree.flows.values()

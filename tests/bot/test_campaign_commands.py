@@ -19,7 +19,7 @@ from storage import campaigns as store
 from storage.models import AuditLog, Campaign, Consent, Member, Outbox
 from tests.bot.test_mentorship import tick
 from tests.conftest import CONTENT, FakeClock
-from tests.waiting import until
+from tests.support.waiting import until
 
 HELLO = """\
 schema_version: 1

@@ -29,7 +29,7 @@ from tests.bot import campaign_driver as driver
 from tests.clock import RunningClock
 from tests.conftest import CONTENT, POSTGRES_URL, SKIP_POSTGRES
 from tests.postgres import create_postgres_database, drop_postgres_database
-from tests.waiting import until
+from tests.support.waiting import until
 
 MEMBERS = 4_000  # about 2,300 recipients across the four platforms
 KEY = "community_call_crash"

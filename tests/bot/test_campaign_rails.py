@@ -22,6 +22,7 @@ from tests.bot.test_campaign_commands import audited, campaigns, person, settle
 from tests.bot.test_campaigns import member
 from tests.bot.test_mentorship import tick
 from tests.conftest import CONTENT, FakeClock
+from tests.features import ACTIONS
 
 # The issue's case: its date and its expiry have both passed by the 6th.
 STALE = """\
@@ -121,7 +122,7 @@ async def test_an_expired_campaign_reaches_nobody_and_is_refused_without_using_i
         "2026-12-03T15", "2026-12-08T15"
     )
     path.write_text(fixed, encoding="utf-8")
-    content = load_tree_or_raise(settings.content.path)
+    content = load_tree_or_raise(settings.content.path, actions=ACTIONS)
     result = await send(onramp, clock, content, "stale")
     assert result.created and result.row.state == "scheduled"
     await settle(onramp, clock, hours=1)

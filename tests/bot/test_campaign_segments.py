@@ -16,13 +16,14 @@ from storage.members import create_member
 from storage.models import Consent, FlowRun, Kudos, Member, MentorProfile, Mentorship
 from storage.session import Database
 from tests.conftest import CONTENT
+from tests.features import ACTIONS
 
 NOW = datetime(2026, 12, 1, 9, 0, tzinfo=UTC)
 
 
 @pytest.fixture(scope="module")
 def content() -> ContentTree:
-    return load_tree_or_raise(CONTENT)
+    return load_tree_or_raise(CONTENT, actions=ACTIONS)
 
 
 async def people(db: Database) -> dict[str, int]:

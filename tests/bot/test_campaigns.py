@@ -24,7 +24,8 @@ from storage import campaigns as store
 from storage.models import Consent, Member, Outbox
 from tests.bot.test_mentorship import tick
 from tests.conftest import CONTENT, FakeClock
-from tests.waiting import until
+from tests.features import ACTIONS
+from tests.support.waiting import until
 
 HELLO = """\
 schema_version: 1
@@ -271,7 +272,7 @@ async def test_the_frozen_plan_wins_when_the_file_changes(
     await send(onramp, clock, "local")
     path = settings.content.path / "campaigns" / "local.yaml"
     path.write_text(LOCAL.replace("Good morning", "Good evening"), encoding="utf-8")
-    edited = load_tree_or_raise(settings.content.path)
+    edited = load_tree_or_raise(settings.content.path, actions=ACTIONS)
     state = await manage.status(onramp.db, edited, "local")
     assert state.file_changed is True
     await tick(onramp, clock, hours=27, minutes=1)

@@ -23,7 +23,7 @@ from tests.bot.checkin_burst import seed
 from tests.clock import RunningClock
 from tests.conftest import POSTGRES_URL, SKIP_POSTGRES, FakeClock
 from tests.postgres import create_postgres_database, drop_postgres_database
-from tests.waiting import until
+from tests.support.waiting import until
 
 ROOT = Path(__file__).resolve().parents[2]
 PAIRS = 5_000  # 10,000 people, each with a check-in due now

@@ -152,7 +152,7 @@ async def test_locale_hint_from_the_platform(onramp: Onramp, memory: object) -> 
 
 
 def test_the_command_menu_describes_every_command_in_every_language(onramp: Onramp) -> None:
-    menu = {info.name: info.descriptions for info in command_menu(onramp.content)}
+    menu = {info.name: info.descriptions for info in command_menu(onramp.content, onramp.registry)}
     assert list(menu) == [
         "start",
         "restart",

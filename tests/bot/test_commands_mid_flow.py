@@ -3,11 +3,9 @@ unless the command itself started, resumed or ended a flow."""
 
 from __future__ import annotations
 
-import pytest
 from sqlalchemy import select
 
 from adapters.memory import Chat, MemoryAdapter
-from bot import commands
 from bot.events import CommandInvoked
 from bot.runtime import Onramp
 from bot.turn import Turn
@@ -160,12 +158,12 @@ async def test_no_question_again_once_the_run_has_expired(
 
 
 async def test_a_command_answered_only_in_a_group_leaves_the_chat_as_it_was(
-    chat: Chat, memory: MemoryAdapter, monkeypatch: pytest.MonkeyPatch
+    chat: Chat, memory: MemoryAdapter, onramp: Onramp
 ) -> None:
     async def wave(turn: Turn, args: str) -> None:
         turn.reply("👋", to=turn.group)
 
-    monkeypatch.setitem(commands._commands, "wave", commands.Command("wave", wave, None))
+    onramp.registry.command("wave")(wave)  # this test's bot only
     await _at_the_language_question(chat)
     event = CommandInvoked(
         platform="memory",

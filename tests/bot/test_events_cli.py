@@ -25,7 +25,7 @@ from bot.runtime import Onramp
 from bot.settings import Settings
 from tests.bot.test_cli import onramp as cli
 from tests.conftest import FakeClock
-from tests.waiting import until
+from tests.support.waiting import until
 
 ANSWER = "Yes, that's fine"  # the consent option's label: member text
 

@@ -15,7 +15,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import col
 
 from adapters.memory import Chat, MemoryAdapter
-from bot import commands, metrics
+from bot import metrics
 from bot.dispatcher import Dispatcher
 from bot.events import CommandInvoked, MessageReceived
 from bot.failed_events import decode, encode
@@ -27,7 +27,7 @@ from storage.members import find_member
 from storage.models import FailedEvent, Member, Outbox, ProcessedEvent
 from storage.privacy import forget_member, pseudonym
 from tests.conftest import FakeClock
-from tests.waiting import until
+from tests.support.waiting import until
 
 APOLOGY = "something went wrong on my side"
 SECRET = "my very private words"
@@ -48,9 +48,9 @@ class Fault:
 
 
 @pytest.fixture
-def fault(monkeypatch: pytest.MonkeyPatch) -> Iterator[Fault]:
+def fault(onramp: Onramp) -> Iterator[Fault]:
     fault = Fault()
-    monkeypatch.setitem(commands._commands, "explode", commands.Command("explode", fault, None))
+    onramp.registry.command("explode")(fault)  # this test's bot only
     yield fault
 
 
@@ -234,7 +234,7 @@ async def test_a_failed_event_is_replayed_once_fixed(
 
     # As `onramp events retry` does, in a process of its own with no sender: the replies
     # are queued, and the running bot's sweep sends them.
-    operator = Dispatcher(onramp.db, onramp.content, clock)
+    operator = Dispatcher(onramp.db, onramp.content, clock, registry=onramp.registry)
     with pytest.raises(RuntimeError):  # not fixed yet: nothing changes but the count
         await operator.replay("ada:0")
     [failed] = await _failed(onramp)

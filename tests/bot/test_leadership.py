@@ -7,13 +7,13 @@ import asyncio
 import contextlib
 import signal
 import sys
-from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
 from bot.leadership import Leadership
 from storage.session import Database
+from tests.support.waiting import until
 
 DRIVER = Path(__file__).with_name("leader_driver.py")
 
@@ -82,12 +82,6 @@ def _pids(record: Path) -> list[int]:
     return [int(line) for line in record.read_text().split()] if record.exists() else []
 
 
-async def _wait_for(condition: Callable[[], bool], seconds: float = 15.0) -> None:
-    async with asyncio.timeout(seconds):
-        while not condition():  # noqa: ASYNC110  (another process writes the file)
-            await asyncio.sleep(0.05)
-
-
 async def test_killing_the_leading_process_moves_the_work_to_the_other(
     db: Database, database_url: str, tmp_path: Path
 ) -> None:
@@ -100,7 +94,7 @@ async def test_killing_the_leading_process_moves_the_work_to_the_other(
         for _ in range(2)
     ]
     try:
-        await _wait_for(lambda: len(_pids(record)) >= 10)
+        await until(lambda: len(_pids(record)) >= 10, "ten turns of leading", seconds=15)
         leaders = set(_pids(record))
         assert len(leaders) == 1, f"two replicas led at once: {leaders}"
         [leader] = leaders
@@ -108,7 +102,7 @@ async def test_killing_the_leading_process_moves_the_work_to_the_other(
         dead.send_signal(signal.SIGKILL)
         await dead.wait()
         survivor = next(p for p in replicas if p.pid != leader)
-        await _wait_for(lambda: survivor.pid in _pids(record))
+        await until(lambda: survivor.pid in _pids(record), "the survivor leading", seconds=15)
         after = _pids(record)
         takeover = after.index(survivor.pid)
         assert set(after[:takeover]) == {leader} and set(after[takeover:]) == {survivor.pid}

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from bot.matching import Mentor, Person, Reason, Rules, best, excluded, optimize, score
+from bot.mentorship.matching import Mentor, Person, Reason, Rules, best, excluded, optimize, score
 
 WINTER = datetime(2026, 1, 15, 12, tzinfo=UTC)
 SUMMER = datetime(2026, 7, 15, 12, tzinfo=UTC)

@@ -13,17 +13,18 @@ from adapters.memory import MemoryAdapter
 from bot.mentorship.people import as_mentor, as_newcomer
 from bot.runtime import Onramp
 from flows.content import ContentTree, load_tree_or_raise
-from flows.schema import Experience
+from flows.feature_settings import Experience
 from storage.models import Member, MentorProfile
 from tests.bot.test_mentorship import person, sign_up
 from tests.conftest import CONTENT
+from tests.features import ACTIONS
 
 EXPERIENCE_REASON = "they are new to open source, and you know your way around"
 
 
 @pytest.fixture(scope="module")
 def content() -> ContentTree:
-    return load_tree_or_raise(CONTENT)
+    return load_tree_or_raise(CONTENT, actions=ACTIONS)
 
 
 def _member(answer: str | None) -> Member:

@@ -17,6 +17,7 @@ from bot.settings import Settings, load_settings
 from flows.content import load_tree
 from storage.models import Member
 from tests.clock import FakeClock
+from tests.features import ACTIONS
 from tests.modes_content import (
     CODE_OF_CONDUCT,
     FIRST_TASKS,
@@ -172,7 +173,7 @@ def test_onramp_check_reads_short_like_the_text_it_stands_for(tmp_path: Path) ->
         '"Contributed before?"', '"Contributed before, {{ member.nmae }}?"'
     )
     line = next(n for n, text in enumerate(flow.splitlines(), 1) if "nmae" in text)
-    tree, problems = load_tree(content_with(tmp_path, onboarding=flow))
+    tree, problems = load_tree(content_with(tmp_path, onboarding=flow), actions=ACTIONS)
     errors = [p for p in problems if p.severity == "error"]
     assert tree is None
     assert [(p.file, p.line, p.step) for p in errors] == [

@@ -17,6 +17,7 @@ from bot.settings import load_settings
 from flows.content import load_tree
 from flows.engine import Context, RunState, Start, StepFailed, advance
 from tests.conftest import CONTENT, ROOT, FakeClock
+from tests.features import ACTIONS
 
 # Asks for the member's name in their own words, then reads a profile field no flow has set
 # for them yet: `onramp check` warns, and the text fails for this member.
@@ -48,7 +49,7 @@ def content(tmp_path: Path) -> Path:
 
 
 def test_check_warns_about_it(content: Path) -> None:
-    tree, problems = load_tree(content)
+    tree, problems = load_tree(content, actions=ACTIONS)
     assert tree is not None, "only a warning: the bot starts on this content"
     untranslated = " covers 0 of "  # the test flow is in en, fr and es: pt, ar, sw fall back
     assert [str(p) for p in problems if "hello.yaml" in p.file and untranslated not in str(p)] == [
@@ -61,7 +62,7 @@ def test_check_warns_about_it(content: Path) -> None:
 
 
 def test_the_engine_names_the_flow_step_locale_and_variable(content: Path) -> None:
-    tree, _ = load_tree(content)
+    tree, _ = load_tree(content, actions=ACTIONS)
     assert tree is not None
     flow = tree.flows["hello"]
     context = Context({"display_name": SECRET, "locale": "fr"}, "en")
@@ -130,14 +131,16 @@ def test_a_system_text_that_fails_is_named_in_the_log(
 ) -> None:
     from datetime import UTC, datetime
 
+    from bot.registry import Registry
     from bot.turn import Turn
     from storage.models import Identity, Member
 
-    tree, _ = load_tree(content)
+    tree, _ = load_tree(content, actions=ACTIONS)
     assert tree is not None
     member = Member(id=1, display_name=SECRET, locale="es", profile={})
     identity = Identity(member_id=1, platform="memory", external_id="zeb")
-    turn = Turn(None, None, tree, member, identity, datetime(2026, 3, 2, tzinfo=UTC), key="k")  # type: ignore[arg-type]
+    when = datetime(2026, 3, 2, tzinfo=UTC)
+    turn = Turn(None, None, tree, member, identity, when, key="k", registry=Registry())  # type: ignore[arg-type]
     with caplog.at_level(logging.ERROR), pytest.raises(UndefinedError):
         turn.system_text("kudos_thanks")  # said without the context it reads
     record = next(r for r in caplog.records if r.getMessage() == "a system text failed")

@@ -20,7 +20,7 @@ from bot.throttle import Sent, Throttle, bulk_limits
 from storage.models import Outbox
 from tests.conftest import FakeClock
 from tests.onboarding import COMPLETED_ANSWERS
-from tests.waiting import until
+from tests.support.waiting import until
 
 
 class Clock:

@@ -29,6 +29,7 @@ from bot.web import WebServer, WebServerError, create_app
 from flows.content import load_tree_or_raise
 from storage.session import Database
 from tests.conftest import CONTENT, FakeClock
+from tests.features import ACTIONS
 
 LIMIT = 4096  # web.max_body_bytes in these tests
 
@@ -169,7 +170,11 @@ async def test_readyz_names_a_database_that_does_not_answer(
     else:
         db = Database.from_url("postgresql+asyncpg://onramp@127.0.0.1:1/onramp")  # nobody there
     onramp = Onramp(
-        serving_settings(settings), load_tree_or_raise(CONTENT), db, {"hook": hook}, clock
+        serving_settings(settings),
+        load_tree_or_raise(CONTENT, actions=ACTIONS),
+        db,
+        {"hook": hook},
+        clock,
     )
     server = WebServer(create_app(onramp), onramp.settings.web)
     await server.start()

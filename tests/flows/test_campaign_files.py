@@ -10,6 +10,7 @@ import pytest
 
 from flows.campaign_checks import check_campaigns
 from flows.content import load_tree
+from tests.features import ACTIONS
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
@@ -39,7 +40,7 @@ def root(tmp_path: Path) -> Path:
 
 def errors(root: Path, text: str, name: str = "call") -> list[str]:
     (root / "campaigns" / f"{name}.yaml").write_text(text, encoding="utf-8")
-    loaded, problems = load_tree(root)
+    loaded, problems = load_tree(root, actions=ACTIONS)
     found = [str(p) for p in problems if p.severity == "error"]
     assert (loaded is None) == bool(found), "a tree loads only without errors"
     return found
@@ -47,7 +48,7 @@ def errors(root: Path, text: str, name: str = "call") -> list[str]:
 
 def test_a_good_campaign_loads(root: Path) -> None:
     assert errors(root, GOOD) == []
-    loaded, _ = load_tree(root)
+    loaded, _ = load_tree(root, actions=ACTIONS)
     assert loaded is not None and loaded.campaigns["call"].segment.test()[0] == "all"
 
 
@@ -165,7 +166,7 @@ SIXTH = datetime(2026, 12, 6, 12, 0, tzinfo=UTC)
 
 def warnings_at(root: Path, text: str, now: datetime) -> list[str]:
     (root / "campaigns" / "call.yaml").write_text(text, encoding="utf-8")
-    loaded, problems = load_tree(root)
+    loaded, problems = load_tree(root, actions=ACTIONS)
     assert loaded is not None, [str(p) for p in problems]
     return [str(p) for p in check_campaigns(loaded, set(), now) if "call.yaml" in p.file]
 
@@ -236,7 +237,7 @@ def test_a_stale_campaign_warns_at_the_time_of_the_check(root: Path) -> None:
         "send_at: 2001-12-01T10:00:00Z\nexpires_at: 2001-12-03T15:00:00Z\n",
     )
     (root / "campaigns" / "call.yaml").write_text(stale, encoding="utf-8")
-    loaded, problems = load_tree(root)
+    loaded, problems = load_tree(root, actions=ACTIONS)
     assert loaded is not None
     # (Its message is in three of the six languages: a coverage warning, not this test's.)
     assert [str(p) for p in problems if "call.yaml" in p.file and " covers " not in p.message] == [

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.features  # noqa: F401  (registers actions, as the CLI does)
 from flows.content import load_tree
+from tests.features import ACTIONS
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
@@ -54,7 +54,7 @@ def problems_with(root: Path, setting: str, purposes: str | None = None) -> list
     if purposes is not None:
         shipped = shipped.replace("consent_purposes: [announcements]", purposes)
     (root / "community.yaml").write_text(shipped, encoding="utf-8")
-    _, problems = load_tree(root)
+    _, problems = load_tree(root, actions=ACTIONS)
     # What this flow and community.yaml are told (other files may use the purposes too).
     return [str(p) for p in problems if p.file.endswith(("news.yaml", "community.yaml"))]
 
@@ -62,7 +62,7 @@ def problems_with(root: Path, setting: str, purposes: str | None = None) -> list
 def test_a_declared_purpose_set_to_true_or_false_is_valid(tree: Path) -> None:
     assert problems_with(tree, "consent.announcements: true") == []
     assert problems_with(tree, "consent.announcements: false") == []
-    loaded, _ = load_tree(tree)
+    loaded, _ = load_tree(tree, actions=ACTIONS)
     assert loaded is not None and loaded.community.consent_purposes == ["announcements"]
 
 

@@ -9,10 +9,10 @@ from pathlib import Path
 
 import pytest
 
-import bot.features  # noqa: F401  (registers actions, as the CLI does)
 from flows.content import load_tree
 from flows.schema import Community, Text
 from flows.text import fallback_chain, render
+from tests.features import ACTIONS
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 SIX = "locales: [en, fr, es, pt, ar, sw]"
@@ -58,7 +58,7 @@ def root(tmp_path: Path) -> Path:
 
 
 def hello_problems(root: Path, min_coverage: float = 0) -> list[str]:
-    _, problems = load_tree(root, min_coverage)
+    _, problems = load_tree(root, min_coverage, actions=ACTIONS)
     return [str(p) for p in sorted(problems) if p.file == "content/flows/hello.yaml"]
 
 
@@ -89,7 +89,7 @@ def test_one_coverage_warning_per_file_and_locale(root: Path) -> None:
 
 
 def test_the_partial_tree_loads(root: Path) -> None:
-    tree, problems = load_tree(root)
+    tree, problems = load_tree(root, actions=ACTIONS)
     assert tree is not None, [str(p) for p in problems if p.severity == "error"]
 
 
@@ -98,7 +98,7 @@ def test_below_min_coverage_is_an_error_naming_the_locale(root: Path) -> None:
         HELLO.replace("      es: Elige\n", "").replace("      de: Tschüss\n", ""),
         encoding="utf-8",
     )
-    tree, problems = load_tree(root, min_coverage=100)
+    tree, problems = load_tree(root, min_coverage=100, actions=ACTIONS)
     errors = [str(p) for p in problems if p.severity == "error"]
     assert tree is None
     assert any(
@@ -117,7 +117,7 @@ def test_the_default_locale_is_still_required(root: Path) -> None:
     (root / "flows" / "hello.yaml").write_text(
         HELLO.replace("      en: Pick one\n", ""), encoding="utf-8"
     )
-    tree, problems = load_tree(root)
+    tree, problems = load_tree(root, actions=ACTIONS)
     assert tree is None
     assert "content/flows/hello.yaml:12 step 'pick': missing the 'en' text" in {
         str(p).split(";")[0] for p in problems
@@ -143,7 +143,7 @@ def test_text_keys_are_normalised_and_pt_br_members_see_them(root: Path) -> None
         HELLO.replace("      fr: Salut !\n", "      fr: Salut !\n      PT-br: Oi!\n"),
         encoding="utf-8",
     )
-    tree, problems = load_tree(root)
+    tree, problems = load_tree(root, actions=ACTIONS)
     assert tree is not None, [str(p) for p in problems if p.severity == "error"]
     assert tree.community.locales[-1] == "pt_BR"
     greet = tree.flows["hello"].steps[0]
@@ -171,7 +171,7 @@ def test_an_unknown_locale_is_a_clear_error_with_its_line(
         .splitlines()
         .index(f"locales: [en, fr, es, pt, ar, sw, {written}]")
     )
-    _, problems = load_tree(root)
+    _, problems = load_tree(root, actions=ACTIONS)
     assert f"content/community.yaml:{line + 1}: {expected}" in [str(p) for p in problems]
 
 
@@ -180,7 +180,7 @@ def test_an_unknown_locale_as_a_text_key_names_its_line(root: Path) -> None:
         HELLO.replace("      fr: Salut !\n", "      fr: Salut !\n      english: Hi\n"),
         encoding="utf-8",
     )
-    _, problems = load_tree(root)
+    _, problems = load_tree(root, actions=ACTIONS)
     assert (
         "content/flows/hello.yaml:11 step 'greet': unknown locale 'english'; did you mean 'en'?"
         in [str(p) for p in problems]
@@ -199,7 +199,7 @@ def test_a_language_choice_for_an_undeclared_locale_is_an_error(root: Path) -> N
         encoding="utf-8",
     )
     line = onboarding.read_text("utf-8").splitlines().index("      - id: de") + 1
-    tree, problems = load_tree(root)
+    tree, problems = load_tree(root, actions=ACTIONS)
     assert tree is None
     assert [str(p) for p in problems if p.severity == "error"] == [
         f"content/flows/onboarding.yaml:{line} step 'language': choice 'de' sets locale 'de', "
@@ -217,5 +217,5 @@ def test_a_choice_of_a_regional_locale_whose_language_is_declared_passes(root: P
         ),
         encoding="utf-8",
     )
-    tree, problems = load_tree(root)
+    tree, problems = load_tree(root, actions=ACTIONS)
     assert tree is not None, [str(p) for p in problems if p.severity == "error"]

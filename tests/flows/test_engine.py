@@ -8,7 +8,6 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import bot.features  # noqa: F401
 from flows.content import ContentTree, load_tree_or_raise
 from flows.engine import (
     AwaitInput,
@@ -23,13 +22,14 @@ from flows.engine import (
     Start,
     advance,
 )
+from tests.features import ACTIONS
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
 
 @pytest.fixture(scope="module")
 def content() -> ContentTree:
-    return load_tree_or_raise(CONTENT)
+    return load_tree_or_raise(CONTENT, actions=ACTIONS)
 
 
 COMMUNITY = {

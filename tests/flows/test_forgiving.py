@@ -9,7 +9,6 @@ from typing import Any
 
 import pytest
 
-import bot.features  # noqa: F401  (registers the actions the shipped flows use)
 from flows.answers import (
     AnswerWords,
     Rejected,
@@ -35,6 +34,7 @@ from flows.engine import (
 )
 from flows.flow_paths import arrivals
 from flows.schema import AskStep, Flow
+from tests.features import ACTIONS
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 NOW = datetime(2026, 3, 2, 8, 35, tzinfo=UTC)
@@ -43,7 +43,7 @@ COMMUNITY = {"name": "Test", "links": {"privacy": "https://example.org/privacy"}
 
 @pytest.fixture(scope="module")
 def content() -> ContentTree:
-    return load_tree_or_raise(CONTENT)
+    return load_tree_or_raise(CONTENT, actions=ACTIONS)
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from flows.content import load_tree
+from tests.features import ACTIONS
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 SHIPPED = """\
@@ -33,7 +34,7 @@ def problems(root: Path, old: str, new: str) -> list[str]:
     text = path.read_text(encoding="utf-8")
     assert old in text
     path.write_text(text.replace(old, new), encoding="utf-8")
-    loaded, found = load_tree(root)
+    loaded, found = load_tree(root, actions=ACTIONS)
     shown = [str(p) for p in found if "matching.yaml" in p.file]
     assert (loaded is None) == any(p.severity == "error" for p in found)
     return shown

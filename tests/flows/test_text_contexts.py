@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-import bot.features  # noqa: F401  (registers the commands, as the CLI does)
-from bot.commands import all_commands
+from bot.features import build_registry
+from bot.registry import Registry
 from bot.turn import Turn, community_variables
 from flows.content import load_tree
 from flows.system_texts import (
@@ -28,6 +28,7 @@ from flows.system_texts import (
 from flows.template_scopes import BUILT_IN_MEMBER_FIELDS, CAMPAIGN_MEMBER_FIELDS
 from flows.template_types import COMMUNITY_ATTRIBUTES
 from storage.models import Identity, Member
+from tests.features import ACTIONS
 from tests.flows.call_sites import Source, TextCall, flow_starts, system_text_calls
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -110,7 +111,7 @@ def test_texts_rendered_without_a_member_are_declared_bare() -> None:
     """The command menus render the /help lines with no variables (bot/commands.py), and a
     campaign freezes its opt-out line the same way (bot/campaigns/planning.py): any text read
     from `content.system` other than through `Turn.system_text` can use no variables."""
-    help_keys = {c.help_key for c in all_commands() if c.help_key}
+    help_keys = {c.help_key for c in build_registry().commands.values() if c.help_key}
     assert help_keys <= BARE_SYSTEM_TEXTS
     read: set[str] = set()
     for file, module in Source().modules.items():
@@ -152,11 +153,12 @@ def test_flows_a_feature_starts_get_the_declared_context() -> None:
 
 
 def test_every_member_has_the_built_in_fields() -> None:
-    tree, _ = load_tree(CONTENT)
+    tree, _ = load_tree(CONTENT, actions=ACTIONS)
     assert tree is not None
     member = Member(id=1, display_name="Ada", profile={})
     identity = Identity(member_id=1, platform="memory", external_id="ada")
-    turn = Turn(None, None, tree, member, identity, datetime(2026, 3, 2, tzinfo=UTC), key="k")  # type: ignore[arg-type]
+    when = datetime(2026, 3, 2, tzinfo=UTC)
+    turn = Turn(None, None, tree, member, identity, when, key="k", registry=Registry())  # type: ignore[arg-type]
     variables = turn.template_variables()
     assert set(variables["member"]) == set(BUILT_IN_MEMBER_FIELDS)
     assert set(variables["community"]) == set(COMMUNITY_ATTRIBUTES)
@@ -177,11 +179,12 @@ def test_every_shipped_system_text_renders_with_what_it_is_declared_to_get() -> 
     context keys declared for it, a count where declared, and a member with no profile."""
     from flows.text import render
 
-    tree, _ = load_tree(CONTENT)
+    tree, _ = load_tree(CONTENT, actions=ACTIONS)
     assert tree is not None
     member = Member(id=1, display_name="Ada", profile={})
     identity = Identity(member_id=1, platform="memory", external_id="ada")
-    turn = Turn(None, None, tree, member, identity, datetime(2026, 3, 2, tzinfo=UTC), key="k")  # type: ignore[arg-type]
+    when = datetime(2026, 3, 2, tzinfo=UTC)
+    turn = Turn(None, None, tree, member, identity, when, key="k", registry=Registry())  # type: ignore[arg-type]
     for key, text in tree.system.items():
         context = {k: "x" for k in SYSTEM_TEXT_CONTEXT.get(key, ()) if not k.endswith("?")}
         count = 2 if key in COUNTED_SYSTEM_TEXTS else None

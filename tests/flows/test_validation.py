@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-import bot.features  # noqa: F401  (registers actions, as the CLI does)
 from flows.content import load_tree
 from flows.problems import ContentError
+from tests.features import ACTIONS
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
@@ -59,13 +59,13 @@ Edit = Callable[[str], str]
 def errors_after(root: Path, edit: Edit, file: str = "flows/hello.yaml") -> list[str]:
     path = root / file
     path.write_text(edit(path.read_text(encoding="utf-8")), encoding="utf-8")
-    loaded, problems = load_tree(root)
+    loaded, problems = load_tree(root, actions=ACTIONS)
     assert loaded is None, "a broken tree must not load"
     return [str(p) for p in problems if p.severity == "error"]
 
 
 def test_the_shipped_content_is_valid_with_no_warnings() -> None:
-    loaded, problems = load_tree(CONTENT)
+    loaded, problems = load_tree(CONTENT, actions=ACTIONS)
     assert loaded is not None
     assert [str(p) for p in problems] == []
     assert set(loaded.flows) == {
@@ -81,7 +81,7 @@ def test_the_shipped_content_is_valid_with_no_warnings() -> None:
 
 
 def test_the_minimal_flow_loads(tree: Path) -> None:
-    loaded, _ = load_tree(tree)
+    loaded, _ = load_tree(tree, actions=ACTIONS)
     assert loaded is not None and "hello" in loaded.flows
 
 
@@ -119,7 +119,7 @@ def test_duplicate_step_ids(tree: Path) -> None:
 def test_missing_translation_for_a_declared_locale_is_a_coverage_warning(tree: Path) -> None:
     path = tree / "flows" / "hello.yaml"
     path.write_text(MINIMAL_FLOW.replace(" es: Elige,", ""), encoding="utf-8")
-    _, problems = load_tree(tree)
+    _, problems = load_tree(tree, actions=ACTIONS)
     assert [str(p) for p in problems if p.file == "content/flows/hello.yaml"] == [
         "content/flows/hello.yaml:10: warning: 'es' covers 0 of 1 texts (0%); the rest is "
         "shown in English; onramp i18n export --locale es makes PO files to translate"
@@ -229,7 +229,7 @@ def test_missing_system_text(tree: Path) -> None:
 
 def test_missing_community_file_and_flows(tmp_path: Path) -> None:
     (tmp_path / "content").mkdir()
-    _, problems = load_tree(tmp_path / "content")
+    _, problems = load_tree(tmp_path / "content", actions=ACTIONS)
     messages = [str(p) for p in problems]
     assert "content/community.yaml:1: file not found; it is required" in messages
     assert any("no flows found" in m for m in messages)
@@ -238,7 +238,7 @@ def test_missing_community_file_and_flows(tmp_path: Path) -> None:
 def test_long_button_labels_only_warn(tree: Path) -> None:
     path = tree / "flows" / "hello.yaml"
     path.write_text(MINIMAL_FLOW.replace("label: A", "label: A label far too long for a button"))
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert [p.severity for p in problems] == ["warning"]
     assert "WhatsApp buttons show at most 20" in str(problems[0])
@@ -252,7 +252,7 @@ def test_a_timeout_without_a_whatsapp_template_warns(tree: Path) -> None:
             "      - id: b\n        label: B\n    timeout: 2d\n",
         )
     )
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert [str(p) for p in problems] == [
         "content/flows/hello.yaml:19 step 'pick': warning: the nudge after this timeout has no "
@@ -310,7 +310,7 @@ def test_loading_invalid_content_raises_with_every_problem(tree: Path) -> None:
         MINIMAL_FLOW.replace("goto: find_mentor", "goto: gone")
     )
     with pytest.raises(ContentError) as raised:
-        load_tree_or_raise(tree)
+        load_tree_or_raise(tree, actions=ACTIONS)
     assert "goto 'gone' does not exist" in str(raised.value)
 
 
@@ -339,7 +339,7 @@ def test_markdown_message_files(tree: Path) -> None:
         (folder / "greeting.md").write_text(text + "\n", encoding="utf-8")
     path = tree / "flows" / "hello.yaml"
     path.write_text(MINIMAL_FLOW.replace("say: Hi!", "say: {md: greeting}"), encoding="utf-8")
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     # A locale's missing file is a text not translated yet: shown in the default locale.
     assert loaded is not None
     assert (
@@ -349,7 +349,7 @@ def test_markdown_message_files(tree: Path) -> None:
     for locale, text in (("es", "**Hola**"), ("pt", "Oi"), ("ar", "مرحبا"), ("sw", "Habari")):
         (tree / "messages" / locale).mkdir()
         (tree / "messages" / locale / "greeting.md").write_text(text, encoding="utf-8")
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert [str(p) for p in problems if p.file.endswith("hello.yaml")] == []
     greet = loaded.flows["hello"].steps[0]
@@ -368,7 +368,7 @@ def test_keywords_match_words_and_phrases(tree: Path) -> None:
             "  command: hello", "  command: hello\n  keywords: [mentor, 'first issue']"
         )
     )
-    loaded, _ = load_tree(tree)
+    loaded, _ = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert loaded.flow_for_keyword("I'd like a MENTOR?") is loaded.flows["hello"]
     assert loaded.flow_for_keyword("any first  issue for me") is loaded.flows["hello"]
@@ -376,19 +376,19 @@ def test_keywords_match_words_and_phrases(tree: Path) -> None:
 
 
 def test_the_shipped_matching_rules_are_the_defaults() -> None:
-    from bot.matching import Rules
+    from bot.mentorship.matching import Rules
 
-    loaded, _ = load_tree(CONTENT)
+    loaded, _ = load_tree(CONTENT, actions=ACTIONS)
     assert loaded is not None
     assert Rules.from_content(loaded.matching) == Rules()
 
 
 def test_matching_rules_are_read_from_content(tree: Path) -> None:
-    from bot.matching import Rules
+    from bot.mentorship.matching import Rules
 
     path = tree / "matching.yaml"
     path.write_text("schema_version: 1\nhard: [language, timezone]\nweights:\n  topics: 5\n")
-    loaded, _ = load_tree(tree)
+    loaded, _ = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     rules = Rules.from_content(loaded.matching)
     assert rules.hard == {"language", "timezone"} and rules.weights["topics"] == 5
@@ -415,16 +415,16 @@ def test_a_broken_matching_file_names_file_and_line(tree: Path, line: str, expec
 
 
 def test_the_shipped_check_in_schedule_is_the_default_and_offsets_follow_it(tree: Path) -> None:
-    from flows.schema import Checkins
+    from flows.feature_settings import Checkins
 
-    loaded, _ = load_tree(tree)
+    loaded, _ = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert loaded.checkins == Checkins()
     assert loaded.checkins.schedule.offsets() == [3, 7, 21, 35, 49, 63, 77, 90]
     (tree / "checkins.yaml").write_text(
         "schema_version: 1\nschedule: {days: [1], every: null, until: 30}\ngrace: 12h\n"
     )
-    loaded, _ = load_tree(tree)
+    loaded, _ = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert loaded.checkins.schedule.offsets() == [1, 30]
     assert loaded.checkins.grace.total_seconds() == 12 * 3600
@@ -550,7 +550,7 @@ steps:
     end: true
 """
     (tree / "flows" / "hello.yaml").write_text(flow, encoding="utf-8")
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is not None and problems == []
 
 
@@ -560,7 +560,7 @@ def test_an_answer_asked_on_some_paths_only_warns(tree: Path) -> None:
         "    say: 'Mentor!'\n  - id: ask_name\n    ask: 'Name?'\n    input: text",
     ).replace("  - id: bye\n    end: true", "  - id: bye\n    end: 'Bye {{ answers.ask_name }}'")
     (tree / "flows" / "hello.yaml").write_text(errors_after_edit, encoding="utf-8")
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert [str(p) for p in problems] == [
         "content/flows/hello.yaml:30 step 'bye': warning: {{ answers.ask_name }}: some paths "
@@ -571,7 +571,7 @@ def test_an_answer_asked_on_some_paths_only_warns(tree: Path) -> None:
         "{{ answers.ask_name }}", '{{ answers.ask_name | default("friend") }}'
     )
     (tree / "flows" / "hello.yaml").write_text(guarded, encoding="utf-8")
-    assert load_tree(tree)[1] == []
+    assert load_tree(tree, actions=ACTIONS)[1] == []
 
 
 def test_a_profile_field_is_there_once_this_flow_has_set_it(tree: Path) -> None:
@@ -579,7 +579,7 @@ def test_a_profile_field_is_there_once_this_flow_has_set_it(tree: Path) -> None:
         MINIMAL_FLOW.replace("say: Hi!", "say: 'You said {{ member.experience }}'"),
         encoding="utf-8",
     )
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert [str(p) for p in problems] == [
         "content/flows/hello.yaml:8 step 'greet': warning: {{ member.experience }}: members "
@@ -592,7 +592,7 @@ def test_a_profile_field_is_there_once_this_flow_has_set_it(tree: Path) -> None:
         "  - id: greet\n    say: 'You said {{ member.experience }}'",
     )
     (tree / "flows" / "hello.yaml").write_text(set_first, encoding="utf-8")
-    assert load_tree(tree)[1] == []
+    assert load_tree(tree, actions=ACTIONS)[1] == []
 
 
 def test_filters_ifs_loops_and_sets_raise_no_false_alarm(tree: Path) -> None:
@@ -615,7 +615,7 @@ def test_filters_ifs_loops_and_sets_raise_no_false_alarm(tree: Path) -> None:
     (tree / "flows" / "hello.yaml").write_text(
         MINIMAL_FLOW.replace("    say: Mentor!", say).replace("say: Hi!", greet), encoding="utf-8"
     )
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert [str(p) for p in problems] == []
     assert loaded is not None
 
@@ -687,7 +687,7 @@ def test_system_texts_read_what_the_code_passes_them(
     assert before in lines[line], lines[line]
     lines[line] = lines[line].replace(before, after, 1)
     path.write_text("".join(lines), encoding="utf-8")
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is None
     assert [str(p) for p in problems if p.severity == "error"] == [
         f"content/system.yaml:{line + 1}: {error}"
@@ -716,7 +716,7 @@ def test_badge_texts_use_no_variables(tree: Path) -> None:
         "badges.yaml",
     )
     assert errors == [
-        "content/badges.yaml:11: {{ member.name }}: badge and category names and descriptions "
+        "content/badges.yaml:12: {{ member.name }}: badge and category names and descriptions "
         "are shown without variables (in /badges, kudos and announcements)"
     ]
 
@@ -727,7 +727,7 @@ def test_context_a_flow_gets_only_one_way_it_starts_warns(tree: Path) -> None:
         path.read_text(encoding="utf-8").replace("  feature: true", "  command: offer"),
         encoding="utf-8",
     )
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     lines = path.read_text(encoding="utf-8").splitlines()
     line = next(n for n, text in enumerate(lines, 1) if "**{{ context.newcomer }}**" in text)
@@ -749,7 +749,7 @@ def test_context_only_some_calls_pass_warns(tree: Path) -> None:
         text.replace("say what for: /kudos @name", "say what for: /kudos @{{ context.name }}", 1),
         encoding="utf-8",
     )
-    loaded, problems = load_tree(tree)
+    loaded, problems = load_tree(tree, actions=ACTIONS)
     assert loaded is not None
     assert [str(p) for p in problems] == [
         f"content/system.yaml:{line}: warning: {{{{ context.name }}}}: 'name' is not always "

@@ -7,10 +7,11 @@ from collections.abc import Awaitable, Callable
 
 
 async def until(
-    check: Callable[[], Awaitable[bool] | bool], what: str, seconds: float = 20
+    check: Callable[[], Awaitable[object] | object], what: str, seconds: float = 20
 ) -> None:
-    """Poll `check` (plain or async) until it holds; fail the test, naming `what`, if it has
-    not within `seconds`. Polling is the way here: the state changes outside this loop."""
+    """Poll `check` (plain or async) until what it returns is true; fail the test, naming
+    `what`, if it has not within `seconds`. Polling is the way here: the state changes outside
+    this loop (in an emulator's thread, a bot's process)."""
     deadline = asyncio.get_running_loop().time() + seconds
     while True:
         result = check()

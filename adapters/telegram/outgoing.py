@@ -1,0 +1,110 @@
+"""A message as Telegram takes it: HTML within 4096 UTF-16 code units (else plain text,
+shortened), choices on an inline keyboard or numbered in the text, an invite as a deep-link
+button, no link preview in lite mode; and the command menu's descriptions."""
+
+from __future__ import annotations
+
+import logging
+import re
+
+from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
+from telegram.error import BadRequest
+
+from adapters.markdown import PLAIN, TELEGRAM_HTML, has_link, render
+from adapters.telegram import buttons
+from bot.adapter import CommandInfo, DeliveryError
+from bot.messages import OutgoingMessage, numbered_text
+
+log = logging.getLogger("onramp.telegram")
+MAX_TEXT = 4096  # UTF-16 code units
+NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # lite mode (/mode lite)
+_NOT_PAYLOAD = re.compile(r"[^A-Za-z0-9_-]")
+
+
+async def send(bot: Bot, message: OutgoingMessage) -> Message:
+    """Post `message`; HTML Telegram cannot parse goes again as plain text."""
+    chat_id = _chat_id(message.recipient)
+    text, rows, previews = sending(message)
+    if message.invite is not None:
+        rows.append([invite_button(bot.username, message.invite.label, message.invite.source)])
+    markup = InlineKeyboardMarkup(rows) if rows else None
+    formatted = render(text, TELEGRAM_HTML)
+    if utf16_length(formatted) <= MAX_TEXT:
+        try:
+            return await bot.send_message(
+                chat_id,
+                formatted,
+                parse_mode="HTML",
+                reply_markup=markup,
+                link_preview_options=previews,
+            )
+        except BadRequest as exc:
+            if "can't parse entities" not in exc.message.lower():
+                raise
+            log.warning("telegram refused our HTML; sending plain text")
+    else:
+        log.warning("message too long for Telegram; shortened", extra={"chat": chat_id})
+    return await bot.send_message(
+        chat_id,
+        shortened(render(text, PLAIN)),
+        reply_markup=markup,
+        link_preview_options=previews,
+    )
+
+
+def sending(
+    message: OutgoingMessage,
+) -> tuple[str, list[list[InlineKeyboardButton]], LinkPreviewOptions | None]:
+    """What a message is sent with: its text (our Markdown; choices numbered in it when they
+    cannot be buttons), its keyboard's rows, and no link preview in lite mode (/links)."""
+    rows = buttons.keyboard(message) or []
+    text = numbered_text(message) if message.choices and not rows else message.text
+    return text, rows, NO_PREVIEW if message.lite and has_link(text) else None
+
+
+def preview(message: OutgoingMessage) -> str:
+    """The message's text as it is sent (Telegram HTML; choices on buttons left out)."""
+    text = (
+        numbered_text(message)
+        if message.choices and not buttons.keyboard(message)
+        else message.text
+    )
+    formatted = render(text, TELEGRAM_HTML)
+    if utf16_length(formatted) <= MAX_TEXT:
+        return formatted
+    return shortened(render(text, PLAIN))
+
+
+def invite_button(username: str, label: str, source: str) -> InlineKeyboardButton:
+    """A button opening the bot with `/start <source>` (a deep link)."""
+    payload = _NOT_PAYLOAD.sub("_", source)[:64] or "start"
+    return InlineKeyboardButton(label, url=f"https://t.me/{username}?start={payload}")
+
+
+def description(command: CommandInfo, locale: str, default: str) -> str:
+    """A command's line in the menu: one line, at most 256 characters."""
+    text = command.descriptions.get(locale) or command.descriptions.get(default) or command.name
+    text = " ".join(text.split())
+    return text if len(text) <= 256 else text[:255] + "…"
+
+
+def _chat_id(recipient: str) -> int:
+    try:
+        return int(recipient)
+    except ValueError:
+        raise DeliveryError(
+            f"telegram: {recipient[:40]!r} is not a chat id", permanent=True
+        ) from None
+
+
+def utf16_length(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2
+
+
+def shortened(text: str) -> str:
+    if utf16_length(text) <= MAX_TEXT:
+        return text
+    cut = text[: MAX_TEXT - 1]
+    while utf16_length(cut) > MAX_TEXT - 1:  # characters beyond the BMP count twice
+        cut = cut[:-1]
+    return cut + "…"
