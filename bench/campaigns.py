@@ -49,7 +49,7 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import func, select  # noqa: E402
 
 from bench import backends  # noqa: E402
-from bot.campaigns import manage, planning  # noqa: E402
+from bot.campaigns import manage, planning, previewing  # noqa: E402
 from bot.features import build_registry  # noqa: E402
 from bot.runtime import Onramp, tune_garbage_collector  # noqa: E402
 from bot.settings import Settings, load_settings  # noqa: E402
@@ -102,7 +102,7 @@ async def _preview(
     times = []
     for _ in range(3):
         started = time.perf_counter()
-        shown = await planning.preview(db, content, campaign, utcnow(), reach)
+        shown = await previewing.preview(db, content, campaign, utcnow(), reach)
         times.append(time.perf_counter() - started)
     template = campaign.whatsapp_template is not None
     expected = community.excluded(template)

@@ -153,7 +153,7 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "announcements_status_on": "/announcements alone, for a member who gets announcements",
     "announcements_status_off": "/announcements alone, for a member who does not",
     "campaign_opt_out": "put under every campaign message: how to stop announcements",
-    # /campaign (bot/campaigns/commands.py)
+    # /campaign (bot/campaigns/commands.py, chat_views.py)
     "command_campaign": "/help line for campaign (community managers)",
     "campaign_managers_only": "/campaign from a member without the manager role",
     "campaign_usage": "/campaign alone: subcommands and campaigns ({{ context.campaigns }})",

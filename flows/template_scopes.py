@@ -19,7 +19,7 @@ from flows.template_types import ALWAYS, MAYBE, Presence, Scope
 # What bot/turn.py (`template_variables`, `profile`) gives every member, whatever they did.
 BUILT_IN_MEMBER_FIELDS = ("name", *CORE_PROFILE_FIELDS, "roles")
 # What a campaign's message knows of its recipient (bot/campaigns/delivery.py `_variables`,
-# and the preview's sample member in bot/campaigns/planning.py).
+# and the preview's sample member in bot/campaigns/previewing.py).
 CAMPAIGN_MEMBER_FIELDS = ("name",)
 
 NO_VARIABLES = "this text is also shown where no member is known, so it can use no variables"

@@ -21,6 +21,10 @@ from tests.support.content import content_loaded_once
 
 ROOT = Path(__file__).resolve().parent.parent
 CONTENT = ROOT / "content"
+# The `onramp` processes tests start keep the project's compiled modules (__pycache__, ignored
+# by git) instead of compiling them again each time: a fifth of a second each, hundreds of
+# times, where the environment says not to write bytecode.
+os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
 POSTGRES_URL = os.environ.get("ONRAMP_TEST_POSTGRES_URL")
 SKIP_POSTGRES = "PostgreSQL tests need ONRAMP_TEST_POSTGRES_URL (CI sets it; see README)"
 # Tests that time real processes (kill -9 at random moments, SIGTERM mid-burst, replicas killed

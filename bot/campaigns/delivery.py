@@ -24,7 +24,7 @@ from sqlalchemy import insert, select
 from sqlmodel import col
 
 from bot.adapter import Adapter
-from bot.campaigns import planning
+from bot.campaigns import planning, timing
 from bot.campaigns.segments import Reach
 from bot.clock import SystemWork
 from bot.conversation import start_flow
@@ -126,7 +126,7 @@ async def send_due(work: SystemWork) -> datetime | None:
     row = await store.by_id(session, campaign_id, lock=True)
     if row is None or row.state not in ("scheduled", "sending"):
         return None
-    campaign = planning.thawed(row)
+    campaign = timing.thawed(row)
     if row.state == "scheduled":
         row.state = CampaignState.SENDING
     ends = expiry(campaign, send_at)

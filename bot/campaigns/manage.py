@@ -10,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import func, select
 
-from bot.campaigns import planning
+from bot.campaigns import planning, timing
 from bot.campaigns.planning import CampaignError
 from flows.content import ContentTree
 from storage import campaigns as store
@@ -94,7 +94,7 @@ async def status_in(
             reasons[(state, reason)] += count
     changed: bool | None = None
     if content is not None and key in content.campaigns:
-        current = planning.definition_hash(content, content.campaigns[key])
+        current = timing.definition_hash(content, content.campaigns[key])
         changed = current != row.definition_hash
     return Status(row, dict(per_platform), dict(reasons), changed, dict(rates or {}))
 
@@ -203,7 +203,7 @@ async def results(db: Database, key: str) -> tuple[list[str], list[dict[str, Any
         if row is None:
             raise CampaignError(f"campaign '{key}' has not been sent; there are no results")
         recipients = await store.recipients(session, row.id or 0)
-        campaign = planning.thawed(row)
+        campaign = timing.thawed(row)
         answers: dict[int, dict[str, Any]] = {}
         if campaign.flow is not None:
             since = (row.planned_at or row.created_at) - timedelta(minutes=1)

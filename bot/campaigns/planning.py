@@ -1,12 +1,11 @@
-"""Previewing and planning a campaign.
+"""Planning a campaign: sending it, approving it, and materialising its recipients.
 
-`preview` counts, in one query, who would receive it per platform and language and who is
-left out and why. `send` freezes the campaign (its file as it is now, the opt-out hint and
-the community's variables), then materialises one row per member of the segment in batches
-— each with their platform, address, language and name frozen, their send time (in their
-own time zone, out of their quiet hours) and a shuffled position — and finally one piece of
-due work per distinct send time. A plan interrupted at any point resumes where it stopped
-(`resume`), and a second `send` changes nothing.
+`send` freezes the campaign (`timing.frozen`), then materialises one row per member of the
+segment in batches — each with their platform, address, language and name frozen, their
+send time (in their own time zone, out of their quiet hours) and a shuffled position — and
+finally one piece of due work per distinct send time. A plan interrupted at any point
+resumes where it stopped (`resume`), and a second `send` changes nothing. Previewing is
+`bot.campaigns.preview`; what is frozen and when each member is sent, `bot.campaigns.timing`.
 
 From chat, a send's first step (`open_send`) and an approval (`approve_in`) run inside the
 manager's turn, and the bot plans it right after, as its own due work (`campaign.plan`, which
@@ -15,23 +14,26 @@ manager's turn, and the bot plans it right after, as its own due work (`campaign
 
 from __future__ import annotations
 
-import hashlib
-import json
 import logging
 import random
-import zoneinfo
-from collections import Counter, defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
-from datetime import UTC, date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
 from bot.adapter import available_adapters
-from bot.campaigns.segments import M, Reach, preview_query, segment_query
-from bot.clock import quiet_until
+from bot.campaigns.segments import M, Reach, segment_query
+from bot.campaigns.timing import (
+    definition_hash,
+    expired_text,
+    first_send_time,
+    frozen,
+    position,
+    send_time,
+    thawed,
+)
 from bot.settings import CampaignSettings, ClockSettings
-from bot.turn import community_variables
-from flows.campaigns import Campaign, Lateness, LocalSendTime, lateness, utc_text
+from flows.campaigns import Campaign, lateness, utc_text
 from flows.content import ContentTree
 from flows.text import render
 from storage import campaigns as store
@@ -69,175 +71,6 @@ def reach(enabled: Iterable[str] | None = None) -> Reach:
         if hours:
             windows.append((name, float(hours)))
     return Reach(tuple(no_first), tuple(windows), tuple(enabled) if enabled is not None else None)
-
-
-def frozen(content: ContentTree, campaign: Campaign) -> dict[str, Any]:
-    """Everything a send needs to render its messages, as it is now: the file's own data, the
-    opt-out hint in each language, and the community's template variables."""
-    document = content.documents[content.campaign_files[campaign.id]]
-    community = content.community
-    hint = content.system.get("campaign_opt_out")
-    footers = {
-        locale: render(hint, locale, community.default_locale, {}) if hint else ""
-        for locale in community.locales
-    }
-    return {
-        "file": json.loads(json.dumps(document.data, default=_iso)),
-        "footers": footers,
-        "community": community_variables(content),
-        "default_locale": community.default_locale,
-    }
-
-
-def _iso(value: Any) -> str:
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    raise TypeError(f"{type(value).__name__} in a campaign file")
-
-
-def definition_hash(content: ContentTree, campaign: Campaign) -> str:
-    """The campaign file's content, hashed: `status` tells when the file has changed since."""
-    document = content.documents[content.campaign_files[campaign.id]]
-    data = json.dumps(document.data, sort_keys=True, default=_iso, ensure_ascii=False)
-    return hashlib.sha256(data.encode()).hexdigest()
-
-
-def thawed(row: CampaignRow) -> Campaign:
-    return Campaign.model_validate(row.definition["file"])
-
-
-def first_send_time(campaign: Campaign, now: datetime, at: datetime | None) -> datetime:
-    """When the campaign starts going (before time zones and quiet hours)."""
-    if at is not None:
-        return at
-    if isinstance(campaign.send_at, datetime):
-        return max(campaign.send_at, now)
-    if isinstance(campaign.send_at, LocalSendTime):
-        start = datetime.combine(campaign.send_at.date, campaign.send_at.clock_time(), UTC)
-        return max(now, start - timedelta(hours=14))  # the earliest time zone's 10:00
-    return now
-
-
-def send_time(
-    campaign: Campaign,
-    timezone: str | None,
-    now: datetime,
-    at: datetime | None,
-    quiet: tuple[int, int],
-    default_timezone: str,
-) -> datetime:
-    """When one member is sent the campaign: `at` (or the file's time, or now), or the local
-    time in their zone (the default zone if they gave none); never in the past, and moved out
-    of their quiet hours to their morning."""
-    zone_name = timezone or default_timezone
-    try:
-        zone = zoneinfo.ZoneInfo(zone_name)
-    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
-        zone_name, zone = "UTC", zoneinfo.ZoneInfo("UTC")
-    if at is not None:
-        when = at
-    elif isinstance(campaign.send_at, datetime):
-        when = campaign.send_at
-    elif isinstance(campaign.send_at, LocalSendTime):
-        local = datetime.combine(campaign.send_at.date, campaign.send_at.clock_time(), zone)
-        # A time that does not exist that day (the clocks jumped forward) is read in the
-        # offset before the jump, landing just after it.
-        when = local.astimezone(UTC)
-    else:
-        when = now
-    when = max(when, now).astimezone(UTC)
-    morning = quiet_until(when, zone_name, *quiet)
-    return (morning or when).replace(microsecond=0)
-
-
-def position(member_id: int, seed: int) -> int:
-    """A member's place in the shuffled order: a hash of their id with the campaign's seed,
-    so a resumed plan places everyone where the first pass did."""
-    digest = hashlib.blake2b(f"{seed}:{member_id}".encode(), digest_size=4).digest()
-    return int.from_bytes(digest, "big") & 0x7FFFFFFF
-
-
-@dataclass
-class Preview:
-    campaign: Campaign
-    total: int  # members of the segment
-    sending: dict[tuple[str, str], int]  # (platform, locale) -> recipients
-    excluded: dict[str, int]  # reason -> members left out
-    first_send: datetime
-    samples: dict[tuple[str, str], str] = field(default_factory=dict)  # (platform, locale)
-    late: Lateness = field(default_factory=Lateness)  # its send time or expiry has passed
-
-    @property
-    def recipients(self) -> int:
-        return sum(self.sending.values())
-
-    def per_platform(self) -> dict[str, int]:
-        found: Counter[str] = Counter()
-        for (platform, _), count in self.sending.items():
-            found[platform] += count
-        return dict(found)
-
-
-async def preview(
-    db: Database,
-    content: ContentTree,
-    campaign: Campaign,
-    now: datetime,
-    reach_: Reach,
-    at: datetime | None = None,
-) -> Preview:
-    async with db.reading() as session:
-        return await preview_in(session, content, campaign, now, reach_, at)
-
-
-async def preview_in(
-    session: Session,
-    content: ContentTree,
-    campaign: Campaign,
-    now: datetime,
-    reach_: Reach,
-    at: datetime | None = None,
-) -> Preview:
-    """`preview`, read in the caller's session (a manager's turn). An expired campaign
-    reaches nobody: the members it would have reached are counted as left out, `expired`."""
-    first = first_send_time(campaign, now, at)
-    late = lateness(campaign, now, at)
-    dialect = session.get_bind().dialect.name
-    statement = preview_query(campaign, content, now, dialect, reach_, first)
-    rows = (await session.execute(statement)).all()
-    sending: dict[tuple[str, str], int] = defaultdict(int)
-    excluded: dict[str, int] = defaultdict(int)
-    for platform, locale, reason, count in rows:
-        if reason is None and not late.expired:
-            sending[(platform, locale)] += count
-        else:
-            excluded[reason or "expired"] += count
-    total = sum(count for *_, count in rows)
-    found = Preview(campaign, total, dict(sending), dict(excluded), first, late=late)
-    for platform, locale in sorted(sending):
-        found.samples[(platform, locale)] = sample_text(content, campaign, locale)
-    return found
-
-
-def sample_text(content: ContentTree, campaign: Campaign, locale: str) -> str:
-    """The message as a member named Ada would get it in `locale` (for flows: its title)."""
-    community = content.community
-    variables = {
-        "member": {"name": "Ada"},
-        "community": community_variables(content),
-        "answers": {},
-        "context": {},
-        "count": None,
-    }
-    if campaign.message is None:
-        flow = content.flows.get(campaign.flow or "")
-        title = render(flow.title, locale, community.default_locale, variables) if flow else ""
-        return f"(starts the flow '{campaign.flow}': {title})"
-    text = render(campaign.message, locale, community.default_locale, variables)
-    hint = content.system.get("campaign_opt_out")
-    if hint is not None:
-        text += "\n\n" + render(hint, locale, community.default_locale, variables)
-    return text
 
 
 @dataclass
@@ -369,22 +202,6 @@ async def approve_in(
     await _audit(session, actor, "campaign.approved", row)
     await _schedule_plan(session, row, now + _or_takeover(plan_after))
     return SendResult(row, True, "approved")
-
-
-def expired_text(campaign: Campaign, now: datetime, at: datetime | None = None) -> str:
-    """Why an expired campaign is refused, and what to do, in the core's words."""
-    assert campaign.expires_at is not None
-    until = utc_text(campaign.expires_at)
-    if campaign.expires_at <= now:
-        why = f"its expires_at ({until}) has passed (it is {utc_text(now)})"
-    elif at is not None:
-        why = f"its expires_at ({until}) comes before --at {utc_text(at)}"
-    else:
-        why = f"its expires_at ({until}) comes before its send_at"
-    return (
-        f"campaign '{campaign.id}' cannot be sent: {why}, so nobody would get it; nothing was "
-        "planned. Set a later send_at and expires_at in its file, then send it again"
-    )
 
 
 def _already(row: CampaignRow) -> str:

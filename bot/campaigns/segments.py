@@ -48,7 +48,7 @@ REASONS = {
     "never_started": "never wrote to the bot, which may not write first there",
     "reply_window": "outside the 24-hour window, and the campaign has no template",
     "platform_off": "their platform is not enabled here",
-    # Not from the query: the campaign's expires_at has passed (`planning.preview_in`).
+    # Not from the query: the campaign's expires_at has passed (`previewing.preview_in`).
     "expired": "the campaign's expiry has passed",
 }
 

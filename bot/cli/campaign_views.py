@@ -15,7 +15,7 @@ from rich.text import Text
 
 from bot.adapter import available_adapters
 from bot.campaigns import manage
-from bot.campaigns.planning import Preview
+from bot.campaigns.previewing import Preview
 from bot.campaigns.segments import REASONS
 from bot.messages import OutgoingMessage
 from flows.campaigns import Between, Campaign, LocalSendTime, Segment

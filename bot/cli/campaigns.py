@@ -22,8 +22,9 @@ from rich.console import Console
 from rich.live import Live
 from rich.table import Table
 
-from bot.campaigns import manage, planning
-from bot.campaigns.planning import CampaignError, Preview
+from bot.campaigns import manage, planning, previewing, timing
+from bot.campaigns.planning import CampaignError
+from bot.campaigns.previewing import Preview
 from bot.campaigns.segments import Reach
 from bot.cli.campaign_pace import platform_paces, show_estimate
 from bot.cli.campaign_views import (
@@ -192,7 +193,7 @@ def preview(key: Key, at: At = None) -> None:
 
     async def look() -> Preview:
         async with state.database(settings) as db:
-            return await planning.preview(db, content, campaign, _now(), _reach(settings), when)
+            return await previewing.preview(db, content, campaign, _now(), _reach(settings), when)
 
     shown = _run(look())
     out.print(f"[bold]{key}[/bold]: {title_text(content, campaign)}")
@@ -238,7 +239,7 @@ def send(
                 existing = await store.by_key(session, key)
             reach = _reach(settings)
             if existing is None:
-                shown = await planning.preview(db, content, campaign, now, reach, when)
+                shown = await previewing.preview(db, content, campaign, now, reach, when)
                 show_counts(shown)
                 show_lateness(shown)
                 show_estimate(shown.per_platform(), settings)
@@ -246,7 +247,7 @@ def send(
                     out.print("Dry run: nothing was planned.")
                     return
                 if shown.late.expired:  # refused before its row exists: the id stays free
-                    _fail(planning.expired_text(campaign, now, when))
+                    _fail(timing.expired_text(campaign, now, when))
                 if not shown.recipients:
                     _fail("Nobody would receive it now; nothing was planned.")
                 many = shown.recipients > settings.campaigns.confirm_above

@@ -12,7 +12,7 @@ from sqlalchemy import func, select
 from sqlmodel import col
 
 from adapters.memory import Chat, MemoryAdapter
-from bot.campaigns import commands as campaign_commands
+from bot.campaigns import chat_views
 from bot.runtime import Onramp
 from bot.settings import Settings
 from storage import campaigns as store
@@ -212,7 +212,7 @@ async def test_where_there_are_no_buttons_the_confirmation_is_typed(
     members: list[Chat],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(campaign_commands, "_has_buttons", lambda platform: False)
+    monkeypatch.setattr(chat_views, "_has_buttons", lambda platform: False)
     zoe = await person(onramp, memory, "Zoe", manager=True)
     await zoe.say("campaign send hello")  # typed without a slash, as on Zulip and WhatsApp
     asked = zoe.expect("to **2 members**", "To go ahead, type: `/campaign send hello confirm`")

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from adapters.memory import MemoryAdapter
-from bot.campaigns import planning
+from bot.campaigns import planning, previewing
 from bot.campaigns.planning import CampaignError
 from bot.runtime import Onramp
 from bot.settings import Settings
@@ -100,7 +100,7 @@ async def test_an_expired_campaign_reaches_nobody_and_is_refused_without_using_i
     ada = await member(onramp, memory, "ada", "Ada")
     reach = planning.reach(onramp.adapters)
     stale = onramp.content.campaigns["stale"]
-    shown = await planning.preview(onramp.db, onramp.content, stale, clock.now, reach)
+    shown = await previewing.preview(onramp.db, onramp.content, stale, clock.now, reach)
     assert shown.late.expired
     assert (shown.recipients, shown.excluded) == (0, {"expired": 1})
 
@@ -152,7 +152,7 @@ async def test_a_send_time_that_has_passed_goes_at_once_and_says_so(
     ada = await member(onramp, memory, "ada", "Ada")
     late = onramp.content.campaigns["late"]
     reach = planning.reach(onramp.adapters)
-    shown = await planning.preview(onramp.db, onramp.content, late, clock.now, reach)
+    shown = await previewing.preview(onramp.db, onramp.content, late, clock.now, reach)
     assert shown.late == Lateness(send_passed=True)
     assert shown.recipients == 1 and shown.first_send == SIXTH
     result = await send(onramp, clock, onramp.content, "late")

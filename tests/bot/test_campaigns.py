@@ -13,7 +13,7 @@ from sqlalchemy import select
 
 from adapters.memory import Chat, MemoryAdapter
 from bot.adapter import DeliveryError, RateLimit
-from bot.campaigns import manage, planning
+from bot.campaigns import manage, planning, previewing
 from bot.campaigns.planning import CampaignError
 from bot.events import DeliveryUpdate
 from bot.runtime import Onramp
@@ -105,7 +105,7 @@ async def test_a_campaign_reaches_each_consenting_member_once_in_their_language(
     content = onramp.content
     campaign = content.campaigns["hello"]
     reach = planning.reach(onramp.adapters)
-    shown = await planning.preview(onramp.db, content, campaign, clock.now, reach)
+    shown = await previewing.preview(onramp.db, content, campaign, clock.now, reach)
     assert shown.sending == {("memory", "en"): 1, ("memory", "fr"): 1}
     assert shown.excluded == {"no_consent": 1}
     result = await send(onramp, clock, "hello")

@@ -109,7 +109,7 @@ DIRECT_READS = {
 
 def test_texts_rendered_without_a_member_are_declared_bare() -> None:
     """The command menus render the /help lines with no variables (bot/commands.py), and a
-    campaign freezes its opt-out line the same way (bot/campaigns/planning.py): any text read
+    campaign freezes its opt-out line the same way (bot/campaigns/timing.py): any text read
     from `content.system` other than through `Turn.system_text` can use no variables."""
     help_keys = {c.help_key for c in build_registry().commands.values() if c.help_key}
     assert help_keys <= BARE_SYSTEM_TEXTS
