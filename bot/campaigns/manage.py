@@ -18,21 +18,11 @@ from storage import due
 from storage.models import AuditLog, CampaignRecipient, Outbox
 from storage.models import Campaign as CampaignRow
 from storage.session import Database, Session
-from storage.statuses import CampaignState
+from storage.statuses import CampaignState, RecipientStatus
 
-# How each recipient status is shown, in order of progress.
-STATUSES = (
-    "planned",
-    "queued",
-    "sent",
-    "delivered",
-    "read",
-    "failed",
-    "cancelled",
-    "expired",
-    "excluded",
-)
-FINISHED = ("done", "cancelled")
+# How each recipient status is shown, in order of progress (the enum's own order).
+STATUSES = tuple(RecipientStatus)
+FINISHED = (CampaignState.DONE, CampaignState.CANCELLED)
 _R: Any = CampaignRecipient.__table__  # type: ignore[attr-defined]
 _OUTBOX: Any = Outbox.__table__  # type: ignore[attr-defined]
 

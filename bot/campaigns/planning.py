@@ -48,7 +48,6 @@ log = logging.getLogger("onramp.campaigns")
 SEND_KIND = "campaign.send"
 PLAN_KIND = "campaign.plan"
 PLAN_TAKEOVER = timedelta(minutes=2)  # a plan left unfinished this long is resumed by the bot
-OPEN_STATES = ("awaiting_approval", "planning", "scheduled", "sending")
 
 
 class CampaignError(Exception):
