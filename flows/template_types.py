@@ -72,6 +72,8 @@ class _Read:
 
 
 def check_template(source: str, scope: Scope) -> list[TemplateProblem]:
+    if "{" not in source:  # plain text: no expression, statement or comment to check
+        return []
     try:
         tree = rendering.parse(source)
         problems = _filters_and_tests(tree)

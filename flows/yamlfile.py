@@ -11,6 +11,7 @@ from ruamel.yaml.comments import CommentedMap, CommentedSeq
 from ruamel.yaml.constructor import ConstructorError, RoundTripConstructor
 from ruamel.yaml.error import MarkedYAMLError
 
+from flows import yaml_cache
 from flows.problems import Problem
 
 PathKey = tuple[str | int, ...]
@@ -48,11 +49,20 @@ _Constructor.add_constructor("tag:yaml.org,2002:timestamp", _Constructor.constru
 
 
 def load_yaml(path: Path, display_name: str) -> YamlDocument | Problem:
-    """Parse one file; a syntax error becomes a Problem naming its line."""
+    """Parse one file; a syntax error becomes a Problem naming its line. A file parsed before
+    with the same bytes is read from the cache (flows/yaml_cache.py)."""
+    try:
+        raw_bytes = path.read_bytes()
+        text = raw_bytes.decode("utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        return Problem(display_name, 1, None, f"cannot read the file: {exc}")
+    cached = yaml_cache.get(raw_bytes)
+    if cached is not None:
+        return YamlDocument(display_name, cached[0], cached[1])
     yaml = YAML(typ="rt", pure=True)
     yaml.Constructor = _Constructor
     try:
-        raw = yaml.load(path.read_text(encoding="utf-8"))
+        raw = yaml.load(text)
     except MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark is not None else 1
@@ -63,10 +73,9 @@ def load_yaml(path: Path, display_name: str) -> YamlDocument | Problem:
             f"invalid YAML: {exc.problem or exc.context}",
             "check the indentation and quoting around this line",
         )
-    except (OSError, UnicodeDecodeError) as exc:
-        return Problem(display_name, 1, None, f"cannot read the file: {exc}")
     document = YamlDocument(display_name, None, {(): 1})
     document.data = _plain(raw, (), document.lines)
+    yaml_cache.put(raw_bytes, document.data, document.lines)
     return document
 
 

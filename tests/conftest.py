@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,11 @@ CONTENT = ROOT / "content"
 # by git) instead of compiling them again each time: a fifth of a second each, hundreds of
 # times, where the environment says not to write bytecode.
 os.environ.pop("PYTHONDONTWRITEBYTECODE", None)
+# Parsed content files are cached by their bytes (flows/yaml_cache.py): the suite shares one
+# cache of its own, never the user's, which every process it starts inherits.
+os.environ.setdefault(
+    "ONRAMP_CACHE_DIR", str(Path(tempfile.gettempdir()) / f"onramp-test-cache-{os.getuid()}")
+)
 POSTGRES_URL = os.environ.get("ONRAMP_TEST_POSTGRES_URL")
 SKIP_POSTGRES = "PostgreSQL tests need ONRAMP_TEST_POSTGRES_URL (CI sets it; see README)"
 # Tests that time real processes (kill -9 at random moments, SIGTERM mid-burst, replicas killed
