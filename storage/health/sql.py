@@ -1,0 +1,78 @@
+"""The pieces every community-health query shares, written once for SQLite and PostgreSQL:
+months and days of a timestamp, seconds between two, which members the filters keep, and
+the median and 90th percentile of durations.
+
+Timestamps are naive UTC on both databases (storage/types.UTCDateTime): SQLite keeps them as
+`YYYY-MM-DD HH:MM:SS[.ffffff]` text, PostgreSQL as `timestamp`. A percentile is not an
+aggregate SQLite has, so durations are selected (one number per member at most) and their
+median and 90th percentile computed here.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from datetime import date
+from typing import Any
+
+from sqlalchemy import Date, Float, and_, cast, exists, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement
+from sqlmodel import col
+
+from storage.health.types import Filters, Spread
+from storage.models import Identity, Member
+
+
+def month(column: Any, dialect: str) -> ColumnElement[str]:
+    """'YYYY-MM' of a timestamp column."""
+    if dialect == "sqlite":
+        return func.strftime("%Y-%m", column)
+    return func.to_char(column, "YYYY-MM")
+
+
+def day(column: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC date of a timestamp column (text 'YYYY-MM-DD' on SQLite, a date on PostgreSQL)."""
+    if dialect == "sqlite":
+        return func.date(column)
+    return cast(column, Date)
+
+
+def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
+    """`end - start` in seconds, as a float."""
+    if dialect == "sqlite":
+        return (func.julianday(end) - func.julianday(start)) * 86400.0
+    return cast(func.extract("epoch", end - start), Float)
+
+
+def first_of_month(text: str) -> date:
+    """'2026-03' (from `month`) as 2026-03-01."""
+    year, number = text.split("-")[:2]
+    return date(int(year), int(number), 1)
+
+
+def in_scope(filters: Filters, member_id: Any = None) -> ColumnElement[bool]:
+    """The condition keeping the members the filters name (platform, locale), on a member id
+    column (Member.id by default). True when the filters name neither."""
+    column = col(Member.id) if member_id is None else member_id
+    conditions: list[ColumnElement[bool]] = []
+    if filters.platform:
+        conditions.append(
+            exists().where(
+                col(Identity.member_id) == column, col(Identity.platform) == filters.platform
+            )
+        )
+    if filters.locale:
+        locale = select(col(Member.locale)).where(col(Member.id) == column).scalar_subquery()
+        conditions.append(or_(locale == filters.locale, locale.like(f"{filters.locale}-%")))
+    return and_(True, *conditions)
+
+
+def spread(seconds: Sequence[float]) -> Spread:
+    """How many durations, their median and 90th percentile (nearest rank), None when none."""
+    values = sorted(max(0.0, float(value)) for value in seconds if value is not None)
+    if not values:
+        return Spread(0, None, None)
+    middle = len(values) // 2
+    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
+    p90 = values[max(0, math.ceil(0.9 * len(values)) - 1)]
+    return Spread(len(values), median, p90)
