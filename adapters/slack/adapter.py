@@ -28,19 +28,9 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
-from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
-from slack_bolt.adapter.starlette.async_handler import to_async_bolt_request, to_starlette_response
-from slack_bolt.async_app import AsyncApp
-from slack_bolt.authorization import AuthorizeResult
-from slack_bolt.context.async_context import AsyncBoltContext
-from slack_bolt.request.async_internals import build_async_context
-from slack_bolt.request.async_request import AsyncBoltRequest
-from slack_bolt.response import BoltResponse
-from slack_sdk.signature import SignatureVerifier
-from slack_sdk.web.async_client import AsyncWebClient
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -51,9 +41,9 @@ from adapters.slack import blocks as slack_blocks
 from adapters.slack import payloads, requests
 from adapters.slack.errors import (
     BAD_TOKEN,
-    FAILED,
     SlackConfigError,
     Unavailable,
+    call_errors,
     delivery_error,
     error_code,
 )
@@ -63,6 +53,16 @@ from bot import metrics
 from bot.adapter import Adapter, Capabilities, Inbox, RateLimit
 from bot.messages import OutgoingMessage, group_members
 from bot.settings import Secrets, Settings, SlackSettings
+
+# slack-bolt, slack-sdk and aiohttp are imported where the adapter is built and used: every
+# process that checks content imports this module for the class's capabilities alone.
+if TYPE_CHECKING:
+    from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+    from slack_bolt.async_app import AsyncApp
+    from slack_bolt.authorization import AuthorizeResult
+    from slack_bolt.request.async_request import AsyncBoltRequest
+    from slack_bolt.response import BoltResponse
+    from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger("onramp.slack")
 _BOLT_LOG = logging.getLogger("onramp.slack.bolt")
@@ -110,6 +110,8 @@ class SlackAdapter(Adapter):
             )
         if not socket and not self._signing_secret:
             raise SlackConfigError("slack http mode needs SLACK_SIGNING_SECRET")
+        from slack_sdk.signature import SignatureVerifier
+
         self._verifier = SignatureVerifier(self._signing_secret or "unused in socket mode")
         # Idempotent calls keep slack-sdk's one retry after a connection error; posting does not
         # retry by itself: a connection lost after Slack took the message would post it twice.
@@ -130,6 +132,7 @@ class SlackAdapter(Adapter):
         # Bolt hands a callback what its parameters are named after, so these are functions
         # (a method's `self` would puzzle it). Each listener answers Slack once its event is
         # committed.
+        from slack_bolt.async_app import AsyncApp
 
         async def authorize() -> AuthorizeResult:
             return await self._authorize()
@@ -165,6 +168,8 @@ class SlackAdapter(Adapter):
         return app
 
     def _client(self, token: str | None, **options: Any) -> AsyncWebClient:
+        from slack_sdk.web.async_client import AsyncWebClient
+
         return AsyncWebClient(
             token=token,
             base_url=self.settings.api_url,
@@ -231,7 +236,7 @@ class SlackAdapter(Adapter):
                 unfurl_links=False,
                 unfurl_media=slack_blocks.unfurl_media(message),
             )
-        except FAILED as exc:
+        except call_errors() as exc:
             error = delivery_error(exc)
             if error.permanent:
                 self._dm_channels.pop(message.recipient, None)
@@ -241,6 +246,13 @@ class SlackAdapter(Adapter):
     # Receiving over HTTP: what Bolt would let through badly is refused first.
 
     async def _http(self, request: Request) -> Response:
+        from slack_bolt.adapter.starlette.async_handler import (
+            to_async_bolt_request,
+            to_starlette_response,
+        )
+        from slack_bolt.context.async_context import AsyncBoltContext
+        from slack_bolt.request.async_internals import build_async_context
+
         body = await request.body()
         requests.verify(self._verifier, request.headers, body)
         media_type, parsed = payloads.parse(request.headers.get("content-type", ""), body)
@@ -281,7 +293,7 @@ class SlackAdapter(Adapter):
             log.info("slack request ignored", extra={"reason": reading.ignored})
             return _ok()
         if self._inbox is None:
-            return BoltResponse(status=503, body="not started")
+            return _answer(503, "not started")
         committing = self._work.spawn(self._commit(reading))
         try:
             async with asyncio.timeout_at(deadline):
@@ -290,11 +302,11 @@ class SlackAdapter(Adapter):
             committing.add_done_callback(_report_late_failure)
             if redelivered:
                 log.warning("slack event not committed in time; Slack will deliver it again")
-                return BoltResponse(status=503, body="")
+                return _answer(503)
             log.warning("slack request acknowledged before it was committed")
         except Exception:
             log.exception("slack event not handled", extra={"kind": type(reading.event).__name__})
-            return BoltResponse(status=500, body="")
+            return _answer(500)
         return _ok()
 
     async def _commit(self, reading: Reading) -> None:
@@ -309,7 +321,7 @@ class SlackAdapter(Adapter):
             log.warning("slack envelope refused", extra={"reason": reason})
             return _ok()
         request.context[_REJECTED] = reason  # `_http` answers 400 with it
-        return BoltResponse(status=400, body=reason)
+        return _answer(400, reason)
 
     # Calling Slack.
 
@@ -320,8 +332,10 @@ class SlackAdapter(Adapter):
         if self._auth is None:
             try:
                 found = await self._web.auth_test()
-            except FAILED as exc:
+            except call_errors() as exc:
                 raise Unavailable(error_code(exc)) from exc
+            from slack_bolt.authorization import AuthorizeResult
+
             self._auth = AuthorizeResult.from_auth_test_response(
                 auth_test_response=found, bot_token=self._token
             )
@@ -334,13 +348,15 @@ class SlackAdapter(Adapter):
     async def _connect(self) -> None:
         """Socket Mode: a wrong app token stops the start; an unreachable Slack is retried
         (by slack-sdk's client) while the bot reports itself not ready."""
+        from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
         handler = AsyncSocketModeHandler(
             self.app, self._app_token, logger=logging.getLogger("onramp.slack.socket")
         )
         self._socket = handler
         try:
             handler.client.wss_uri = await handler.client.issue_new_wss_url()
-        except FAILED as exc:
+        except call_errors() as exc:
             if error_code(exc) in BAD_TOKEN | {"not_allowed_token_type"}:
                 raise SlackConfigError(f"Slack refused SLACK_APP_TOKEN: {error_code(exc)}") from exc
             log.warning(
@@ -378,7 +394,7 @@ class SlackAdapter(Adapter):
                 text=str(message.get("text") or "…"),
                 blocks=slack_blocks.answered_blocks(message, choice_ids),
             )
-        except FAILED as exc:
+        except call_errors() as exc:
             log.info("slack question not marked answered", extra={"reason": error_code(exc)})
 
     @classmethod
@@ -391,7 +407,13 @@ _REJECTED = "onramp_rejected"  # a listener's reason for refusing a malformed pa
 
 
 def _ok() -> BoltResponse:
-    return BoltResponse(status=200, body="")
+    return _answer(200)
+
+
+def _answer(status: int, body: str = "") -> BoltResponse:
+    from slack_bolt.response import BoltResponse
+
+    return BoltResponse(status=status, body=body)
 
 
 def _secret(value: SecretStr | None) -> str:

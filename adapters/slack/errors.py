@@ -4,11 +4,9 @@ again later."""
 
 from __future__ import annotations
 
+import functools
 import logging
 from typing import Any
-
-import aiohttp
-from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.adapter import AdapterConfigError, DeliveryError
 
@@ -49,8 +47,6 @@ PERMANENT = frozenset(
 BAD_TOKEN = frozenset(
     {"invalid_auth", "not_authed", "account_inactive", "token_revoked", "token_expired"}
 )
-# What a call to Slack may raise: an error answer, a lost connection, a timeout.
-FAILED = (SlackClientError, aiohttp.ClientError, TimeoutError)
 
 
 class SlackConfigError(AdapterConfigError):
@@ -61,9 +57,22 @@ class Unavailable(Exception):
     """Slack could not be asked who we are: the request fails (500) and Slack retries it."""
 
 
+@functools.cache
+def call_errors(*also: type[Exception]) -> tuple[type[Exception], ...]:
+    """What a call to Slack may raise (an error answer, a lost connection, a timeout), and
+    `also`. A function, so that importing the adapter (to read its capabilities) loads no SDK:
+    an `except call_errors()` clause asks only once something was raised."""
+    import aiohttp
+    from slack_sdk.errors import SlackClientError
+
+    return (SlackClientError, aiohttp.ClientError, TimeoutError, *also)
+
+
 def error_code(exc: BaseException) -> str:
     """Slack's error word (`channel_not_found`), the HTTP status, or the exception's kind:
     what is logged and recorded, never a token or a message's text."""
+    from slack_sdk.errors import SlackApiError
+
     if isinstance(exc, SlackApiError):
         response = exc.response
         data = getattr(response, "data", None)
@@ -80,6 +89,9 @@ def delivery_error(exc: BaseException) -> DeliveryError:
     connection): try again. A request lost after Slack took it may have been posted; trying
     again may then show it twice, which we prefer to losing it: chat.postMessage has no
     idempotency key."""
+    import aiohttp
+    from slack_sdk.errors import SlackApiError
+
     code = error_code(exc)
     reason = f"slack: {code}"
     if isinstance(exc, SlackApiError):

@@ -27,15 +27,13 @@ import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
-
-from slack_sdk.web.async_client import AsyncWebClient
+from typing import TYPE_CHECKING, Any
 
 from adapters.http import Malformed
 from adapters.slack import blocks as slack_blocks
 from adapters.slack import mentions as slack_mentions
 from adapters.slack import payloads
-from adapters.slack.errors import FAILED, error_code
+from adapters.slack.errors import call_errors, error_code
 from adapters.slack.remembered import Remembered
 from bot.events import (
     ChoiceMade,
@@ -47,6 +45,9 @@ from bot.events import (
     parse_typed_command,
 )
 from bot.settings import SlackSettings
+
+if TYPE_CHECKING:
+    from slack_sdk.web.async_client import AsyncWebClient
 
 log = logging.getLogger("onramp.slack")
 PLATFORM = "slack"
@@ -211,7 +212,7 @@ class Reader:
             async with asyncio.timeout(max(0.05, min(1.0, left))):
                 found = await self._web.users_info(user=user_id, include_locale=True)
             user = payloads.person(found.get("user"))
-        except (*FAILED, Malformed) as exc:
+        except call_errors(Malformed) as exc:
             wait = min(failed[1] * 2, PROFILE_RETRY_LIMIT) if failed else PROFILE_RETRY_SECONDS
             self._unnamed.keep(user_id, (now + wait, wait))
             log.info("slack profile not read", extra={"reason": error_code(exc)})

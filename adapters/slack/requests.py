@@ -7,10 +7,12 @@ from __future__ import annotations
 import re
 import time
 from collections.abc import Mapping
-
-from slack_sdk.signature import SignatureVerifier
+from typing import TYPE_CHECKING
 
 from adapters.http import reject
+
+if TYPE_CHECKING:
+    from slack_sdk.signature import SignatureVerifier
 
 PLATFORM = "slack"
 MAX_AGE_SECONDS = 5 * 60  # Slack's replay window for signed requests

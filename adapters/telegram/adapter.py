@@ -8,6 +8,10 @@ on `update_id`, so a redelivered update changes nothing.
 Beside this module: what an update means to the core (updates.py), long polling
 (polling.py), a message as Telegram takes it (outgoing.py) with its keyboard (buttons.py), a
 button tap answered once committed (taps.py), and what a failed call means (errors.py).
+
+python-telegram-bot (and httpx under it) is imported where the adapter is built and used, and
+so are the modules beside this one that read its types: every process that checks content
+imports this module for the class's capabilities alone.
 """
 
 from __future__ import annotations
@@ -18,17 +22,15 @@ import hmac
 import logging
 import re
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from telegram import Bot, BotCommand, Update
-from telegram.error import BadRequest, InvalidToken, TelegramError
-from telegram.request import HTTPXRequest
 
 from adapters.background import Background, logged, retry_until_done
 from adapters.http import Malformed, conform, json_body, reject, require_json
-from adapters.telegram import buttons, outgoing, polling, taps, updates
+from adapters.telegram import buttons, outgoing
 from adapters.telegram.errors import (
     HIDE_TOKEN,
     TelegramConfigError,
@@ -37,10 +39,12 @@ from adapters.telegram.errors import (
     retrying,
 )
 from adapters.telegram.outgoing import MAX_TEXT
-from adapters.telegram.polling import ALLOWED_UPDATES
 from bot.adapter import Adapter, Capabilities, CommandInfo, Inbox, RateLimit
 from bot.messages import OutgoingMessage
 from bot.settings import Secrets, Settings, TelegramSettings
+
+if TYPE_CHECKING:
+    from telegram import Update
 
 log = logging.getLogger("onramp.telegram")
 WEBHOOK_PATH = "/telegram/webhook"
@@ -81,6 +85,9 @@ class TelegramAdapter(Adapter):
                     "telegram webhook mode needs TELEGRAM_WEBHOOK_SECRET: 1-256 characters,"
                     " letters, digits, _ and -"
                 )
+        from telegram import Bot
+        from telegram.request import HTTPXRequest
+
         token = secrets.telegram_bot_token.get_secret_value()
         HIDE_TOKEN.tokens.add(token)
         timeout = self.settings.request_timeout_seconds
@@ -108,6 +115,8 @@ class TelegramAdapter(Adapter):
     # The adapter contract.
 
     async def start(self, inbox: Inbox) -> None:
+        from telegram.error import InvalidToken, TelegramError
+
         self._inbox = inbox
         try:
             await self._set_up()
@@ -119,6 +128,8 @@ class TelegramAdapter(Adapter):
             self._setting_up = asyncio.create_task(logged(log, "telegram background work", trying))
 
     async def stop(self) -> None:
+        from telegram.error import TelegramError
+
         if self._setting_up is not None:
             self._setting_up.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -160,6 +171,8 @@ class TelegramAdapter(Adapter):
         self._menu = (valid[:100], list(locales))
 
     async def send(self, message: OutgoingMessage) -> str:
+        from telegram.error import TelegramError
+
         try:
             await self._initialize()  # the sender may start before start() has run
             sent = await outgoing.send(self.bot, message)
@@ -171,6 +184,8 @@ class TelegramAdapter(Adapter):
         """Long polling, which only one process may do: run on the replica that leads, until
         cancelled. Each update is confirmed (by the next getUpdates' offset) only once its
         events are committed; if handling one fails, this raises and it comes again."""
+        from adapters.telegram import polling
+
         if not self.leads:
             await asyncio.Event().wait()  # webhooks reach every replica: nothing to lead
         await self._initialize()
@@ -179,6 +194,10 @@ class TelegramAdapter(Adapter):
     # Receiving.
 
     async def _webhook(self, request: Request) -> Response:
+        from telegram import Update
+
+        from adapters.telegram import updates
+
         given = request.headers.get(SECRET_HEADER, "")
         if not hmac.compare_digest(given.encode(), self._secret.encode()):
             reject(self.name, 403, "secret", "wrong or missing secret token")
@@ -203,6 +222,8 @@ class TelegramAdapter(Adapter):
 
     async def _handle(self, update: Update) -> None:
         """Commit the update's events, then answer the button tap, if it was one."""
+        from adapters.telegram import taps, updates
+
         assert self._inbox is not None, "start() first"
         reading = updates.read(update, self.bot.username if self._initialized else None)
         if reading.ignored:
@@ -226,6 +247,8 @@ class TelegramAdapter(Adapter):
                 self._initialized = True
 
     async def _set_up(self) -> None:
+        from adapters.telegram.polling import ALLOWED_UPDATES
+
         await self._initialize()
         await self._publish_commands()
         if self.settings.mode == "webhook" and self.settings.webhook_url:
@@ -240,6 +263,9 @@ class TelegramAdapter(Adapter):
     async def _publish_commands(self) -> None:
         """setMyCommands once per language Telegram can tell apart (a two-letter code), and
         once without one, in `locales[0]`, for everybody else."""
+        from telegram import BotCommand
+        from telegram.error import BadRequest
+
         if self._menu is None or not self._menu[1]:
             return
         commands, locales = self._menu

@@ -18,11 +18,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
-
-from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+from typing import TYPE_CHECKING, Literal
 
 from bot.messages import OutgoingMessage
+
+if TYPE_CHECKING:  # python-telegram-bot is imported once a keyboard is built
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 
 MAX_BUTTONS = 10  # one a row; Telegram allows 100, a phone shows about ten
 MAX_DATA_BYTES = 64
@@ -63,6 +64,17 @@ def read(data: object) -> Tap | None:
 def keyboard(message: OutgoingMessage) -> list[list[InlineKeyboardButton]] | None:
     """One button a row for the message's choices, or None when they must be numbered text
     instead: too many of them, or no question to tie them to."""
+    from telegram import InlineKeyboardButton
+
+    labelled = labelled_taps(message)
+    if labelled is None:
+        return None
+    return [[InlineKeyboardButton(label, callback_data=tap.data)] for label, tap in labelled]
+
+
+def labelled_taps(message: OutgoingMessage) -> list[tuple[str, Tap]] | None:
+    """The keyboard's buttons as labels and taps, or None when the choices must be numbered
+    text instead."""
     room = MAX_BUTTONS - (1 if message.multiple else 0)
     if not message.choices or message.step_id is None or len(message.choices) > room:
         return None
@@ -73,10 +85,7 @@ def keyboard(message: OutgoingMessage) -> list[list[InlineKeyboardButton]] | Non
     labels = [choice.label for choice in message.choices] + [message.submit_label or DONE_LABEL]
     if any(tap.data is None for tap in taps):
         return None
-    return [
-        [InlineKeyboardButton(label, callback_data=tap.data)]
-        for label, tap in zip(labels, taps, strict=False)
-    ]
+    return list(zip(labels, taps, strict=False))
 
 
 def _taps(markup: InlineKeyboardMarkup | None) -> list[tuple[InlineKeyboardButton, Tap]]:
@@ -104,6 +113,8 @@ def labels(markup: InlineKeyboardMarkup | None, step_id: str, chosen: Sequence[s
 
 def toggled(markup: InlineKeyboardMarkup, tap: Tap) -> InlineKeyboardMarkup:
     """The keyboard after a select or unselect `tap`."""
+    from telegram import InlineKeyboardButton, InlineKeyboardMarkup
+
     select = tap.kind == "select"
     after = Tap("unselect" if select else "select", tap.step_id, tap.choice_id)
 

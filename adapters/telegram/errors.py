@@ -7,18 +7,12 @@ from __future__ import annotations
 import logging
 import os
 from datetime import timedelta
-
-from telegram.error import (
-    BadRequest,
-    ChatMigrated,
-    Forbidden,
-    InvalidToken,
-    RetryAfter,
-    TelegramError,
-    TimedOut,
-)
+from typing import TYPE_CHECKING
 
 from bot.adapter import AdapterConfigError, DeliveryError
+
+if TYPE_CHECKING:  # python-telegram-bot is imported once a call has failed
+    from telegram.error import TelegramError
 
 # PTB 22 warns whenever it builds a RetryAfter unless durations are timedeltas, as they will be
 # in PTB 23; with warnings as errors the warning would replace the RetryAfter. Opt in (read at
@@ -57,11 +51,15 @@ for _logger in ("httpx", "telegram.Bot"):
 def reason(exc: TelegramError, limit: int = 200) -> str:
     """What went wrong, for logs and the outbox: never the token, which PTB puts in
     InvalidToken's message."""
+    from telegram.error import InvalidToken
+
     return "TELEGRAM_BOT_TOKEN refused" if isinstance(exc, InvalidToken) else exc.message[:limit]
 
 
 def retrying(exc: BaseException) -> None:
     """The set-up failed (Telegram out of reach): logged before each try again."""
+    from telegram.error import TelegramError
+
     said = reason(exc) if isinstance(exc, TelegramError) else str(exc)[:200]
     log.warning("telegram set-up failed; retrying", extra={"reason": said})
 
@@ -75,6 +73,8 @@ def delivery_error(exc: TelegramError) -> DeliveryError:
     request): permanent. Anything else (network, 5xx, timeouts): try again. A timeout after the
     request went out may mean Telegram delivered it; trying again may then show it twice, which
     we prefer to losing it (there is no idempotency key to send)."""
+    from telegram.error import BadRequest, ChatMigrated, Forbidden, RetryAfter, TimedOut
+
     said = f"telegram: {type(exc).__name__}: {reason(exc, 480)}"
     if isinstance(exc, RetryAfter):
         return DeliveryError(said, retry_after=seconds(exc.retry_after))

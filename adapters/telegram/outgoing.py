@@ -6,23 +6,26 @@ from __future__ import annotations
 
 import logging
 import re
-
-from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, LinkPreviewOptions, Message
-from telegram.error import BadRequest
+from typing import TYPE_CHECKING
 
 from adapters.markdown import PLAIN, TELEGRAM_HTML, has_link, render
 from adapters.telegram import buttons
 from bot.adapter import CommandInfo, DeliveryError
 from bot.messages import OutgoingMessage, numbered_text
 
+if TYPE_CHECKING:  # python-telegram-bot is imported when a message is built to be sent
+    from telegram import Bot, InlineKeyboardButton, LinkPreviewOptions, Message
+
 log = logging.getLogger("onramp.telegram")
 MAX_TEXT = 4096  # UTF-16 code units
-NO_PREVIEW = LinkPreviewOptions(is_disabled=True)  # lite mode (/mode lite)
 _NOT_PAYLOAD = re.compile(r"[^A-Za-z0-9_-]")
 
 
 async def send(bot: Bot, message: OutgoingMessage) -> Message:
     """Post `message`; HTML Telegram cannot parse goes again as plain text."""
+    from telegram import InlineKeyboardMarkup
+    from telegram.error import BadRequest
+
     chat_id = _chat_id(message.recipient)
     text, rows, previews = sending(message)
     if message.invite is not None:
@@ -57,16 +60,19 @@ def sending(
 ) -> tuple[str, list[list[InlineKeyboardButton]], LinkPreviewOptions | None]:
     """What a message is sent with: its text (our Markdown; choices numbered in it when they
     cannot be buttons), its keyboard's rows, and no link preview in lite mode (/links)."""
+    from telegram import LinkPreviewOptions
+
     rows = buttons.keyboard(message) or []
     text = numbered_text(message) if message.choices and not rows else message.text
-    return text, rows, NO_PREVIEW if message.lite and has_link(text) else None
+    lite = message.lite and has_link(text)
+    return text, rows, LinkPreviewOptions(is_disabled=True) if lite else None
 
 
 def preview(message: OutgoingMessage) -> str:
     """The message's text as it is sent (Telegram HTML; choices on buttons left out)."""
     text = (
         numbered_text(message)
-        if message.choices and not buttons.keyboard(message)
+        if message.choices and not buttons.labelled_taps(message)
         else message.text
     )
     formatted = render(text, TELEGRAM_HTML)
@@ -77,6 +83,8 @@ def preview(message: OutgoingMessage) -> str:
 
 def invite_button(username: str, label: str, source: str) -> InlineKeyboardButton:
     """A button opening the bot with `/start <source>` (a deep link)."""
+    from telegram import InlineKeyboardButton
+
     payload = _NOT_PAYLOAD.sub("_", source)[:64] or "start"
     return InlineKeyboardButton(label, url=f"https://t.me/{username}?start={payload}")
 

@@ -26,7 +26,6 @@ import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-import httpx
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response
 from starlette.routing import Route
@@ -97,6 +96,8 @@ class WhatsAppAdapter(Adapter):
     async def start(self, inbox: Inbox) -> None:
         """Ask Meta for the business number: a refused token or an unknown number stops the
         bot; Meta out of reach does not (it keeps asking, not ready meanwhile)."""
+        import httpx  # here, not above: reading the class's capabilities loads no HTTP client
+
         self._inbox = inbox
         try:
             await self._check_number()
@@ -204,6 +205,8 @@ class WhatsAppAdapter(Adapter):
     # Sending.
 
     async def _post(self, body: graph.JSON) -> str:
+        import httpx
+
         try:
             wamid = await self.graph.post_message(body)
         except graph.GraphError as exc:
@@ -227,6 +230,8 @@ class WhatsAppAdapter(Adapter):
         )
 
     def _check_later(self, exc: BaseException) -> None:
+        import httpx
+
         _retrying(exc)
         self._checking = asyncio.create_task(
             retry_until_done(

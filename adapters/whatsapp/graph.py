@@ -20,12 +20,13 @@ Meta's error answers are `{"error": {"message", "type", "code", "error_data": {"
 from __future__ import annotations
 
 import contextlib
-from typing import Any
-
-import httpx
+from typing import TYPE_CHECKING, Any
 
 from bot.adapter import DeliveryError
 from bot.settings import WhatsAppSettings
+
+if TYPE_CHECKING:  # httpx is imported when a client is made or a call has failed
+    import httpx
 
 JSON = dict[str, Any]
 RE_ENGAGEMENT = 131047
@@ -66,6 +67,8 @@ class Graph:
     """An httpx client for one business phone number."""
 
     def __init__(self, settings: WhatsAppSettings, access_token: str) -> None:
+        import httpx
+
         assert settings.phone_number_id is not None
         self.number_url = f"{settings.graph_url}/{settings.api_version}/{settings.phone_number_id}"
         self.client = httpx.AsyncClient(
@@ -142,6 +145,8 @@ def network_error(exc: httpx.HTTPError) -> DeliveryError:
     """Meta was not reached, or did not answer: try again. After a timeout Meta may have
     sent the message; trying again may then show it twice, which beats losing it (the Cloud
     API takes no idempotency key)."""
+    import httpx
+
     if isinstance(exc, httpx.TimeoutException):
         return DeliveryError(f"whatsapp: {type(exc).__name__} (it may have been delivered)")
     return DeliveryError(f"whatsapp: {type(exc).__name__}: {str(exc)[:200]}")

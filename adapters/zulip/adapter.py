@@ -24,8 +24,6 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-import requests
-import zulip
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
@@ -35,7 +33,7 @@ from adapters.http import Malformed
 from adapters.markdown import Dialect, render
 from adapters.zulip import api as zulip_api
 from adapters.zulip import webhook as zulip_webhook
-from adapters.zulip.api import Api, Credentials, Unreachable, ZulipConfigError
+from adapters.zulip.api import Api, Credentials, Unreachable, ZulipConfigError, call_errors
 from adapters.zulip.events import BotUser, read_event, read_message
 from adapters.zulip.queue import EventQueue, Stopped
 from bot.adapter import Adapter, Capabilities, DeliveryError, Inbox, RateLimit
@@ -188,7 +186,7 @@ class ZulipAdapter(Adapter):
         timeout = self.settings.request_timeout_seconds
         try:
             reply = await self._in_thread(partial(api.call, "messages", "POST", request, timeout))
-        except (requests.RequestException, zulip.ZulipError) as exc:
+        except call_errors() as exc:
             raise zulip_api.failure(exc) from exc
         if not reply.ok:
             raise zulip_api.refusal(reply)

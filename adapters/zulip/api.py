@@ -11,24 +11,28 @@
   `retry-after` empties it until then: the client itself does not handle 429.
 - The client's own retries are off (`retry_on_errors=False`): it would repeat a send after a
   5xx that may have posted it. The outbox decides what is tried again.
+
+`zulip` and `requests` are imported where a client is made or a call has failed: every process
+that checks content imports the adapter for its capabilities alone.
 """
 
 from __future__ import annotations
 
 import configparser
 import copy
+import functools
 import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
-
-import requests
-import zulip
-from requests.adapters import HTTPAdapter
+from typing import TYPE_CHECKING, Any
 
 from adapters.zulip.events import BotUser
 from bot.adapter import AdapterConfigError, DeliveryError
+
+if TYPE_CHECKING:
+    import requests
+    import zulip
 
 JSON = dict[str, Any]
 CLIENT_NAME = "Onramp"
@@ -121,6 +125,8 @@ class Api:
     """One `zulip.Client` and its session; `call` runs in the calling thread."""
 
     def __init__(self, client: zulip.Client, rate: RateState, pool_size: int = 16) -> None:
+        from requests.adapters import HTTPAdapter
+
         self.client = client
         self.rate = rate
         self._last = threading.local()
@@ -172,6 +178,9 @@ class Api:
 
 def connect(credentials: Credentials, timeout: float) -> tuple[Api, BotUser]:
     """A client for the bot, and who the bot is (blocking: run it in a thread)."""
+    import requests
+    import zulip
+
     try:
         client = zulip.Client(
             email=credentials.email,
@@ -206,6 +215,16 @@ def connect(credentials: Credentials, timeout: float) -> tuple[Api, BotUser]:
     return api, BotUser(me["user_id"], str(me.get("full_name") or ""), str(me.get("email") or ""))
 
 
+@functools.cache
+def call_errors() -> tuple[type[Exception], ...]:
+    """What a call may raise when it got no answer (an `except call_errors()` clause asks only
+    once something was raised, so no SDK is imported before)."""
+    import requests
+    import zulip
+
+    return (requests.RequestException, zulip.ZulipError)
+
+
 def refusal(answer: Answer) -> DeliveryError:
     """A send Zulip answered with an error. Throttled: wait as told. Refused (an invalid user,
     a deactivated account, bad credentials: any other 4xx): permanent. Anything else (5xx, a
@@ -219,6 +238,8 @@ def refusal(answer: Answer) -> DeliveryError:
 def failure(exc: Exception) -> DeliveryError:
     """A send that got no answer. A timeout after the request went out may mean Zulip posted
     it; trying again may then show it twice, which we prefer to losing it."""
+    import requests
+
     if isinstance(exc, requests.Timeout):
         return DeliveryError("zulip: timed out (it may have been delivered)")
     return DeliveryError(f"zulip: {type(exc).__name__}: {str(exc)[:300]}")

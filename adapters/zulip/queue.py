@@ -26,10 +26,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-import requests
-import zulip
-
-from adapters.zulip.api import Answer, Api
+from adapters.zulip.api import Answer, Api, call_errors
 
 log = logging.getLogger("onramp.zulip")
 JSON = dict[str, Any]
@@ -101,7 +98,7 @@ class EventQueue:
         api = self.api.fork()
         try:
             api.call("events", "DELETE", {"queue_id": position.queue_id}, timeout=3)
-        except (requests.RequestException, zulip.ZulipError) as exc:
+        except call_errors() as exc:
             log.info("zulip event queue not deleted: %s", type(exc).__name__)
         finally:
             api.close()
@@ -196,7 +193,7 @@ class EventQueue:
         request = {"queue_id": position.queue_id, "last_event_id": position.last_event_id}
         try:
             answer = api.call("events", "GET", request, timeout=position.longpoll_seconds)
-        except (requests.RequestException, zulip.ZulipError) as exc:
+        except call_errors() as exc:
             raise _Wait(f"polling failed: {type(exc).__name__}") from exc
         if answer.code == "BAD_EVENT_QUEUE_ID":
             log.info("zulip event queue expired; registering a new one")
@@ -213,7 +210,7 @@ class EventQueue:
 def _asked(api: Api, url: str, method: str, request: JSON) -> Answer:
     try:
         answer = api.call(url, method, request)
-    except (requests.RequestException, zulip.ZulipError) as exc:
+    except call_errors() as exc:
         raise _Wait(f"{url} failed: {type(exc).__name__}") from exc
     if not answer.ok:
         raise _Wait(answer.reason, answer.retry_after())

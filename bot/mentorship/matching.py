@@ -32,13 +32,16 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-
-import numpy as np
-from numpy.typing import NDArray
-from ortools.graph.python import min_cost_flow
+from typing import TYPE_CHECKING
 
 from bot.mentorship.score_table import CRITERIA, SCALE, ScoreTable, part_of_day, shared_slots
 from flows.feature_settings import Matching
+
+# numpy and OR-Tools are imported by the functions that score and solve: every process that
+# loads the features (a content check too) would otherwise pay for them.
+if TYPE_CHECKING:
+    import numpy as np
+    from numpy.typing import NDArray
 
 # Experience levels, as `content/matching.yaml` maps the flows' answers to them.
 NEW, SOME, EXPERIENCED = 0, 1, 2
@@ -177,6 +180,8 @@ def best(
     """The best allowed mentor for one newcomer now (an instant offer), or None. Scored like
     the batch, all mentors at once; ties go to the mentor with more room, then the lower id,
     so offers spread and are reproducible."""
+    import numpy as np
+
     when = when or datetime.now(UTC)
     if not mentors:
         return None
@@ -205,6 +210,8 @@ def optimize(
     `exhaustive`, every allowed pair is a candidate (the exact solve the benchmark checks
     against); otherwise each newcomer's best `rules.candidates` mentors, and each mentor's
     best `rules.candidates` newcomers per place they have."""
+    import numpy as np
+
     when = when or datetime.now(UTC)
     if not newcomers or not mentors:
         return []
@@ -259,6 +266,8 @@ def optimize(
 def _merge_mentor_best(
     best: NDArray[np.int64], who: NDArray[np.int64], gain: NDArray[np.int64], start: int
 ) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    import numpy as np
+
     depth = best.shape[0]
     rows = gain.shape[0]
     keep = min(depth, rows)
@@ -287,6 +296,9 @@ def _solve(
     and newcomer → sink at no gain, for whoever stays unassigned. With `seniority`, each
     gain is scaled past the largest possible sum of bonuses (n − index per assigned
     newcomer), so the bonus only ever breaks ties in the total."""
+    import numpy as np
+    from ortools.graph.python import min_cost_flow
+
     n, m = len(newcomers), len(mentors)
     source, sink = n + m, n + m + 1
     newcomer_nodes = np.arange(n, dtype=np.int64)

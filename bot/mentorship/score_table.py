@@ -12,10 +12,13 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 from zoneinfo import ZoneInfo
 
-import numpy as np
-from numpy.typing import NDArray
+if TYPE_CHECKING:
+    # numpy is imported where a table is built or read: matching.py imports this module (for
+    # the hours helpers below) wherever the features load, and most processes never score.
+    import numpy as np
+    from numpy.typing import NDArray
 
-if TYPE_CHECKING:  # matching.py imports this module; these are only its annotations' types
+    # matching.py imports this module; these are only its annotations' types
     from bot.mentorship.matching import Mentor, Person, Rules
 
 CRITERIA = ("topics", "timezone", "language", "experience")
@@ -47,6 +50,8 @@ class ScoreTable:
     def of(
         cls, newcomers: Sequence[Person], mentors: Sequence[Mentor], rules: Rules, when: datetime
     ) -> ScoreTable:
+        import numpy as np
+
         languages = _Vocabulary("languages")
         topics = _Vocabulary("topics")
         slots = _SlotCache(rules, when)
@@ -69,6 +74,8 @@ class ScoreTable:
     def criteria(self, rows: slice) -> dict[str, NDArray[np.float64]]:
         """Each criterion, 0 to 1, for these newcomers against every mentor; and the hours
         of overlap themselves ("overlap_hours", for the timezone constraint)."""
+        import numpy as np
+
         shared_topics = np.bitwise_count(self.n_topics[rows, None] & self.m_topics[None, :])
         overlap = np.bitwise_count(self.n_slots[rows, None] & self.m_slots[None, :]) / 2
         return {
@@ -87,6 +94,8 @@ class ScoreTable:
     def gains(self, rows: slice, declined: dict[int, list[int]]) -> NDArray[np.int64]:
         """Integer scores (thousandths) for these newcomers against every mentor; -1 where
         the pair is not allowed."""
+        import numpy as np
+
         parts = self.criteria(rows)
         total = sum(self.rules.weights.get(c, 0.0) * parts[c] for c in CRITERIA)
         gain = np.rint(np.asarray(total) * SCALE).astype(np.int64)
@@ -105,6 +114,8 @@ class ScoreTable:
 
 
 def _levels(people: Sequence[Person]) -> NDArray[np.int64]:
+    import numpy as np
+
     return np.array(
         [UNKNOWN if p.experience is None else p.experience for p in people], dtype=np.int64
     )
@@ -116,6 +127,8 @@ class _Vocabulary:
         self.bits: dict[str, int] = {}
 
     def masks(self, sets: Iterable[frozenset[str]]) -> NDArray[np.uint64]:
+        import numpy as np
+
         return np.array([self.mask(values) for values in sets], dtype=np.uint64)
 
     def mask(self, values: frozenset[str]) -> int:
