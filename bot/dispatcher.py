@@ -31,7 +31,7 @@ from bot.registry import Registry
 from bot.turn import Turn
 from flows.content import ContentTree
 from flows.engine import Pick, Reply, Resume
-from storage import campaigns, members, outbox, runs, writeback
+from storage import activity, campaigns, members, outbox, runs, writeback
 from storage import failed_events as failed_store
 from storage.models import FlowRun, Identity, Member, ProcessedEvent
 from storage.privacy import pseudonym
@@ -74,7 +74,8 @@ class Dispatcher:
         self._group: GroupCommit[Event, Receipt] = GroupCommit(
             self._apply_together, max_batch=BATCH, split_on_failure=True
         )
-        self._first_time = dialect_insert(db.engine.dialect.name)(table).on_conflict_do_nothing()
+        self.dialect = db.engine.dialect.name
+        self._first_time = dialect_insert(self.dialect)(table).on_conflict_do_nothing()
 
     async def handle(self, event: Event) -> Receipt:
         """Apply one event exactly once. Returns the outbox rows to deliver after commit.
@@ -247,8 +248,8 @@ class Dispatcher:
         if event.username and identity.username != event.username.casefold()[:64]:
             identity.username = event.username.casefold()[:64]
         await self._route(turn, event, run)
-        if now - member.last_active_at >= ACTIVITY_GRANULARITY:
-            member.last_active_at = now  # minute precision is plenty, and saves a write a turn
+        if not isinstance(event, MemberJoined):  # joining is not something they did
+            await self._active(session, event, member, created, now)
         outbox_ids = await turn.flush()
         await writeback.write_back(session)  # the next event of a group commit may see it
         if log.isEnabledFor(logging.INFO):
@@ -262,6 +263,21 @@ class Dispatcher:
                 },
             )
         return Receipt(duplicate=False, outbox_ids=outbox_ids)
+
+    async def _active(
+        self, session: Session, event: Event, member: Member, created: bool, now: datetime
+    ) -> None:
+        """The member did something: `last_active_at` moves (to the minute, which saves a write
+        a turn), and their first event of a UTC day is recorded as a day of activity. Only a
+        member's own events move it, so a day it already shows is one already recorded; or,
+        if it still shows when they were created, they had done nothing since."""
+        last = member.last_active_at
+        day = now.astimezone(UTC).date()
+        if created or last.astimezone(UTC).date() != day or last <= member.created_at:
+            await activity.record(session, self.dialect, member.id or 0, day, event.platform)
+            member.last_active_at = now
+        elif now - last >= ACTIVITY_GRANULARITY:
+            member.last_active_at = now
 
     async def _delivery(self, session: Session, event: DeliveryUpdate, now: datetime) -> None:
         recorded = await outbox.record_delivery(

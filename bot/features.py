@@ -11,6 +11,8 @@ from __future__ import annotations
 from bot import commands, consent, mode_commands, profile_actions, timers
 from bot.campaigns import commands as campaign_commands
 from bot.campaigns import delivery as campaign_delivery
+from bot.health import chat as health_chat
+from bot.health import digest as health_digest
 from bot.mentorship import checkins, offers, signup
 from bot.mentorship import commands as mentor_commands
 from bot.recognition import badges, kudos
@@ -19,8 +21,8 @@ from bot.registry import Registry
 
 def build_registry() -> Registry:
     """Every feature, in order. The menu: /start /restart /help /language /stop, /mode
-    /links, /mentor, /kudos /badges, /announcements, /campaign. A button pressed late is
-    offered to the mentor offers first, then to the campaigns."""
+    /links, /mentor, /kudos /badges, /announcements, /campaign, /dashboard /digest. A button
+    pressed late is offered to the mentor offers first, then to the campaigns."""
     registry = Registry()
     commands.register(registry)  # /start /restart /help /language /stop
     mode_commands.register(registry)  # /mode /links
@@ -35,4 +37,6 @@ def build_registry() -> Registry:
     kudos.register(registry)  # /kudos /badges
     consent.register(registry)  # /announcements
     campaign_commands.register(registry)  # /campaign
+    health_chat.register(registry)  # /dashboard
+    health_digest.register(registry)  # /digest, and the weekly digests
     return registry

@@ -5,12 +5,17 @@ one, so /metrics shows only what Onramp chose to publish. They are process-wide,
 process's CPU and memory figures beside them: a serving process runs one runtime, and an
 adapter can count a request it turns away without holding any runtime object. (Tests start
 many runtimes in one process, so they compare counts before and after, never absolute ones.)
-The outbox backlog is the exception: it is read from a runtime's database at each scrape.
+The outbox backlog and the business gauges are the exception: they are read from a runtime's
+database at each scrape (`outbox_pending`, `business`), and left out of that scrape, with a
+line in the log, when the database does not answer.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from collections.abc import Iterable, Iterator, Mapping
+from datetime import datetime
 
 from prometheus_client import (
     GC_COLLECTOR,
@@ -27,8 +32,13 @@ from sqlmodel import col
 
 from bot.version import VERSION
 from storage import outbox
+from storage.health.gauges import gauges
 from storage.models import Outbox
 from storage.session import Database
+
+log = logging.getLogger("onramp.metrics")
+# A scrape waits no longer than this for the business gauges (Prometheus gives up at 10 s).
+GAUGES_TIMEOUT_SECONDS = 2.0
 
 REGISTRY = CollectorRegistry()
 for _standard in (PROCESS_COLLECTOR, PLATFORM_COLLECTOR, GC_COLLECTOR):
@@ -133,21 +143,65 @@ async def outbox_pending(db: Database) -> dict[str, int]:
         return {platform: count for platform, count in (await session.execute(statement)).all()}
 
 
-class Scrape(Collector):
-    """One scrape: the registry, plus a runtime's outbox backlog when it could be read."""
+Business = Mapping[str, Mapping[str, int]]  # gauge → label value → count
 
-    def __init__(self, pending: Mapping[str, int] | None) -> None:
+# The business gauges: (what storage.health.gauges names it, metric, label, help).
+_BUSINESS = (
+    (
+        "members_by_onboarding",
+        "onramp_members",
+        "onboarding",
+        "Members by where they are in the onboarding flow: not_started, in_progress, "
+        "completed, stalled (an open run untouched for 7 days, or one that ended unfinished).",
+    ),
+    (
+        "mentor_requests",
+        "onramp_mentor_requests",
+        "status",
+        "Mentor requests by status; `waiting` is the waiting list.",
+    ),
+    (
+        "due_work",
+        "onramp_due_work",
+        "status",
+        "Due work (timers: nudges, check-ins, digests, campaign sends) by status; `pending` "
+        "includes work not due yet, `failed` work given up on.",
+    ),
+)
+
+
+async def business(db: Database, onboarding_flow: str, now: datetime) -> Business | None:
+    """The business gauges as they stand, or None (logged) when the database does not
+    answer in time: a scrape then goes on without them."""
+    try:
+        async with asyncio.timeout(GAUGES_TIMEOUT_SECONDS), db.reading() as session:
+            return await gauges(session, onboarding_flow, now)
+    except Exception as exc:  # whatever it is, the counters are still worth serving
+        log.warning("business gauges unavailable", extra={"reason": str(exc)[:200]})
+        return None
+
+
+class Scrape(Collector):
+    """One scrape: the registry, plus a runtime's outbox backlog and business gauges when
+    they could be read."""
+
+    def __init__(self, pending: Mapping[str, int] | None, business: Business | None = None) -> None:
         self.pending = pending
+        self.business = business
 
     def collect(self) -> Iterator[Metric]:
         yield from REGISTRY.collect()
-        if self.pending is None:
-            return
-        backlog = GaugeMetricFamily(
-            "onramp_outbox_pending",
-            "Messages not yet delivered (queued, waiting to retry or being sent).",
-            labels=["platform"],
-        )
-        for platform, count in sorted(self.pending.items()):
-            backlog.add_metric([platform], count)
-        yield backlog
+        if self.pending is not None:
+            backlog = GaugeMetricFamily(
+                "onramp_outbox_pending",
+                "Messages not yet delivered (queued, waiting to retry or being sent).",
+                labels=["platform"],
+            )
+            for platform, count in sorted(self.pending.items()):
+                backlog.add_metric([platform], count)
+            yield backlog
+        for key, name, label, description in _BUSINESS if self.business is not None else ():
+            family = GaugeMetricFamily(name, description, labels=[label])
+            for value, count in sorted((self.business or {}).get(key, {}).items()):
+                family.add_metric([value], count)
+            yield family

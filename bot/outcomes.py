@@ -22,7 +22,7 @@ from bot.adapter import DeliveryError
 from bot.group_commit import GroupCommit
 from bot.retry_policy import JITTER, GiveUp, RetryAt, next_attempt
 from bot.settings import SenderSettings
-from storage import campaigns, outbox
+from storage import activity, campaigns, outbox
 from storage.models import Outbox
 from storage.session import Database, Session
 
@@ -117,15 +117,13 @@ class Outcomes:
 
     async def _write(self, outcomes: list[Outcome]) -> None:
         now = self.clock()
+        sent = [o for o in outcomes if o.attempted and o.error is None]
         async with self.writing, self.db.transaction() as session:
             await outbox.mark_sent(
-                session,
-                [
-                    (o.row.id or 0, o.delivery_id or "")
-                    for o in outcomes
-                    if o.attempted and o.error is None
-                ],
-                now,
+                session, [(o.row.id or 0, o.delivery_id or "") for o in sent], now
+            )
+            await activity.first_reached(
+                session, [o.row.member_id for o in sent if o.row.member_id is not None], now
             )
             await outbox.release(
                 session, [o.row.id or 0 for o in outcomes if not o.attempted and not o.cancelled]

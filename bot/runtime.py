@@ -23,6 +23,7 @@ from bot.commands import command_menu
 from bot.dispatcher import Dispatcher, utcnow
 from bot.events import DeliveryUpdate, Event
 from bot.features import build_registry
+from bot.health import digest_schedule
 from bot.leadership import Leadership
 from bot.mentorship import batch as mentorship_batch
 from bot.registry import Registry
@@ -206,6 +207,17 @@ class Onramp:
             coalesce=True,
             misfire_grace_time=None,
         )
+        # Weekly digests: planned for every manager now, then hourly for those who became one.
+        await self.plan_digests()
+        self.scheduler.add_job(
+            self.plan_digests,
+            "interval",
+            hours=1,
+            id="digest-planning",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+        )
         self.scheduler.start()
         menu = command_menu(self.content, self.registry)
         for name, adapter in self.adapters.items():
@@ -244,6 +256,10 @@ class Onramp:
             log.info("mentor matching", extra={"offers": len(result.changes)})
         return result
 
+    async def plan_digests(self) -> int:
+        """A weekly digest due for every manager who has none planned (bot/health/digest.py)."""
+        return await digest_schedule.start_all(self.db, self.content, self.clock())
+
     async def housekeeping(self) -> None:
         now = self.clock()
         retention = self.settings.retention
@@ -256,9 +272,15 @@ class Onramp:
             failed = await housekeeping.prune_failed_events(
                 session, before=now - timedelta(days=retention.failed_events_days)
             )
+            links, sessions = await housekeeping.prune_dashboard_access(session, now=now)
         log.info(
             "housekeeping",
-            extra={"pruned_events": events, "pruned_messages": sent, "pruned_failed": failed},
+            extra={
+                "pruned_events": events,
+                "pruned_messages": sent,
+                "pruned_failed": failed,
+                "pruned_dashboard": links + sessions,
+            },
         )
 
     async def run_until_closed(self, stop_requested: asyncio.Event | None = None) -> None:

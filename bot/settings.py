@@ -175,6 +175,30 @@ class WebSettings(Section):
     # burst is answered in order instead of all at once too late, and /healthz, /readyz and
     # /metrics (which never wait) still answer in milliseconds.
     max_concurrent_webhooks: int = Field(default=64, ge=1)
+    # The address people reach this server at, as the dashboard's sign-in links begin:
+    # https://bot.example.org behind a reverse proxy. Unset: http://127.0.0.1:<port>. Sign-in
+    # cookies are marked Secure when it begins with https.
+    public_url: str | None = None
+
+    @field_validator("public_url")
+    @classmethod
+    def _web_address(cls, url: str | None) -> str | None:
+        if url is None:
+            return None
+        if not re.fullmatch(r"https?://[^\s/]+(/\S*)?", url):
+            raise ValueError(f"{url!r} is not an address such as https://bot.example.org")
+        return url.rstrip("/")
+
+    def base_url(self) -> str:
+        """Where the dashboard's links point: `public_url`, else this machine at `port`."""
+        return self.public_url or f"http://127.0.0.1:{self.port}"
+
+
+class DashboardSettings(Section):
+    # How long a sign-in link sent by /dashboard (or printed by `onramp dashboard`) works.
+    link_minutes: int = Field(default=15, ge=1, le=24 * 60)
+    # How long a manager stays signed in; their role is checked again at every request.
+    session_hours: float = Field(default=12, gt=0, le=24 * 90)
 
 
 class TelegramSettings(Section):
@@ -336,6 +360,7 @@ class Settings(BaseSettings):
     retention: RetentionSettings = RetentionSettings()
     campaigns: CampaignSettings = CampaignSettings()
     web: WebSettings = WebSettings()
+    dashboard: DashboardSettings = DashboardSettings()
     telegram: TelegramSettings = TelegramSettings()
     slack: SlackSettings = SlackSettings()
     whatsapp: WhatsAppSettings = WhatsAppSettings()

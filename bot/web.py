@@ -1,4 +1,5 @@
-"""The web server: the adapters' webhook routes, health, readiness and metrics in one ASGI app.
+"""The web server: the adapters' webhook routes, health, readiness, metrics and the managers'
+dashboard (bot/health/) in one ASGI app.
 
 It knows no platform. Each adapter hands over its own routes (`Adapter.routes()`), and may
 tell /readyz whether it is connected and able to send with an optional `ready() -> bool`; an
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("onramp.web")
 OWN_PATHS = ("/healthz", "/readyz", "/metrics")
+DASHBOARD = "/dashboard"  # and every path under it: the managers' pages
 # Probes give up after a second or two; a database that takes longer is not ready.
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -71,6 +73,7 @@ def create_app(onramp: Onramp) -> Starlette:
             Route("/healthz", _healthz),
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.scrape),
+            *dashboard_routes(onramp),
             *(route for _, route in owned),
         ],
         middleware=[
@@ -81,12 +84,25 @@ def create_app(onramp: Onramp) -> Starlette:
     )
 
 
+def dashboard_routes(onramp: Onramp) -> list[BaseRoute]:
+    """The managers' dashboard and its sign-in pages; /dashboard in chat then hands out
+    links to it. Imported here, when served: a bot that serves no web app never loads it."""
+    from bot.health import access, chat, dashboard
+    from bot.health.signing import LinkSigner
+
+    signer = LinkSigner.from_settings(onramp.settings, onramp.clock)
+    chat.serve_links(onramp.registry, chat.Links(signer, onramp.settings.web.base_url()))
+    return [*access.routes(onramp, signer), *dashboard.routes(onramp)]
+
+
 def _refuse_clashes(owned: Owned) -> None:
     owners: dict[str, str] = dict.fromkeys(OWN_PATHS, "the web server")
     for platform, route in owned:
         path = getattr(route, "path", None)
         if path is None:
             continue
+        if path == DASHBOARD or path.startswith(f"{DASHBOARD}/"):
+            raise WebServerError(f"adapter {platform!r}: route {path} is the dashboard's")
         if path in owners:
             raise WebServerError(f"adapter {platform!r}: route {path} is taken by {owners[path]}")
         owners[path] = f"adapter {platform!r}"
@@ -141,8 +157,12 @@ class _Probes:
             pending = None
         else:
             pending = dict.fromkeys(self.onramp.adapters, 0) | backlog
+        onboarding = self.onramp.content.community.onboarding_flow
+        business = await metrics.business(self.onramp.db, onboarding, self.onramp.clock())
         encode, content_type = choose_encoder(request.headers.get("accept", ""))
-        return Response(encode(metrics.Scrape(pending)), headers={"Content-Type": content_type})
+        return Response(
+            encode(metrics.Scrape(pending, business)), headers={"Content-Type": content_type}
+        )
 
 
 def _adapter_ready(adapter: Adapter) -> bool:
@@ -183,18 +203,27 @@ class Admission:
     the one event loop shrinks as more arrive, every one of them misses the platform's
     acknowledgement deadline, and a health probe queues behind all of them (ten seconds for a
     liveness probe that gives up after a few). With it, the first ones are acknowledged in
-    time, the rest in turn, and the probes are answered between them."""
+    time, the rest in turn, and the probes (and the dashboard's pages) are answered between
+    them."""
 
     def __init__(self, app: ASGIApp, limit: int) -> None:
         self.app = app
         self._slots = asyncio.Semaphore(limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope.get("path") in OWN_PATHS:
+        if scope["type"] != "http" or not _webhook(scope.get("path", "")):
             await self.app(scope, receive, send)
             return
         async with self._slots:
             await self.app(scope, receive, send)
+
+
+def _webhook(path: str) -> bool:
+    """Whether a request may be a platform's (a webhook): not the server's own paths, nor a
+    manager's page, which must not wait behind a burst of webhooks (nor take their slots)."""
+    if path in OWN_PATHS:
+        return False
+    return path != DASHBOARD and not path.startswith(f"{DASHBOARD}/")
 
 
 class BodyLimit:

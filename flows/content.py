@@ -15,7 +15,7 @@ from flows.answers import AnswerWords, answer_words, fold
 from flows.campaigns import CAMPAIGN_KEYS, Campaign
 from flows.feature_settings import Badges, Checkins, Matching, Recognition
 from flows.problems import ContentError, Problem, did_you_mean
-from flows.schema import STEP_KINDS, Community, Flow, SystemTexts, Text
+from flows.schema import STEP_KINDS, Community, DashboardTexts, Flow, SystemTexts, Text
 from flows.yamlfile import PathKey, YamlDocument, load_yaml
 
 KNOWN_KEYS = sorted(
@@ -68,6 +68,7 @@ class ContentTree:
     recognition: Recognition = field(default_factory=Recognition)
     badges: Badges = field(default_factory=Badges)
     campaigns: dict[str, Campaign] = field(default_factory=dict)
+    dashboard: DashboardTexts = field(default_factory=DashboardTexts)
     campaign_files: dict[str, str] = field(default_factory=dict)
     # Texts read from Markdown message files: (YAML file, path of the text) -> (the message
     # file, the line its text starts on), so problems in them name the right file and line.
@@ -162,6 +163,7 @@ PATTERN_HINTS = {
     "id": "ids use lowercase letters, digits and _ and start with a letter",
     "name": "a WhatsApp template's name as approved: lowercase letters, digits and _",
     "language": "a language code as approved for the template, such as en, fr or pt_BR",
+    "time": "a local time as HH:MM, such as 09:00",
 }
 
 
@@ -299,15 +301,18 @@ def load_tree(
     checkins = _optional(root, "checkins.yaml", Checkins, read, problems)
     recognition = _optional(root, "recognition.yaml", Recognition, read, problems)
     badges = _optional(root, "badges.yaml", Badges, read, problems)
-    parts = (community, system, matching, checkins, recognition, badges)
+    dashboard = _optional(root, "dashboard.yaml", DashboardTexts, read, problems)
+    parts = (community, system, matching, checkins, recognition, badges, dashboard)
     if any(part is None for part in parts):
         return None, problems
     assert community is not None and system is not None and matching is not None
     assert checkins is not None and recognition is not None and badges is not None
+    assert dashboard is not None
     tree = ContentTree(root, community, flows, system.texts, documents, flow_files)
     tree.matching, tree.checkins = matching, checkins
     tree.recognition, tree.badges = recognition, badges
     tree.campaigns, tree.campaign_files = campaigns, campaign_files
+    tree.dashboard = dashboard
     tree.message_files = message_files
     problems.extend(validate_tree(tree, unparsed, min_coverage, actions))
     tree.warnings = [p for p in problems if p.severity == "warning"]

@@ -327,6 +327,36 @@ class SystemTexts(Strict):
     texts: dict[str, LocalizedText]
 
 
+Weekday = Literal["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"]
+WEEKDAYS: tuple[Weekday, ...] = (
+    "monday",
+    "tuesday",
+    "wednesday",
+    "thursday",
+    "friday",
+    "saturday",
+    "sunday",
+)
+
+
+class Digest(Strict):
+    """The weekly digest to managers in chat: on or off, and on which day at what local time
+    (each manager's own time zone)."""
+
+    enabled: bool = True
+    day: Weekday = "monday"
+    time: Annotated[str, StringConstraints(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "09:00"
+
+
+class DashboardTexts(Strict):
+    """`dashboard.yaml`: the managers' dashboard's texts (flows/dashboard_texts.py) and the
+    weekly digest's settings."""
+
+    schema_version: Literal[1] = SCHEMA_VERSION
+    texts: dict[str, LocalizedText] = Field(default_factory=dict)
+    digest: Digest = Field(default_factory=Digest)
+
+
 # Profile fields every member has; `set` on these updates the member's own columns.
 CORE_PROFILE_FIELDS = ("locale", "timezone", "display_name", "consent")
 # `set: {consent.announcements: true}` records consent for one of `consent_purposes`.

@@ -221,6 +221,40 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "campaign_cancel_button": "the button that confirms a cancel (at most 20 characters)",
     "campaign_cancelled": "after a cancel: {{ count }} messages stopped",
     "campaign_cancel_finished": "/campaign cancel of a campaign already done or cancelled",
+    # /dashboard (bot/health/chat.py)
+    "command_dashboard": "/help line for dashboard (community managers)",
+    "dashboard_link": "/dashboard: a manager's one-time sign-in link ({{ context.url }}), "
+    "good for {{ count }} minutes",
+    "dashboard_managers_only": "/dashboard from a member without the manager role",
+    "dashboard_not_served": "/dashboard when this bot serves no web app (nothing to sign in to)",
+    "dashboard_in_private": "/dashboard in a group from a member the bot cannot write to "
+    "privately: come over (no link is ever posted in a group)",
+    # The weekly digest to managers and /digest (bot/health/digest.py).
+    "command_digest": "/help line for digest (community managers)",
+    "digest_heading": "the weekly digest's first line ({{ context.start }}, {{ context.end }}: "
+    "the week's first and last day)",
+    "digest_new_members": "the weekly digest: the label of new members",
+    "digest_onboarded": "the weekly digest: the label of members who finished onboarding",
+    "digest_matched": "the weekly digest: the label of newcomers matched with a mentor",
+    "digest_first_contributions": "the weekly digest: the label of first contributions",
+    "digest_active_members": "the weekly digest: the label of active members",
+    "digest_figure": "the weekly digest: one number ({{ context.label }}, {{ context.current }}, "
+    "{{ context.previous }}: the week before, {{ context.trend }}: ▲, ▼ or =)",
+    "digest_at_risk": "the weekly digest: above who needs the manager's attention",
+    "digest_at_risk_none": "the weekly digest: nobody needs the manager's attention",
+    "digest_stalled": "the weekly digest: newcomers stuck in a flow ({{ context.names }})",
+    "digest_waiting": "the weekly digest: mentor requests waiting ({{ context.names }})",
+    "digest_silent": "the weekly digest: mentorships with unanswered check-ins "
+    "({{ context.names }}: pairs of names)",
+    "digest_and_more": "the weekly digest: after the first names, how many more ({{ count }})",
+    "digest_link": "the weekly digest: the dashboard's address ({{ context.link }})",
+    "digest_on": "/digest: when the digest comes ({{ context.day }}, {{ context.time }}, "
+    "{{ context.zone }}, {{ context.next }}: the next one's day)",
+    "digest_off": "/digest: the manager's digest is off",
+    "digest_not_manager": "/digest from a member without the manager role",
+    "digest_disabled": "/digest when the content turned digests off (dashboard.yaml)",
+    "digest_bad_day": "/digest with a day it cannot read ({{ context.day }})",
+    "digest_bad_time": "/digest with a time it cannot read ({{ context.time }})",
     # What the console (adapters/console.py) prints itself, in the member's language.
     "console_intro": "the console's first line: how to answer, /help and /quit",
     "console_goodbye": "the console's last line, after /quit or the end of its input",
@@ -243,6 +277,8 @@ RESERVED_COMMANDS = frozenset(
         "badges",
         "announcements",
         "campaign",
+        "dashboard",
+        "digest",
     }
 )
 
@@ -326,6 +362,16 @@ SYSTEM_TEXT_CONTEXT: dict[str, tuple[str, ...]] = {
     "did_you_mean": ("option",),
     "invalid_choice_part": ("part",),
     "timezone_confirmed": ("zone", "time"),
+    "dashboard_link": ("url",),
+    "digest_heading": ("end", "start"),
+    "digest_figure": ("current", "label", "previous", "trend"),
+    "digest_stalled": ("names",),
+    "digest_waiting": ("names",),
+    "digest_silent": ("names",),
+    "digest_link": ("link",),
+    "digest_on": ("day", "next", "time", "zone"),
+    "digest_bad_day": ("day",),
+    "digest_bad_time": ("time",),
 }
 COUNTED_SYSTEM_TEXTS = frozenset(
     {
@@ -371,6 +417,8 @@ COUNTED_SYSTEM_TEXTS = frozenset(
         "campaign_count_excluded",
         "campaign_cancel_confirm",
         "campaign_cancelled",
+        "dashboard_link",
+        "digest_and_more",
     }
 )
 
@@ -390,6 +438,8 @@ BARE_SYSTEM_TEXTS = frozenset(
         "command_badges",
         "command_announcements",
         "command_campaign",
+        "command_dashboard",
+        "command_digest",
         "campaign_opt_out",
         "yes_words",
         "no_words",

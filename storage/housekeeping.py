@@ -1,4 +1,5 @@
-"""Pruning what is only kept for a while: dedupe keys, delivered messages, failed events."""
+"""Pruning what is only kept for a while: dedupe keys, delivered messages, failed events,
+expired dashboard links and sessions."""
 
 from __future__ import annotations
 
@@ -6,7 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import delete, func
 
-from storage import failed_events
+from storage import access, failed_events
 from storage.models import Outbox, ProcessedEvent
 from storage.session import Session
 from storage.statuses import OutboxStatus
@@ -30,3 +31,8 @@ async def prune(
 async def prune_failed_events(session: Session, *, before: datetime) -> int:
     """Failed events (and the events kept to replay them) recorded before `before`."""
     return await failed_events.prune(session, before)
+
+
+async def prune_dashboard_access(session: Session, *, now: datetime) -> tuple[int, int]:
+    """Dashboard sign-in links and sessions expired before `now`: (links, sessions)."""
+    return await access.prune(session, now)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
@@ -65,12 +65,31 @@ class Member(SQLModel, table=True):
     consent_at: datetime | None = _when(nullable=True)
     opted_out: bool = Field(default=False)
     source: str | None = Field(default=None, max_length=200)
-    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # Indexed: every health metric starts from who joined in a period.
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime, index=True)
     last_active_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     # How messages reach them (/mode): rich, text or lite; None: their platform's default.
     mode: str | None = Field(default=None, max_length=8)
     # In lite mode, the links taken out of the last messages sent them, for /links.
     links: list[str] | None = Field(default=None, sa_type=JSONDocument, nullable=True)
+    # When the bot's first message to them was sent (time from joining to a first message).
+    first_reached_at: datetime | None = _when(nullable=True)
+
+
+class MemberActivity(SQLModel, table=True):
+    """A UTC day on which a member did something (wrote, chose, ran a command), and on which
+    platform they first did that day: one row per member per day, for the health metrics."""
+
+    __tablename__ = "member_activity"
+    # A period's active members, and each cohort's months, read only this index.
+    __table_args__ = (Index("ix_member_activity_day_member", "day", "member_id"),)
+
+    member_id: int = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True),
+    )
+    day: date = Field(primary_key=True)
+    platform: str = Field(max_length=32)
 
 
 class Identity(SQLModel, table=True):
@@ -310,6 +329,16 @@ class Kudos(SQLModel, table=True):
             "created_at",
             "receiver_id",
             "weight",
+            "giver_id",  # and the health metrics' givers and kinds per month (0009)
+            "category",
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        # Whether a member was thanked before a day: their first contribution (health).
+        Index(
+            "ix_kudos_live_receiver_created",
+            "receiver_id",
+            "created_at",
             sqlite_where=text("revoked_at IS NULL"),
             postgresql_where=text("revoked_at IS NULL"),
         ),
@@ -453,3 +482,31 @@ class FailedEvent(SQLModel, table=True):
     status: FailedEventStatus = _status(FailedEventStatus.FAILED)
     retried_at: datetime | None = _when(nullable=True)
     event: dict[str, Any] | None = Field(default=None, sa_type=JSONDocument, nullable=True)
+
+
+class DashboardLink(SQLModel, table=True):
+    """A one-time sign-in link to the dashboard (bot/health/access.py): the signed token
+    carries `nonce`; the row says whether it is still good. Never the token itself."""
+
+    __tablename__ = "dashboard_link"
+
+    id: int | None = Field(default=None, primary_key=True)
+    nonce: str = Field(max_length=64, unique=True)
+    member_id: int = _member_fk()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    used_at: datetime | None = _when(nullable=True)
+
+
+class DashboardSession(SQLModel, table=True):
+    """A manager signed in to the dashboard: the SHA-256 of the cookie's value, never the
+    value, so a copy of the database opens no session."""
+
+    __tablename__ = "dashboard_session"
+
+    id: int | None = Field(default=None, primary_key=True)
+    token_hash: str = Field(max_length=64, unique=True)
+    member_id: int = _member_fk()
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
+    last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime
+from datetime import date
 from typing import Any
 
 from sqlalchemy import delete, or_, select
@@ -17,12 +17,15 @@ from storage.models import (
     CampaignRecipient,
     CheckIn,
     Consent,
+    DashboardLink,
+    DashboardSession,
     DueWork,
     FailedEvent,
     FlowRun,
     Identity,
     Kudos,
     Member,
+    MemberActivity,
     MentorOffer,
     MentorProfile,
     MentorRequest,
@@ -45,6 +48,9 @@ PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     Consent,
     CampaignRecipient,
     FailedEvent,  # also those sent before they were a member: see failed_events.of_member
+    MemberActivity,
+    DashboardLink,  # a manager's sign-ins to the dashboard: when, never the token
+    DashboardSession,
 )
 # Rows about two members (a newcomer and a mentor, a giver and a receiver): they belong to
 # both, and go with either. In deletion order, with the two columns naming the members.
@@ -58,7 +64,7 @@ PAIR_TABLES: tuple[type[SQLModel], ...] = tuple(PAIRS)
 
 def _plain(row: SQLModel) -> dict[str, Any]:
     return {
-        key: value.isoformat() if isinstance(value, datetime) else value
+        key: value.isoformat() if isinstance(value, date) else value  # dates and datetimes
         for key, value in row.model_dump().items()
     }
 
@@ -75,7 +81,8 @@ async def export_member(session: Session, member: Member) -> dict[str, Any]:
     document: dict[str, Any] = {"member": _plain(member)}
     for table in PER_MEMBER_TABLES:
         statement = select(table).where(table.member_id == member.id)
-        rows = (await session.execute(statement.order_by(table.id))).scalars()
+        order = table.__table__.primary_key.columns
+        rows = (await session.execute(statement.order_by(*order))).scalars()
         document[table.__tablename__] = [_plain(row) for row in rows]
     for pair in PAIR_TABLES:
         statement = select(pair).where(_either(pair, member.id))

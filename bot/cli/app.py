@@ -51,6 +51,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "List mentors: languages, topics, hours, load and status.",
     ),
     "role": ("bot.cli.roles:role", "Give a member a role (manager, mentor…), or take it away."),
+    "dashboard": (
+        "bot.cli.dashboard:dashboard",
+        "Serve the managers' dashboard here; print a sign-in link.",
+    ),
     "match": (
         "bot.cli.mentors:match",
         "Match every waiting newcomer, and weigh open offers again; print what changed.",
@@ -59,6 +63,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
         "bot.cli.recognition:app",
         "Recognition: export who was thanked, for what.",
     ),
+    "report": ("bot.cli.report:report", "Community health (CHAOSS metrics): tables, JSON or CSV."),
     "campaign": (
         "bot.cli.campaigns:app",
         "Campaigns: preview, send and follow a message to a segment of members.",

@@ -24,7 +24,7 @@ from bot.cli.state import state
 from flows.campaigns import Campaign
 from flows.content import PATTERN_HINTS
 from flows.feature_settings import Badges, Checkins, Matching, Recognition
-from flows.schema import ChoiceId, Community, DurationText, Flow, Id, SystemTexts
+from flows.schema import ChoiceId, Community, DashboardTexts, DurationText, Flow, Id, SystemTexts
 
 SCHEMA_FOLDER = "schemas"  # in the content folder; the loader reads only the files it names
 # yaml-language-server validates draft 7 fully and later drafts in part; pydantic writes 2020-12,
@@ -63,6 +63,9 @@ CONTENT_KINDS = (
         "recognition", Recognition, "recognition.yaml", "Onramp recognition (recognition.yaml)"
     ),
     ContentKind("badges", Badges, "badges.yaml", "Onramp badges (badges.yaml)"),
+    ContentKind(
+        "dashboard", DashboardTexts, "dashboard.yaml", "Onramp dashboard texts (dashboard.yaml)"
+    ),
 )
 
 

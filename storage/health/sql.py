@@ -1,6 +1,7 @@
 """The pieces every community-health query shares, written once for SQLite and PostgreSQL:
-months and days of a timestamp, seconds between two, which members the filters keep, and
-the median and 90th percentile of durations.
+months and days of a timestamp, seconds between two, days between two dates, the first and
+last day a period touches, which members the filters keep, and the median and 90th percentile
+of durations.
 
 Timestamps are naive UTC on both databases (storage/types.UTCDateTime): SQLite keeps them as
 `YYYY-MM-DD HH:MM:SS[.ffffff]` text, PostgreSQL as `timestamp`. A percentile is not an
@@ -12,15 +13,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from datetime import date
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Float, and_, cast, exists, func, or_, select
+from sqlalchemy import Date, Float, Integer, and_, cast, exists, func, or_
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from storage.health.types import Filters, Spread
 from storage.models import Identity, Member
+from storage.session import Session
 
 
 def month(column: Any, dialect: str) -> ColumnElement[str]:
@@ -40,7 +42,8 @@ def day(column: Any, dialect: str) -> ColumnElement[Any]:
 def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
     """`end - start` in seconds, as a float."""
     if dialect == "sqlite":
-        return (func.julianday(end) - func.julianday(start)) * 86400.0
+        # Julian days carry about 10 µs of floating-point noise: round to the millisecond.
+        return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
     return cast(func.extract("epoch", end - start), Float)
 
 
@@ -62,8 +65,14 @@ def in_scope(filters: Filters, member_id: Any = None) -> ColumnElement[bool]:
             )
         )
     if filters.locale:
-        locale = select(col(Member.locale)).where(col(Member.id) == column).scalar_subquery()
-        conditions.append(or_(locale == filters.locale, locale.like(f"{filters.locale}-%")))
+        # An alias, so that the condition means the same inside a query on `member` itself.
+        scope = Member.__table__.alias("scope")  # type: ignore[attr-defined]
+        conditions.append(
+            exists().where(
+                scope.c.id == column,
+                or_(scope.c.locale == filters.locale, scope.c.locale.like(f"{filters.locale}-%")),
+            )
+        )
     return and_(True, *conditions)
 
 
@@ -76,3 +85,24 @@ def spread(seconds: Sequence[float]) -> Spread:
     median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
     p90 = values[max(0, math.ceil(0.9 * len(values)) - 1)]
     return Spread(len(values), median, p90)
+
+
+def days_between(start: Any, end: Any, dialect: str) -> ColumnElement[int]:
+    """Whole days from the date `start` to the date `end` (dates, or `day` of a timestamp)."""
+    if dialect == "sqlite":
+        return cast(func.julianday(end) - func.julianday(start), Integer)
+    difference: ColumnElement[int] = end - start  # PostgreSQL: date - date is an integer
+    return difference
+
+
+def last_day(end: datetime) -> date:
+    """The last UTC day an exclusive `end` still touches (a midnight `end`: the day before)."""
+    return (end - timedelta(microseconds=1)).astimezone(UTC).date()
+
+
+def first_day(start: datetime) -> date:
+    return start.astimezone(UTC).date()
+
+
+def dialect_of(session: Session) -> str:
+    return str(session.get_bind().dialect.name)

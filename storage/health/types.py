@@ -94,11 +94,12 @@ FUNNEL_STEPS = (
 @dataclass(frozen=True)
 class FunnelStep:
     """Of the members who joined in the period, how many reached this step (at any time up
-    to `end`). CHAOSS Conversion Rate is `members` over the step before's."""
+    to `end`, whatever they reached before). CHAOSS Conversion Rate: of the step before's
+    members, the share who also reached this one."""
 
     key: str  # one of FUNNEL_STEPS
     members: int
-    rate: float | None  # members / the previous step's members; None for the first or 0
+    rate: float | None  # never above 1; None for the first step, or when the one before has 0
 
 
 @dataclass(frozen=True)

@@ -166,6 +166,8 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
         "badges",
         "announcements",
         "campaign",
+        "dashboard",
+        "digest",
         "feedback",
         "onboard",
     ]

@@ -41,6 +41,8 @@ MENU = [
     "badges",
     "announcements",
     "campaign",
+    "dashboard",
+    "digest",
 ]
 
 
@@ -56,6 +58,7 @@ def test_the_bot_registry_has_the_stated_order() -> None:
         "campaign.send",
         "flow.expire",
         "flow.nudge",
+        "health.digest",
         "mentor.checkin",
         "mentor.offer_expire",
     ]

@@ -91,6 +91,7 @@ def test_the_command_writes_a_schema_for_every_kind_of_file(tmp_path: Path) -> N
         "checkins",
         "recognition",
         "badges",
+        "dashboard",
     }
 
 

@@ -19,12 +19,15 @@ from storage.models import (
     CampaignRecipient,
     CheckIn,
     Consent,
+    DashboardLink,
+    DashboardSession,
     DueWork,
     FailedEvent,
     FlowRun,
     Identity,
     Kudos,
     Member,
+    MemberActivity,
     MentorOffer,
     MentorProfile,
     MentorRequest,
@@ -49,6 +52,9 @@ PER_MEMBER = (
     Consent,
     CampaignRecipient,
     FailedEvent,
+    MemberActivity,
+    DashboardLink,
+    DashboardSession,
 )
 
 
@@ -85,6 +91,17 @@ async def _member_with_everything(db: Database, name: str) -> int:
                 MentorRequest(member_id=member.id),
                 BadgeAward(member_id=member.id, badge="first_thanks"),
                 Kudos(giver_id=member.id, receiver_id=member.id, category="docs", reason="x"),
+                MemberActivity(member_id=member.id, day=NOW.date(), platform="console"),
+                DashboardLink(
+                    nonce=f"{name}-nonce",
+                    member_id=member.id,
+                    expires_at=NOW + timedelta(minutes=15),
+                ),
+                DashboardSession(
+                    token_hash=f"{name}-hash",
+                    member_id=member.id,
+                    expires_at=NOW + timedelta(hours=1),
+                ),
             ]
         )
         # A check-in needs a mentorship: the member's own (no other member is involved).
@@ -149,6 +166,25 @@ async def test_export_carries_the_members_data(db: Database) -> None:
     assert document["identity"][0]["external_id"] == "ada"
     assert document["answer"][0]["value"] == "ada@example.org"
     assert document["answer"][0]["answered_at"] == NOW.isoformat()
+
+
+async def test_export_carries_the_days_they_were_active(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    async with db.transaction() as session:
+        session.add(
+            MemberActivity(member_id=ada, day=NOW.date() - timedelta(days=3), platform="slack")
+        )
+    days = [(row["day"], row["platform"]) for row in (await _export(db, ada))["member_activity"]]
+    earlier = (NOW.date() - timedelta(days=3)).isoformat()
+    assert days == [(earlier, "slack"), (NOW.date().isoformat(), "console")]
+
+
+async def test_forget_takes_their_days_of_activity_and_no_one_elses(db: Database) -> None:
+    ada = await _member_with_everything(db, "ada")
+    bob = await _member_with_everything(db, "bob")
+    await _forget(db, ada)
+    assert await count(db, MemberActivity, col(MemberActivity.member_id) == ada) == 0
+    assert await count(db, MemberActivity, col(MemberActivity.member_id) == bob) == 1
 
 
 async def test_export_is_json_serialisable(db: Database) -> None:

@@ -1,0 +1,74 @@
+"""/dashboard: a manager gets a one-time sign-in link to the dashboard, in a direct message.
+
+Anyone else is refused, politely. Asked in a group, the answer still goes to the member's
+private chat only: a sign-in link is never posted where others read it. Where the bot may not
+write first (Telegram, before the member started it), the group is asked to come over.
+
+The links are signed by the web app that serves the dashboard: `bot/web.py` hands this
+registry its signer and address (`serve_links`). A bot that serves no web app has no
+dashboard to sign in to, and says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from weakref import WeakKeyDictionary
+
+from bot.adapter import can_start_dm
+from bot.health.signing import LinkSigner, sign_in_url
+from bot.messages import Invite
+from bot.registry import Registry
+from bot.turn import Turn
+from flows.markup import Markdown
+from storage import access
+
+
+@dataclass(frozen=True)
+class Links:
+    signer: LinkSigner
+    base_url: str  # [web] public_url, or this machine's address
+
+
+_served: WeakKeyDictionary[Registry, Links] = WeakKeyDictionary()
+
+
+def serve_links(registry: Registry, links: Links) -> None:
+    """The dashboard is served: /dashboard hands out links signed by `links`."""
+    _served[registry] = links
+
+
+async def dashboard(turn: Turn, args: str) -> None:
+    if _unreachable_in_private(turn):
+        return
+    if not access.is_manager(turn.member):
+        turn.audit("dashboard.link_refused", actor=f"member:{turn.member.id}")
+        turn.reply(turn.system_text("dashboard_managers_only"))
+        return
+    links = _served.get(turn.registry)
+    if links is None:
+        turn.reply(turn.system_text("dashboard_not_served"))
+        return
+    token, _ = await links.signer.new_link(turn.session, turn.member.id or 0, turn.now)
+    minutes = int(links.signer.lifetime.total_seconds() // 60)
+    url = Markdown(f"<{sign_in_url(links.base_url, token)}>")
+    turn.audit("dashboard.link_sent", actor=f"member:{turn.member.id}", minutes=minutes)
+    turn.reply(turn.system_text("dashboard_link", count=minutes, url=url), links=True)
+
+
+def _unreachable_in_private(turn: Turn) -> bool:
+    """Asked in a group by someone the bot cannot write to privately: they are asked, in the
+    group, to come over (and nothing else is said there)."""
+    if turn.group is None or turn.identity.dm_conversation is not None:
+        return False
+    if can_start_dm(turn.identity.platform):
+        return False
+    turn.reply(
+        turn.system_text("dashboard_in_private"),
+        to=turn.group,
+        invite=Invite(turn.system_text("group_welcome_button"), "dashboard"),
+    )
+    return True
+
+
+def register(registry: Registry) -> None:
+    registry.command("dashboard", "command_dashboard")(dashboard)

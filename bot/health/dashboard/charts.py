@@ -1,0 +1,161 @@
+"""The dashboard's charts: SVG drawn on the server by pygal, inlined in the page.
+
+No JavaScript reaches the browser: pygal's tooltips need it, so values are printed on the
+bars instead, and the configuration script pygal always writes into the SVG is taken out.
+Every chart shares one style (one accent colour and its tints, the page's system fonts) and
+formats its numbers with the reader's `Formats`.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Callable, Sequence
+from typing import Any
+
+import pygal  # type: ignore[import-untyped]  # pygal has no type hints
+from markupsafe import Markup
+from pygal.etree import etree  # type: ignore[import-untyped]  # pygal has no type hints
+from pygal.graph.graph import Graph  # type: ignore[import-untyped]  # pygal has no type hints
+from pygal.style import Style  # type: ignore[import-untyped]  # pygal has no type hints
+
+# pygal adds an import hook for its map plugins (`pygal.maps.*`, not used here) that only
+# has the finder API Python 3.12 drops: every import after it warns (an error under the
+# tests' `filterwarnings = error`). Without the maps it does nothing, so it goes.
+sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, pygal.PluginImportFixer)]
+
+ACCENT = "#0f766e"
+# The accent and its tints and shades, alternating light and dark so that neighbouring series
+# of a stacked bar stay apart in print and in grey.
+SERIES = ("#0f766e", "#5eead4", "#134e4a", "#99f6e4", "#14b8a6", "#115e59", "#ccfbf1", "#2dd4bf")
+PREVIOUS = "#94a3b8"  # the previous period, beside the accent
+FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'Noto Sans Arabic', sans-serif"
+
+STYLE = Style(
+    background="transparent",
+    plot_background="transparent",
+    foreground="#334155",
+    foreground_strong="#0f172a",
+    foreground_subtle="#e2e8f0",
+    opacity="1",
+    opacity_hover="1",
+    transition="0s",
+    colors=SERIES,
+    font_family=FONTS,
+    label_font_family=FONTS,
+    major_label_font_family=FONTS,
+    value_font_family=FONTS,
+    value_label_font_family=FONTS,
+    title_font_family=FONTS,
+    legend_font_family=FONTS,
+    label_font_size=13,
+    major_label_font_size=13,
+    value_font_size=13,
+    value_label_font_size=13,
+    legend_font_size=13,
+    title_font_size=16,
+    tooltip_font_size=13,
+)
+PREVIOUS_STYLE = Style(**{**STYLE.to_dict(), "colors": (ACCENT, PREVIOUS)})
+
+Number = Callable[[float], str]
+Series = Sequence[tuple[str, Sequence[float | None]]]
+
+
+def _config(title: str, number: Number, no_data: str, **more: Any) -> dict[str, Any]:
+    return {
+        "title": None,  # the section's heading says it; the SVG's <title> still names it
+        "js": [],
+        "disable_xml_declaration": True,
+        "explicit_size": False,  # the viewBox only: the chart takes its column's width
+        "width": 800,
+        "height": 360,
+        "style": STYLE,
+        "value_formatter": lambda value: "" if value is None else number(value),
+        "no_data_text": no_data,
+        "legend_at_bottom": True,
+        "legend_at_bottom_columns": 4,
+        "truncate_legend": -1,
+        "truncate_label": -1,
+        "margin": 8,
+        "spacing": 14,
+        "print_values": True,
+        "print_zeroes": False,
+        "show_y_guides": True,
+        "show_x_guides": False,
+        "min_scale": 1,
+        "max_scale": 5,
+        "y_labels_major_every": None,
+        "tooltip_border_radius": 0,
+        "_title": title,
+        **more,
+    }
+
+
+def _svg(chart: Graph, title: str) -> Markup:
+    """The chart as inline SVG: no script, no generator comments, titled for screen readers."""
+    root = chart.render_tree()
+    for parent in root.iter():
+        for child in list(parent):
+            if child.tag in ("script", "{http://www.w3.org/2000/svg}script") or not isinstance(
+                child.tag, str
+            ):
+                parent.remove(child)
+            elif child.tag in ("title", "{http://www.w3.org/2000/svg}title"):
+                child.text = title
+    root.set("role", "img")
+    root.set("aria-label", title)
+    return Markup(etree.tostring(root, encoding="unicode"))
+
+
+def _build(kind: type[Graph], config: dict[str, Any]) -> Graph:
+    config.pop("_title")
+    return kind(**config)
+
+
+def bars(title: str, labels: Sequence[str], series: Series, number: Number, no_data: str) -> Markup:
+    """Vertical bars: a few figures side by side, or one figure per month."""
+    style = PREVIOUS_STYLE if len(series) == 2 else STYLE
+    config = _config(title, number, no_data, style=style, show_legend=len(series) > 1)
+    config["x_label_rotation"] = 30 if len(labels) > 6 else 0
+    chart = _build(pygal.Bar, config)
+    chart.x_labels = list(labels)
+    for name, values in series:
+        chart.add(name, list(values))
+    return _svg(chart, title)
+
+
+def line(title: str, labels: Sequence[str], series: Series, number: Number, no_data: str) -> Markup:
+    """A time series: one value per month, joined."""
+    config = _config(title, number, no_data, show_legend=len(series) > 1, dots_size=4)
+    config["x_label_rotation"] = 30 if len(labels) > 6 else 0
+    config["fill"] = False
+    chart = _build(pygal.Line, config)
+    chart.x_labels = list(labels)
+    for name, values in series:
+        chart.add(name, list(values))
+    return _svg(chart, title)
+
+
+def funnel(
+    title: str, steps: Sequence[str], values: Sequence[float], number: Number, no_data: str
+) -> Markup:
+    """Horizontal bars, the first step on top: how many reached each step."""
+    config = _config(title, number, no_data, show_legend=False, height=60 + 44 * len(steps))
+    chart = _build(pygal.HorizontalBar, config)
+    # pygal draws a horizontal bar chart's first label at the bottom.
+    chart.x_labels = list(reversed(steps))
+    chart.add(title, list(reversed(values)) if any(values) else [])
+    return _svg(chart, title)
+
+
+def stacked(
+    title: str, labels: Sequence[str], series: Series, number: Number, no_data: str
+) -> Markup:
+    """Stacked bars: per month, each kind's share of the total."""
+    config = _config(title, number, no_data, show_legend=True, print_values=False)
+    config["x_label_rotation"] = 30 if len(labels) > 6 else 0
+    chart = _build(pygal.StackedBar, config)
+    chart.x_labels = list(labels)
+    for name, values in series:
+        chart.add(name, list(values))
+    return _svg(chart, title)
