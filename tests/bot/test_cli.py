@@ -7,12 +7,12 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
 from storage.migrate import head_revision
+from tests.support.launcher import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -20,16 +20,7 @@ ROOT = Path(__file__).resolve().parents[2]
 def onramp(
     *args: str, cwd: Path = ROOT, stdin: str = "", env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
-        input=stdin,
-        capture_output=True,
-        text=True,
-        cwd=cwd,
-        env={**os.environ, **(env or {})},
-        timeout=60,
-        check=False,
-    )
+    return run_module("bot.cli", args, input=stdin, cwd=cwd, env={**os.environ, **(env or {})})
 
 
 @pytest.fixture

@@ -5,20 +5,19 @@ from __future__ import annotations
 
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 from tests.clock import FakeClock, RunningClock
 from tests.conftest import ROOT
+from tests.support.launcher import run_module
 
 
 def onramp_at(
     clock: FakeClock | RunningClock, *args: str, tmp_path: Path
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.bot.onramp_at", *clock.argv(), *args],
-        capture_output=True,
-        text=True,
+    return run_module(
+        "tests.bot.onramp_at",
+        [*clock.argv(), *args],
         cwd=ROOT,
         env={
             **os.environ,
@@ -26,8 +25,6 @@ def onramp_at(
             "ONRAMP_LOGGING__FILE": str(tmp_path / "onramp.log"),
             "COLUMNS": "200",
         },
-        timeout=60,
-        check=False,
     )
 
 

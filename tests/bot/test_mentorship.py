@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, datetime
 from typing import Any
 
@@ -27,6 +26,7 @@ from storage.models import (
     Mentorship,
 )
 from tests.conftest import ROOT, FakeClock
+from tests.support.launcher import run_module
 
 
 async def person(
@@ -436,14 +436,12 @@ async def test_after_downtime_check_ins_older_than_the_grace_are_skipped_and_rec
 
 def _onramp_cli(*args: str, database: str, clock: FakeClock) -> subprocess.CompletedProcess[str]:
     """`onramp ARGS` at the test's time (tests/bot/onramp_at.py), as the bot's own runtime."""
-    return subprocess.run(
-        [sys.executable, "-m", "tests.bot.onramp_at", *clock.argv(), *args],
-        capture_output=True,
-        text=True,
+    return run_module(
+        "tests.bot.onramp_at",
+        [*clock.argv(), *args],
         cwd=ROOT,
         env={**os.environ, "ONRAMP_DATABASE__URL": database},
         timeout=120,
-        check=False,
     )
 
 

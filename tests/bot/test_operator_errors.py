@@ -7,7 +7,6 @@ import asyncio
 import os
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,6 +14,7 @@ from sqlalchemy.engine import make_url
 
 from storage.migrate import head_revision
 from tests.postgres import create_postgres_database, drop_postgres_database
+from tests.support.launcher import run_module
 
 ROOT = Path(__file__).resolve().parents[2]
 POSTGRES = os.environ.get("ONRAMP_TEST_POSTGRES_URL")
@@ -25,15 +25,12 @@ def onramp(
     *args: str, env: dict[str, str] | None = None, cwd: Path = ROOT
 ) -> subprocess.CompletedProcess[str]:
     environment = {k: v for k, v in os.environ.items() if not k.startswith("ONRAMP_")}
-    return subprocess.run(
-        [sys.executable, "-m", "bot.cli", *args],
+    return run_module(
+        "bot.cli",
+        args,
         input="",  # the console chat, if one starts, ends at once
-        capture_output=True,
-        text=True,
         cwd=cwd,
         env={**environment, "PYTHONPATH": str(ROOT), **(env or {})},
-        timeout=60,
-        check=False,
     )
 
 

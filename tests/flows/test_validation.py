@@ -11,6 +11,7 @@ import pytest
 from flows.content import load_tree
 from flows.problems import ContentError
 from tests.features import ACTIONS
+from tests.support.launcher import run_module
 
 CONTENT = Path(__file__).resolve().parents[2] / "content"
 
@@ -761,8 +762,6 @@ def test_context_only_some_calls_pass_warns(tree: Path) -> None:
 def test_onramp_check_names_the_typos_of_the_issue(tmp_path: Path) -> None:
     """Issue 15: `onramp check` said "All good." to both, and every answer then failed."""
     import os
-    import subprocess
-    import sys
 
     content = tmp_path / "content"
     shutil.copytree(CONTENT, content)
@@ -782,14 +781,11 @@ def test_onramp_check_names_the_typos_of_the_issue(tmp_path: Path) -> None:
         ),
         encoding="utf-8",
     )
-    result = subprocess.run(
-        [sys.executable, "-m", "bot.cli", "check"],
-        capture_output=True,
-        text=True,
+    result = run_module(
+        "bot.cli",
+        ["check"],
         cwd=CONTENT.parent,
         env={**os.environ, "ONRAMP_CONTENT__PATH": str(content)},
-        timeout=60,
-        check=False,
     )
     assert result.returncode == 1
     assert result.stdout.splitlines() == [

@@ -84,8 +84,8 @@ async def browser() -> AsyncIterator[Any]:
 
 async def test_a_manager_signs_in_and_reads_every_page(
     tmp_path: Path,
-    served: Start,
-    browser: Any,  # noqa: F811
+    served: Start,  # noqa: F811 (the fixture, imported)
+    browser: Any,
 ) -> None:
     await seeded(tmp_path)
     port = free_port()

@@ -23,6 +23,7 @@ from storage.models import Identity, Member
 from storage.session import Database
 from tests.clock import FakeClock
 from tests.conftest import ROOT
+from tests.support.launcher import run_module
 
 LINK = re.compile(r"http://127\.0\.0\.1:(\d+)(/dashboard/sign-in/[A-Za-z0-9_.\-]+)")
 
@@ -70,14 +71,8 @@ async def community(tmp_path: Path, clock: FakeClock, *names: tuple[str, bool]) 
 def onramp_dashboard(
     clock: FakeClock, environment: dict[str, str], *args: str
 ) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "tests.bot.onramp_at", *clock.argv(), "dashboard", *args],
-        capture_output=True,
-        text=True,
-        cwd=ROOT,
-        env=environment,
-        timeout=60,
-        check=False,
+    return run_module(
+        "tests.bot.onramp_at", [*clock.argv(), "dashboard", *args], cwd=ROOT, env=environment
     )
 
 

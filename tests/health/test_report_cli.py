@@ -22,7 +22,6 @@ import io
 import json
 import os
 import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -42,6 +41,7 @@ from storage.session import Database
 from storage.statuses import OfferStatus, RequestStatus, RunStatus
 from tests.clock import FakeClock
 from tests.conftest import ROOT
+from tests.support.launcher import run_module
 
 FEBRUARY = ("--since", "2026-02-01", "--until", "2026-02-28")
 
@@ -56,26 +56,17 @@ def report(url: str, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def reports(url: str, *calls: tuple[str, ...]) -> list[subprocess.CompletedProcess[str]]:
-    """Several `onramp report` calls, side by side (each takes seconds to start)."""
-    started = [
-        (
-            args,
-            subprocess.Popen(
-                [sys.executable, "-m", "tests.bot.onramp_at", *FakeClock().argv(), "report", *args],
-                stdout=subprocess.PIPE,
-                stderr=subprocess.PIPE,
-                text=True,
-                cwd=ROOT,
-                env={**os.environ, "ONRAMP_DATABASE__URL": url, "COLUMNS": "200"},
-            ),
+    """Several `onramp report` calls, one after the other, each a process of its own."""
+    return [
+        run_module(
+            "tests.bot.onramp_at",
+            [*FakeClock().argv(), "report", *args],
+            cwd=ROOT,
+            env={**os.environ, "ONRAMP_DATABASE__URL": url, "COLUMNS": "200"},
+            timeout=120,
         )
         for args in calls
     ]
-    done = []
-    for args, process in started:
-        stdout, stderr = process.communicate(timeout=120)
-        done.append(subprocess.CompletedProcess(list(args), process.returncode, stdout, stderr))
-    return done
 
 
 async def seed(db: Database) -> None:
