@@ -6,6 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import String, and_, bindparam, cast, func, select
+from sqlmodel import col
 
 from storage.models import FlowRun, Identity, Member, utcnow
 from storage.session import Session
@@ -113,7 +114,27 @@ async def find_member(session: Session, reference: str) -> Member | None:
     else:
         return None
     found = await find_identity(session, platform, workspace, external_id)
-    return found[1] if found else None
+    if found is not None:
+        return found[1]
+    # An operator typing `console:priya` for the console's "Priya": the one identity that
+    # matches regardless of case, if there is exactly one (platform ids are never ambiguous).
+    alike = (
+        (
+            await session.execute(
+                select(Member)
+                .join(Identity, col(Identity.member_id) == col(Member.id))
+                .where(
+                    col(Identity.platform) == platform,
+                    col(Identity.workspace) == workspace,
+                    func.lower(col(Identity.external_id)) == external_id.lower(),
+                )
+                .limit(2)
+            )
+        )
+        .scalars()
+        .all()
+    )
+    return alike[0] if len(alike) == 1 else None
 
 
 async def identities_of(session: Session, member_id: int) -> list[Identity]:

@@ -82,6 +82,27 @@ async def test_find_member_by_id_and_by_identity(db: Database) -> None:
     assert by_slack is not None and by_slack.id == grace
 
 
+async def test_an_identity_typed_in_another_case_is_found_when_only_one_matches(
+    db: Database,
+) -> None:
+    priya = await _create(db, "console", "", "Priya")  # `onramp run --as Priya`
+    await _create(db, "slack", "T1", "U1")
+    await _create(db, "slack", "T1", "u1")  # two ids differing only by case: ambiguous
+    async with db.reading() as session:
+        found = await find_member(session, "console:priya")
+        assert found is not None and found.id == priya
+        assert await find_member(session, "slack:T1:U1") is not None  # the exact one first
+        assert await find_member(session, "slack:t1:U1") is None  # the workspace as typed
+        assert await find_member(session, "slack:T1:u1") is not None
+
+
+async def test_an_id_matching_two_identities_but_for_case_is_not_guessed(db: Database) -> None:
+    await _create(db, "console", "", "Sam")
+    await _create(db, "console", "", "SAM")
+    async with db.reading() as session:
+        assert await find_member(session, "console:sam") is None
+
+
 @pytest.mark.parametrize(
     "reference",
     ["999", "console:bob", "slack:T1:U2", "ada", "", "a:b:c:d", "console:", "slack::U1"],

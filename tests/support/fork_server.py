@@ -37,6 +37,21 @@ def _preload() -> None:
             importlib.import_module(where.split(":")[0])
 
 
+def _fresh_consoles() -> None:
+    """Rich consoles made when a module was imported read COLUMNS and LINES then, in this
+    server's environment: they read the command's, as they would in a process of its own."""
+    from rich.console import Console
+
+    columns, lines = os.environ.get("COLUMNS", ""), os.environ.get("LINES", "")
+    for name, module in list(sys.modules.items()):
+        if name.split(".")[0] not in ("bot", "flows", "storage", "adapters"):
+            continue
+        for value in list(vars(module).values()):
+            if isinstance(value, Console):
+                value._width = int(columns) if columns.isdigit() else None
+                value._height = int(lines) if lines.isdigit() else None
+
+
 def _child(request: dict[str, Any], fds: list[int]) -> None:
     """In the forked child: become `python -m module argv…` and never return."""
     code = 1
@@ -48,6 +63,7 @@ def _child(request: dict[str, Any], fds: list[int]) -> None:
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
+        _fresh_consoles()
         signal.signal(signal.SIGINT, signal.default_int_handler)
         signal.signal(signal.SIGTERM, signal.SIG_DFL)
         sys.stdin = open(0, encoding="utf-8", closefd=False)  # noqa: SIM115

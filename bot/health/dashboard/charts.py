@@ -24,9 +24,22 @@ from pygal.style import Style  # type: ignore[import-untyped]  # pygal has no ty
 sys.meta_path[:] = [f for f in sys.meta_path if not isinstance(f, pygal.PluginImportFixer)]
 
 ACCENT = "#0f766e"
-# The accent and its tints and shades, alternating light and dark so that neighbouring series
-# of a stacked bar stay apart in print and in grey.
-SERIES = ("#0f766e", "#5eead4", "#134e4a", "#99f6e4", "#14b8a6", "#115e59", "#ccfbf1", "#2dd4bf")
+# The accent first, then hues far apart from it and from each other (kinds of contribution on a
+# stacked bar: twelve, so pygal never has to invent darker copies, which came out black).
+SERIES = (
+    "#0f766e",
+    "#f59e0b",
+    "#6366f1",
+    "#ec4899",
+    "#22c55e",
+    "#0ea5e9",
+    "#a855f7",
+    "#f97316",
+    "#64748b",
+    "#84cc16",
+    "#e11d48",
+    "#5eead4",
+)
 PREVIOUS = "#94a3b8"  # the previous period, beside the accent
 FONTS = "system-ui, -apple-system, 'Segoe UI', Roboto, 'Noto Sans', 'Noto Sans Arabic', sans-serif"
 
@@ -40,6 +53,8 @@ STYLE = Style(
     opacity_hover="1",
     transition="0s",
     colors=SERIES,
+    # Values printed on the bars: white on the accent, dark on the previous period's grey.
+    value_colors=("#ffffff", "#0f172a"),
     font_family=FONTS,
     label_font_family=FONTS,
     major_label_font_family=FONTS,
@@ -77,6 +92,9 @@ def _config(title: str, number: Number, no_data: str, **more: Any) -> dict[str, 
         "truncate_legend": -1,
         "truncate_label": -1,
         "margin": 8,
+        # pygal reserves too little room under the plot for a legend in 13-point text: its
+        # last row was cut off.
+        "margin_bottom": 28,
         "spacing": 14,
         "print_values": True,
         "print_zeroes": False,
