@@ -2,6 +2,7 @@
 
     python bench/metrics.py [--members 100000] [--kudos 1000000] [--platforms 4]
         [--repeat 5] [--backend sqlite|postgresql|both] [--postgres URL]
+        [--sqlite-file PATH] [--postgres-database NAME] [--reuse]
 
 Seeds a year of a community (bench/metrics_seed.py: members on `platforms` platforms in the
 six shipped languages, onboarding runs and answers, a year of daily activity, 1,000 mentors
@@ -12,6 +13,10 @@ times each dashboard page as a signed-in manager asks for it (the real routes, t
 queries, driven over ASGI by httpx), and `onramp report` built in-process and written as JSON
 and as the terminal tables, for the default 90-day period and for 365 days: one unmeasured
 request first, then `repeat` measured ones; median and slowest in milliseconds.
+
+With `--reuse`, a database kept by an earlier run (`--sqlite-file`, `--postgres-database`)
+is measured again without seeding it anew (about 4 minutes each), after creating any index
+storage/models.py names and it lacks.
 
 SQLite is left as a deployment has it, never ANALYZEd (Onramp does not run it); PostgreSQL is
 ANALYZEd after the load, as its autovacuum would do. `--sqlite-analyze` ANALYZEs SQLite too.
@@ -42,7 +47,7 @@ sys.path.insert(0, str(ROOT))
 import httpx  # noqa: E402
 from rich.console import Console  # noqa: E402
 from sqlalchemy import event, text  # noqa: E402
-from sqlalchemy.engine import Engine  # noqa: E402
+from sqlalchemy.engine import Engine, make_url  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 
@@ -54,6 +59,7 @@ from bot.health.report import Threshold, build, json_text, questions  # noqa: E4
 from bot.health.report_tables import render  # noqa: E402
 from bot.health.viewer import Viewer  # noqa: E402
 from flows.content import ContentTree, load_tree_or_raise  # noqa: E402
+from storage.database import create_engine  # noqa: E402
 from storage.health.types import Filters  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.session import Database  # noqa: E402
@@ -74,7 +80,10 @@ MANAGER = Viewer(1, "Member 1", "en", "UTC")
 
 
 async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
-    """The community in a fresh database; its row counts and how long it took."""
+    """The community in a fresh database; its row counts and how long it took. With `--reuse`
+    and a database seeded before, only its counts (and any index storage/models.py gained)."""
+    if args.reuse and await _seeded(url):
+        return {"seed_seconds": 0.0, "rows": await _rows(url), "reused": True}
     # Loaded without waiting for the disk: a crash mid-seed only loses the benchmark.
     db = Database.from_url(url, sqlite_synchronous="OFF")
     started = time.perf_counter()
@@ -95,6 +104,42 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
     seconds = time.perf_counter() - started
     await db.dispose()
     return {"seed_seconds": round(seconds, 1), "rows": dict(sorted(counts.items()))}
+
+
+SEEDED_TABLES = ("member", "kudos", "member_activity")
+
+
+async def _seeded(url: str) -> bool:
+    db = Database.from_url(url)
+    try:
+        async with db.reading() as session:
+            found = await session.execute(text("SELECT count(*) FROM member"))
+            return bool(found.scalar_one())
+    except Exception:  # no such table: an empty database
+        return False
+    finally:
+        await db.dispose()
+
+
+async def _rows(url: str) -> dict[str, int]:
+    """The kept database's row counts, after creating the indexes storage/models.py names and
+    the database lacks (so an index added since the seeding is measured without reseeding)."""
+    from sqlmodel import SQLModel
+
+    db = Database.from_url(url)
+    async with db.engine.begin() as connection:
+        for kept in SQLModel.metadata.sorted_tables:
+            for index in kept.indexes:
+                await connection.run_sync(index.create, checkfirst=True)
+        if not db.sqlite:
+            await connection.execute(text("ANALYZE"))
+    counts = {}
+    async with db.reading() as session:
+        for table in SEEDED_TABLES:
+            found = await session.execute(text(f"SELECT count(*) FROM {table}"))
+            counts[table] = int(found.scalar_one())
+    await db.dispose()
+    return counts
 
 
 async def timed(call: Callable[[], Awaitable[None]], args: argparse.Namespace) -> dict[str, Any]:
@@ -194,6 +239,16 @@ async def measure(url: str, content: ContentTree, args: argparse.Namespace) -> d
     return results
 
 
+async def _create(server_url: str, name: str) -> None:
+    admin = create_engine(server_url)
+    try:
+        async with admin.connect() as connection:
+            await connection.execution_options(isolation_level="AUTOCOMMIT")
+            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+    finally:
+        await admin.dispose()
+
+
 def _source(onramp: Any) -> Any:
     """None (the dashboard's own source) when storage.health offers the page functions;
     otherwise the same calls made straight on the modules, one reading session each."""
@@ -245,6 +300,7 @@ async def run(database: str, url: str, content: ContentTree, args: argparse.Name
         "kudos": rows.get("kudos", 0),
         "activity_rows": rows.get("member_activity", 0),
         "seed_seconds": seeded["seed_seconds"],
+        "reused": seeded.get("reused", False),
         "rows": rows,
         "analyzed": database == "postgresql" or args.sqlite_analyze,
         "repeat": args.repeat,
@@ -265,6 +321,12 @@ async def main() -> None:
     parser.add_argument("--sqlite-analyze", action="store_true")
     parser.add_argument("--timeout", type=float, default=60, help="seconds, per call")
     parser.add_argument("--sqlite-file", type=Path, help="keep the SQLite database there")
+    parser.add_argument("--postgres-database", help="keep the PostgreSQL database under this name")
+    parser.add_argument(
+        "--reuse",
+        action="store_true",
+        help="measure the kept database (--sqlite-file, --postgres-database) if it was seeded",
+    )
     args = parser.parse_args()
     content = load_tree_or_raise(ROOT / "content", actions=build_registry().actions)
     results: dict[str, Any] = {
@@ -275,16 +337,26 @@ async def main() -> None:
     if args.backend in ("sqlite", "both"):
         with tempfile.TemporaryDirectory() as folder:
             file = args.sqlite_file or Path(folder) / "metrics.db"
+            if args.sqlite_file and not args.reuse:
+                file.unlink(missing_ok=True)
             results["sqlite"] = await run("sqlite", f"sqlite+aiosqlite:///{file}", content, args)
     if args.backend in ("postgresql", "both"):
         if not args.postgres:
             results["postgresql"] = "skipped: set ONRAMP_TEST_POSTGRES_URL or --postgres"
         else:
-            url = await create_postgres_database(args.postgres)
-            try:
-                results["postgresql"] = await run("postgresql", url, content, args)
-            finally:
-                await drop_postgres_database(args.postgres, url)
+            if args.postgres_database:  # kept, and with --reuse seeded once
+                named = make_url(args.postgres).set(database=args.postgres_database)
+                kept = named.render_as_string(hide_password=False)
+                if not args.reuse or not await _seeded(kept):
+                    await drop_postgres_database(args.postgres, kept)
+                    await _create(args.postgres, args.postgres_database)
+                results["postgresql"] = await run("postgresql", kept, content, args)
+            else:
+                url = await create_postgres_database(args.postgres)
+                try:
+                    results["postgresql"] = await run("postgresql", url, content, args)
+                finally:
+                    await drop_postgres_database(args.postgres, url)
     print(json.dumps(results, indent=2))
 
 

@@ -110,7 +110,11 @@ class Identity(SQLModel, table=True):
 
 class FlowRun(SQLModel, table=True):
     __tablename__ = "flow_run"
-    __table_args__ = (Index("ix_flow_run_member_status", "member_id", "status"),)
+    __table_args__ = (
+        Index("ix_flow_run_member_status", "member_id", "status"),
+        # Who finished a flow, and when (health: onboarded, the funnel), from the index alone.
+        Index("ix_flow_run_finished", "flow_id", "status", "member_id", "finished_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = _member_fk()
@@ -331,14 +335,27 @@ class Kudos(SQLModel, table=True):
             "weight",
             "giver_id",  # and the health metrics' givers and kinds per month (0009)
             "category",
+            # Always NULL here, but SQLite (3.40) treats a partial index as covering only
+            # when it holds the columns of its own WHERE: without it, every row is read too.
+            "revoked_at",
             sqlite_where=text("revoked_at IS NULL"),
             postgresql_where=text("revoked_at IS NULL"),
         ),
-        # Whether a member was thanked before a day: their first contribution (health).
+        # Each member's first kudos received: their first contribution (health).
         Index(
             "ix_kudos_live_receiver_created",
             "receiver_id",
             "created_at",
+            "revoked_at",  # covering on SQLite, as above
+            sqlite_where=text("revoked_at IS NULL"),
+            postgresql_where=text("revoked_at IS NULL"),
+        ),
+        # Whether a member gave a live kudos in a period (health: givers).
+        Index(
+            "ix_kudos_live_giver_created",
+            "giver_id",
+            "created_at",
+            "revoked_at",  # covering on SQLite, as above
             sqlite_where=text("revoked_at IS NULL"),
             postgresql_where=text("revoked_at IS NULL"),
         ),
@@ -348,6 +365,7 @@ class Kudos(SQLModel, table=True):
             "created_at",
             "receiver_id",
             "weight",
+            "revoked_at",  # covering on SQLite, as above (0009): health's kudos per kind
             sqlite_where=text("revoked_at IS NULL"),
             postgresql_where=text("revoked_at IS NULL"),
         ),

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import and_, case, exists, false, func, null, or_, select
+from sqlalchemy import and_, case, false, func, null, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlmodel import col
 
 from storage.health.periods import during
-from storage.health.sql import in_scope
+from storage.health.sql import exists_where, in_scope
 from storage.health.types import CampaignResult, Campaigns, Filters, SurveyQuestion
 from storage.models import Answer, Campaign, CampaignRecipient
 from storage.session import Session
@@ -138,7 +138,7 @@ async def survey(
     shape = kind(col(Answer.value))
     shown = _shown(shape, questions or {})
     recipient = CampaignRecipient
-    reached = exists().where(
+    reached = exists_where(
         col(recipient.member_id) == col(Answer.member_id),
         col(recipient.status) != RecipientStatus.EXCLUDED,
         col(recipient.campaign_id) == col(Campaign.id),

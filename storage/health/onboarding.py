@@ -18,7 +18,7 @@ from collections import defaultdict
 from itertools import pairwise
 from typing import Any
 
-from sqlalchemy import and_, case, exists, func, or_, select
+from sqlalchemy import and_, case, func, literal_column, or_, select
 
 from storage.health import sql
 from storage.health.types import (
@@ -40,7 +40,9 @@ REQUEST: Any = MentorRequest.__table__  # type: ignore[attr-defined]
 MENTORSHIP: Any = Mentorship.__table__  # type: ignore[attr-defined]
 ACTIVITY: Any = MemberActivity.__table__  # type: ignore[attr-defined]
 
-RETAINED_WEEKS = 2  # of the 4 weeks after onboarding, active in at least this many
+# Of the 4 weeks after onboarding, active in at least this many. _funnel's query holds it as
+# "the first and the last active day of the 28 fall in different weeks": true only for 2.
+RETAINED_WEEKS = 2
 
 
 async def onboarding(session: Session, filters: Filters, onboarding_flow: str) -> Onboarding:
@@ -58,68 +60,95 @@ def _joined(filters: Filters) -> Any:
     )
 
 
-def _retained(filters: Filters, onboarding_flow: str, dialect: str) -> Any:
-    """Members active in at least RETAINED_WEEKS of the 4 weeks after their first completed
-    onboarding (a subquery of member ids)."""
-    finished = (
-        select(RUN.c.member_id, func.min(RUN.c.finished_at).label("finished_at"))
-        .where(
-            RUN.c.flow_id == onboarding_flow,
-            RUN.c.status == RunStatus.COMPLETED.value,
-            RUN.c.finished_at < filters.end,
-            RUN.c.member_id.in_(select(M.c.id).where(_joined(filters))),  # the cohort only
-        )
-        .group_by(RUN.c.member_id)
-        .subquery("finished")
-    )
-    after = sql.days_between(sql.day(finished.c.finished_at, dialect), ACTIVITY.c.day, dialect)
-    week = (after - 1) // 7
-    return (
-        select(ACTIVITY.c.member_id)
-        .join(finished, finished.c.member_id == ACTIVITY.c.member_id)
-        .where(after >= 1, after <= 28, ACTIVITY.c.day <= sql.last_day(filters.end))
-        .group_by(ACTIVITY.c.member_id)
-        .having(func.count(func.distinct(week)) >= RETAINED_WEEKS)
-    )
-
-
 async def _funnel(
     session: Session, filters: Filters, onboarding_flow: str, dialect: str
 ) -> list[FunnelStep]:
     end = filters.end
-    reached = {
-        "consented": and_(
-            M.c.consent.is_(True), or_(M.c.consent_at.is_(None), M.c.consent_at < end)
-        ),
-        "onboarded": exists().where(
+    # When each member of the cohort first finished onboarding (NULL: not before `end`).
+    finished = (
+        select(func.min(RUN.c.finished_at))
+        .where(
             RUN.c.member_id == M.c.id,
             RUN.c.flow_id == onboarding_flow,
             RUN.c.status == RunStatus.COMPLETED.value,
             RUN.c.finished_at < end,
+        )
+        .scalar_subquery()
+    )
+    reached = {
+        "consented": and_(
+            M.c.consent.is_(True), or_(M.c.consent_at.is_(None), M.c.consent_at < end)
         ),
-        "asked_mentor": exists().where(REQUEST.c.member_id == M.c.id, REQUEST.c.requested_at < end),
-        "matched": exists().where(
+        "asked_mentor": sql.exists_where(
+            REQUEST.c.member_id == M.c.id, REQUEST.c.requested_at < end
+        ),
+        "matched": sql.exists_where(
             MENTORSHIP.c.newcomer_id == M.c.id, MENTORSHIP.c.started_at < end
         ),
-        "first_contribution": exists().where(
+        "first_contribution": sql.exists_where(
             KUDOS.c.receiver_id == M.c.id, KUDOS.c.revoked_at.is_(None), KUDOS.c.created_at < end
         ),
-        "retained": M.c.id.in_(_retained(filters, onboarding_flow, dialect)),
     }
-    reached["joined"] = True
+    # Each member's steps worked out once (materialized: otherwise the database may inline
+    # every test into each count below, and run each several times per member).
+    tested = (
+        select(
+            M.c.id.label("member_id"),
+            sql.day(finished, dialect).label("finished_day"),
+            *(case((test, 1), else_=0).label(key) for key, test in reached.items()),
+        )
+        .where(_joined(filters))
+        .cte("tested")
+        .prefix_with("MATERIALIZED")
+    )
+    # Retained: active in RETAINED_WEEKS (2) of the 4 weeks after that day (days 1-28), that
+    # is, the first and the last active day of those 28 fall in different weeks: two probes
+    # of the primary key (member_id, day) per member instead of reading all their days.
+    finished_day = tested.c.finished_day
+    weeks = (
+        ACTIVITY.c.member_id == tested.c.member_id,
+        ACTIVITY.c.day > finished_day,
+        ACTIVITY.c.day <= sql.plus_days(finished_day, 28, dialect),
+        ACTIVITY.c.day <= sql.last_day(end),
+    )
+    first_active = select(func.min(ACTIVITY.c.day)).where(*weeks).scalar_subquery()
+    last_active = select(func.max(ACTIVITY.c.day)).where(*weeks).scalar_subquery()
+    cohort = (
+        select(
+            *(tested.c[key] for key in reached),
+            case((finished_day.is_not(None), 1), else_=0).label("onboarded"),
+            first_active.label("first_active"),
+            last_active.label("last_active"),
+            finished_day,
+        )
+        .cte("cohort")
+        .prefix_with("MATERIALIZED")
+    )
+
+    def week(active: Any) -> Any:
+        return (sql.days_between(cohort.c.finished_day, active, dialect) - 1) // 7
+
+    retained = case(
+        (
+            and_(
+                cohort.c.first_active.is_not(None),
+                week(cohort.c.first_active) != week(cohort.c.last_active),
+            ),
+            1,
+        ),
+        else_=0,
+    )
+    step: dict[str, Any] = {"joined": literal_column("1")}
+    step |= {key: cohort.c[key] for key in FUNNEL_STEPS[1:-1]}
+    step["retained"] = retained
     # Each step's members (whatever they reached before it), and how many of the step before's
     # members also reached it: the conversion, never above 100 %.
-    columns = [func.count(case((reached[key], 1))) for key in FUNNEL_STEPS]
+    columns = [func.coalesce(func.sum(step[key]), 0) for key in FUNNEL_STEPS]
     columns += [
-        func.count(case((and_(reached[before], reached[key]), 1)))
+        func.coalesce(func.sum(step[before] * step[key]), 0)
         for before, key in pairwise(FUNNEL_STEPS)
     ]
-    row = [
-        int(value or 0)
-        for value in (
-            await session.execute(select(*columns).select_from(M).where(_joined(filters)))
-        ).one()
-    ]
+    row = [int(value or 0) for value in (await session.execute(select(*columns))).one()]
     counts, carried = row[: len(FUNNEL_STEPS)], [0, *row[len(FUNNEL_STEPS) :]]
     steps: list[FunnelStep] = []
     for index, key in enumerate(FUNNEL_STEPS):

@@ -1,20 +1,24 @@
-"""The Overview page: five counts for the period, each against the period before it."""
+"""The Overview page: five counts for the period, each against the period before it.
+
+Both periods are counted in one pass over the rows of the two (the period before is the same
+length, just before `start`): each count is a pair of conditional counts.
+"""
 
 from __future__ import annotations
 
+from datetime import date
 from typing import Any
 
-from sqlalchemy import and_, exists, func, select
+from sqlalchemy import case, func, select
 
 from storage.health import sql
 from storage.health.types import Filters, Overview, Trend
-from storage.models import FlowRun, Kudos, Member, MemberActivity, Mentorship
+from storage.models import FlowRun, Member, MemberActivity, Mentorship
 from storage.session import Session
 from storage.statuses import RunStatus
 
 M: Any = Member.__table__  # type: ignore[attr-defined]
 RUN: Any = FlowRun.__table__  # type: ignore[attr-defined]
-KUDOS: Any = Kudos.__table__  # type: ignore[attr-defined]
 MENTORSHIP: Any = Mentorship.__table__  # type: ignore[attr-defined]
 ACTIVITY: Any = MemberActivity.__table__  # type: ignore[attr-defined]
 
@@ -22,62 +26,55 @@ ACTIVITY: Any = MemberActivity.__table__  # type: ignore[attr-defined]
 async def overview(session: Session, filters: Filters, onboarding_flow: str) -> Overview:
     """New members, onboarded, matched, first contributions and active members, each in the
     period and in the one before."""
-    now = await _counts(session, filters, onboarding_flow)
-    before = await _counts(session, filters.previous, onboarding_flow)
-    return Overview(
-        *(Trend(current, previous) for current, previous in zip(now, before, strict=True))
-    )
+    start, end, before = filters.start, filters.end, filters.previous.start
 
+    def both(column: Any, member: Any = None) -> Any:
+        """(in the period, in the one before) of the rows whose `column` falls in either;
+        of distinct `member`s when given."""
+        now, then = column >= start, column < start
+        if member is None:
+            counts = (func.count(case((now, 1))), func.count(case((then, 1))))
+        else:
+            counts = (
+                func.count(func.distinct(case((now, member)))),
+                func.count(func.distinct(case((then, member)))),
+            )
+        return select(*counts).where(column >= before, column < end)
 
-async def _counts(session: Session, filters: Filters, onboarding_flow: str) -> tuple[int, ...]:
-    start, end = filters.start, filters.end
-    new_members = select(func.count()).where(
-        M.c.created_at >= start, M.c.created_at < end, sql.in_scope(filters, M.c.id)
-    )
-    onboarded = select(func.count(func.distinct(RUN.c.member_id))).where(
+    new_members = both(M.c.created_at).where(sql.in_scope(filters, M.c.id))
+    onboarded = both(RUN.c.finished_at, RUN.c.member_id).where(
         RUN.c.flow_id == onboarding_flow,
         RUN.c.status == RunStatus.COMPLETED.value,
-        RUN.c.finished_at >= start,
-        RUN.c.finished_at < end,
         sql.in_scope(filters, RUN.c.member_id),
     )
-    matched = select(func.count()).where(
-        MENTORSHIP.c.started_at >= start,
-        MENTORSHIP.c.started_at < end,
-        sql.in_scope(filters, MENTORSHIP.c.newcomer_id),
-    )
-    # Each receiver thanked in the period, once; then whether they were thanked before it
-    # (one probe of ix_kudos_live_receiver_created each, not one per kudos).
-    thanked = (
-        select(KUDOS.c.receiver_id)
-        .where(
-            KUDOS.c.revoked_at.is_(None),
-            KUDOS.c.created_at >= start,
-            KUDOS.c.created_at < end,
-            sql.in_scope(filters, KUDOS.c.receiver_id),
-        )
-        .distinct()
-        .subquery("thanked")
-    )
-    earlier = KUDOS.alias("earlier")
-    first_contributions = (
-        select(func.count())
-        .select_from(thanked)
-        .where(
-            ~exists().where(
-                and_(
-                    earlier.c.receiver_id == thanked.c.receiver_id,
-                    earlier.c.revoked_at.is_(None),
-                    earlier.c.created_at < start,
-                )
+    matched = both(MENTORSHIP.c.started_at).where(sql.in_scope(filters, MENTORSHIP.c.newcomer_id))
+    # Members whose first kudos received ever falls in a period (revoked ones never count).
+    thanked = sql.first_thanked(filters)
+    first_contributions = both(thanked.c.first)
+
+    # Days, not instants: a day the two periods share (`start` inside it) counts in both.
+    # Two probes of each member's days (the primary key), not a distinct count of the
+    # periods' hundreds of thousands of days.
+    def active_in(first: date, last: date) -> Any:
+        return case(
+            (
+                sql.exists_where(
+                    ACTIVITY.c.member_id == M.c.id, ACTIVITY.c.day >= first, ACTIVITY.c.day <= last
+                ),
+                1,
             )
         )
+
+    active = (
+        select(
+            func.count(active_in(sql.first_day(start), sql.last_day(end))),
+            func.count(active_in(sql.first_day(before), sql.last_day(start))),
+        )
+        .select_from(M)
+        .where(sql.in_scope(filters, M.c.id))
     )
-    active = select(func.count(func.distinct(ACTIVITY.c.member_id))).where(
-        ACTIVITY.c.day >= sql.first_day(start),
-        ACTIVITY.c.day <= sql.last_day(end),
-        sql.in_scope(filters, ACTIVITY.c.member_id),
-    )
-    parts = (new_members, onboarded, matched, first_contributions, active)
-    row = (await session.execute(select(*(part.scalar_subquery() for part in parts)))).one()
-    return tuple(int(value or 0) for value in row)
+    trends = []
+    for part in (new_members, onboarded, matched, first_contributions, active):
+        current, previous = (await session.execute(part)).one()
+        trends.append(Trend(int(current or 0), int(previous or 0)))
+    return Overview(*trends)

@@ -147,6 +147,8 @@ def line(title: str, labels: Sequence[str], series: Series, number: Number, no_d
     config = _config(title, number, no_data, show_legend=len(series) > 1, dots_size=4)
     config["x_label_rotation"] = 30 if len(labels) > 6 else 0
     config["fill"] = False
+    config["include_x_axis"] = True  # counts start at zero: 16 → 20 is not a fivefold rise
+    config["margin_right"] = 40  # room for the last month's label
     chart = _build(pygal.Line, config)
     chart.x_labels = list(labels)
     for name, values in series:

@@ -35,6 +35,9 @@ class Formats:
     def __init__(self, locale: Locale, timezone: ZoneInfo) -> None:
         self.locale = locale
         self.timezone = timezone
+        # Whole numbers already written: a page's tables repeat the same few (a thousand
+        # mentors' loads are 0 to 40), and Babel takes tens of microseconds for each.
+        self._numbers: dict[int, str] = {}
 
     @property
     def rtl(self) -> bool:
@@ -45,7 +48,14 @@ class Formats:
         return str(self.locale).replace("_", "-")
 
     def number(self, value: float | None) -> str:
-        return "–" if value is None else format_decimal(value, locale=self.locale)
+        if value is None:
+            return "–"
+        if type(value) is not int:
+            return format_decimal(value, locale=self.locale)
+        shown = self._numbers.get(value)
+        if shown is None:
+            shown = self._numbers[value] = format_decimal(value, locale=self.locale)
+        return shown
 
     def share(self, value: float | None) -> str:
         return "–" if value is None else format_percent(value, locale=self.locale)

@@ -36,19 +36,39 @@ def upgrade() -> None:
     # The health metrics start from who joined when, and read kudos by period, giver and kind,
     # and by receiver and day.
     op.create_index("ix_member_created_at", "member", ["created_at"])
+    op.create_index(
+        "ix_flow_run_finished", "flow_run", ["flow_id", "status", "member_id", "finished_at"]
+    )
     live = sa.text("revoked_at IS NULL")
     op.drop_index("ix_kudos_live_created", table_name="kudos")
     op.create_index(
         "ix_kudos_live_created",
         "kudos",
-        ["created_at", "receiver_id", "weight", "giver_id", "category"],
+        # revoked_at, always NULL here: SQLite treats a partial index as covering only when
+        # it holds the columns of its own WHERE.
+        ["created_at", "receiver_id", "weight", "giver_id", "category", "revoked_at"],
         sqlite_where=live,
         postgresql_where=live,
     )
     op.create_index(
         "ix_kudos_live_receiver_created",
         "kudos",
-        ["receiver_id", "created_at"],
+        ["receiver_id", "created_at", "revoked_at"],
+        sqlite_where=live,
+        postgresql_where=live,
+    )
+    op.create_index(
+        "ix_kudos_live_giver_created",
+        "kudos",
+        ["giver_id", "created_at", "revoked_at"],
+        sqlite_where=live,
+        postgresql_where=live,
+    )
+    op.drop_index("ix_kudos_live_category_created", table_name="kudos")
+    op.create_index(
+        "ix_kudos_live_category_created",
+        "kudos",
+        ["category", "created_at", "receiver_id", "weight", "revoked_at"],
         sqlite_where=live,
         postgresql_where=live,
     )
@@ -77,6 +97,15 @@ def downgrade() -> None:
         batch_op.drop_column("first_reached_at")
     live = sa.text("revoked_at IS NULL")
     op.drop_index("ix_kudos_live_receiver_created", table_name="kudos")
+    op.drop_index("ix_kudos_live_giver_created", table_name="kudos")
+    op.drop_index("ix_kudos_live_category_created", table_name="kudos")
+    op.create_index(
+        "ix_kudos_live_category_created",
+        "kudos",
+        ["category", "created_at", "receiver_id", "weight"],
+        sqlite_where=live,
+        postgresql_where=live,
+    )
     op.drop_index("ix_kudos_live_created", table_name="kudos")
     op.create_index(
         "ix_kudos_live_created",
@@ -85,6 +114,7 @@ def downgrade() -> None:
         sqlite_where=live,
         postgresql_where=live,
     )
+    op.drop_index("ix_flow_run_finished", table_name="flow_run")
     op.drop_index("ix_member_created_at", table_name="member")
     op.drop_index("ix_member_activity_day_member", table_name="member_activity")
     op.drop_table("member_activity")

@@ -4,11 +4,17 @@ Absence Factor) and how many check-ins get an answer."""
 
 from __future__ import annotations
 
+from markupsafe import Markup
+
 from bot.health.dashboard import charts
 from bot.health.dashboard.sections import Cell, Page, Section, Table, View
-from storage.health.types import Mentorship
+from storage.health.types import MentorLoad, Mentorship
 
 ABSENCE_WARNING_AT = 2  # half the mentoring on this many people or fewer: one departure hurts
+# More mentors than this are charted in this many groups of consecutive numbers ("Mentor
+# 1–50"), busiest first; the table under the chart still has every mentor. A bar per mentor
+# for a thousand of them is unreadable, and drawing it alone took most of a second.
+LOAD_BARS = 25
 
 
 def build(data: Mentorship, view: View) -> Page:
@@ -77,18 +83,7 @@ def build(data: Mentorship, view: View) -> Page:
                 for i, (name, row) in enumerate(zip(names, data.load, strict=True))
             ],
         ),
-        charts.bars(
-            view.t("load_title"),
-            names,
-            [
-                (view.t("col_active"), [row.active for row in data.load]),
-                (view.t("col_capacity"), [row.capacity for row in data.load]),
-            ]
-            if data.load
-            else [],
-            number,
-            no_data,
-        ),
+        _load_chart(data.load, view),
     )
     carried = data.mentors_active > 0 and data.absence_factor <= ABSENCE_WARNING_AT
     absence = Section(
@@ -118,3 +113,25 @@ def build(data: Mentorship, view: View) -> Page:
         ),
     )
     return Page([requests, wait, offers, load, absence, checkins])
+
+
+def _load_chart(load: list[MentorLoad], view: View) -> Markup:
+    """Active mentorships against capacity: per mentor, or per group of mentors (their
+    sums) when there are more than LOAD_BARS."""
+    number = view.formats.number
+    size = max(1, -(-len(load) // LOAD_BARS))  # mentors per bar, rounded up
+    labels, active, capacity = [], [], []
+    for first in range(0, len(load), size):
+        group = load[first : first + size]
+        last = first + len(group)
+        shown = number(last) if len(group) == 1 else f"{number(first + 1)}–{number(last)}"
+        labels.append(view.t("mentor_number", number=shown))
+        active.append(sum(row.active for row in group))
+        capacity.append(sum(row.capacity for row in group))
+    return charts.bars(
+        view.t("load_title"),
+        labels,
+        [(view.t("col_active"), active), (view.t("col_capacity"), capacity)] if load else [],
+        number,
+        view.t("no_data"),
+    )
