@@ -59,7 +59,6 @@ from bot.health.report import Threshold, build, json_text, questions  # noqa: E4
 from bot.health.report_tables import render  # noqa: E402
 from bot.health.viewer import Viewer  # noqa: E402
 from flows.content import ContentTree, load_tree_or_raise  # noqa: E402
-from storage.database import create_engine  # noqa: E402
 from storage.health.types import Filters  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.session import Database  # noqa: E402
@@ -202,7 +201,7 @@ async def measure(url: str, content: ContentTree, args: argparse.Namespace) -> d
     async def signed_in(request: Request, _: Any) -> Viewer:
         return MANAGER
 
-    app = Starlette(routes=routes(onramp, signed_in=signed_in, source=_source(onramp)))
+    app = Starlette(routes=routes(onramp, signed_in=signed_in))
     client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://bench")
     asks = questions(content)
     results: dict[str, Any] = {}
@@ -237,51 +236,6 @@ async def measure(url: str, content: ContentTree, args: argparse.Namespace) -> d
     await client.aclose()
     await db.dispose()
     return results
-
-
-async def _create(server_url: str, name: str) -> None:
-    admin = create_engine(server_url)
-    try:
-        async with admin.connect() as connection:
-            await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
-    finally:
-        await admin.dispose()
-
-
-def _source(onramp: Any) -> Any:
-    """None (the dashboard's own source) when storage.health offers the page functions;
-    otherwise the same calls made straight on the modules, one reading session each."""
-    from storage import health
-
-    if callable(getattr(health, "overview", None)):
-        return None
-    from storage.health.at_risk import at_risk
-    from storage.health.campaigns import campaigns
-    from storage.health.mentorship import mentorship
-    from storage.health.onboarding import onboarding
-    from storage.health.overview import overview
-    from storage.health.recognition import recognition
-    from storage.health.retention import retention
-
-    flow = onramp.content.community.onboarding_flow
-
-    def reading(query: Callable[..., Awaitable[Any]], *extra: Any) -> Any:
-        async def call(filters: Any) -> Any:
-            async with onramp.db.reading() as session:
-                return await query(session, filters, *extra)
-
-        return call
-
-    return SimpleNamespace(
-        overview=reading(overview, flow),
-        onboarding=reading(onboarding, flow),
-        mentorship=reading(mentorship),
-        recognition=reading(recognition),
-        retention=reading(retention),
-        campaigns=reading(campaigns),
-        at_risk=reading(at_risk),
-    )
 
 
 async def run(database: str, url: str, content: ContentTree, args: argparse.Namespace) -> Any:
@@ -349,7 +303,7 @@ async def main() -> None:
                 kept = named.render_as_string(hide_password=False)
                 if not args.reuse or not await _seeded(kept):
                     await drop_postgres_database(args.postgres, kept)
-                    await _create(args.postgres, args.postgres_database)
+                    await create_postgres_database(args.postgres, args.postgres_database)
                 results["postgresql"] = await run("postgresql", kept, content, args)
             else:
                 url = await create_postgres_database(args.postgres)

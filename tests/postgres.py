@@ -16,10 +16,12 @@ from sqlalchemy.engine import make_url
 from storage.database import create_engine
 
 
-async def create_postgres_database(server_url: str) -> str:
-    """A new, empty database on the server of `server_url`; returns its URL."""
-    worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
-    name = f"onramp_test_{worker}_{uuid.uuid4().hex[:10]}"
+async def create_postgres_database(server_url: str, name: str | None = None) -> str:
+    """A new, empty database on the server of `server_url` (named `name`, else after the
+    worker and a random part); returns its URL."""
+    if name is None:
+        worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
+        name = f"onramp_test_{worker}_{uuid.uuid4().hex[:10]}"
     admin = create_engine(server_url)
     try:
         async with admin.connect() as connection:
