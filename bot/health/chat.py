@@ -37,6 +37,11 @@ def serve_links(registry: Registry, links: Links) -> None:
     _served[registry] = links
 
 
+def served_links(registry: Registry) -> Links | None:
+    """How the dashboard is reached from this bot, or None when it serves none."""
+    return _served.get(registry)
+
+
 async def dashboard(turn: Turn, args: str) -> None:
     if _unreachable_in_private(turn):
         return
@@ -44,7 +49,7 @@ async def dashboard(turn: Turn, args: str) -> None:
         turn.audit("dashboard.link_refused", actor=f"member:{turn.member.id}")
         turn.reply(turn.system_text("dashboard_managers_only"))
         return
-    links = _served.get(turn.registry)
+    links = served_links(turn.registry)
     if links is None:
         turn.reply(turn.system_text("dashboard_not_served"))
         return

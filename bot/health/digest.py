@@ -54,7 +54,7 @@ GRACE = timedelta(days=1)  # a digest older than this is news no more
 def dashboard_link(registry: Registry) -> str | None:
     """The dashboard's address when this bot serves it (bot/web.py tells the registry's
     /dashboard where it is: bot/health/chat.py), else None: no link to give."""
-    links = chat._served.get(registry)
+    links = chat.served_links(registry)
     return None if links is None else f"{links.base_url.rstrip('/')}/dashboard"
 
 

@@ -18,12 +18,11 @@ from collections.abc import Collection
 from datetime import UTC, date, datetime, time, timedelta
 from importlib.metadata import entry_points
 
+from bot.adapter import ENTRY_POINT_GROUP
 from flows.numbers import NotANumber, whole_number
 from flows.problems import did_you_mean
 from storage.health.types import Filters
 
-# The adapters' entry-point group (bot.adapter.ENTRY_POINT_GROUP), read without importing them.
-ADAPTER_GROUP = "onramp.adapters"
 TEST_ONLY = {"memory"}  # the in-process adapter of tests and benchmarks, never a community's
 
 DEFAULT_SINCE = "90d"
@@ -232,5 +231,5 @@ def installed_platforms() -> list[str]:
     """The platforms a community can be on here (every installed adapter), for the platform
     filter of the dashboard and `onramp report`, whichever adapters this process runs."""
     return sorted(
-        entry.name for entry in entry_points(group=ADAPTER_GROUP) if entry.name not in TEST_ONLY
+        entry.name for entry in entry_points(group=ENTRY_POINT_GROUP) if entry.name not in TEST_ONLY
     )

@@ -3,8 +3,11 @@ read-only session, or (in tests) anything with the same methods."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from collections.abc import Awaitable, Callable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
+from bot.health.report import questions
+from storage import health
 from storage.health.types import (
     AtRisk,
     Campaigns,
@@ -19,6 +22,8 @@ from storage.health.types import (
 if TYPE_CHECKING:
     from bot.runtime import Onramp
 
+T = TypeVar("T")
+
 
 class Source(Protocol):
     async def overview(self, filters: Filters) -> Overview: ...
@@ -31,51 +36,38 @@ class Source(Protocol):
 
 
 class StorageSource:
-    """The figures from the runtime's database, one read-only session per page."""
+    """The figures from the runtime's database, one read-only session per page, asked as
+    `onramp report` asks them (the same onboarding flow, the same survey questions)."""
 
     def __init__(self, onramp: Onramp) -> None:
         self.onramp = onramp
 
-    async def overview(self, filters: Filters) -> Overview:
-        from storage import health
-
-        flow = self.onramp.content.community.onboarding_flow
+    async def _read(self, query: Callable[..., Awaitable[T]], *arguments: Any) -> T:
         async with self.onramp.db.reading() as session:
-            return await health.overview(session, filters, flow)
+            return await query(session, *arguments)
+
+    async def overview(self, filters: Filters) -> Overview:
+        return await self._read(health.overview, filters, self._flow())
 
     async def onboarding(self, filters: Filters) -> Onboarding:
-        from storage import health
-
-        flow = self.onramp.content.community.onboarding_flow
-        async with self.onramp.db.reading() as session:
-            return await health.onboarding(session, filters, flow)
+        return await self._read(health.onboarding, filters, self._flow())
 
     async def mentorship(self, filters: Filters) -> Mentorship:
-        from storage import health
-
-        async with self.onramp.db.reading() as session:
-            return await health.mentorship(session, filters)
+        return await self._read(health.mentorship, filters)
 
     async def recognition(self, filters: Filters) -> Recognition:
-        from storage import health
-
-        async with self.onramp.db.reading() as session:
-            return await health.recognition(session, filters)
+        return await self._read(health.recognition, filters)
 
     async def retention(self, filters: Filters) -> Retention:
-        from storage import health
-
-        async with self.onramp.db.reading() as session:
-            return await health.retention(session, filters)
+        return await self._read(health.retention, filters)
 
     async def campaigns(self, filters: Filters) -> Campaigns:
-        from storage import health
-
-        async with self.onramp.db.reading() as session:
-            return await health.campaigns(session, filters)
+        # Which answers are choices or numbers, so a survey's choices are counted by value
+        # here as in the report, and typed text never is.
+        return await self._read(health.campaigns, filters, questions(self.onramp.content))
 
     async def at_risk(self, filters: Filters) -> AtRisk:
-        from storage import health
+        return await self._read(health.at_risk, filters)
 
-        async with self.onramp.db.reading() as session:
-            return await health.at_risk(session, filters)
+    def _flow(self) -> str:
+        return self.onramp.content.community.onboarding_flow

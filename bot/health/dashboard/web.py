@@ -79,6 +79,7 @@ class Dashboard:
         self.onramp = onramp
         self.signed_in = signed_in
         self.source = source
+        self.platforms = installed_platforms()  # read once: the installed packages stay put
         self.prefix = prefix
 
     def base(self, request: Request) -> str:
@@ -100,7 +101,7 @@ class Dashboard:
             request.query_params,
             self.onramp.clock(),
             retention=kind.key == "retention",
-            platforms=installed_platforms(),
+            platforms=self.platforms,
             locales=content.community.locales,
         )
         locale = viewer.locale or content.community.default_locale
@@ -125,7 +126,7 @@ class Dashboard:
                 current=kind.key,
                 links={k.key: self.link(request, k) for k in PAGES},
                 base=self.base(request),
-                platforms=installed_platforms(),
+                platforms=self.platforms,
                 now=self.onramp.clock(),
                 query=request.url.query,
             )
