@@ -63,6 +63,7 @@ class GroupCommit(Generic[Item, Result]):
     def _start(self) -> None:
         if self._flushing is None or self._flushing.done():
             self._flushing = asyncio.create_task(self._flush())
+            self._flushing.add_done_callback(_delivered)
 
     def _take(self) -> list[tuple[Item, asyncio.Future[Result]]]:
         if self._max_batch is None:
@@ -113,3 +114,11 @@ def _fail(batch: list[tuple[Item, asyncio.Future[Result]]], error: BaseException
     for _, future in batch:
         if not future.done():
             future.set_exception(error)
+
+
+def _delivered(task: asyncio.Task[None]) -> None:
+    """A flush that ended in an exception has handed it to every waiter's future already;
+    nobody awaits the task itself, so its copy is marked seen here rather than reported later,
+    from the garbage collector, as "Task exception was never retrieved"."""
+    if not task.cancelled():
+        task.exception()

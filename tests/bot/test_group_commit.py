@@ -4,6 +4,7 @@ exactly the callers it should."""
 from __future__ import annotations
 
 import asyncio
+import gc
 
 import pytest
 
@@ -93,3 +94,21 @@ async def test_submit_all_of_nothing_writes_nothing() -> None:
     group: GroupCommit[int, int] = GroupCommit(writes)
     assert await group.submit_all([]) == []
     assert writes.batches == []
+
+
+class Dying(BaseException):
+    """The process going down mid-write (as tests/bot/test_crashes.py simulates it)."""
+
+
+async def test_a_write_that_takes_the_process_down_is_reported_to_its_waiters_only(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def write(items: list[int]) -> list[int]:
+        raise Dying
+
+    group: GroupCommit[int, int] = GroupCommit(write)
+    with pytest.raises(Dying):
+        await group.submit(1)
+    await asyncio.sleep(0)  # the flushing task ends
+    gc.collect()  # where an unseen task exception would be logged
+    assert not [r for r in caplog.records if "never retrieved" in r.getMessage()]
