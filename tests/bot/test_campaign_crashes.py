@@ -100,11 +100,14 @@ async def test_a_campaign_killed_mid_way_reaches_everyone_once(
         outputs = [killed, restarted]
         # a manager's send
         replicas.append(driver.start(url, content, killed, plan=KEY, clock=clock.argv()))
-        if url.startswith("postgresql"):
-            replicas.append(driver.start(url, content, second, clock=clock.argv()))
-            outputs.append(second)
+
+        def start_second_replica() -> None:
+            if url.startswith("postgresql"):
+                replicas.append(driver.start(url, content, second, clock=clock.argv()))
+                outputs.append(second)
 
         if moment == "planning":
+            start_second_replica()
 
             async def planning_under_way() -> bool:
                 return driver.planned_batches(killed) >= 3
@@ -116,12 +119,18 @@ async def test_a_campaign_killed_mid_way_reaches_everyone_once(
         else:
             follower = driver.Follower(killed)
 
+            async def first_replica_sending() -> bool:
+                return follower.read() > 0
+
+            # The replica to kill is sending before the second starts: on a loaded machine a
+            # second replica started at once could carry the campaign alone while the first
+            # is still planning, and the kill would then interrupt no send.
+            await until(first_replica_sending, "the first replica's first sends", seconds=20)
+            start_second_replica()
+
             async def sending_under_way() -> bool:
-                # The replica to kill must be sending too: on a loaded machine the second
-                # replica can carry the first third alone while the planner is still busy.
-                own = follower.read()
-                out = own + sum(len(driver.printed(o)) for o in outputs[2:])
-                return own > 0 and out >= len(expected) // 3
+                out = follower.read() + sum(len(driver.printed(o)) for o in outputs[2:])
+                return out >= len(expected) // 3
 
             await until(sending_under_way, "a third of the messages", seconds=20)
             _kill(replicas[0])
