@@ -18,6 +18,7 @@ from storage.migrate import upgrade
 from storage.session import Database
 from tests.clock import FakeClock, RunningClock
 from tests.postgres import create_postgres_database, drop_postgres_database
+from tests.support import migrated
 from tests.support.content import content_loaded_once
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -98,14 +99,34 @@ async def empty_database_url(request: pytest.FixtureRequest, tmp_path: Path) -> 
         await drop_postgres_database(POSTGRES_URL, url)
 
 
-@pytest.fixture
-def database_url(empty_database_url: str) -> str:
-    """The database `db` migrates (tests/storage shares one instead, for speed)."""
-    return empty_database_url
+@pytest.fixture(params=["sqlite", "postgresql"])
+async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[str]:
+    """A new database at the schema's head, copied from one migrated once per test process
+    (tests/support/migrated.py; tests/storage shares one PostgreSQL database instead); each
+    test using it runs on SQLite and on PostgreSQL."""
+    if request.param == "sqlite":
+        yield f"sqlite+aiosqlite:///{migrated.copy_sqlite(tmp_path / 'onramp.db')}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip(SKIP_POSTGRES)
+    url = await migrated.copy_postgres(POSTGRES_URL)
+    try:
+        yield url
+    finally:
+        await drop_postgres_database(POSTGRES_URL, url)
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _postgres_templates_dropped() -> Iterator[None]:
+    """This process's migrated PostgreSQL template is dropped when the session ends."""
+    yield
+    migrated.drop_templates()
 
 
 @pytest.fixture
 async def db(database_url: str) -> AsyncIterator[Database]:
+    """The database of `database_url`, at head: the runtime's start would find nothing to do,
+    and tests that migrate an empty one ask for `empty_database_url` and do so themselves."""
     database = Database.from_url(database_url)
     await upgrade(database.engine)
     try:
@@ -118,7 +139,7 @@ async def db(database_url: str) -> AsyncIterator[Database]:
 def settings(tmp_path: Path) -> Iterator[Settings]:
     yield load_settings(
         ROOT / "bot.toml",
-        database={"url": f"sqlite+aiosqlite:///{tmp_path / 'onramp.db'}"},
+        database={"url": f"sqlite+aiosqlite:///{migrated.copy_sqlite(tmp_path / 'onramp.db')}"},
         content={"path": CONTENT},
         # Tests run timers by hand (onramp.timers.tick()) on a FakeClock.
         clock={"tick_seconds": 3600},

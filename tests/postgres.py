@@ -16,9 +16,11 @@ from sqlalchemy.engine import make_url
 from storage.database import create_engine
 
 
-async def create_postgres_database(server_url: str, name: str | None = None) -> str:
-    """A new, empty database on the server of `server_url` (named `name`, else after the
-    worker and a random part); returns its URL."""
+async def create_postgres_database(
+    server_url: str, name: str | None = None, template: str | None = None
+) -> str:
+    """A new database on the server of `server_url` (named `name`, else after the worker and
+    a random part): empty, or a copy of the database named `template`; returns its URL."""
     if name is None:
         worker = os.environ.get("PYTEST_XDIST_WORKER", "main")
         name = f"onramp_test_{worker}_{uuid.uuid4().hex[:10]}"
@@ -26,7 +28,8 @@ async def create_postgres_database(server_url: str, name: str | None = None) -> 
     try:
         async with admin.connect() as connection:
             await connection.execution_options(isolation_level="AUTOCOMMIT")
-            await connection.execute(text(f'CREATE DATABASE "{name}"'))
+            copied = f' TEMPLATE "{template}"' if template else ""
+            await connection.execute(text(f'CREATE DATABASE "{name}"{copied}'))
     finally:
         await admin.dispose()
     return make_url(server_url).set(database=name).render_as_string(hide_password=False)
