@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from storage.models import Member, MentorOffer, MentorProfile, MentorRequest, Mentorship
 from storage.session import Session, dialect_insert
@@ -371,20 +371,54 @@ async def mentee_of(session: Session, newcomer_id: int) -> Mentorship | None:
     )
 
 
-async def with_partner(
-    session: Session, mentorship_id: int, member_id: int
-) -> tuple[Mentorship, Member] | None:
-    """A mentorship of `member_id`'s and the other person in it, in one query."""
-    partner = or_(
-        (Mentorship.newcomer_id == member_id) & (Member.id == Mentorship.mentor_id),
-        (Mentorship.mentor_id == member_id) & (Member.id == Mentorship.newcomer_id),
+@dataclass(frozen=True)
+class WithPartner:
+    """A mentorship as one of its two people sees it: its state and the other person's name."""
+
+    status: str
+    end_reason: str | None
+    newcomer_id: int
+    mentor_id: int
+    partner_name: str
+
+
+_MENTORSHIP: Any = Mentorship.__table__
+_MEMBER: Any = Member.__table__
+# One statement, built once: check-ins ask it for every person of a burst (10,000 at 09:00),
+# so it runs prepared (storage/prepared.py) instead of loading two ORM objects each time.
+_WITH_PARTNER = (
+    select(
+        _MENTORSHIP.c.status,
+        _MENTORSHIP.c.end_reason,
+        _MENTORSHIP.c.newcomer_id,
+        _MENTORSHIP.c.mentor_id,
+        _MEMBER.c.display_name,
     )
+    .join(
+        _MEMBER,
+        or_(
+            (_MENTORSHIP.c.newcomer_id == bindparam("as_newcomer"))
+            & (_MEMBER.c.id == _MENTORSHIP.c.mentor_id),
+            (_MENTORSHIP.c.mentor_id == bindparam("as_mentor"))
+            & (_MEMBER.c.id == _MENTORSHIP.c.newcomer_id),
+        ),
+    )
+    .where(_MENTORSHIP.c.id == bindparam("mentorship_id"))
+)
+
+
+async def with_partner(session: Session, mentorship_id: int, member_id: int) -> WithPartner | None:
+    """A mentorship of `member_id`'s and the other person in it, in one query."""
     found = (
-        await session.execute(
-            select(Mentorship, Member).join(Member, partner).where(Mentorship.id == mentorship_id)
+        await session.core(
+            _WITH_PARTNER,
+            {"mentorship_id": mentorship_id, "as_newcomer": member_id, "as_mentor": member_id},
         )
     ).first()
-    return (found[0], found[1]) if found else None
+    if found is None:
+        return None
+    status, end_reason, newcomer_id, mentor_id, partner_name = found
+    return WithPartner(str(status), end_reason, newcomer_id, mentor_id, partner_name or "")
 
 
 async def mentor_busy(session: Session, mentor_id: int) -> bool:

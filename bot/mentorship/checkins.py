@@ -64,10 +64,9 @@ def _grace(content: ContentTree) -> timedelta:
 async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
     mentorship_id = int(work.payload["mentorship"])
     number, last = int(work.payload["number"]), bool(work.payload.get("last"))
-    found = await store.with_partner(turn.session, mentorship_id, turn.member.id or 0)
-    if found is None:
+    mentorship = await store.with_partner(turn.session, mentorship_id, turn.member.id or 0)
+    if mentorship is None:
         return None
-    mentorship, partner = found
     if mentorship.status != "active" and not (last and mentorship.end_reason == "completed"):
         return None  # ended early: nothing more to ask
     settings = turn.content.checkins
@@ -84,7 +83,7 @@ async def checkin_due(turn: Turn, work: DueWork) -> datetime | None:
     )
     if checkin_id is None:
         return None  # asked already
-    partner_name = partner.display_name
+    partner_name = mentorship.partner_name
     threshold = settings.escalation.unanswered_in_a_row
     unanswered = 0
     if number >= threshold:  # before that, too few were asked to have gone unanswered
