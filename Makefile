@@ -22,13 +22,26 @@ run: $(STAMP)
 
 # The docs are built with --strict, so a broken link or anchor fails (their output is shown only
 # on failure: mkdocs --quiet would also hide the warnings that --strict counts).
+# mypy (20 s of one core) runs beside the suite, whose workers spend much of their time waiting
+# for processes and the disk; its verdict is printed when the suite ends, and either failing
+# fails the target. `make typecheck` runs it alone.
 test: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy bot flows adapters storage
 	$(BIN)/onramp check
 	site=$$(mktemp -d) && out=$$($(BIN)/mkdocs build --strict --site-dir "$$site" 2>&1); status=$$?; rm -rf "$$site"; [ $$status -eq 0 ] || echo "$$out"; exit $$status
-	$(BIN)/pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)
+	@types=$$(mktemp); $(BIN)/mypy bot flows adapters storage >"$$types" 2>&1 & typing=$$!; \
+	echo "$(BIN)/pytest -q -n auto --dist loadgroup $(PYTEST_ARGS)   (mypy beside it)"; \
+	$(BIN)/pytest -q -n auto --dist loadgroup $(PYTEST_ARGS); tested=$$?; \
+	wait $$typing; typed=$$?; echo "$(BIN)/mypy bot flows adapters storage"; cat "$$types"; rm -f "$$types"; \
+	[ $$tested -eq 0 ] && [ $$typed -eq 0 ]
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: $(STAMP)
+	$(BIN)/mypy bot flows adapters storage
 
 check: $(STAMP)
 	$(BIN)/onramp check

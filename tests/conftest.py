@@ -35,19 +35,15 @@ os.environ.setdefault(
 POSTGRES_URL = os.environ.get("ONRAMP_TEST_POSTGRES_URL")
 SKIP_POSTGRES = "PostgreSQL tests need ONRAMP_TEST_POSTGRES_URL (CI sets it; see README)"
 # Tests that time real processes (kill -9 at random moments, SIGTERM mid-burst, replicas killed
-# mid-way): under `-n auto --dist loadgroup` they share one worker, so they never run beside
-# each other, where on two cores they would miss their deadlines.
-ONE_AT_A_TIME = {
-    "test_kill.py",
-    "test_graceful_stop.py",
-    "test_checkin_burst.py",
-    "test_campaign_crashes.py",
-}
+# mid-way) are marked `processes`: under `-n auto --dist loadgroup` they share one worker, so
+# they never run beside each other, where on two cores they would miss their deadlines. Tests
+# that only do a lot in one process (the 10,000 check-ins on SQLite) are not marked, and run
+# beside them.
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        if item.path.name in ONE_AT_A_TIME:
+        if item.get_closest_marker("processes") is not None:
             item.add_marker(pytest.mark.xdist_group("processes"))
 
 

@@ -31,6 +31,8 @@ from tests.conftest import CONTENT, POSTGRES_URL, SKIP_POSTGRES
 from tests.postgres import create_postgres_database, drop_postgres_database
 from tests.support.waiting import until
 
+pytestmark = pytest.mark.processes  # timed real processes: one at a time (tests/conftest.py)
+
 MEMBERS = 4_000  # about 2,300 recipients across the four platforms
 KEY = "community_call_crash"
 CONCURRENCY = SenderSettings().concurrency

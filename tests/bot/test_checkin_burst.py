@@ -74,6 +74,7 @@ def _delivered(out: Path) -> list[tuple[str, str]]:
     return [tuple(line.split(" ", 1)) for line in lines if line != "ready"]  # type: ignore[misc]
 
 
+@pytest.mark.processes
 @pytest.mark.skipif(not POSTGRES_URL, reason=SKIP_POSTGRES)
 async def test_a_burst_across_three_replicas_survives_one_killed_mid_burst(
     tmp_path: Path,

@@ -25,6 +25,8 @@ from adapters.slack.adapter import EVENTS_PATH
 from tests.fakes.server import Fault
 from tests.fakes.slack import SlackEmulator, event_callback, im_message, signed_headers, team_join
 
+pytestmark = pytest.mark.processes  # timed real processes: one at a time (tests/conftest.py)
+
 ROOT = Path(__file__).resolve().parents[2]
 BOT_TOKEN = "xoxb-stop"
 SIGNING_SECRET = "stop-signing-secret"

@@ -13,7 +13,11 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tests.clock import RunningClock
+
+pytestmark = pytest.mark.processes  # timed real processes: one at a time (tests/conftest.py)
 
 ROOT = Path(__file__).resolve().parents[2]
 # The bot's clock in every (re)started process: one running clock from a fixed morning.
