@@ -125,3 +125,25 @@ def test_each_name_is_reported_once_at_its_first_line() -> None:
     assert [(p.line, p.message) for p in found] == [
         (2, "{{ member.nmae }}: member has no field 'nmae'")
     ]
+
+
+def test_a_text_checked_again_is_judged_by_its_new_scope() -> None:
+    """Each text is parsed once per process (content is checked again and again: every test's
+    variant of the tree, every reload); what it may read is still each scope's own."""
+    source = "Hi {{ member.experience }} and {{ answers.colour }}"
+    assert check_template(source, SCOPE) != []  # `experience` may be missing here
+    everything = Scope(
+        "flow 'hello'",
+        member={"experience": ALWAYS},
+        member_known=frozenset({"experience"}),
+        answers={"colour": ALWAYS},
+        asks=frozenset({"colour"}),
+    )
+    assert check_template(source, everything) == []
+    elsewhere = Scope("system text 'x'", answers=None)
+    assert [p.message for p in check_template(source, elsewhere)] != []
+    assert check_template(source, SCOPE) == check_template(source, SCOPE)
+    broken = "{{ member.name"
+    first = check_template(broken, SCOPE)
+    first.append(first[0])  # what the caller does with the list is its own
+    assert len(check_template(broken, SCOPE)) == 1
