@@ -109,12 +109,13 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     try:
         yield url
     finally:
-        await drop_postgres_database(POSTGRES_URL, url)
+        migrated.drop_later(POSTGRES_URL, url)
 
 
 @pytest.fixture(scope="session", autouse=True)
 def _postgres_templates_dropped() -> Iterator[None]:
-    """This process's migrated PostgreSQL template is dropped when the session ends."""
+    """This process's test databases and migrated PostgreSQL template are dropped by the time
+    the session ends."""
     yield
     migrated.drop_templates()
 
