@@ -142,17 +142,19 @@ async def identities_of(session: Session, member_id: int) -> list[Identity]:
     return list(result.scalars())
 
 
+# Built once: every due check-in, nudge and match asks it (building it took a third of its time).
+_MEMBER_AND_IDENTITY = (
+    select(Member, Identity)
+    .join(Identity, Identity.member_id == Member.id)
+    .where(Member.id == bindparam("member_id"))
+    .order_by(col(Identity.id).desc())
+    .limit(1)
+)
+
+
 async def member_and_identity(session: Session, member_id: int) -> tuple[Member, Identity] | None:
     """A member and where to reach them (the identity seen last), in one query."""
-    found = (
-        await session.execute(
-            select(Member, Identity)
-            .join(Identity, Identity.member_id == Member.id)
-            .where(Member.id == member_id)
-            .order_by(Identity.id.desc())
-            .limit(1)
-        )
-    ).first()
+    found = (await session.execute(_MEMBER_AND_IDENTITY, {"member_id": member_id})).first()
     return (found[0], found[1]) if found else None
 
 
