@@ -271,14 +271,16 @@ async def test_an_injected_429_is_waited_out_as_zulip_says(
         emulator.fail("messages", 429, times=1, body=limited | {"retry-after": 0.6})
         ada = Person(served, emulator.user_joins("Ada"))
         await served.settled(f"zulip:realm_user:{ada.id}")
+        # Read while the bot runs: its database is closed once it stops (a read after that
+        # would open a connection nobody closes).
+        async with served.onramp.db.reading() as session:
+            rows = (await session.execute(select(Outbox).order_by(col(Outbox.id)))).scalars().all()
 
     posts = [r for r in emulator.requests if r.method == "POST" and r.path.endswith("/messages")]
     assert len(posts) == 2  # the refused attempt, then the language question once
     assert posts[0].params["content"] == posts[1].params["content"]
     assert posts[1].at - posts[0].at >= 0.6
     assert len(ada.inbox()) == 1
-    async with served.onramp.db.reading() as session:
-        rows = (await session.execute(select(Outbox).order_by(col(Outbox.id)))).scalars().all()
     assert [(row.status, row.attempts) for row in rows] == [("sent", 1)]
 
 
