@@ -28,7 +28,7 @@ from flows.engine import (
 )
 from flows.markup import Markdown
 from flows.schema import CONSENT_PREFIX, Flow
-from storage import consent, due, runs
+from storage import activity, consent, due, runs
 from storage.models import FlowRun
 from storage.privacy import pseudonym
 from storage.statuses import RunStatus
@@ -261,6 +261,7 @@ async def _close(turn: Turn, run: FlowRun, status: RunStatus) -> None:
         await runs.erase_answers(turn.session, _run_id(run))
         turn.member.profile = {}
     if status == RunStatus.COMPLETED:
+        await activity.finished(turn.session, run.member_id, run.flow_id, turn.now)
         if turn.member.consent is not False:  # nothing more is kept about one who declined
             await turn.session.flush()  # the hooks count completed runs
             for hook in turn.registry.completion_hooks:

@@ -1,6 +1,23 @@
-"""What the health metrics need written as things happen: the days each member was active
-(`member_activity`, one row per member per UTC day) and when the bot first reached them
-(`member.first_reached_at`)."""
+"""What the health metrics need written as things happen, in the transaction of what they
+summarise: the days each member was active (`member_activity`, one row per member per UTC day),
+when the bot first reached them (`member.first_reached_at`), and their milestones, so that the
+funnel, the overview and New Contributors read a column per member instead of probing other
+tables for every member of a period at each request:
+
+- `member.mentor_requested_at`: their mentor request's `requested_at` (it moves when a
+  cancelled request reopens, and the funnel has always counted that moment);
+- `member.first_matched_at`: their first mentorship as a newcomer;
+- `member.first_kudos_at`: their first live kudos received (again on a revoke, and when a
+  giver is forgotten and their kudos go);
+- `flow_milestone`: when they first finished each flow, and `retained_on`, the day they became
+  retained after it: active in 2 of the 4 weeks after the day they finished (week k: days
+  7k+1 to 7k+7 after it), the first active day of the second such week. Kept per flow, so that
+  it holds whichever flow the content names as onboarding, now or later.
+
+`rebuild` writes the milestones anew from the rows (bench/metrics_seed.py after its bulk load;
+migration 0011 keeps its own copy of this SQL as it was); the functions below keep them as
+rows are written.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +26,9 @@ from collections.abc import Iterable
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, column, func, select, update
+from sqlalchemy import Date, bindparam, column, func, select, text, update
+from sqlalchemy.engine import Connection
+from sqlalchemy.sql.elements import TextClause
 
 from storage.models import Member, MemberActivity
 from storage.session import Session, dialect_insert
@@ -41,8 +60,13 @@ _FIRST_REACHED = {dialect: _first_reached(dialect) for dialect in ("sqlite", "po
 
 
 async def record(session: Session, dialect: str, member_id: int, day: date, platform: str) -> None:
-    """The member was active on `day` (a UTC date); nothing happens if that day is known."""
-    await session.core(_RECORD[dialect], {"member_id": member_id, "day": day, "platform": platform})
+    """The member was active on `day` (a UTC date); nothing happens if that day is known. A
+    new day may make them retained after a flow they finished in the 4 weeks before it."""
+    created = await session.core(
+        _RECORD[dialect], {"member_id": member_id, "day": day, "platform": platform}
+    )
+    if created.rowcount:
+        await session.core(_STATEMENTS[dialect]["active"], {"member_id": member_id, "day": day})
 
 
 async def first_reached(session: Session, member_ids: Iterable[int], sent_at: datetime) -> None:
@@ -53,3 +77,155 @@ async def first_reached(session: Session, member_ids: Iterable[int], sent_at: da
     dialect = session.get_bind().dialect.name
     value: Any = json.dumps(ids) if dialect == "sqlite" else ids
     await session.core(_FIRST_REACHED[dialect], {"member_ids": value, "sent_at": sent_at})
+
+
+# The day a flow was finished, the last day of the 4 weeks after it, and the first day of the
+# week after the one holding `first` (a day in those weeks), per dialect.
+_DAYS = {
+    "sqlite": {
+        "finished": "date(flow_milestone.finished_at)",
+        "last": "date(flow_milestone.finished_at, '+28 days')",
+        "week_after": (
+            "date(flow_milestone.finished_at, '+' || (7 * (1 + CAST(("
+            "julianday({first}) - julianday(date(flow_milestone.finished_at)) - 1) / 7"
+            " AS INTEGER)) + 1) || ' days')"
+        ),
+    },
+    "postgresql": {
+        "finished": "CAST(flow_milestone.finished_at AS DATE)",
+        "last": "(CAST(flow_milestone.finished_at AS DATE) + 28)",
+        "week_after": (
+            "(CAST(flow_milestone.finished_at AS DATE) + 7 * (1 + ("
+            "{first} - CAST(flow_milestone.finished_at AS DATE) - 1) / 7) + 1)"
+        ),
+    },
+}
+
+
+def _retained(dialect: str) -> str:
+    """The `retained_on` of a flow_milestone row, from the member's days of activity: the
+    first day in the 4 weeks that falls in a later week than the first day in them."""
+    days = _DAYS[dialect]
+    window = (
+        "{a}.member_id = flow_milestone.member_id"
+        f" AND {{a}}.day > {days['finished']} AND {{a}}.day <= {days['last']}"
+    )
+    first = f"(SELECT MIN(b.day) FROM member_activity b WHERE {window.format(a='b')})"
+    return (
+        f"(SELECT MIN(a.day) FROM member_activity a WHERE {window.format(a='a')}"
+        f" AND a.day >= {days['week_after'].format(first=first)})"
+    )
+
+
+def _statements(dialect: str) -> dict[str, TextClause]:
+    days = _DAYS[dialect]
+    retained = _retained(dialect)
+    at = bindparam("at", type_=UTCDateTime())
+    return {
+        # A new day of activity: the rows of the flows finished in the 4 weeks before it.
+        # Out of order too: a day before the one that made them retained recomputes it.
+        "active": text(
+            f"UPDATE flow_milestone SET retained_on = {retained}"
+            " WHERE member_id = :member_id AND (retained_on IS NULL OR retained_on > :day)"
+            f" AND {days['finished']} < :day AND :day <= {days['last']}"
+        ).bindparams(bindparam("day", type_=Date())),
+        "finished": text(
+            "INSERT INTO flow_milestone (member_id, flow_id, finished_at)"
+            " VALUES (:member_id, :flow_id, :at) ON CONFLICT (member_id, flow_id)"
+            " DO UPDATE SET finished_at = excluded.finished_at"
+            " WHERE excluded.finished_at < flow_milestone.finished_at"
+        ).bindparams(at),
+        "finished_retained": text(
+            f"UPDATE flow_milestone SET retained_on = {retained}"
+            " WHERE member_id = :member_id AND flow_id = :flow_id"
+        ),
+        "requested": text(
+            "UPDATE member SET mentor_requested_at = :at WHERE id = :member_id"
+        ).bindparams(at),
+        "matched": text(
+            "UPDATE member SET first_matched_at = :at WHERE id = :member_id"
+            " AND (first_matched_at IS NULL OR first_matched_at > :at)"
+        ).bindparams(at),
+        "thanked": text(
+            "UPDATE member SET first_kudos_at = :at WHERE id = :member_id"
+            " AND (first_kudos_at IS NULL OR first_kudos_at > :at)"
+        ).bindparams(at),
+    }
+
+
+# Built once per dialect: the same statement object is what SQLite's prepared plans key on.
+_STATEMENTS = {dialect: _statements(dialect) for dialect in _DAYS}
+
+_FIRST_KUDOS = (
+    "SELECT MIN(k.created_at) FROM kudos k WHERE k.receiver_id = member.id AND k.revoked_at IS NULL"
+)
+_FIRST_MATCH = "SELECT MIN(s.started_at) FROM mentorship s WHERE s.newcomer_id = member.id"
+_REQUESTED = "SELECT r.requested_at FROM mentor_request r WHERE r.member_id = member.id"
+
+
+def _dialect(session: Session) -> str:
+    return str(session.get_bind().dialect.name)
+
+
+async def finished(session: Session, member_id: int, flow_id: str, at: datetime) -> None:
+    """The member completed a run of `flow_id` at `at`: their first time, if it is (or
+    earlier than the one known: two replicas' clocks)."""
+    statements = _STATEMENTS[_dialect(session)]
+    keys = {"member_id": member_id, "flow_id": flow_id}
+    written = await session.core(statements["finished"], {**keys, "at": at})
+    if written.rowcount:  # days already recorded after it (events handled out of order)
+        await session.core(statements["finished_retained"], keys)
+
+
+async def requested(session: Session, member_id: int, at: datetime) -> None:
+    """The member's mentor request was made, or reopened, at `at`."""
+    await session.core(
+        _STATEMENTS[_dialect(session)]["requested"], {"member_id": member_id, "at": at}
+    )
+
+
+async def matched(session: Session, newcomer_id: int, at: datetime) -> None:
+    """A mentorship of this newcomer started at `at`."""
+    await session.core(
+        _STATEMENTS[_dialect(session)]["matched"], {"member_id": newcomer_id, "at": at}
+    )
+
+
+async def thanked(session: Session, receiver_id: int, at: datetime) -> None:
+    """The member received a kudos at `at`."""
+    await session.core(
+        _STATEMENTS[_dialect(session)]["thanked"], {"member_id": receiver_id, "at": at}
+    )
+
+
+async def recount(
+    session: Session, *, receivers: Iterable[int] = (), newcomers: Iterable[int] = ()
+) -> None:
+    """Work out again the first live kudos of `receivers` (one revoked, or its giver's kudos
+    deleted) and the first mentorship of `newcomers` (their mentor's deleted)."""
+    for ids, name, first in (
+        (receivers, "first_kudos_at", _FIRST_KUDOS),
+        (newcomers, "first_matched_at", _FIRST_MATCH),
+    ):
+        chosen = sorted(set(ids))
+        if chosen:
+            statement = text(f"UPDATE member SET {name} = ({first}) WHERE id IN :ids")
+            await session.execute(
+                statement.bindparams(bindparam("ids", expanding=True)), {"ids": chosen}
+            )
+
+
+def rebuild(connection: Connection) -> None:
+    """Every member's milestones worked out anew from the rows (a migration's backfill, or a
+    bulk load that wrote rows without them)."""
+    dialect = connection.dialect.name
+    for statement in (
+        f"UPDATE member SET mentor_requested_at = ({_REQUESTED}),"
+        f" first_matched_at = ({_FIRST_MATCH}), first_kudos_at = ({_FIRST_KUDOS})",
+        "DELETE FROM flow_milestone",
+        "INSERT INTO flow_milestone (member_id, flow_id, finished_at)"
+        " SELECT member_id, flow_id, MIN(finished_at) FROM flow_run"
+        " WHERE status = 'completed' AND finished_at IS NOT NULL GROUP BY member_id, flow_id",
+        f"UPDATE flow_milestone SET retained_on = {_retained(dialect)}",
+    ):
+        connection.execute(text(statement))

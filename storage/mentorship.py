@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 
+from storage import activity
 from storage.models import Member, MentorOffer, MentorProfile, MentorRequest, Mentorship
 from storage.session import Session, dialect_insert
 from storage.statuses import MentorshipStatus, OfferStatus, RequestStatus
@@ -112,6 +113,7 @@ async def accept(session: Session, offer_id: int, now: datetime) -> int | None:
     )
     session.add(mentorship)
     await session.flush()
+    await activity.matched(session, offer.newcomer_id, now)
     return mentorship.id
 
 
@@ -253,6 +255,7 @@ async def request(session: Session, member_id: int, now: datetime) -> RequestSta
         .returning(MentorRequest.id)
     )
     if created.scalar_one_or_none() is not None:
+        await activity.requested(session, member_id, now)
         return None
     reopened = await session.execute(
         update(MentorRequest)
@@ -262,6 +265,7 @@ async def request(session: Session, member_id: int, now: datetime) -> RequestSta
         .values(status=RequestStatus.WAITING, requested_at=now, updated_at=now)
     )
     if reopened.rowcount:
+        await activity.requested(session, member_id, now)
         return None
     return (
         await session.execute(

@@ -74,6 +74,32 @@ class Member(SQLModel, table=True):
     links: list[str] | None = Field(default=None, sa_type=JSONDocument, nullable=True)
     # When the bot's first message to them was sent (time from joining to a first message).
     first_reached_at: datetime | None = _when(nullable=True)
+    # Milestones the health metrics read instead of probing other tables per member, kept in
+    # the transaction that writes what they summarise (storage/health/milestones.py): when
+    # their mentor request was made (its `requested_at`, moved when a cancelled one reopens),
+    # when they were first matched as a newcomer, when they first received a live kudos.
+    mentor_requested_at: datetime | None = _when(nullable=True)
+    first_matched_at: datetime | None = _when(nullable=True)
+    # Not indexed: an index SQLite would read for members' ids (smaller than the table, and
+    # in this column's order) makes every per-member probe of other tables jump around.
+    first_kudos_at: datetime | None = _when(nullable=True)
+
+
+class FlowMilestone(SQLModel, table=True):
+    """When a member first finished a flow, and the day they became retained after it: active
+    on days in 2 of the 4 weeks after the day they finished it (week k: days 7k+1 to 7k+7
+    after; `retained_on` is the first active day of the second such week). One row per member
+    and flow they finished, whichever flow the content calls onboarding."""
+
+    __tablename__ = "flow_milestone"
+
+    member_id: int = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True),
+    )
+    flow_id: str = Field(primary_key=True, max_length=64)
+    finished_at: datetime = Field(sa_type=UTCDateTime)
+    retained_on: date | None = Field(default=None)
 
 
 class MemberActivity(SQLModel, table=True):

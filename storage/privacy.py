@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlmodel import SQLModel
 
-from storage import failed_events
+from storage import activity, failed_events
 from storage.models import (
     Answer,
     AuditLog,
@@ -21,6 +21,7 @@ from storage.models import (
     DashboardSession,
     DueWork,
     FailedEvent,
+    FlowMilestone,
     FlowRun,
     Identity,
     Kudos,
@@ -49,6 +50,7 @@ PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     CampaignRecipient,
     FailedEvent,  # also those sent before they were a member: see failed_events.of_member
     MemberActivity,
+    FlowMilestone,  # when they first finished each flow, and were retained after it
     DashboardLink,  # a manager's sign-ins to the dashboard: when, never the token
     DashboardSession,
 )
@@ -102,10 +104,17 @@ async def forget_member(session: Session, member: Member, actor: str) -> None:
     """Delete the member and every row about them; leave one audit entry without personal data."""
     assert member.id is not None
     await failed_events.forget(session, member.id)  # before their identities go
+    # Others' milestones that rested on their rows: the kudos they gave, the mentorships
+    # they mentored (storage/activity.py works those firsts out again once the rows go).
+    thanked = select(Kudos.receiver_id).where(Kudos.giver_id == member.id)
+    mentored = select(Mentorship.newcomer_id).where(Mentorship.mentor_id == member.id)
+    receivers = set((await session.execute(thanked)).scalars()) - {member.id}
+    newcomers = set((await session.execute(mentored)).scalars()) - {member.id}
     for pair in PAIR_TABLES:
         await session.execute(delete(pair).where(_either(pair, member.id)))
     for table in PER_MEMBER_TABLES:
         await session.execute(delete(table).where(table.member_id == member.id))
+    await activity.recount(session, receivers=receivers, newcomers=newcomers)
     await session.delete(member)
     session.add(
         AuditLog(actor=actor, action="member.forgotten", detail={"member": pseudonym(member.id)})

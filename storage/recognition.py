@@ -7,6 +7,7 @@ from datetime import datetime
 
 from sqlalchemy import func, or_, select, update
 
+from storage import activity
 from storage.models import BadgeAward, FlowRun, Kudos, Member, Mentorship
 from storage.session import Session, dialect_insert
 from storage.statuses import RunStatus
@@ -48,6 +49,7 @@ async def give(
     session.add(kudos)
     await session.flush()
     assert kudos.id is not None
+    await activity.thanked(session, receiver_id, now)
     return kudos.id
 
 
@@ -82,7 +84,10 @@ async def revoke(session: Session, kudos_id: int, by: int, now: datetime) -> Kud
         .values(revoked_at=now, revoked_by=by)
         .returning(Kudos)
     )
-    return result.scalar_one_or_none()
+    revoked: Kudos | None = result.scalar_one_or_none()
+    if revoked is not None:  # it may have been the receiver's first
+        await activity.recount(session, receivers=[revoked.receiver_id])
+    return revoked
 
 
 async def leaderboard(

@@ -48,9 +48,9 @@ async def overview(session: Session, filters: Filters, onboarding_flow: str) -> 
         sql.in_scope(filters, RUN.c.member_id),
     )
     matched = both(MENTORSHIP.c.started_at).where(sql.in_scope(filters, MENTORSHIP.c.newcomer_id))
-    # Members whose first kudos received ever falls in a period (revoked ones never count).
-    thanked = sql.first_thanked(filters)
-    first_contributions = both(thanked.c.first)
+    # Members whose first live kudos received ever falls in a period (member.first_kudos_at,
+    # kept as kudos are given and revoked: storage/activity.py), a range of its index.
+    first_contributions = both(M.c.first_kudos_at).where(sql.in_scope(filters, M.c.id))
 
     # Days, not instants: a day the two periods share (`start` inside it) counts in both.
     # Two probes of each member's days (the primary key), not a distinct count of the
@@ -73,6 +73,18 @@ async def overview(session: Session, filters: Filters, onboarding_flow: str) -> 
         .select_from(M)
         .where(sql.in_scope(filters, M.c.id))
     )
+    if sql.dialect_of(session) == "postgresql":
+        # PostgreSQL runs each probe as a sub-plan: one pass over the two periods' days,
+        # counting members distinct, takes half as long (0.25 s against 0.55 s at 100,000).
+        day, member = ACTIVITY.c.day, ACTIVITY.c.member_id
+        active = select(
+            func.count(func.distinct(case((day >= sql.first_day(start), member)))),
+            func.count(func.distinct(case((day <= sql.last_day(start), member)))),
+        ).where(
+            day >= sql.first_day(before),
+            day <= sql.last_day(end),
+            sql.in_scope(filters, member),
+        )
     trends = []
     for part in (new_members, onboarded, matched, first_contributions, active):
         current, previous = (await session.execute(part)).one()

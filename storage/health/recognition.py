@@ -12,7 +12,7 @@ from sqlalchemy import case, func, select
 from sqlmodel import col
 
 from storage.health.periods import during, every_month, months
-from storage.health.sql import exists_where, first_of_month, first_thanked, in_scope, month
+from storage.health.sql import exists_where, first_of_month, in_scope, month
 from storage.health.types import Filters, KindMonth, MonthCount, Recognition
 from storage.models import BadgeAward, Kudos, Member
 from storage.session import Session
@@ -147,8 +147,13 @@ async def _badges(session: Session, filters: Filters) -> dict[str, int]:
 
 async def _new_contributors(session: Session, filters: Filters, dialect: str) -> list[MonthCount]:
     """CHAOSS New Contributors: members (kept by the filters) whose first live kudos received
-    falls in each month of the period."""
-    thanked = first_thanked(filters)
-    when = month(thanked.c.first, dialect)
-    statement = select(when, func.count()).where(during(thanked.c.first, filters)).group_by(when)
+    (member.first_kudos_at, kept as kudos are given and revoked) falls in each month of the
+    period."""
+    first = col(Member.first_kudos_at)
+    when = month(first, dialect)
+    statement = (
+        select(when, func.count())
+        .where(during(first, filters), in_scope(filters, col(Member.id)))
+        .group_by(when)
+    )
     return every_month(filters, (await session.execute(statement)).all())

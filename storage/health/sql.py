@@ -16,13 +16,13 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, and_, cast, func, literal_column, or_, select
+from sqlalchemy import Date, Float, Integer, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Exists
 from sqlmodel import col
 
 from storage.health.types import Filters, Spread
-from storage.models import Identity, Kudos, Member
+from storage.models import Identity, Member
 from storage.session import Session
 
 
@@ -85,25 +85,6 @@ def in_scope(filters: Filters, member_id: Any = None) -> ColumnElement[bool]:
     return and_(True, *conditions)
 
 
-def first_thanked(filters: Filters) -> Any:
-    """A CTE: each member the filters keep (`member_id`) with their first live kudos received
-    (`first`, NULL when none). One probe of ix_kudos_live_receiver_created per member, made
-    once (materialized) however often the caller tests `first`; cheaper than finding, for each
-    kudos of a period, whether its receiver had one before."""
-    kudos = Kudos.__table__  # type: ignore[attr-defined]
-    first = (
-        select(func.min(kudos.c.created_at))
-        .where(kudos.c.receiver_id == Member.id, kudos.c.revoked_at.is_(None))
-        .scalar_subquery()
-    )
-    return (
-        select(col(Member.id).label("member_id"), first.label("first"))
-        .where(in_scope(filters))
-        .cte("first_thanked")
-        .prefix_with("MATERIALIZED")
-    )
-
-
 def spread(seconds: Sequence[float]) -> Spread:
     """How many durations, their median and 90th percentile (nearest rank), None when none."""
     values = sorted(max(0.0, float(value)) for value in seconds if value is not None)
@@ -113,6 +94,34 @@ def spread(seconds: Sequence[float]) -> Spread:
     median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
     p90 = values[max(0, math.ceil(0.9 * len(values)) - 1)]
     return Spread(len(values), median, p90)
+
+
+async def spread_in_database(session: Session, seconds: Any, *where: Any) -> Spread:
+    """`spread` of the durations `seconds` of the rows `where` keeps, worked out by the
+    database: their count and the (at most three) ranked values the median and the 90th
+    percentile need, instead of every duration sent here and sorted (100,000 members' waits
+    for a first message). Ranks as in `spread`: nearest rank, negatives as 0."""
+    value = case((seconds < 0, 0.0), else_=seconds).label("value")
+    ranked = (
+        select(
+            value,
+            func.row_number().over(order_by=value).label("position"),
+            func.count().over().label("n"),
+        )
+        .where(seconds.is_not(None), *where)
+        .subquery("ranked")
+    )
+    n = ranked.c.n
+    wanted = (n // 2, n // 2 + 1, (9 * n + 9) // 10)  # the median's one or two, p90's
+    statement = select(ranked.c.value, ranked.c.position, n).where(ranked.c.position.in_(wanted))
+    rows = (await session.execute(statement)).all()
+    if not rows:
+        return Spread(0, None, None)
+    count = int(rows[0].n)
+    at = {int(row.position): float(row.value) for row in rows}
+    middle = count // 2
+    median = at[middle + 1] if count % 2 else (at[middle] + at[middle + 1]) / 2
+    return Spread(count, median, at[max(1, math.ceil(0.9 * count))])
 
 
 def plus_days(day_: Any, days: int, dialect: str) -> ColumnElement[Any]:

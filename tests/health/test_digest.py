@@ -38,6 +38,7 @@ from storage.models import (
 )
 from tests.clock import FakeClock
 from tests.conftest import CONTENT
+from tests.storage.rows import rebuild_milestones
 from tests.support.waiting import until
 
 FIRST_DIGEST = datetime(2026, 3, 9, 8, 0, tzinfo=UTC)  # Monday 09:00 in Paris
@@ -201,6 +202,7 @@ async def test_the_numbers_of_a_small_community(
                 MemberActivity(member_id=dan, day=at(5).date(), platform="memory"),
             ]
         )
+    await rebuild_milestones(onramp.db)  # the rows went in directly
     await start_up(onramp, clock)
     clock.now = FIRST_DIGEST
     await tick(onramp)

@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
+from storage import activity
 from storage.database import create_engine
 from storage.members import create_member
 from storage.models import Outbox
@@ -93,3 +94,11 @@ async def empty_postgres_database(url: str) -> None:
             await connection.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
     finally:
         await engine.dispose()
+
+
+async def rebuild_milestones(db: Database) -> None:
+    """Every member's milestones worked out from the rows: for tests that insert rows directly
+    rather than through the functions that keep them (tests/storage/test_milestones.py shows
+    the two agree)."""
+    async with db.engine.begin() as connection:
+        await connection.run_sync(activity.rebuild)

@@ -57,6 +57,7 @@ from storage.models import (
 )
 from storage.session import Database
 from storage.statuses import RunStatus
+from tests.storage.rows import rebuild_milestones
 
 MARCH = Filters(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
 FLOW = "onboarding"
@@ -205,6 +206,7 @@ async def _community(db: Database) -> dict[str, int]:
                     revoked_at=revoked,
                 )
             )
+    await rebuild_milestones(db)  # the rows went in directly, not through what keeps them
     return ids
 
 

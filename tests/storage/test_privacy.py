@@ -23,6 +23,7 @@ from storage.models import (
     DashboardSession,
     DueWork,
     FailedEvent,
+    FlowMilestone,
     FlowRun,
     Identity,
     Kudos,
@@ -53,6 +54,7 @@ PER_MEMBER = (
     CampaignRecipient,
     FailedEvent,
     MemberActivity,
+    FlowMilestone,
     DashboardLink,
     DashboardSession,
 )
@@ -92,6 +94,7 @@ async def _member_with_everything(db: Database, name: str) -> int:
                 BadgeAward(member_id=member.id, badge="first_thanks"),
                 Kudos(giver_id=member.id, receiver_id=member.id, category="docs", reason="x"),
                 MemberActivity(member_id=member.id, day=NOW.date(), platform="console"),
+                FlowMilestone(member_id=member.id, flow_id="onboarding", finished_at=NOW),
                 DashboardLink(
                     nonce=f"{name}-nonce",
                     member_id=member.id,
