@@ -72,28 +72,20 @@ def _content(folder: Path) -> Path:
     return tree
 
 
-def _said(member: str, text: str, n: int) -> MessageReceived:
-    return MessageReceived(
-        platform="memory",
-        actor=member,
-        conversation=member,
-        display_name=member.title(),
-        dedupe_key=f"{member}:{n}",
-        text=text,
-    )
+def _from(member: str, key: str) -> dict[str, Any]:
+    """What every event of `member` carries; `key` makes its dedupe key."""
+    return {
+        "platform": "memory",
+        "actor": member,
+        "conversation": member,
+        "display_name": member.title(),
+        "dedupe_key": f"{member}:{key}",
+    }
 
 
 def _kudos(member: str, args: str, n: int) -> CommandInvoked:
     """`/kudos …` as a platform hands a slash command over (Slack's, Telegram's)."""
-    return CommandInvoked(
-        platform="memory",
-        actor=member,
-        conversation=member,
-        display_name=member.title(),
-        dedupe_key=f"{member}:kudos:{n}",
-        name="kudos",
-        args=args,
-    )
+    return CommandInvoked(**_from(member, f"kudos:{n}"), name="kudos", args=args)
 
 
 async def _deliver(memory: MemoryAdapter, event: Event) -> None:
@@ -105,16 +97,9 @@ async def _deliver(memory: MemoryAdapter, event: Event) -> None:
 
 async def _onboard(memory: MemoryAdapter, members: list[str]) -> None:
     for member in members:
-        joined = MemberJoined(
-            platform="memory",
-            actor=member,
-            conversation=member,
-            display_name=member.title(),
-            dedupe_key=f"{member}:joined",
-        )
-        await _deliver(memory, joined)
+        await _deliver(memory, MemberJoined(**_from(member, "joined")))
         for n, answer in enumerate(ONBOARDING):
-            await _deliver(memory, _said(member, answer, n))
+            await _deliver(memory, MessageReceived(**_from(member, str(n)), text=answer))
 
 
 async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]:
