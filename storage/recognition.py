@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import func, or_, select, update
+from sqlalchemy import bindparam, func, or_, select, update
 
 from storage import activity
 from storage.models import BadgeAward, FlowRun, Kudos, Member, Mentorship
@@ -53,27 +54,40 @@ async def give(
     return kudos.id
 
 
-async def _count(session: Session, *where: object) -> int:
-    result = await session.execute(select(func.count()).select_from(Kudos).where(*where))
-    return int(result.scalar_one())
+_KUDOS: Any = Kudos.__table__
+# The anti-abuse rules' counts run on every kudos: statements built once, run prepared.
+_GIVEN_SINCE = (
+    select(func.count())
+    .select_from(_KUDOS)
+    .where(
+        _KUDOS.c.giver_id == bindparam("giver_id"),
+        _KUDOS.c.created_at >= bindparam("since"),
+        _KUDOS.c.revoked_at.is_(None),
+    )
+)
+_TO_SINCE = _GIVEN_SINCE.where(_KUDOS.c.receiver_id == bindparam("receiver_id"))
+_SHOUTED_SINCE = (
+    select(func.count())
+    .select_from(_KUDOS)
+    .where(_KUDOS.c.shouted.is_(True), _KUDOS.c.created_at >= bindparam("since"))
+)
+
+
+async def _count(session: Session, statement: Any, params: dict[str, Any]) -> int:
+    return int((await session.core(statement, params)).first()[0])
 
 
 async def given_since(session: Session, giver_id: int, since: datetime) -> int:
-    return await _count(session, Kudos.giver_id == giver_id, Kudos.created_at >= since, _LIVE)
+    return await _count(session, _GIVEN_SINCE, {"giver_id": giver_id, "since": since})
 
 
 async def to_since(session: Session, giver_id: int, receiver_id: int, since: datetime) -> int:
-    return await _count(
-        session,
-        Kudos.giver_id == giver_id,
-        Kudos.receiver_id == receiver_id,
-        Kudos.created_at >= since,
-        _LIVE,
-    )
+    params = {"giver_id": giver_id, "receiver_id": receiver_id, "since": since}
+    return await _count(session, _TO_SINCE, params)
 
 
 async def shouted_since(session: Session, since: datetime) -> int:
-    return await _count(session, Kudos.shouted.is_(True), Kudos.created_at >= since)
+    return await _count(session, _SHOUTED_SINCE, {"since": since})
 
 
 async def revoke(session: Session, kudos_id: int, by: int, now: datetime) -> Kudos | None:
@@ -156,7 +170,8 @@ async def kudos_count(
     where = [who == member_id, _LIVE]
     if category is not None:
         where.append(Kudos.category == category)
-    return await _count(session, *where)
+    result = await session.execute(select(func.count()).select_from(Kudos).where(*where))
+    return int(result.scalar_one())
 
 
 async def flows_completed(session: Session, member_id: int, flow: str | None = None) -> int:
