@@ -1,7 +1,6 @@
 """The pieces every community-health query shares, written once for SQLite and PostgreSQL:
-months and days of a timestamp, seconds between two, days between two dates, the first and
-last day a period touches, which members the filters keep, and the median and 90th percentile
-of durations.
+the month of a timestamp, seconds between two, the first and last day a period touches, which
+members the filters keep, and the median and 90th percentile of durations.
 
 Timestamps are naive UTC on both databases (storage/types.UTCDateTime): SQLite keeps them as
 `YYYY-MM-DD HH:MM:SS[.ffffff]` text, PostgreSQL as `timestamp`. A percentile is not an
@@ -16,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Date, Float, Integer, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import Float, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Exists
 from sqlmodel import col
@@ -33,13 +32,6 @@ def month(column: Any, dialect: str) -> ColumnElement[str]:
         # SQLAlchemy writes, at a fraction of its cost over a million rows.
         return func.substr(column, 1, 7)
     return func.to_char(column, "YYYY-MM")
-
-
-def day(column: Any, dialect: str) -> ColumnElement[Any]:
-    """The UTC date of a timestamp column (text 'YYYY-MM-DD' on SQLite, a date on PostgreSQL)."""
-    if dialect == "sqlite":
-        return func.date(column)
-    return cast(column, Date)
 
 
 def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
@@ -122,22 +114,6 @@ async def spread_in_database(session: Session, seconds: Any, *where: Any) -> Spr
     middle = count // 2
     median = at[middle + 1] if count % 2 else (at[middle] + at[middle + 1]) / 2
     return Spread(count, median, at[max(1, math.ceil(0.9 * count))])
-
-
-def plus_days(day_: Any, days: int, dialect: str) -> ColumnElement[Any]:
-    """The date `days` after a date (from `day`), comparable with a DATE column."""
-    if dialect == "sqlite":
-        return func.date(day_, f"+{days} days")
-    shifted: ColumnElement[Any] = day_ + days  # PostgreSQL: date + integer is a date
-    return shifted
-
-
-def days_between(start: Any, end: Any, dialect: str) -> ColumnElement[int]:
-    """Whole days from the date `start` to the date `end` (dates, or `day` of a timestamp)."""
-    if dialect == "sqlite":
-        return cast(func.julianday(end) - func.julianday(start), Integer)
-    difference: ColumnElement[int] = end - start  # PostgreSQL: date - date is an integer
-    return difference
 
 
 def last_day(end: datetime) -> date:
