@@ -60,7 +60,7 @@ def _events(member: str) -> list[Event]:
     return events
 
 
-async def _deliver(memory: MemoryAdapter, event: Event) -> None:
+async def deliver(memory: MemoryAdapter, event: Event) -> None:
     assert memory.inbox is not None
     receipt = await memory.inbox(event)
     if receipt.settled is not None:
@@ -101,7 +101,7 @@ async def closed_loop(memory: MemoryAdapter, members: int, concurrency: int) -> 
         for n in queue:
             for event in _events(f"newcomer-{n}"):
                 started = time.perf_counter()
-                await _deliver(memory, event)
+                await deliver(memory, event)
                 run.latencies.append(time.perf_counter() - started)
 
     with run.measure():
@@ -128,7 +128,7 @@ async def open_loop(memory: MemoryAdapter, members: int, rate: float) -> Run:
     for _ in range(population):
         events = _events(next(names))
         for event in events[: random.randrange(per_newcomer)]:
-            await _deliver(memory, event)  # warm-up, unmeasured
+            await deliver(memory, event)  # warm-up, unmeasured
             events = events[1:]
         started.append(events)
     deadline = loop.time() + members * per_newcomer / rate
@@ -141,7 +141,7 @@ async def open_loop(memory: MemoryAdapter, members: int, rate: float) -> Run:
                     return
                 await asyncio.sleep(think)
                 sent = time.perf_counter()
-                await _deliver(memory, event)
+                await deliver(memory, event)
                 run.latencies.append(time.perf_counter() - sent)
             events = _events(next(names))
 

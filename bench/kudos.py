@@ -41,7 +41,8 @@ from sqlalchemy import func, select  # noqa: E402
 from adapters.memory import MemoryAdapter  # noqa: E402
 from bench import backends  # noqa: E402
 from bench.dispatch import ANSWERS as ONBOARDING  # noqa: E402  (the whole sample onboarding)
-from bot.events import CommandInvoked, Event, MemberJoined, MessageReceived  # noqa: E402
+from bench.dispatch import deliver  # noqa: E402
+from bot.events import CommandInvoked, MemberJoined, MessageReceived  # noqa: E402
 from bot.runtime import Onramp, tune_garbage_collector  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
 from storage.models import Kudos  # noqa: E402
@@ -88,18 +89,11 @@ def _kudos(member: str, args: str, n: int) -> CommandInvoked:
     return CommandInvoked(**_from(member, f"kudos:{n}"), name="kudos", args=args)
 
 
-async def _deliver(memory: MemoryAdapter, event: Event) -> None:
-    assert memory.inbox is not None
-    receipt = await memory.inbox(event)
-    if receipt.settled is not None:
-        await receipt.settled
-
-
 async def _onboard(memory: MemoryAdapter, members: list[str]) -> None:
     for member in members:
-        await _deliver(memory, MemberJoined(**_from(member, "joined")))
+        await deliver(memory, MemberJoined(**_from(member, "joined")))
         for n, answer in enumerate(ONBOARDING):
-            await _deliver(memory, MessageReceived(**_from(member, str(n)), text=answer))
+            await deliver(memory, MessageReceived(**_from(member, str(n)), text=answer))
 
 
 async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]:
@@ -126,7 +120,7 @@ async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]
                     f"{rng.choice(REASONS)} #{rng.choice(CATEGORIES)}"
                 )
                 sent = time.perf_counter()
-                await _deliver(memory, _kudos(giver, args, n))
+                await deliver(memory, _kudos(giver, args, n))
                 if n >= warmup:
                     latencies.append(time.perf_counter() - sent)
             seconds = time.perf_counter() - started
