@@ -163,8 +163,10 @@ def create_engine(
 SQLITE_MMAP_BYTES = 256 * 1024 * 1024
 
 
-def configure_sqlite(engine: Engine, synchronous: str) -> None:
-    """WAL, the chosen durability, foreign keys, a busy timeout, and BEGIN IMMEDIATE."""
+def configure_sqlite(engine: Engine, synchronous: str, *, writing: bool = True) -> None:
+    """WAL, the chosen durability, foreign keys, a busy timeout, and BEGIN IMMEDIATE; or, on
+    an engine only for reading (`writing=False`), a plain BEGIN: a read transaction in WAL
+    mode sees one snapshot and neither waits for the writer nor holds it up."""
     if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
         raise ValueError(
             f"sqlite synchronous must be OFF, NORMAL, FULL or EXTRA, not {synchronous!r}"
@@ -189,12 +191,14 @@ def configure_sqlite(engine: Engine, synchronous: str) -> None:
         cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
         cursor.close()
 
+    begin = "BEGIN IMMEDIATE" if writing else "BEGIN"
+
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         driver = connection.connection.driver_connection
         if isinstance(driver, sqlite3.Connection):
             # Straight to the driver: this runs for every turn's transaction, and SQLAlchemy's
             # statement machinery would double its cost.
-            driver.execute("BEGIN IMMEDIATE")
+            driver.execute(begin)
         else:  # aiosqlite (migrations): its own way
-            connection.exec_driver_sql("BEGIN IMMEDIATE")
+            connection.exec_driver_sql(begin)

@@ -186,6 +186,15 @@ class Database:
             self._sync_sessions = sessionmaker(
                 self._sync_engine, expire_on_commit=False, autoflush=False
             )
+            # Reads on connections of their own, which begin without taking the write lock: a
+            # long read (a dashboard page, `onramp report` beside a running bot) neither waits
+            # for a transaction in progress nor holds up the next one.
+            self._read_engine = create_sync_engine(url, connect_args={"timeout": 30})
+            translate_connect_errors(self._read_engine, url)
+            configure_sqlite(self._read_engine, sqlite_synchronous, writing=False)
+            self._read_sessions = sessionmaker(
+                self._read_engine, expire_on_commit=False, autoflush=False
+            )
 
     @classmethod
     def from_url(
@@ -213,7 +222,7 @@ class Database:
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:
         if self.sqlite:
-            with self._sync_sessions() as session:
+            with self._read_sessions() as session:
                 yield LoopSession(session, self._plans)
             return
         async with self._async_sessions() as async_session:
@@ -222,6 +231,7 @@ class Database:
     async def dispose(self) -> None:
         if self._sync_engine is not None:
             self._sync_engine.dispose()
+            self._read_engine.dispose()
         await self.engine.dispose()
 
 

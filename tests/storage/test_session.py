@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
 from storage.models import ProcessedEvent
-from storage.session import Database, dialect_insert
+from storage.session import Database, Session, dialect_insert
 from tests.storage.rows import NOW, count
 
 
@@ -39,3 +40,23 @@ async def test_insert_ignoring_conflicts_keeps_the_first_row(db: Database) -> No
             assert result.rowcount == (1 if platform == "console" else 0)
     assert await count(db, ProcessedEvent) == 1
     assert await count(db, ProcessedEvent, ProcessedEvent.platform == "console") == 1
+
+
+@pytest.mark.timeout(60)
+async def test_a_read_in_progress_holds_up_no_write(db: Database) -> None:
+    """A long read (a dashboard page, `onramp report` beside the bot) must not take the write
+    lock: a write meanwhile would wait for it (on SQLite, blocking the event loop for the
+    30 s busy timeout, then failing)."""
+    async with db.transaction() as session:
+        session.add(_event("before"))
+    async with db.reading() as reading:
+        assert await _keys(reading) == ["before"]
+        async with db.transaction() as session:  # while the read is still open
+            session.add(_event("during"))
+    async with db.reading() as reading:
+        assert await _keys(reading) == ["before", "during"]
+
+
+async def _keys(session: Session) -> list[str]:
+    statement = select(ProcessedEvent.dedupe_key).order_by(ProcessedEvent.dedupe_key)
+    return list((await session.execute(statement)).scalars())
