@@ -8,9 +8,11 @@ Seeds a year of a community (bench/metrics_seed.py: members on `platforms` platf
 six shipped languages, onboarding runs and answers, a year of daily activity, 1,000 mentors
 with requests, offers, mentorships and check-ins, `kudos` kudos, badges, four campaigns and a
 survey) into a new SQLite file, and into a new PostgreSQL database when `--postgres` (default:
-ONRAMP_TEST_POSTGRES_URL) names a server. Then, with "now" fixed at the end of that year, it
-times each dashboard page as a signed-in manager asks for it (the real routes, templates and
-queries, driven over ASGI by httpx), and `onramp report` built in-process and written as JSON
+ONRAMP_TEST_POSTGRES_URL) names a server. With "now" fixed at the end of that year, it
+stores the closed days' sets of members as the running bot's hourly job does (timed, and
+reported as `day_sets`; storage/health/daysets.py), then times each dashboard page as a
+signed-in manager asks for it (the real routes, templates and queries, driven over ASGI by
+httpx), and `onramp report` built in-process and written as JSON
 and as the terminal tables, for the default 90-day period and for 365 days: one unmeasured
 request first, then `repeat` measured ones; median and slowest in milliseconds.
 
@@ -53,6 +55,7 @@ from starlette.requests import Request  # noqa: E402
 
 from bench.metrics_seed import NOW, PLATFORMS, Community  # noqa: E402
 from bot.features import build_registry  # noqa: E402
+from bot.health import day_sets  # noqa: E402
 from bot.health.dashboard import routes  # noqa: E402
 from bot.health.filters import parse_filters  # noqa: E402
 from bot.health.report import Threshold, build, json_text, questions  # noqa: E402
@@ -256,8 +259,26 @@ async def measure(url: str, content: ContentTree, args: argparse.Namespace) -> d
     return results
 
 
+async def store_day_sets(url: str) -> dict[str, Any]:
+    """What the running bot's hourly job does (bot/health/day_sets.py): the closed days' sets
+    of members stored. The first time over a seeded year, then once more (nothing to do, as
+    on every hour after the first)."""
+    db = Database.from_url(url)
+    try:
+        started = time.perf_counter()
+        days = await day_sets.fill(db, NOW)
+        first = time.perf_counter() - started
+        started = time.perf_counter()
+        await day_sets.fill(db, NOW)
+        again = time.perf_counter() - started
+    finally:
+        await db.dispose()
+    return {"days_stored": days, "first_seconds": round(first, 2), "again_ms": round(again * 1000)}
+
+
 async def run(database: str, url: str, content: ContentTree, args: argparse.Namespace) -> Any:
     seeded = await seed(url, args)
+    stored = await store_day_sets(url)
     pages = await measure(url, content, args)
     over = sorted(
         f"{period}/{name}"
@@ -274,6 +295,7 @@ async def run(database: str, url: str, content: ContentTree, args: argparse.Name
         "seed_seconds": seeded["seed_seconds"],
         "reused": seeded.get("reused", False),
         "upgrade_seconds": seeded.get("upgrade_seconds", 0.0),
+        "day_sets": stored,
         "rows": rows,
         "analyzed": database == "postgresql" or args.sqlite_analyze,
         "repeat": args.repeat,

@@ -23,7 +23,7 @@ from bot.commands import command_menu
 from bot.dispatcher import Dispatcher, utcnow
 from bot.events import DeliveryUpdate, Event
 from bot.features import build_registry
-from bot.health import digest_schedule
+from bot.health import day_sets, digest_schedule
 from bot.leadership import Leadership
 from bot.mentorship import batch as mentorship_batch
 from bot.registry import Registry
@@ -207,6 +207,17 @@ class Onramp:
             coalesce=True,
             misfire_grace_time=None,
         )
+        # The health metrics' day sets: the days that closed since, now and then hourly.
+        self.scheduler.add_job(
+            self.store_day_sets,
+            "interval",
+            hours=1,
+            id="health-day-sets",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            next_run_time=datetime.now(UTC),
+        )
         # Weekly digests: planned for every manager now, then hourly for those who became one.
         await self.plan_digests()
         self.scheduler.add_job(
@@ -259,6 +270,10 @@ class Onramp:
     async def plan_digests(self) -> int:
         """A weekly digest due for every manager who has none planned (bot/health/digest.py)."""
         return await digest_schedule.start_all(self.db, self.content, self.clock())
+
+    async def store_day_sets(self) -> int:
+        """Store the health metrics' sets of the days that closed (bot/health/day_sets.py)."""
+        return await day_sets.fill(self.db, self.clock())
 
     async def housekeeping(self) -> None:
         now = self.clock()

@@ -23,13 +23,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Date, bindparam, column, func, select, text, update
 from sqlalchemy.engine import Connection
 from sqlalchemy.sql.elements import TextClause
 
+from storage.health import daysets
 from storage.models import Member, MemberActivity
 from storage.session import Session, dialect_insert
 from storage.types import UTCDateTime
@@ -53,6 +54,7 @@ def _first_reached(dialect: str) -> Any:
         update(_MEMBER)
         .where(_MEMBER.c.id.in_(ids), _MEMBER.c.first_reached_at.is_(None))
         .values(first_reached_at=bindparam("sent_at", type_=UTCDateTime()))
+        .returning(_MEMBER.c.created_at)
     )
 
 
@@ -76,7 +78,12 @@ async def first_reached(session: Session, member_ids: Iterable[int], sent_at: da
         return
     dialect = session.get_bind().dialect.name
     value: Any = json.dumps(ids) if dialect == "sqlite" else ids
-    await session.core(_FIRST_REACHED[dialect], {"member_ids": value, "sent_at": sent_at})
+    reached = await session.core(_FIRST_REACHED[dialect], {"member_ids": value, "sent_at": sent_at})
+    # Almost always members who joined today. One who joined before waited on a day the
+    # health metrics may have summarised already: that day's waits are worked out again.
+    today = sent_at.astimezone(UTC).date()
+    joined = {when.astimezone(UTC).date() for (when,) in reached.all()}
+    await daysets.forget_days(session, [daysets.Kind.WAITS], {d for d in joined if d < today})
 
 
 # The day a flow was finished, the last day of the 4 weeks after it, and the first day of the

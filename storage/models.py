@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, UniqueConstraint, text
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint, text
 from sqlmodel import Field, SQLModel
 
 from storage.statuses import (
@@ -116,6 +116,22 @@ class MemberActivity(SQLModel, table=True):
     )
     day: date = Field(primary_key=True)
     platform: str = Field(max_length=32)
+
+
+class DaySummary(SQLModel, table=True):
+    """Which members did one kind of thing (were active, joined, gave or received a live kudos)
+    on one closed UTC day, as a serialized Roaring bitmap of their ids: a cache of the rows it
+    summarises, filled by a periodic job and read by the health metrics
+    (storage/health/daysets.py). Losing it loses nothing: it is worked out again."""
+
+    __tablename__ = "day_summary"
+
+    kind: str = Field(primary_key=True, max_length=16)
+    day: date = Field(primary_key=True)
+    summary: bytes | None = Field(default=None, sa_column=Column(LargeBinary, nullable=True))
+    # NULL: dropped by a change (a kudos revoked, a member forgotten), to be worked
+    # out again; the version moves on at each drop.
+    version: int = Field(default=0)
 
 
 class Identity(SQLModel, table=True):
@@ -266,6 +282,9 @@ class MentorOffer(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("newcomer_id", "mentor_id"),
         Index("ix_mentor_offer_status_expires_at", "status", "expires_at"),
+        # The health metrics: a period's offers by status, and each newcomer's accepted one.
+        Index("ix_mentor_offer_offered_at", "offered_at", "status"),
+        Index("ix_mentor_offer_newcomer_answered", "newcomer_id", "status", "answered_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -282,7 +301,10 @@ class MentorOffer(SQLModel, table=True):
 class Mentorship(SQLModel, table=True):
     """An accepted offer: active until it ends (its schedule runs out, or either ends it)."""
 
-    __table_args__ = (Index("ix_mentorship_status", "status"),)
+    __table_args__ = (
+        Index("ix_mentorship_status", "status"),
+        Index("ix_mentorship_started_at", "started_at", "mentor_id"),  # the health metrics
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     newcomer_id: int = _member_fk()
@@ -302,7 +324,10 @@ class MentorRequest(SQLModel, table=True):
     open, matched once accepted, cancelled if they no longer want one."""
 
     __tablename__ = "mentor_request"
-    __table_args__ = (Index("ix_mentor_request_status", "status"),)
+    __table_args__ = (
+        Index("ix_mentor_request_status", "status"),
+        Index("ix_mentor_request_requested_at", "requested_at", "member_id"),  # health metrics
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = Field(
@@ -321,7 +346,10 @@ class CheckIn(SQLModel, table=True):
     few words)."""
 
     __tablename__ = "checkin"
-    __table_args__ = (UniqueConstraint("mentorship_id", "member_id", "number"),)
+    __table_args__ = (
+        UniqueConstraint("mentorship_id", "member_id", "number"),
+        Index("ix_checkin_asked_at", "asked_at", "answered_at"),  # the health metrics
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     mentorship_id: int = Field(
@@ -419,7 +447,11 @@ class BadgeAward(SQLModel, table=True):
     """A badge a member earned, once."""
 
     __tablename__ = "badge_award"
-    __table_args__ = (UniqueConstraint("member_id", "badge"),)
+    # By day: the health metrics count a period's badges, and summarise each day's.
+    __table_args__ = (
+        UniqueConstraint("member_id", "badge"),
+        Index("ix_badge_award_awarded_at", "awarded_at", "badge"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = _member_fk()

@@ -10,6 +10,7 @@ from sqlalchemy import delete, or_, select
 from sqlmodel import SQLModel
 
 from storage import activity, failed_events
+from storage.health import daysets
 from storage.models import (
     Answer,
     AuditLog,
@@ -110,6 +111,7 @@ async def forget_member(session: Session, member: Member, actor: str) -> None:
     mentored = select(Mentorship.newcomer_id).where(Mentorship.mentor_id == member.id)
     receivers = set((await session.execute(thanked)).scalars()) - {member.id}
     newcomers = set((await session.execute(mentored)).scalars()) - {member.id}
+    await daysets.forget_member(session, member.id, member.created_at)  # while their rows tell
     for pair in PAIR_TABLES:
         await session.execute(delete(pair).where(_either(pair, member.id)))
     for table in PER_MEMBER_TABLES:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 
 from storage import activity
+from storage.health import daysets
 from storage.models import BadgeAward, FlowRun, Kudos, Member, Mentorship
 from storage.session import Session, dialect_insert
 from storage.statuses import RunStatus
@@ -101,6 +102,10 @@ async def revoke(session: Session, kudos_id: int, by: int, now: datetime) -> Kud
     revoked: Kudos | None = result.scalar_one_or_none()
     if revoked is not None:  # it may have been the receiver's first
         await activity.recount(session, receivers=[revoked.receiver_id])
+        # The health metrics' summaries of its day (givers, receivers, kudos) hold no longer.
+        day = revoked.created_at.astimezone(UTC).date()
+        kinds = (daysets.Kind.GAVE, daysets.Kind.RECEIVED, daysets.Kind.KUDOS)
+        await daysets.forget_days(session, kinds, [day])
     return revoked
 
 

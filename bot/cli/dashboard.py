@@ -21,6 +21,7 @@ from sqlalchemy import func, select
 from bot import logs
 from bot.cli.state import state
 from bot.features import build_registry
+from bot.health import day_sets
 from bot.health.signing import LinkSigner, sign_in_url
 from bot.runtime import Onramp
 from bot.settings import Settings
@@ -78,6 +79,7 @@ async def _serve(settings: Settings, wanted: str | None) -> None:
             async with onramp.db.transaction() as session:
                 manager = await _manager(session, wanted)
                 token, _ = await signer.new_link(session, manager.id or 0, onramp.clock())
+            await day_sets.fill(onramp.db, onramp.clock())
             await server.start()
             base = f"http://{HOST}:{server.port}"
             minutes = settings.dashboard.link_minutes

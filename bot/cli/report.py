@@ -15,6 +15,7 @@ from rich.console import Console
 
 from bot.cli.state import state
 from bot.features import build_registry
+from bot.health import day_sets
 from bot.health.filters import DEFAULT_SINCE, FilterError, installed_platforms, parse_filters
 from bot.health.report import Report, Threshold, build, csv_text, json_text, questions
 from bot.health.report_tables import render
@@ -32,8 +33,11 @@ class Format(StrEnum):
 
 
 async def _report(filters: Filters, content: ContentTree) -> Report:
-    async with state.database() as db, db.reading() as session:
-        return await build(session, filters, content.community.onboarding_flow, questions(content))
+    async with state.database() as db:
+        await day_sets.fill(db, state.clock())  # what a running bot's hourly job would have
+        async with db.reading() as session:
+            flow = content.community.onboarding_flow
+            return await build(session, filters, flow, questions(content))
 
 
 def report(

@@ -64,10 +64,9 @@ async def _wait(session: Session, filters: Filters, dialect: str) -> Spread:
         .scalar_subquery()
     )
     waited = seconds_between(col(MentorRequest.requested_at), accepted, dialect)
-    statement = select(waited).where(
+    statement = select(waited).where(  # unmatched: None, which `spread` leaves out
         during(col(MentorRequest.requested_at), filters),
         in_scope(filters, col(MentorRequest.member_id)),
-        accepted.is_not(None),
     )
     return spread(list((await session.execute(statement)).scalars()))
 

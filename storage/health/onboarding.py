@@ -15,12 +15,13 @@ of the step before's members who also reached it, so it is never above 100 %.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import pairwise
+from itertools import chain, pairwise
 from typing import Any
 
 from sqlalchemy import and_, case, func, or_, select, true
 
-from storage.health import sql
+from storage.health import daysets, sql
+from storage.health.daysets import Kind
 from storage.health.types import (
     FUNNEL_STEPS,
     Filters,
@@ -124,6 +125,9 @@ async def _dropoff(session: Session, filters: Filters, dialect: str) -> list[Ste
 
 
 async def _first_message(session: Session, filters: Filters, dialect: str) -> Spread:
+    if not (filters.platform or filters.locale):  # everyone: the days' waits, summarised
+        waits = await daysets.summaries(session, Kind.WAITS, filters.start, filters.end)
+        return sql.spread(list(chain.from_iterable(waits.values())))
     seconds = sql.seconds_between(M.c.created_at, M.c.first_reached_at, dialect)
     reached = (_joined(filters), M.c.first_reached_at.is_not(None))
     if dialect == "postgresql":  # ranks 100,000 durations faster than it sends them here

@@ -3,31 +3,33 @@ were active in each month after) and CHAOSS Inactive Contributors."""
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime
-from typing import Any
+from collections.abc import Mapping
+from datetime import date
 
-from sqlalchemy import and_, case, func, select
+from pyroaring import BitMap
 
-from storage.health import sql
+from storage.health import daysets, sql
+from storage.health.daysets import ONE_DAY, Kind
 from storage.health.types import Cohort, Filters, Retention
-from storage.models import Member, MemberActivity
 from storage.session import Session
-
-M: Any = Member.__table__  # type: ignore[attr-defined]
-ACTIVITY: Any = MemberActivity.__table__  # type: ignore[attr-defined]
 
 
 async def retention(session: Session, filters: Filters) -> Retention:
-    dialect = sql.dialect_of(session)
-    inactive, active_before = await _inactive(session, filters)
-    return Retention(await _cohorts(session, filters, dialect), inactive, active_before)
+    """Both from the days' sets of active members (storage/health/daysets.py), read once."""
+    kept = await daysets.scope(session, filters)
+    since = sql.first_day(filters.end - filters.inactive_period)
+    first = min(since, sql.first_day(filters.start).replace(day=1))
+    active = await daysets.days(session, Kind.ACTIVE, first, sql.last_day(filters.end))
+    inactive, active_before = _inactive(active, kept, filters)
+    cohorts = await _cohorts(session, active, kept, filters)
+    return Retention(cohorts, inactive, active_before)
 
 
 def _months(first: date, last: date) -> list[date]:
     months, month = [], first.replace(day=1)
     while month <= last:
         months.append(month)
-        month = date(month.year + month.month // 12, month.month % 12 + 1, 1)
+        month = _next(month)
     return months
 
 
@@ -35,82 +37,37 @@ def _next(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
 
-def _instant(day_: date) -> datetime:
-    return datetime(day_.year, day_.month, day_.day, tzinfo=UTC)
-
-
-async def _cohorts(session: Session, filters: Filters, dialect: str) -> list[Cohort]:
-    """Cohorts from the month of `start` to the month of `end`; each member who joined in a
-    month (before `end`) and, per month since, how many of them had a day of activity."""
-    months = _months(sql.first_day(filters.start), sql.last_day(filters.end))
-    joined_month = sql.month(M.c.created_at, dialect)
-    joined = (
-        M.c.created_at >= datetime(months[0].year, months[0].month, 1, tzinfo=UTC),  # all of it
-        M.c.created_at < filters.end,
-        sql.in_scope(filters),
-    )
+async def _cohorts(
+    session: Session, active: Mapping[date, BitMap], kept: BitMap | None, filters: Filters
+) -> list[Cohort]:
+    """Cohorts from the month of `start` to the month of `end`: the members who joined in a
+    month (before `end`) and, per month since, how many of them had a day of activity in it
+    (up to `end`)."""
     last = sql.last_day(filters.end)
-    following = [*months[1:], _next(months[-1])]
-
-    def active_in(first: date, after: date) -> Any:
-        """Whether a member who joined by then had a day in the month from `first` to
-        `after`: one probe of their days (the primary key) per month since they joined,
-        instead of reading every day of every member and counting them distinct."""
-        return func.count(
-            case(
-                (
-                    and_(
-                        M.c.created_at < _instant(after),
-                        sql.exists_where(
-                            ACTIVITY.c.member_id == M.c.id,
-                            ACTIVITY.c.day >= first,
-                            ACTIVITY.c.day < after,
-                            ACTIVITY.c.day <= last,
-                        ),
-                    ),
-                    1,
-                )
-            )
+    months = _months(sql.first_day(filters.start), last)
+    in_month = [daysets.union(active, month, min(_next(month) - ONE_DAY, last)) for month in months]
+    cohorts = []
+    for k, month in enumerate(months):
+        until = min(daysets.midnight(_next(month)), filters.end)
+        joined = await daysets.between(session, Kind.JOINED, daysets.midnight(month), until)
+        if kept is not None:
+            joined &= kept
+        cohorts.append(
+            Cohort(month, len(joined), [joined.intersection_cardinality(a) for a in in_month[k:]])
         )
-
-    statement = (
-        select(
-            joined_month,
-            func.count(),
-            *(active_in(first, after) for first, after in zip(months, following, strict=True)),
-        )
-        .where(*joined)
-        .group_by(joined_month)
-    )
-    size: dict[date, int] = {}
-    active: dict[tuple[date, date], int] = {}
-    for cohort, members, *counts in await session.execute(statement):
-        size[sql.first_of_month(cohort)] = int(members)
-        for month, count in zip(months, counts, strict=True):
-            active[(sql.first_of_month(cohort), month)] = int(count)
-    return [
-        Cohort(month, size.get(month, 0), [active.get((month, m), 0) for m in months[k:]])
-        for k, month in enumerate(months)
-    ]
+    return cohorts
 
 
-async def _inactive(session: Session, filters: Filters) -> tuple[int, int]:
+def _inactive(
+    active: Mapping[date, BitMap], kept: BitMap | None, filters: Filters
+) -> tuple[int, int]:
     """(CHAOSS Inactive Contributors, its base): members active in the `inactive_period`
     before `end` but before its last `inactive_interval`, and of those, the ones not active
-    in that interval. Two probes of each member's days (the primary key), not a distinct
-    count of the period's days."""
+    in that interval."""
     since = sql.first_day(filters.end - filters.inactive_period)
     cut = sql.first_day(filters.end - filters.inactive_interval)
-
-    def active(first: date, last: date, inclusive: bool) -> Any:
-        upto = ACTIVITY.c.day <= last if inclusive else ACTIVITY.c.day < last
-        return sql.exists_where(ACTIVITY.c.member_id == M.c.id, ACTIVITY.c.day >= first, upto)
-
-    still = active(cut, sql.last_day(filters.end), inclusive=True)
-    statement = (
-        select(func.count(), func.count(case((~still, 1))))
-        .select_from(M)
-        .where(active(since, cut, inclusive=False), sql.in_scope(filters, M.c.id))
-    )
-    total, inactive = (await session.execute(statement)).one()
-    return int(inactive or 0), int(total or 0)
+    before = daysets.union(active, since, cut - ONE_DAY)
+    if kept is not None:
+        before &= kept
+    still = daysets.union(active, cut, sql.last_day(filters.end))
+    return before.difference_cardinality(still), len(before)

@@ -11,14 +11,16 @@ file per test, copied from a migrated one. test_migrations.py overrides
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
 
+from storage.session import Database
 from tests.conftest import POSTGRES_URL, SKIP_POSTGRES
 from tests.postgres import drop_postgres_database
-from tests.storage.rows import empty_postgres_database
+from tests.storage.rows import empty_postgres_database, store_day_sets
 from tests.support import migrated
 from tests.support.migrated import run_in_own_loop
 
@@ -44,3 +46,21 @@ async def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncI
     url: str = request.getfixturevalue("shared_postgres_url")
     await empty_postgres_database(url)
     yield url
+
+
+DaySets = Callable[[Database], Awaitable[None]]
+
+
+@pytest.fixture(params=["read from the rows", "stored"])
+def day_sets(request: pytest.FixtureRequest) -> DaySets:
+    """Run a health test twice: once reading each day's members from the rows, once after the
+    day sets were stored (storage/health/daysets.py); the numbers must be the same. Call it
+    once the community is built."""
+
+    async def ready(db: Database) -> None:
+        if request.param == "stored":
+            assert await store_day_sets(db, datetime(2026, 12, 1, tzinfo=UTC)) > 0, (
+                "nothing was stored"
+            )
+
+    return ready

@@ -10,6 +10,7 @@ from sqlmodel import SQLModel
 
 from storage import activity
 from storage.database import create_engine
+from storage.health import daysets
 from storage.members import create_member
 from storage.models import Outbox
 from storage.session import Database
@@ -102,3 +103,9 @@ async def rebuild_milestones(db: Database) -> None:
     the two agree)."""
     async with db.engine.begin() as connection:
         await connection.run_sync(activity.rebuild)
+
+
+async def store_day_sets(db: Database, now: datetime) -> int:
+    """The health metrics' summaries of every day closed at `now` stored, as the hourly job
+    stores them (bot/health/day_sets.py); how many days."""
+    return await daysets.fill(db, now, longest=400)

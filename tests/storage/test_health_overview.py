@@ -57,6 +57,7 @@ from storage.models import (
 )
 from storage.session import Database
 from storage.statuses import RunStatus
+from tests.storage.conftest import DaySets
 from tests.storage.rows import rebuild_milestones
 
 MARCH = Filters(datetime(2026, 3, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
@@ -216,8 +217,11 @@ def _funnel(*members: int, rates: tuple[float | None, ...]) -> list[FunnelStep]:
     return [FunnelStep(*step) for step in zip(keys, members, rates, strict=True)]
 
 
-async def test_the_overview_counts_the_period_and_the_one_before(db: Database) -> None:
+async def test_the_overview_counts_the_period_and_the_one_before(
+    db: Database, day_sets: DaySets
+) -> None:
     await _community(db)
+    await day_sets(db)
     async with db.reading() as session:
         result = await overview(session, MARCH, FLOW)
     assert result == Overview(
@@ -244,17 +248,19 @@ async def test_the_overview_counts_the_period_and_the_one_before(db: Database) -
     ids=["platform", "locale"],
 )
 async def test_the_overview_keeps_the_members_the_filters_name(
-    db: Database, filters: Filters, expected: Overview
+    db: Database, filters: Filters, expected: Overview, day_sets: DaySets
 ) -> None:
     await _community(db)
+    await day_sets(db)
     async with db.reading() as session:
         assert await overview(session, filters, FLOW) == expected
 
 
 async def test_the_funnel_counts_those_who_joined_at_each_step_they_reached(
-    db: Database,
+    db: Database, day_sets: DaySets
 ) -> None:
     await _community(db)
+    await day_sets(db)
     async with db.reading() as session:
         result = await onboarding(session, MARCH, FLOW)
     assert result.funnel == _funnel(
@@ -269,8 +275,9 @@ async def test_the_funnel_counts_those_who_joined_at_each_step_they_reached(
     assert result.first_message == Spread(6, 45.0, 300.0)  # 5 10 30 60 120 300
 
 
-async def test_the_onboarding_page_of_one_platform(db: Database) -> None:
+async def test_the_onboarding_page_of_one_platform(db: Database, day_sets: DaySets) -> None:
     await _community(db)
+    await day_sets(db)
     async with db.reading() as session:
         result = await onboarding(session, replace(MARCH, platform="telegram"), FLOW)
     assert result.funnel == _funnel(
@@ -280,8 +287,9 @@ async def test_the_onboarding_page_of_one_platform(db: Database) -> None:
     assert result.first_message == Spread(2, 35.0, 60.0)
 
 
-async def test_retention_cohorts_and_inactive_contributors(db: Database) -> None:
+async def test_retention_cohorts_and_inactive_contributors(db: Database, day_sets: DaySets) -> None:
     await _community(db)
+    await day_sets(db)
     quarter = Filters(datetime(2026, 1, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC))
     async with db.reading() as session:
         result = await retention(session, quarter)
@@ -294,8 +302,9 @@ async def test_retention_cohorts_and_inactive_contributors(db: Database) -> None
     assert (result.inactive, result.active_before) == (1, 2)
 
 
-async def test_retention_of_one_language(db: Database) -> None:
+async def test_retention_of_one_language(db: Database, day_sets: DaySets) -> None:
     await _community(db)
+    await day_sets(db)
     quarter = Filters(
         datetime(2026, 2, 1, tzinfo=UTC), datetime(2026, 4, 1, tzinfo=UTC), locale="fr"
     )

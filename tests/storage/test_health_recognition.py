@@ -12,6 +12,7 @@ from storage.health.recognition import recognition
 from storage.health.types import Filters, KindMonth, MonthCount
 from storage.models import BadgeAward, Identity, Kudos, Member
 from storage.session import Database
+from tests.storage.conftest import DaySets
 from tests.storage.rows import add, rebuild_milestones
 
 JAN, FEB = date(2026, 1, 1), date(2026, 2, 1)
@@ -75,8 +76,9 @@ async def community(db: Database) -> None:
     await rebuild_milestones(db)  # the kudos went in directly, not through what keeps them
 
 
-async def test_the_period_s_recognition(db: Database) -> None:
+async def test_the_period_s_recognition(db: Database, day_sets: DaySets) -> None:
     await community(db)
+    await day_sets(db)
     async with db.reading() as session:
         found = await recognition(session, PERIOD)
     assert found.kudos == [
@@ -94,8 +96,9 @@ async def test_the_period_s_recognition(db: Database) -> None:
     assert found.new_contributors == [MonthCount(JAN, 1), MonthCount(FEB, 3)]
 
 
-async def test_a_platform_keeps_its_own_members(db: Database) -> None:
+async def test_a_platform_keeps_its_own_members(db: Database, day_sets: DaySets) -> None:
     await community(db)
+    await day_sets(db)
     async with db.reading() as session:
         found = await recognition(session, SLACK)
     assert found.kudos == [
@@ -118,8 +121,9 @@ async def test_an_empty_community(db: Database) -> None:
     assert found.new_contributors == [MonthCount(JAN, 0), MonthCount(FEB, 0)]
 
 
-async def test_a_period_within_one_month(db: Database) -> None:
+async def test_a_period_within_one_month(db: Database, day_sets: DaySets) -> None:
     await community(db)
+    await day_sets(db)
     february = Filters(datetime(2026, 2, 3, tzinfo=UTC), datetime(2026, 2, 21, tzinfo=UTC))
     async with db.reading() as session:
         found = await recognition(session, february)
