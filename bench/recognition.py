@@ -102,10 +102,7 @@ async def run(url: str, kudos: int, members: int) -> dict[str, Any]:
             s, now - timedelta(days=30), "translation"
         ),
         "own_summary": lambda s: store.received_by_category(s, top_member),
-        "rule_given_today": lambda s: store.given_since(s, giver, now - timedelta(days=1)),
-        "rule_pair_this_week": lambda s: store.to_since(
-            s, giver, top_member, now - timedelta(days=7)
-        ),
+        "rules": lambda s: store.rule_counts(s, giver, top_member, now, timedelta(days=30)),
     }
     results: dict[str, Any] = {
         "kudos": kudos,

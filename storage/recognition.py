@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
@@ -56,39 +56,63 @@ async def give(
 
 
 _KUDOS: Any = Kudos.__table__
-# The anti-abuse rules' counts run on every kudos: statements built once, run prepared.
-_GIVEN_SINCE = (
-    select(func.count())
-    .select_from(_KUDOS)
-    .where(
-        _KUDOS.c.giver_id == bindparam("giver_id"),
-        _KUDOS.c.created_at >= bindparam("since"),
-        _KUDOS.c.revoked_at.is_(None),
+
+
+def _counted(*where: Any) -> Any:
+    return select(func.count()).select_from(_KUDOS).where(*where).scalar_subquery()
+
+
+_GIVER: Any = bindparam("giver_id")
+_RECEIVER: Any = bindparam("receiver_id")
+_LIVE_ROW = _KUDOS.c.revoked_at.is_(None)
+
+
+def _pair(giver: Any, receiver: Any, since: str) -> Any:
+    return _counted(
+        _KUDOS.c.giver_id == giver,
+        _KUDOS.c.receiver_id == receiver,
+        _KUDOS.c.created_at >= bindparam(since),
+        _LIVE_ROW,
     )
+
+
+_SHOUTED = _counted(_KUDOS.c.shouted.is_(True), _KUDOS.c.created_at >= bindparam("hour"))
+# Everything the anti-abuse rules ask before a kudos, in one statement run prepared: one
+# round trip, each count one range of an index (ix_kudos_giver_created, _pair_created and,
+# for the last hour's shout-outs, _live_created).
+_RULES = select(
+    _counted(_KUDOS.c.giver_id == _GIVER, _KUDOS.c.created_at >= bindparam("day"), _LIVE_ROW),
+    _pair(_GIVER, _RECEIVER, "week"),
+    _pair(_GIVER, _RECEIVER, "window"),
+    _pair(_RECEIVER, _GIVER, "window"),
+    _SHOUTED,
 )
-_TO_SINCE = _GIVEN_SINCE.where(_KUDOS.c.receiver_id == bindparam("receiver_id"))
-_SHOUTED_SINCE = (
-    select(func.count())
-    .select_from(_KUDOS)
-    .where(_KUDOS.c.shouted.is_(True), _KUDOS.c.created_at >= bindparam("since"))
-)
 
 
-async def _count(session: Session, statement: Any, params: dict[str, Any]) -> int:
-    return int((await session.core(statement, params)).first()[0])
+@dataclass(frozen=True)
+class RuleCounts:
+    """What the anti-abuse rules count before `giver` thanks `receiver` (live kudos)."""
+
+    given_today: int  # by the giver, in the last 24 hours
+    to_this_week: int  # by the giver to the receiver, in the last 7 days
+    to_lately: int  # the same, in the reciprocal rule's window
+    back_lately: int  # by the receiver to the giver, in that window
+    shouted: int  # shout-outs by anyone in the last hour (revoked ones too)
 
 
-async def given_since(session: Session, giver_id: int, since: datetime) -> int:
-    return await _count(session, _GIVEN_SINCE, {"giver_id": giver_id, "since": since})
-
-
-async def to_since(session: Session, giver_id: int, receiver_id: int, since: datetime) -> int:
-    params = {"giver_id": giver_id, "receiver_id": receiver_id, "since": since}
-    return await _count(session, _TO_SINCE, params)
-
-
-async def shouted_since(session: Session, since: datetime) -> int:
-    return await _count(session, _SHOUTED_SINCE, {"since": since})
+async def rule_counts(
+    session: Session, giver_id: int, receiver_id: int, now: datetime, window: timedelta
+) -> RuleCounts:
+    params = {
+        "giver_id": giver_id,
+        "receiver_id": receiver_id,
+        "day": now - timedelta(days=1),
+        "week": now - timedelta(days=7),
+        "window": now - window,
+        "hour": now - timedelta(hours=1),
+    }
+    row = (await session.core(_RULES, params)).first()
+    return RuleCounts(*(int(n) for n in row))
 
 
 async def revoke(session: Session, kudos_id: int, by: int, now: datetime) -> Kudos | None:
@@ -168,15 +192,30 @@ async def received_by_category(session: Session, member_id: int) -> dict[str, in
     return {category: int(count) for category, count in rows.all()}
 
 
+def _kudos_count(received: bool, in_category: bool) -> Any:
+    who = _KUDOS.c.receiver_id if received else _KUDOS.c.giver_id
+    where = [who == bindparam("member_id"), _LIVE_ROW]
+    if in_category:
+        where.append(_KUDOS.c.category == bindparam("category"))
+    return select(func.count()).select_from(_KUDOS).where(*where)
+
+
+# Badge progress after every kudos: built once, run prepared.
+_KUDOS_COUNT = {
+    (received, in_category): _kudos_count(received, in_category)
+    for received in (True, False)
+    for in_category in (True, False)
+}
+
+
 async def kudos_count(
     session: Session, member_id: int, *, received: bool, category: str | None = None
 ) -> int:
-    who = Kudos.receiver_id if received else Kudos.giver_id
-    where = [who == member_id, _LIVE]
+    statement = _KUDOS_COUNT[(received, category is not None)]
+    params: dict[str, Any] = {"member_id": member_id}
     if category is not None:
-        where.append(Kudos.category == category)
-    result = await session.execute(select(func.count()).select_from(Kudos).where(*where))
-    return int(result.scalar_one())
+        params["category"] = category
+    return int((await session.core(statement, params)).first()[0])
 
 
 async def flows_completed(session: Session, member_id: int, flow: str | None = None) -> int:
@@ -199,13 +238,17 @@ async def mentorships_completed(session: Session, member_id: int) -> int:
     return int(result.scalar_one())
 
 
+_BADGE: Any = BadgeAward.__table__
+_BADGES_OF = (
+    select(_BADGE.c.badge, _BADGE.c.awarded_at)
+    .where(_BADGE.c.member_id == bindparam("member_id"))
+    .order_by(_BADGE.c.awarded_at)
+)
+
+
 async def badges_of(session: Session, member_id: int) -> dict[str, datetime]:
-    rows = await session.execute(
-        select(BadgeAward.badge, BadgeAward.awarded_at)
-        .where(BadgeAward.member_id == member_id)
-        .order_by(BadgeAward.awarded_at)
-    )
-    return {badge: at for badge, at in rows.all()}
+    rows = (await session.core(_BADGES_OF, {"member_id": member_id})).all()
+    return {badge: at for badge, at in rows}
 
 
 async def award(session: Session, member_id: int, badge: str, now: datetime) -> bool:

@@ -37,9 +37,10 @@ async def progress(turn: Turn, badge: Badge) -> int:
     return await store.mentorships_completed(turn.session, member_id)
 
 
-async def check(turn: Turn, *kinds: str) -> None:
+async def check(turn: Turn, *kinds: str, category: str | None = None) -> None:
     """Award every badge of these kinds (kudos_received, kudos_given, flows_completed,
-    mentorships_completed) the member has now reached."""
+    mentorships_completed) the member has now reached; after a kudos, only the badges its
+    `category` counts towards."""
     have = await store.badges_of(turn.session, turn.member.id or 0)
     for badge in turn.content.badges.badges:
         when = badge.when
@@ -47,6 +48,8 @@ async def check(turn: Turn, *kinds: str) -> None:
             continue
         if not any(getattr(when, kind) is not None for kind in kinds):
             continue
+        if category is not None and when.category not in (None, category):
+            continue  # counts kudos of another kind: this one changed nothing towards it
         if await progress(turn, badge) >= when.target:
             await give(turn, badge)
 

@@ -103,20 +103,23 @@ async def give(turn: Turn, args: str) -> None:
         return
     giver_id, receiver_id = turn.member.id or 0, receiver.id or 0
     session = turn.session
-    if await store.given_since(session, giver_id, turn.now - timedelta(days=1)) >= (
-        rules.daily_per_giver
-    ):
+    counts = await store.rule_counts(
+        session, giver_id, receiver_id, turn.now, rules.reciprocal.window
+    )
+    if counts.given_today >= rules.daily_per_giver:
         turn.reply(turn.system_text("kudos_daily_cap", rules.daily_per_giver))
         return
-    week = turn.now - timedelta(days=7)
-    if await store.to_since(session, giver_id, receiver_id, week) >= rules.weekly_per_pair:
+    if counts.to_this_week >= rules.weekly_per_pair:
         turn.reply(
             turn.system_text("kudos_pair_cap", rules.weekly_per_pair, name=turn.name_of(receiver))
         )
         return
-    weight = await _weight(turn, giver_id, receiver_id)
+    # Damped when the two have thanked each other more than `after` times each, lately.
+    reciprocal = rules.reciprocal
+    mutual = min(counts.to_lately, counts.back_lately) >= reciprocal.after
+    weight = reciprocal.weight if mutual else 1.0
     channel = recognition.shout_out_channels.get(turn.identity.platform)
-    shout = bool(channel) and await _may_shout(turn)
+    shout = bool(channel) and counts.shouted < rules.shout_outs_per_hour
     kudos_id = await store.give(
         session,
         giver_id=giver_id,
@@ -144,7 +147,7 @@ async def give(turn: Turn, args: str) -> None:
                 category=category_name(other, category),
             )
         )
-        await badges.check(other, "kudos_received")
+        await badges.check(other, "kudos_received", category=category.id)
     if shout and channel:
         locale = turn.content.community.default_locale
         turn.reply(
@@ -158,7 +161,7 @@ async def give(turn: Turn, args: str) -> None:
             ),
             to=channel,
         )
-    await badges.check(turn, "kudos_given")
+    await badges.check(turn, "kudos_given", category=category.id)
 
 
 def _unreachable_in_private(turn: Turn) -> bool:
@@ -174,22 +177,6 @@ def _unreachable_in_private(turn: Turn) -> bool:
         invite=Invite(turn.system_text("group_welcome_button"), "kudos"),
     )
     return True
-
-
-async def _weight(turn: Turn, giver_id: int, receiver_id: int) -> float:
-    """Damped when the two have thanked each other more than `after` times each, lately."""
-    reciprocal = turn.content.recognition.rules.reciprocal
-    since = turn.now - reciprocal.window
-    given = await store.to_since(turn.session, giver_id, receiver_id, since)
-    back = await store.to_since(turn.session, receiver_id, giver_id, since)
-    return reciprocal.weight if min(given, back) >= reciprocal.after else 1.0
-
-
-async def _may_shout(turn: Turn) -> bool:
-    limit = turn.content.recognition.rules.shout_outs_per_hour
-    if limit == 0:
-        return False
-    return await store.shouted_since(turn.session, turn.now - timedelta(hours=1)) < limit
 
 
 async def summary(turn: Turn) -> None:
