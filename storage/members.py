@@ -8,7 +8,7 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, cast, func, select
 from sqlmodel import col
 
-from storage.models import FlowRun, Identity, Member, utcnow
+from storage.models import FlowRun, Identity, Member, name_key, utcnow
 from storage.session import Session
 from storage.statuses import RunStatus
 
@@ -192,7 +192,8 @@ async def named(
     name: str | None = None,
 ) -> list[Member]:
     """Members of one platform and workspace by their id there; or by `name`: their handle
-    (username) if any member has it, else their display name, ignoring case."""
+    (username) if any member has it, else their display name, ignoring case in every script
+    (`name_key`); each an index seek (ix_identity_handle, ix_member_name_key)."""
     here = _on(platform, workspace)
     if external_id is not None:
         return list(
@@ -203,5 +204,5 @@ async def named(
     found = list((await session.execute(by_handle)).scalars())
     if found:
         return found
-    by_name = here.where(func.lower(Member.display_name) == name.lower())
+    by_name = here.where(Member.name_key == name_key(name))
     return list((await session.execute(by_name)).scalars().unique())

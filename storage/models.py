@@ -2,11 +2,21 @@
 
 from __future__ import annotations
 
+import unicodedata
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, UniqueConstraint, text
+from sqlalchemy import (
+    Column,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    UniqueConstraint,
+    event,
+    text,
+)
 from sqlmodel import Field, SQLModel
 
 from storage.statuses import (
@@ -54,9 +64,27 @@ def _member_fk(nullable: bool = False, index: bool = True) -> Any:
     )
 
 
+def name_key(name: str) -> str:
+    """How a name is looked up (`/kudos @Name`): Unicode-normalised (NFKC), case-folded in
+    every script (not only ASCII, as SQLite's lower() is), spaces collapsed."""
+    return " ".join(unicodedata.normalize("NFKC", name).casefold().split())[:200]
+
+
+def _name_key_default(context: Any) -> str:
+    return name_key(context.get_current_parameters().get("display_name") or "")
+
+
 class Member(SQLModel, table=True):
     id: int | None = Field(default=None, primary_key=True)
     display_name: str = Field(default="", max_length=200)
+    # `name_key(display_name)`, kept by the events below (and, for rows inserted without the
+    # ORM, by the column's default): members found by name in one seek.
+    name_key: str = Field(
+        default="",
+        max_length=200,
+        index=True,
+        sa_column_kwargs={"default": _name_key_default},
+    )
     locale: str | None = Field(default=None, max_length=35)
     timezone: str | None = Field(default=None, max_length=64)
     roles: list[str] = _json(list)
@@ -83,6 +111,16 @@ class Member(SQLModel, table=True):
     # Not indexed: an index SQLite would read for members' ids (smaller than the table, and
     # in this column's order) makes every per-member probe of other tables jump around.
     first_kudos_at: datetime | None = _when(nullable=True)
+
+
+@event.listens_for(Member, "before_insert")
+def _name_key_when_created(_mapper: Any, _connection: Any, member: Member) -> None:
+    member.name_key = name_key(member.display_name or "")
+
+
+@event.listens_for(Member.display_name, "set")
+def _name_key_when_renamed(member: Member, value: str | None, _old: Any, _by: Any) -> None:
+    member.name_key = name_key(value or "")
 
 
 class FlowMilestone(SQLModel, table=True):
@@ -135,7 +173,11 @@ class DaySummary(SQLModel, table=True):
 
 
 class Identity(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("platform", "workspace", "external_id"),)
+    __table_args__ = (
+        UniqueConstraint("platform", "workspace", "external_id"),
+        # Members mentioned by their handle (`/kudos @handle`): one seek.
+        Index("ix_identity_handle", "platform", "workspace", "username"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     member_id: int = _member_fk()

@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, or_, select, update
+from sqlalchemy import bindparam, func, insert, or_, select, update
 
 from storage import activity
 from storage.health import daysets
@@ -39,23 +39,24 @@ async def give(
     weight: float,
     shouted: bool,
 ) -> int:
-    kudos = Kudos(
-        giver_id=giver_id,
-        receiver_id=receiver_id,
-        category=category,
-        reason=reason,
-        created_at=now,
-        weight=weight,
-        shouted=shouted,
-    )
-    session.add(kudos)
-    await session.flush()
-    assert kudos.id is not None
+    """Record a kudos (one prepared INSERT … RETURNING, no ORM object) and the receiver's
+    first contribution if it is that; its id."""
+    params = {
+        "giver_id": giver_id,
+        "receiver_id": receiver_id,
+        "category": category,
+        "reason": reason,
+        "created_at": now,
+        "weight": weight,
+        "shouted": shouted,
+    }
+    kudos_id = int((await session.core(_INSERT, params)).first()[0])
     await activity.thanked(session, receiver_id, now)
-    return kudos.id
+    return kudos_id
 
 
 _KUDOS: Any = Kudos.__table__
+_INSERT = insert(_KUDOS).returning(_KUDOS.c.id)
 
 
 def _counted(*where: Any) -> Any:

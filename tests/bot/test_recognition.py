@@ -221,6 +221,30 @@ async def test_a_handle_names_the_member_who_has_it(onramp: Onramp, memory: Memo
     ada.expect("Thank you for recognising Bea Bianchi")
 
 
+async def test_a_name_in_any_script_and_case_names_its_member(
+    onramp: Onramp, memory: MemoryAdapter
+) -> None:
+    """Names are compared case-folded in every script (SQLite's lower() folds ASCII only)
+    and with their spaces collapsed; a rename is found by its new name."""
+    ada = await person(onramp, memory, "ada", "Ada")
+    await person(onramp, memory, "elo", "Élodie  Dupont")
+    await person(onramp, memory, "sto", "Straße")
+    await ada.say('/kudos @"élodie dupont" for the French translation')
+    ada.expect("Thank you for recognising Élodie  Dupont")
+    ada.expect("First thanks")
+    await ada.say("/kudos @STRASSE for the map of the venue")
+    ada.expect("Thank you for recognising Straße")
+    async with onramp.db.transaction() as session:
+        member = (
+            await session.execute(select(Member).where(Member.display_name == "Straße"))
+        ).scalar_one()
+        member.display_name = "Sofía Ñúñez"
+    await ada.say('/kudos @"SOFÍA ÑÚÑEZ" for the Spanish glossary')
+    ada.expect("Thank you for recognising Sofía Ñúñez")
+    await ada.say("/kudos @Straße for the venue again")
+    ada.expect("I don't know Straße here yet")
+
+
 async def test_recognition_exports_as_all_contributors_and_csv(
     onramp: Onramp, memory: MemoryAdapter, settings: Settings
 ) -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
+import sqlalchemy as sa
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
@@ -14,6 +15,7 @@ from storage.health import daysets
 from storage.members import create_member
 from storage.models import Outbox
 from storage.session import Database
+from storage.types import JSONDocument, UTCDateTime
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 LEASE = timedelta(seconds=60)
@@ -109,3 +111,17 @@ async def store_day_sets(db: Database, now: datetime) -> int:
     """The health metrics' summaries of every day closed at `now` stored, as the hourly job
     stores them (bot/health/day_sets.py); how many days."""
     return await daysets.fill(db, now, longest=400)
+
+
+# The member table as migrations 0009-0012 left it, for tests that write rows at an older
+# revision (the model has columns those revisions lack).
+MEMBER_BEFORE_0013 = sa.table(
+    "member",
+    sa.column("id", sa.Integer()),
+    sa.column("display_name", sa.String()),
+    sa.column("roles", JSONDocument),
+    sa.column("profile", JSONDocument),
+    sa.column("opted_out", sa.Boolean()),
+    sa.column("created_at", UTCDateTime()),
+    sa.column("last_active_at", UTCDateTime()),
+)

@@ -13,6 +13,7 @@ from storage.migrate import upgrade
 from storage.models import FlowMilestone, FlowRun, Kudos, Member, MemberActivity, MentorRequest
 from storage.models import Mentorship as MentorshipRow
 from storage.session import Database
+from tests.storage.rows import MEMBER_BEFORE_0013
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -70,10 +71,10 @@ async def test_the_migration_backfills_every_milestone(database_url: str) -> Non
         await upgrade(engine, "0010")
         tables = {
             model: model.__table__  # type: ignore[attr-defined]
-            for model in (Member, FlowRun, MemberActivity, Kudos, MentorRequest, MentorshipRow)
+            for model in (FlowRun, MemberActivity, Kudos, MentorRequest, MentorshipRow)
         }
         async with engine.begin() as connection:
-            await connection.execute(tables[Member].insert(), [_member(n) for n in (1, 2, 3)])
+            await connection.execute(MEMBER_BEFORE_0013.insert(), [_member(n) for n in (1, 2, 3)])
             await connection.execute(
                 tables[FlowRun].insert(),
                 [
