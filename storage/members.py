@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import String, and_, bindparam, cast, func, select
+from sqlalchemy import String, and_, bindparam, cast, func, literal_column, select
 from sqlmodel import col
 
 from storage.models import FlowRun, Identity, Member, name_key, utcnow
@@ -204,5 +204,16 @@ async def named(
     found = list((await session.execute(by_handle)).scalars())
     if found:
         return found
-    by_name = here.where(Member.name_key == name_key(name))
-    return list((await session.execute(by_name)).scalars().unique())
+    # From the members of that name (ix_member_name_key), each with an identity there: joined
+    # the other way, SQLite would read every identity of the platform first.
+    on_platform = (
+        select(literal_column("1"))
+        .where(
+            Identity.member_id == Member.id,
+            Identity.platform == platform,
+            Identity.workspace == workspace,
+        )
+        .exists()
+    )
+    by_name = select(Member).where(Member.name_key == name_key(name), on_platform)
+    return list((await session.execute(by_name)).scalars())
