@@ -10,6 +10,7 @@ import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
@@ -179,56 +180,15 @@ class Onramp:
                 await outbox.reclaim_all_sending(session)
         self._sender_task = asyncio.create_task(self.sender.run(), name="onramp-sender")
         self.scheduler = AsyncIOScheduler(timezone="UTC")
-        self.scheduler.add_job(
-            self.timers.tick,
-            "interval",
-            seconds=self.settings.clock.tick_seconds,
-            id="due-work",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            next_run_time=datetime.now(UTC),
-        )
-        self.scheduler.add_job(
-            self.match_mentors,
-            "interval",
-            seconds=self.content.matching.offers.batch_every.total_seconds(),
-            id="mentor-matching",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
-        self.scheduler.add_job(
-            self.housekeeping,
-            "interval",
-            hours=6,
-            id="housekeeping",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
+        tick = timedelta(seconds=self.settings.clock.tick_seconds)
+        self._every(self.timers.tick, "due-work", tick, at_once=True)
+        self._every(self.match_mentors, "mentor-matching", self.content.matching.offers.batch_every)
+        self._every(self.housekeeping, "housekeeping", timedelta(hours=6))
         # The health metrics' day sets: the days that closed since, now and then hourly.
-        self.scheduler.add_job(
-            self.store_day_sets,
-            "interval",
-            hours=1,
-            id="health-day-sets",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            next_run_time=datetime.now(UTC),
-        )
+        self._every(self.store_day_sets, "health-day-sets", timedelta(hours=1), at_once=True)
         # Weekly digests: planned for every manager now, then hourly for those who became one.
         await self.plan_digests()
-        self.scheduler.add_job(
-            self.plan_digests,
-            "interval",
-            hours=1,
-            id="digest-planning",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-        )
+        self._every(self.plan_digests, "digest-planning", timedelta(hours=1))
         self.scheduler.start()
         menu = command_menu(self.content, self.registry)
         for name, adapter in self.adapters.items():
@@ -250,6 +210,24 @@ class Onramp:
                 "adapters": ",".join(self.adapters),
                 "web_port": self.web.port if self.web else None,
             },
+        )
+
+    def _every(
+        self, job: Callable[[], Awaitable[Any]], name: str, every: timedelta, at_once: bool = False
+    ) -> None:
+        """`job` every `every` (and at once, if asked), never two runs at a time; a run missed
+        while the process was busy is not made up."""
+        assert self.scheduler is not None
+        first = {"next_run_time": datetime.now(UTC)} if at_once else {}
+        self.scheduler.add_job(
+            job,
+            "interval",
+            seconds=every.total_seconds(),
+            id=name,
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            **first,
         )
 
     def _locales_default_first(self) -> list[str]:
