@@ -153,10 +153,12 @@ async def test_replies_that_miss_the_budget_go_through_the_api_in_order(
     webhook_settings: Settings, emulator: ZulipEmulator
 ) -> None:
     webhook_settings.zulip.reply_budget_seconds = 0.1
-    webhook_settings.sender.backoff_seconds = 0.3
+    # Long enough that the retry (after 1.6 to 2.4 s, with jitter) cannot have gone out before
+    # the next message arrives, however loaded the machine: 0.3 s (0.24 s at least) could.
+    webhook_settings.sender.backoff_seconds = 2.0
     async with serving(webhook_settings, emulator) as served:
         ada = Writer(served, emulator.add_user("Ada"))
-        emulator.fail("messages", 503)  # the next send fails, and is tried again after 0.3 s
+        emulator.fail("messages", 503)  # the next send fails, and is tried again later
         called = emulator.stream_message(ada.user, "general", "hi", "help")
         assert (await deliver(served, called)).json() == {"response_not_required": True}
         await until(lambda: emulator.calls("messages", "POST"), "the failed send")
