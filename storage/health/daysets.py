@@ -213,10 +213,9 @@ def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
 async def summaries(
     session: Session, kind: Kind, start: datetime, end: datetime
 ) -> dict[date, Any]:
-    """The counts (or durations) of every day with an instant in [start, end), of those
-    instants only: whole days from their summaries, the part-days at either edge from the
-    rows."""
-    assert kind in IN_JSON
+    """The summary (members, counts or durations) of every day with an instant in
+    [start, end), of those instants only: whole days from their stored summaries, the
+    part-days at either edge from the rows."""
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         return {}
@@ -236,25 +235,10 @@ def union(sets: Mapping[date, BitMap], first: date, last: date) -> BitMap:
     return BitMap.union(*chosen) if chosen else BitMap()
 
 
-async def on_days(session: Session, kind: Kind, first: date, last: date) -> BitMap:
-    return union(await days(session, kind, first, last), first, last)
-
-
 async def between(session: Session, kind: Kind, start: datetime, end: datetime) -> BitMap:
-    """The members with a row of `kind` at an instant in [start, end): the whole days inside
-    from their sets, the part-days at either edge from the rows."""
+    """The members with a row of `kind` at an instant in [start, end)."""
     assert kind not in IN_JSON
-    start, end = start.astimezone(UTC), end.astimezone(UTC)
-    if end <= start:
-        return BitMap()
-    first, last = _whole_days(start, end)
-    if first > last:  # no whole day inside
-        return _merged(await _live(session, kind, start, end))
-    members = await on_days(session, kind, first, last)
-    for low, high in ((start, midnight(first)), (midnight(last + ONE_DAY), end)):
-        if low < high:
-            members |= _merged(await _live(session, kind, low, high))
-    return members
+    return _merged(await summaries(session, kind, start, end))
 
 
 def _merged(sets: Mapping[date, BitMap]) -> BitMap:
@@ -375,10 +359,11 @@ async def fill(db: Database, now: datetime, longest: int = FILL_DAYS) -> int:
         await asyncio.sleep(0)  # between batches, whatever else waits runs
 
 
-async def _drop(session: Session, kinds: Iterable[Kind], days_: Iterable[date]) -> None:
-    """These summaries no longer hold: they are dropped and their version moves on (a row
-    marks even a day not stored yet, so that a fill that read the rows before the change
-    cannot store what it read)."""
+async def forget_days(session: Session, kinds: Iterable[Kind], days_: Iterable[date]) -> None:
+    """These summaries no longer hold (a kudos of theirs revoked, a member who joined then
+    reached for the first time, a member forgotten): they are dropped and their version
+    moves on (a row marks even a day not stored yet, so that a fill that read the rows
+    before the change cannot store what it read)."""
     chosen = sorted(set(days_))
     rows = [
         {"kind": kind.value, "day": day, "summary": None, "version": 1}
@@ -396,12 +381,6 @@ async def _drop(session: Session, kinds: Iterable[Kind], days_: Iterable[date]) 
         )
 
 
-async def forget_days(session: Session, kinds: Iterable[Kind], days_: Iterable[date]) -> None:
-    """The summaries of these kinds and days no longer hold (a kudos of theirs revoked, a
-    member who joined then reached for the first time)."""
-    await _drop(session, kinds, list(days_))
-
-
 async def forget_member(session: Session, member_id: int, joined: datetime) -> None:
     """Before a member's rows are deleted: drop every summary that may hold their id or count
     their rows (their days of activity, the day they joined, the days of kudos they gave or
@@ -411,12 +390,12 @@ async def forget_member(session: Session, member_id: int, joined: datetime) -> N
         or_(KUDOS.c.giver_id == member_id, KUDOS.c.receiver_id == member_id)
     )
     active_days = select(ACTIVITY.c.day).where(ACTIVITY.c.member_id == member_id)
-    await _drop(session, [Kind.ACTIVE], (await session.execute(active_days)).scalars())
-    await _drop(session, [Kind.JOINED, Kind.WAITS], [joined.astimezone(UTC).date()])
+    await forget_days(session, [Kind.ACTIVE], (await session.execute(active_days)).scalars())
+    await forget_days(session, [Kind.JOINED, Kind.WAITS], [joined.astimezone(UTC).date()])
     days_ = [_as_date(day) for day in (await session.execute(kudos_days)).scalars()]
-    await _drop(session, [Kind.GAVE, Kind.RECEIVED, Kind.KUDOS], days_)
+    await forget_days(session, [Kind.GAVE, Kind.RECEIVED, Kind.KUDOS], days_)
     badge_days = select(func.distinct(_day_of(BADGE.c.awarded_at, dialect))).where(
         BADGE.c.member_id == member_id
     )
     days_ = [_as_date(day) for day in (await session.execute(badge_days)).scalars()]
-    await _drop(session, [Kind.BADGES], days_)
+    await forget_days(session, [Kind.BADGES], days_)

@@ -8,7 +8,7 @@ from datetime import date
 
 from pyroaring import BitMap
 
-from storage.health import daysets, sql
+from storage.health import daysets, periods, sql
 from storage.health.daysets import ONE_DAY, Kind
 from storage.health.types import Cohort, Filters, Retention
 from storage.session import Session
@@ -25,14 +25,6 @@ async def retention(session: Session, filters: Filters) -> Retention:
     return Retention(cohorts, inactive, active_before)
 
 
-def _months(first: date, last: date) -> list[date]:
-    months, month = [], first.replace(day=1)
-    while month <= last:
-        months.append(month)
-        month = _next(month)
-    return months
-
-
 def _next(month: date) -> date:
     return date(month.year + month.month // 12, month.month % 12 + 1, 1)
 
@@ -44,7 +36,7 @@ async def _cohorts(
     month (before `end`) and, per month since, how many of them had a day of activity in it
     (up to `end`)."""
     last = sql.last_day(filters.end)
-    months = _months(sql.first_day(filters.start), last)
+    months = periods.months(filters)
     in_month = [daysets.union(active, month, min(_next(month) - ONE_DAY, last)) for month in months]
     cohorts = []
     for k, month in enumerate(months):
