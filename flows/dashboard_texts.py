@@ -201,6 +201,7 @@ DASHBOARD_TEXT_KEYS: tuple[str, ...] = (
     "col_unanswered",
     "col_last_asked",
     "nobody_at_risk",
+    "first_of",
     # the sign-in pages
     "sign_in_title",
     "sign_in_body",
@@ -229,6 +230,7 @@ DASHBOARD_TEXT_VALUES: dict[str, frozenset[str]] = {
     "inactive_about": frozenset({"period", "interval"}),
     "stalled_about": frozenset({"duration"}),
     "waiting_about": frozenset({"duration"}),
+    "first_of": frozenset({"shown", "total"}),
 }
 
 PLACEHOLDER = re.compile(r"\{([a-z_]+)\}")

@@ -108,9 +108,10 @@ class Member(SQLModel, table=True):
     # when they were first matched as a newcomer, when they first received a live kudos.
     mentor_requested_at: datetime | None = _when(nullable=True)
     first_matched_at: datetime | None = _when(nullable=True)
-    # Not indexed: an index SQLite would read for members' ids (smaller than the table, and
-    # in this column's order) makes every per-member probe of other tables jump around.
-    first_kudos_at: datetime | None = _when(nullable=True)
+    # Indexed (ix_member_first_kudos_at, 0014): the overview's first contributions and New
+    # Contributors are a range of it. (Before the funnel read this column, an index here made
+    # SQLite scan members in its order while probing other tables per member.)
+    first_kudos_at: datetime | None = _when(nullable=True, index=True)
 
 
 @event.listens_for(Member, "before_insert")
@@ -130,6 +131,8 @@ class FlowMilestone(SQLModel, table=True):
     and flow they finished, whichever flow the content calls onboarding."""
 
     __tablename__ = "flow_milestone"
+    # The overview's onboarded members: a period's first finishes of the onboarding flow.
+    __table_args__ = (Index("ix_flow_milestone_finished", "flow_id", "finished_at"),)
 
     member_id: int = Field(
         default=None,
@@ -198,6 +201,10 @@ class FlowRun(SQLModel, table=True):
         Index("ix_flow_run_member_status", "member_id", "status"),
         # Who finished a flow, and when (health: onboarded, the funnel), from the index alone.
         Index("ix_flow_run_finished", "flow_id", "status", "member_id", "finished_at"),
+        # Runs by status and start: the onboarding page's drop-off (expired or open runs
+        # started in a period) and the at-risk list's open runs. Not `updated_at`, which every
+        # step of a flow moves.
+        Index("ix_flow_run_status_started", "status", "started_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -213,7 +220,11 @@ class FlowRun(SQLModel, table=True):
 
 
 class Answer(SQLModel, table=True):
-    __table_args__ = (UniqueConstraint("run_id", "step_id"),)
+    __table_args__ = (
+        UniqueConstraint("run_id", "step_id"),
+        # A period's answers to one flow (the survey results of the Campaigns page).
+        Index("ix_answer_flow_answered", "flow_id", "answered_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     run_id: int = Field(
@@ -548,6 +559,16 @@ class CampaignRecipient(SQLModel, table=True):
         Index("ix_campaign_recipient_feed", "campaign_id", "status", "send_at", "position"),
         Index("ix_campaign_recipient_outbox", "outbox_id"),
         Index("ix_campaign_recipient_delivery", "platform", "delivery_id"),
+        # What became of a campaign's messages, per status and platform, and why members were
+        # left out (the Campaigns page): read from this index alone.
+        Index(
+            "ix_campaign_recipient_outcome",
+            "campaign_id",
+            "status",
+            "platform",
+            "reason",
+            "member_id",
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

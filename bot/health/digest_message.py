@@ -20,7 +20,6 @@ from storage.health.types import AtRisk, Filters, Trend
 
 WEEK = timedelta(days=7)
 SHOWN = 3  # names of each kind in the message; the rest are counted
-AT_RISK_LIMIT = 1000  # rows read of each kind, to count "and N more"
 
 
 async def compose(turn: Turn, now: datetime, link: str | None) -> str:
@@ -28,7 +27,7 @@ async def compose(turn: Turn, now: datetime, link: str | None) -> str:
     the dashboard's address, when it is served."""
     filters = Filters(now - WEEK, now)
     numbers = await overview(turn.session, filters, turn.content.community.onboarding_flow)
-    risk = await at_risk(turn.session, filters, limit=AT_RISK_LIMIT)
+    risk = await at_risk(turn.session, filters, limit=SHOWN)
     start, end = _local_days(turn, filters.start, filters.end)
     lines = [
         turn.system_text("digest_heading", start=start, end=end),
@@ -66,12 +65,13 @@ def _at_risk(turn: Turn, risk: AtRisk) -> list[str]:
     if not (stalled or waiting or silent):
         return [turn.system_text("digest_at_risk_none")]
     lines = [turn.system_text("digest_at_risk")]
+    total = risk.counts
     if stalled:
-        lines.append(turn.system_text("digest_stalled", names=_names(turn, stalled)))
+        lines.append(turn.system_text("digest_stalled", names=_names(turn, stalled, total.stalled)))
     if waiting:
-        lines.append(turn.system_text("digest_waiting", names=_names(turn, waiting)))
+        lines.append(turn.system_text("digest_waiting", names=_names(turn, waiting, total.waiting)))
     if silent:
-        lines.append(turn.system_text("digest_silent", names=_names(turn, silent)))
+        lines.append(turn.system_text("digest_silent", names=_names(turn, silent, total.silent)))
     return lines
 
 
@@ -79,11 +79,11 @@ def _name(turn: Turn, name: str) -> str:
     return name or turn.system_text("someone")
 
 
-def _names(turn: Turn, names: list[str]) -> Markdown:
-    """The first few names (member text, escaped), then "and N more" in the manager's
-    language."""
+def _names(turn: Turn, names: list[str], total: int) -> Markdown:
+    """The first few names (member text, escaped), then "and N more" (of `total`) in the
+    manager's language."""
     shown = escape(", ".join(names[:SHOWN]))
-    more = len(names) - SHOWN
+    more = total - len(names[:SHOWN])
     if more <= 0:
         return shown
     return Markdown(f"{shown} {turn.system_text('digest_and_more', more)}")

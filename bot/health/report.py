@@ -28,7 +28,7 @@ from typing import Any
 from bot.health.filters import describe
 from flows.content import ContentTree
 from flows.schema import AskStep
-from storage.health.at_risk import at_risk
+from storage.health.at_risk import counts as at_risk_counts
 from storage.health.campaigns import Question, Questions, campaigns
 from storage.health.mentorship import mentorship
 from storage.health.onboarding import onboarding
@@ -36,6 +36,7 @@ from storage.health.overview import overview
 from storage.health.recognition import recognition
 from storage.health.retention import retention
 from storage.health.types import (
+    AtRiskCounts,
     Campaigns,
     Filters,
     Mentorship,
@@ -48,17 +49,8 @@ from storage.health.types import (
 )
 from storage.session import Session
 
-# The at-risk lists are counted from their rows (names read and dropped); counts stop here.
-AT_RISK_LIMIT = 10_000
 OVERVIEW_METRICS = ("new_members", "onboarded", "matched", "first_contributions", "active_members")
 Shown = int | str  # a count, or "<N" when --min-group hides it
-
-
-@dataclass(frozen=True)
-class AtRiskCounts:
-    stalled: int  # newcomers whose onboarding stopped moving
-    waiting: int  # mentor requests unanswered past `waiting_after`
-    silent: int  # mentorships with unanswered check-ins
 
 
 @dataclass(frozen=True)
@@ -94,7 +86,6 @@ async def build(
     session: Session, filters: Filters, onboarding_flow: str, asks: Questions | None = None
 ) -> Report:
     """Every page's figures for `filters`, read in one session; `asks` from `questions()`."""
-    risks = await at_risk(session, filters, limit=AT_RISK_LIMIT)
     return Report(
         filters=filters,
         onboarding_flow=onboarding_flow,
@@ -104,7 +95,7 @@ async def build(
         recognition=await recognition(session, filters),
         retention=await retention(session, filters),
         campaigns=await campaigns(session, filters, asks),
-        at_risk=AtRiskCounts(len(risks.stalled), len(risks.waiting), len(risks.silent)),
+        at_risk=await at_risk_counts(session, filters),
     )
 
 

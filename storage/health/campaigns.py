@@ -76,37 +76,35 @@ async def _campaigns(session: Session, filters: Filters) -> list[CampaignResult]
     if not rows:
         return []
     recipient = CampaignRecipient
-    excluded = col(recipient.status) == RecipientStatus.EXCLUDED
-    # Reasons grouped only for exclusions (a failure's reason may be any error text); in a
-    # subquery, so PostgreSQL's GROUP BY need not match a CASE holding bound parameters.
-    each = (
+    ids, kept = [row.id for row in rows], in_scope(filters, col(recipient.member_id))
+    # Two counts, each read in the order of ix_campaign_recipient_outcome: per platform and
+    # status, then the exclusions per reason (a failure's reason may be any error text, so
+    # only exclusions are grouped by theirs).
+    statuses = (
         select(
-            col(recipient.campaign_id).label("campaign_id"),
-            col(recipient.platform).label("platform"),
-            col(recipient.status).label("status"),
-            case((excluded, func.coalesce(col(recipient.reason), "unknown")), else_=null()).label(
-                "reason"
-            ),
+            col(recipient.campaign_id), col(recipient.status), col(recipient.platform), func.count()
         )
+        .where(col(recipient.campaign_id).in_(ids), kept)
+        .group_by(col(recipient.campaign_id), col(recipient.status), col(recipient.platform))
+    )
+    reasons = (
+        select(col(recipient.campaign_id), col(recipient.reason), func.count())
         .where(
-            col(recipient.campaign_id).in_([row.id for row in rows]),
-            in_scope(filters, col(recipient.member_id)),
+            col(recipient.campaign_id).in_(ids),
+            col(recipient.status) == RecipientStatus.EXCLUDED,
+            kept,
         )
-        .subquery()
+        .group_by(col(recipient.campaign_id), col(recipient.reason))
     )
-    grouped = select(
-        each.c.campaign_id, each.c.platform, each.c.status, each.c.reason, func.count()
-    )
-    grouped = grouped.group_by(each.c.campaign_id, each.c.platform, each.c.status, each.c.reason)
     reach: Counter[int] = Counter()
     left_out: dict[int, Counter[str]] = {}
     by_platform: dict[int, dict[str, Counter[str]]] = {}
-    for campaign_id, platform, status, reason, n in await session.execute(grouped):
+    for campaign_id, status, platform, n in await session.execute(statuses):
         by_platform.setdefault(campaign_id, {}).setdefault(platform, Counter())[status] += n
-        if status == RecipientStatus.EXCLUDED:
-            left_out.setdefault(campaign_id, Counter())[reason] += n
-        else:
+        if status != RecipientStatus.EXCLUDED:
             reach[campaign_id] += n
+    for campaign_id, reason, n in await session.execute(reasons):
+        left_out.setdefault(campaign_id, Counter())[reason or "unknown"] += n
     return [
         CampaignResult(
             key=row.key,
@@ -136,7 +134,9 @@ async def survey(
     dialect = session.get_bind().dialect.name
     kind = func.json_type if dialect == "sqlite" else func.jsonb_typeof
     shape = kind(col(Answer.value))
-    shown = _shown(shape, questions or {})
+    # Only the started flows' questions: every answer read is of one of those flows.
+    asked = {flow: steps for flow, steps in (questions or {}).items() if flow in started}
+    shown = _shown(shape, asked)
     recipient = CampaignRecipient
     reached = exists_where(
         col(recipient.member_id) == col(Answer.member_id),
@@ -203,14 +203,21 @@ async def _survey_flows(session: Session) -> dict[str, list[int]]:
 def _shown(shape: Any, questions: Questions) -> ColumnElement[bool]:
     """Where an answer's value may leave the database: a number or a list anywhere but a known
     text question; a lone string only in a known choice question."""
-    known = [(flow, step, q) for flow, steps in questions.items() for step, q in steps.items()]
 
-    def at(flow: str, step: str) -> ColumnElement[bool]:
-        return and_(col(Answer.flow_id) == flow, col(Answer.step_id) == step)
+    def at(kept: Any) -> ColumnElement[bool]:
+        """The answers to the questions `kept` accepts, one IN list per flow."""
+        return or_(
+            false(),
+            *(
+                and_(col(Answer.flow_id) == flow, col(Answer.step_id).in_(chosen))
+                for flow, steps in questions.items()
+                if (chosen := [step for step, question in steps.items() if kept(question)])
+            ),
+        )
 
-    choice = or_(false(), *(at(f, s) for f, s, q in known if q.choices))
-    number = or_(false(), *(at(f, s) for f, s, q in known if q.number))
-    unknown = ~or_(false(), *(at(f, s) for f, s, _ in known))
+    choice = at(lambda question: bool(question.choices))
+    number = at(lambda question: question.number)
+    unknown = ~at(lambda question: True)
     return or_(
         and_(choice, shape.in_((*_STRING, "array"))),
         and_(number, shape.in_(_NUMBER)),

@@ -13,12 +13,11 @@ from sqlalchemy import case, func, select
 from storage.health import daysets, sql
 from storage.health.daysets import Kind
 from storage.health.types import Filters, Overview, Trend
-from storage.models import FlowRun, Member, Mentorship
+from storage.models import FlowMilestone, Member, Mentorship
 from storage.session import Session
-from storage.statuses import RunStatus
 
 M: Any = Member.__table__  # type: ignore[attr-defined]
-RUN: Any = FlowRun.__table__  # type: ignore[attr-defined]
+FINISHED: Any = FlowMilestone.__table__  # type: ignore[attr-defined]
 MENTORSHIP: Any = Mentorship.__table__  # type: ignore[attr-defined]
 
 
@@ -27,24 +26,18 @@ async def overview(session: Session, filters: Filters, onboarding_flow: str) -> 
     period and in the one before."""
     start, end, before = filters.start, filters.end, filters.previous.start
 
-    def both(column: Any, member: Any = None) -> Any:
-        """(in the period, in the one before) of the rows whose `column` falls in either;
-        of distinct `member`s when given."""
+    def both(column: Any) -> Any:
+        """(in the period, in the one before): the rows whose `column` falls in either."""
         now, then = column >= start, column < start
-        if member is None:
-            counts = (func.count(case((now, 1))), func.count(case((then, 1))))
-        else:
-            counts = (
-                func.count(func.distinct(case((now, member)))),
-                func.count(func.distinct(case((then, member)))),
-            )
+        counts = (func.count(case((now, 1))), func.count(case((then, 1))))
         return select(*counts).where(column >= before, column < end)
 
     new_members = both(M.c.created_at).where(sql.in_scope(filters, M.c.id))
-    onboarded = both(RUN.c.finished_at, RUN.c.member_id).where(
-        RUN.c.flow_id == onboarding_flow,
-        RUN.c.status == RunStatus.COMPLETED.value,
-        sql.in_scope(filters, RUN.c.member_id),
+    # Members who finished onboarding for the first time in a period (flow_milestone, kept
+    # as runs complete: storage/activity.py), a range of ix_flow_milestone_finished: one row
+    # per member, so no distinct count over every completed run.
+    onboarded = both(FINISHED.c.finished_at).where(
+        FINISHED.c.flow_id == onboarding_flow, sql.in_scope(filters, FINISHED.c.member_id)
     )
     matched = both(MENTORSHIP.c.started_at).where(sql.in_scope(filters, MENTORSHIP.c.newcomer_id))
     # Members whose first live kudos received ever falls in a period (member.first_kudos_at,

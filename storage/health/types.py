@@ -235,7 +235,17 @@ class SilentMentorship:
 
 
 @dataclass(frozen=True)
+class AtRiskCounts:
+    stalled: int  # newcomers whose onboarding stopped moving
+    waiting: int  # mentor requests unanswered past `waiting_after`
+    silent: int  # mentorships with unanswered check-ins
+
+
+@dataclass(frozen=True)
 class AtRisk:
+    """The first rows of each list (at most the `limit` asked for), and how many there are."""
+
     stalled: list[StalledNewcomer]
     waiting: list[WaitingRequest]
     silent: list[SilentMentorship]
+    counts: AtRiskCounts

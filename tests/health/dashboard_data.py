@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime, timedelta
 from storage.health.types import (
     FUNNEL_STEPS,
     AtRisk,
+    AtRiskCounts,
     CampaignResult,
     Campaigns,
     Cohort,
@@ -58,7 +59,7 @@ class EmptySource:
         return Campaigns([], [])
 
     async def at_risk(self, filters: Filters) -> AtRisk:
-        return AtRisk([], [], [])
+        return AtRisk([], [], [], AtRiskCounts(0, 0, 0))
 
 
 class SmallSource:
@@ -125,4 +126,5 @@ class SmallSource:
         stalled = [StalledNewcomer(1, NAME, "slack", "onboarding", "interests", WHEN)]
         waiting = [WaitingRequest(2, "Bea", "telegram", WHEN - timedelta(days=3))]
         silent = [SilentMentorship(3, "Chen", "Dara", 2, WHEN)]
-        return AtRisk(stalled, waiting, silent)
+        # Twelve stalled in all: the page shows the first one and says so.
+        return AtRisk(stalled, waiting, silent, AtRiskCounts(12, 1, 1))

@@ -69,6 +69,10 @@ async def test_every_page_renders_in_english(
     assert ("<svg" in html) == (path not in ("/at-risk",))
     assert response.headers["cache-control"] == "no-store"
     assert (NAME in html) == (path == "/at-risk" and isinstance(source, SmallSource))
+    # A list cut short says so: one stalled newcomer shown of twelve.
+    assert ("The first 1 of 12." in html) == (
+        path == "/at-risk" and isinstance(source, SmallSource)
+    )
     assert "Amina Manager" in html  # who is signed in, in the header
 
 

@@ -15,6 +15,7 @@ from storage.health.at_risk import at_risk
 from storage.health.gauges import gauges
 from storage.health.types import (
     AtRisk,
+    AtRiskCounts,
     Filters,
     SilentMentorship,
     StalledNewcomer,
@@ -161,6 +162,7 @@ async def test_who_is_at_risk(db: Database) -> None:
         stalled=[STALLED_BEN, STALLED_ANA, STALLED_EVE],  # oldest first
         waiting=[WAITING_ANA, WAITING_BEN],  # oldest first
         silent=[SILENT_CID, SILENT_DEE],  # newest unanswered check-in first
+        counts=AtRiskCounts(stalled=3, waiting=2, silent=2),
     )
 
 
@@ -168,7 +170,8 @@ async def test_each_list_is_capped(db: Database) -> None:
     await community(db)
     async with db.reading() as session:
         found = await at_risk(session, PERIOD, limit=1)
-    assert found == AtRisk([STALLED_BEN], [WAITING_ANA], [SILENT_CID])
+    # Capped lists, counted whole: "the first 1 of 3".
+    assert found == AtRisk([STALLED_BEN], [WAITING_ANA], [SILENT_CID], AtRiskCounts(3, 2, 2))
 
 
 async def test_a_platform_keeps_its_own_members(db: Database) -> None:
@@ -176,16 +179,21 @@ async def test_a_platform_keeps_its_own_members(db: Database) -> None:
     async with db.reading() as session:
         slack = await at_risk(session, SLACK)
         telegram = await at_risk(session, TELEGRAM)
-    assert slack == AtRisk([STALLED_ANA], [WAITING_ANA], [SILENT_CID, SILENT_DEE])
+    assert slack == AtRisk(
+        [STALLED_ANA], [WAITING_ANA], [SILENT_CID, SILENT_DEE], AtRiskCounts(1, 1, 2)
+    )
     # Ana is on Telegram too; her platform stays the one she came from.
     assert telegram == AtRisk(
-        [STALLED_BEN, STALLED_ANA, STALLED_EVE], [WAITING_ANA, WAITING_BEN], []
+        [STALLED_BEN, STALLED_ANA, STALLED_EVE],
+        [WAITING_ANA, WAITING_BEN],
+        [],
+        AtRiskCounts(3, 2, 0),
     )
 
 
 async def test_an_empty_community(db: Database) -> None:
     async with db.reading() as session:
-        assert await at_risk(session, PERIOD) == AtRisk([], [], [])
+        assert await at_risk(session, PERIOD) == AtRisk([], [], [], AtRiskCounts(0, 0, 0))
         assert await gauges(session, "onboarding", END) == {
             "members_by_onboarding": {
                 "not_started": 0,

@@ -34,6 +34,7 @@ from typing import Any
 
 import pytest
 
+from storage import activity
 from storage.health.onboarding import onboarding
 from storage.health.overview import overview
 from storage.health.retention import retention
@@ -231,6 +232,25 @@ async def test_the_overview_counts_the_period_and_the_one_before(
         first_contributions=Trend(2, 1),
         active_members=Trend(9, 2),
     )
+
+
+async def test_onboarded_counts_a_members_first_finish_only(
+    db: Database, day_sets: DaySets
+) -> None:
+    """Gus, onboarded in February, goes through onboarding again in March: he was onboarded
+    in February, not again in March."""
+    ids = await _community(db)
+    async with db.transaction() as session:
+        again = at(3, 9)
+        run = _run(ids["gus"], FLOW, RunStatus.COMPLETED, None, started_at=again)
+        run.finished_at = again + timedelta(minutes=5)
+        session.add(run)
+        await session.flush()
+        await activity.finished(session, ids["gus"], FLOW, again + timedelta(minutes=5))
+    await day_sets(db)
+    async with db.reading() as session:
+        result = await overview(session, MARCH, FLOW)
+    assert result.onboarded == Trend(4, 1)
 
 
 @pytest.mark.parametrize(

@@ -45,6 +45,7 @@ class Section:
     chart: Markup | None = None
     warning: str | None = None
     action: str | None = None  # what a manager can do next (At risk)
+    note: str | None = None  # "the first 100 of 240" (At risk), under the table
     heatmap: bool = False
 
 

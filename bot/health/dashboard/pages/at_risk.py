@@ -9,6 +9,15 @@ from storage.health.types import AtRisk
 
 def build(data: AtRisk, view: View) -> Page:
     filters = view.filters
+
+    def first_of(shown: int, total: int) -> str | None:
+        """Said under a list cut short: how many it shows of how many there are."""
+        if shown >= total:
+            return None
+        return view.t(
+            "first_of", shown=view.formats.number(shown), total=view.formats.number(total)
+        )
+
     stalled = Section(
         "stalled",
         view.t("stalled_title"),
@@ -33,6 +42,7 @@ def build(data: AtRisk, view: View) -> Page:
             ],
         ),
         action=view.t("stalled_action"),
+        note=first_of(len(data.stalled), data.counts.stalled),
     )
     waiting = Section(
         "waiting",
@@ -46,6 +56,7 @@ def build(data: AtRisk, view: View) -> Page:
             ],
         ),
         action=view.t("waiting_action"),
+        note=first_of(len(data.waiting), data.counts.waiting),
     )
     silent = Section(
         "silent",
@@ -69,5 +80,6 @@ def build(data: AtRisk, view: View) -> Page:
             ],
         ),
         action=view.t("silent_action"),
+        note=first_of(len(data.silent), data.counts.silent),
     )
     return Page([stalled, waiting, silent], notice=view.t("at_risk_notice"))
