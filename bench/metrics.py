@@ -270,17 +270,17 @@ async def measure(url: str, content: ContentTree, args: argparse.Namespace) -> d
     return results
 
 
-async def store_day_sets(url: str) -> dict[str, Any]:
+async def store_day_sets(url: str, onboarding_flow: str) -> dict[str, Any]:
     """What the running bot's hourly job does (bot/health/day_sets.py): the closed days' sets
     of members stored. The first time over a seeded year, then once more (nothing to do, as
     on every hour after the first)."""
     db = Database.from_url(url)
     try:
         started = time.perf_counter()
-        days = await day_sets.fill(db, NOW)
+        days = await day_sets.fill(db, NOW, onboarding_flow)
         first = time.perf_counter() - started
         started = time.perf_counter()
-        await day_sets.fill(db, NOW)
+        await day_sets.fill(db, NOW, onboarding_flow)
         again = time.perf_counter() - started
     finally:
         await db.dispose()
@@ -289,7 +289,7 @@ async def store_day_sets(url: str) -> dict[str, Any]:
 
 async def run(database: str, url: str, content: ContentTree, args: argparse.Namespace) -> Any:
     seeded = await seed(url, args)
-    stored = await store_day_sets(url)
+    stored = await store_day_sets(url, content.community.onboarding_flow)
     pages = await measure(url, content, args)
     over = sorted(
         f"{period}/{name}"

@@ -206,6 +206,8 @@ async def _set_profile(turn: Turn, flow: Flow, name: str, value: object) -> None
         member.consent = bool(value)
         member.consent_at = turn.now
         turn.audit("consent.given" if value else "consent.declined")
+        if member.created_at is not None:  # a member of days ago: their funnel day moved
+            await activity.consented(turn.session, member.created_at, turn.now)
     elif name.startswith(CONSENT_PREFIX):  # consent for one purpose: consent.announcements
         purpose = name.removeprefix(CONSENT_PREFIX)
         await record_consent(turn, purpose, bool(value), source=flow.id)

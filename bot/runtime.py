@@ -251,7 +251,7 @@ class Onramp:
 
     async def store_day_sets(self) -> int:
         """Store the health metrics' sets of the days that closed (bot/health/day_sets.py)."""
-        return await day_sets.fill(self.db, self.clock())
+        return await day_sets.fill(self.db, self.clock(), self.content.community.onboarding_flow)
 
     async def housekeeping(self) -> None:
         now = self.clock()

@@ -14,6 +14,11 @@ tables for every member of a period at each request:
   7k+1 to 7k+7 after it), the first active day of the second such week. Kept per flow, so that
   it holds whichever flow the content names as onboarding, now or later.
 
+A milestone that changes on a later day than the member joined (consent answered, a flow
+finished, retained, a mentor request, a first match, a first kudos, one recounted) drops the
+stored onboarding funnel of the day they joined (storage/health/funnel.py): those statements
+return when the member joined, so this costs a statement only when it happens.
+
 `rebuild` writes the milestones anew from the rows (bench/metrics_seed.py after its bulk load;
 migration 0011 keeps its own copy of this SQL as it was); the functions below keep them as
 rows are written.
@@ -26,11 +31,10 @@ from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, bindparam, column, func, select, text, update
+from sqlalchemy import Date, bindparam, column, func, or_, select, text, update
 from sqlalchemy.engine import Connection
-from sqlalchemy.sql.elements import TextClause
 
-from storage.health import daysets
+from storage.health import daysets, sql
 from storage.models import Member, MemberActivity
 from storage.session import Session, dialect_insert
 from storage.types import UTCDateTime
@@ -68,7 +72,11 @@ async def record(session: Session, dialect: str, member_id: int, day: date, plat
         _RECORD[dialect], {"member_id": member_id, "day": day, "platform": platform}
     )
     if created.rowcount:
-        await session.core(_STATEMENTS[dialect]["active"], {"member_id": member_id, "day": day})
+        retained = await session.core(
+            _STATEMENTS[dialect]["active"], {"member_id": member_id, "day": day}
+        )
+        if retained.rowcount:  # they became retained (or earlier): once per flow at most
+            await _funnel_moved(session, await _joined(session, [member_id]), day)
 
 
 async def first_reached(session: Session, member_ids: Iterable[int], sent_at: datetime) -> None:
@@ -124,7 +132,17 @@ def _retained(dialect: str) -> str:
     )
 
 
-def _statements(dialect: str) -> dict[str, TextClause]:
+def _milestone(column: Any, earliest: bool = True) -> Any:
+    """Set a member's milestone `column` to `:at` (only if that is earlier, or it had none,
+    when `earliest`); returns when the member joined, for the rows it changed."""
+    at = bindparam("at", type_=UTCDateTime())
+    statement = update(_MEMBER).where(_MEMBER.c.id == bindparam("member_id"))
+    if earliest:
+        statement = statement.where(or_(column.is_(None), column > at))
+    return statement.values({column.name: at}).returning(_MEMBER.c.created_at)
+
+
+def _statements(dialect: str) -> dict[str, Any]:
     days = _DAYS[dialect]
     retained = _retained(dialect)
     at = bindparam("at", type_=UTCDateTime())
@@ -146,17 +164,10 @@ def _statements(dialect: str) -> dict[str, TextClause]:
             f"UPDATE flow_milestone SET retained_on = {retained}"
             " WHERE member_id = :member_id AND flow_id = :flow_id"
         ),
-        "requested": text(
-            "UPDATE member SET mentor_requested_at = :at WHERE id = :member_id"
-        ).bindparams(at),
-        "matched": text(
-            "UPDATE member SET first_matched_at = :at WHERE id = :member_id"
-            " AND (first_matched_at IS NULL OR first_matched_at > :at)"
-        ).bindparams(at),
-        "thanked": text(
-            "UPDATE member SET first_kudos_at = :at WHERE id = :member_id"
-            " AND (first_kudos_at IS NULL OR first_kudos_at > :at)"
-        ).bindparams(at),
+        # Each returns when the member joined, when it changed a row (for `_funnel_moved`).
+        "requested": _milestone(_MEMBER.c.mentor_requested_at, earliest=False),
+        "matched": _milestone(_MEMBER.c.first_matched_at),
+        "thanked": _milestone(_MEMBER.c.first_kudos_at),
     }
 
 
@@ -174,6 +185,33 @@ def _dialect(session: Session) -> str:
     return str(session.get_bind().dialect.name)
 
 
+async def _joined(session: Session, member_ids: Iterable[int]) -> list[datetime]:
+    """When these members joined."""
+    ids = sorted(set(member_ids))
+    if not ids:
+        return []
+    found = await session.execute(select(_MEMBER.c.created_at).where(_MEMBER.c.id.in_(ids)))
+    return list(found.scalars())
+
+
+async def _funnel_moved(session: Session, joined: Iterable[Any], on: date | None) -> None:
+    """Milestones of members who joined at `joined` changed on the day `on` (any day, when
+    None): the stored funnel of each day they joined before it no longer holds
+    (storage/health/funnel.py). A change on the day a member joined needs nothing: that day
+    is not closed, so nothing of it is stored yet."""
+    days = {sql.as_utc(when).date() for when in joined}
+    await daysets.forget_days(
+        session, [daysets.Kind.FUNNEL], {day for day in days if on is None or day < on}
+    )
+
+
+async def _changed(session: Session, statement: Any, member_id: int, at: datetime) -> None:
+    """Run one of the member milestone UPDATEs above; if it changed the row, the funnel of the
+    day the member joined is dropped (`_funnel_moved`)."""
+    changed = await session.core(statement, {"member_id": member_id, "at": at})
+    await _funnel_moved(session, [row[0] for row in changed.all()], at.astimezone(UTC).date())
+
+
 async def finished(session: Session, member_id: int, flow_id: str, at: datetime) -> None:
     """The member completed a run of `flow_id` at `at`: their first time, if it is (or
     earlier than the one known: two replicas' clocks)."""
@@ -182,27 +220,28 @@ async def finished(session: Session, member_id: int, flow_id: str, at: datetime)
     written = await session.core(statements["finished"], {**keys, "at": at})
     if written.rowcount:  # days already recorded after it (events handled out of order)
         await session.core(statements["finished_retained"], keys)
+        await _funnel_moved(session, await _joined(session, [member_id]), at.astimezone(UTC).date())
+
+
+async def consented(session: Session, joined: datetime, at: datetime) -> None:
+    """A member who joined at `joined` answered the consent question at `at` (yes or no: the
+    funnel counts who said yes, and when)."""
+    await _funnel_moved(session, [joined], at.astimezone(UTC).date())
 
 
 async def requested(session: Session, member_id: int, at: datetime) -> None:
     """The member's mentor request was made, or reopened, at `at`."""
-    await session.core(
-        _STATEMENTS[_dialect(session)]["requested"], {"member_id": member_id, "at": at}
-    )
+    await _changed(session, _STATEMENTS[_dialect(session)]["requested"], member_id, at)
 
 
 async def matched(session: Session, newcomer_id: int, at: datetime) -> None:
     """A mentorship of this newcomer started at `at`."""
-    await session.core(
-        _STATEMENTS[_dialect(session)]["matched"], {"member_id": newcomer_id, "at": at}
-    )
+    await _changed(session, _STATEMENTS[_dialect(session)]["matched"], newcomer_id, at)
 
 
 async def thanked(session: Session, receiver_id: int, at: datetime) -> None:
     """The member received a kudos at `at`."""
-    await session.core(
-        _STATEMENTS[_dialect(session)]["thanked"], {"member_id": receiver_id, "at": at}
-    )
+    await _changed(session, _STATEMENTS[_dialect(session)]["thanked"], receiver_id, at)
 
 
 async def recount(
@@ -220,6 +259,7 @@ async def recount(
             await session.execute(
                 statement.bindparams(bindparam("ids", expanding=True)), {"ids": chosen}
             )
+            await _funnel_moved(session, await _joined(session, chosen), None)
 
 
 def rebuild(connection: Connection) -> None:
@@ -234,5 +274,7 @@ def rebuild(connection: Connection) -> None:
         " SELECT member_id, flow_id, MIN(finished_at) FROM flow_run"
         " WHERE status = 'completed' AND finished_at IS NOT NULL GROUP BY member_id, flow_id",
         f"UPDATE flow_milestone SET retained_on = {_retained(dialect)}",
+        # Every day's stored funnel counted the milestones as they were.
+        "UPDATE day_summary SET summary = NULL, version = version + 1 WHERE kind = 'funnel'",
     ):
         connection.execute(text(statement))

@@ -214,7 +214,8 @@ class Reader:
             user = payloads.person(found.get("user"))
         except call_errors(Malformed) as exc:
             wait = min(failed[1] * 2, PROFILE_RETRY_LIMIT) if failed else PROFILE_RETRY_SECONDS
-            self._unnamed.keep(user_id, (now + wait, wait))
+            failed_at = asyncio.get_running_loop().time()  # the wait counts from the failure
+            self._unnamed.keep(user_id, (failed_at + wait, wait))
             log.info("slack profile not read", extra={"reason": error_code(exc)})
             return Person()
         person = Person(payloads.display_name(user), user.get("locale"), bool(user.get("is_bot")))

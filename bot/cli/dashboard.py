@@ -79,7 +79,7 @@ async def _serve(settings: Settings, wanted: str | None) -> None:
             async with onramp.db.transaction() as session:
                 manager = await _manager(session, wanted)
                 token, _ = await signer.new_link(session, manager.id or 0, onramp.clock())
-            await day_sets.fill(onramp.db, onramp.clock())
+            await day_sets.fill(onramp.db, onramp.clock(), onramp.content.community.onboarding_flow)
             await server.start()
             base = f"http://{HOST}:{server.port}"
             minutes = settings.dashboard.link_minutes

@@ -34,9 +34,9 @@ class Format(StrEnum):
 
 async def _report(filters: Filters, content: ContentTree) -> Report:
     async with state.database() as db:
-        await day_sets.fill(db, state.clock())  # what a running bot's hourly job would have
+        flow = content.community.onboarding_flow
+        await day_sets.fill(db, state.clock(), flow)  # what a running bot's hourly job would have
         async with db.reading() as session:
-            flow = content.community.onboarding_flow
             return await build(session, filters, flow, questions(content))
 
 

@@ -1,22 +1,24 @@
 """Each closed UTC day summarised once, for the health metrics: who did something that day
 (sets of member ids: active, joined, gave or received a live kudos), how much of it (counts:
-live kudos per kind of contribution, badges awarded per badge) and how long those who joined
-waited for the bot's first message (durations). A period's distinct
-members are then the union of its days' sets, counted in memory, instead of a distinct count
-over every row of the period (700,000 days of activity in 90 days at 100,000 members) or a
-probe per member; its kudos per month and kind are sums of a few hundred small counts instead
-of a count over a million kudos.
+live kudos per kind of contribution, badges awarded per badge), how long those who joined
+waited for the bot's first message (durations), and how far those who joined went through
+the onboarding funnel. A period's distinct members are then the union of its days' sets,
+counted in memory, instead of a distinct count over every row of the period (700,000 days of
+activity in 90 days at 100,000 members) or a probe per member; its kudos per month and kind
+are sums of a few hundred small counts instead of a count over a million kudos.
 
-A closed day's summaries never change on their own: activity, members, kudos and badges are
-written with the clock of the moment, so once the day is over (by an hour, to allow for two
-replicas' clocks) nothing new lands on it. `fill` stores them (`day_summary`: per kind and
-day, a Roaring bitmap or a JSON object of counts), run by a periodic job; days not stored yet
-(today, or all of them before the job first ran) are read from the rows, and so
-is the part of a day a period's instant edge cuts. What can change a closed day drops its
-summaries, which `fill` then works out again: a kudos revoked (`forget_days`), a member
-forgotten (`forget_member`: their days go, so no copy of their id is kept). A dropped day's
-version moves on, and a fill stores only at the version it read, so a fill that read the
-rows before a change cannot store them after it.
+A closed day's summaries never change on their own (but for the funnel, see below):
+activity, members, kudos and badges are written with the clock of the moment, so once the
+day is over (by an hour, to allow for two replicas' clocks) nothing new lands on it. `fill`
+stores them (`day_summary`: per kind and day, a Roaring bitmap or a JSON object of counts),
+run by a periodic job; days not stored yet (today, or all of them before the job first ran)
+are read from the rows, and so is the part of a day a period's instant edge cuts. What can
+change a closed day drops its summaries, which `fill` then works out again: a kudos revoked
+(`forget_days`), a member forgotten (`forget_member`: their days go, so no copy of their id
+is kept), and, for the onboarding funnel of the members who joined on a day
+(storage/health/funnel.py), any later step one of them takes (storage/activity.py). A
+dropped day's version moves on, and a fill stores only at the version it read, so a fill that
+read the rows before a change cannot store them after it.
 """
 
 from __future__ import annotations
@@ -31,10 +33,9 @@ from enum import StrEnum
 from typing import Any
 
 from pyroaring import BitMap
-from sqlalchemy import Date, cast, func, or_, select, update
-from sqlalchemy.sql.elements import ColumnElement
+from sqlalchemy import func, or_, select, update
 
-from storage.health import sql
+from storage.health import funnel, sql
 from storage.health.types import Filters
 from storage.models import BadgeAward, DaySummary, Kudos, Member, MemberActivity
 from storage.session import Database, Session, dialect_insert
@@ -61,10 +62,14 @@ class Kind(StrEnum):
     BADGES = "badges"  # badges awarded, per badge
     # Durations
     WAITS = "waits"  # seconds from joining to the bot's first message, of those reached
+    # The onboarding funnel of the members who joined that day (storage/health/funnel.py),
+    # for the content's onboarding flow: stored only when a fill is told which flow that is.
+    FUNNEL = "funnel"
 
 
 COUNTED = frozenset({Kind.KUDOS, Kind.BADGES})
-IN_JSON = COUNTED | {Kind.WAITS}  # stored as JSON: counts by key, or a list of durations
+# Stored as JSON: counts by key, a list of durations, or a day's funnel.
+IN_JSON = COUNTED | {Kind.WAITS, Kind.FUNNEL}
 Counts = dict[str, int]
 
 
@@ -72,29 +77,18 @@ def midnight(day: date) -> datetime:
     return datetime.combine(day, time(), tzinfo=UTC)
 
 
-def _day_of(column: Any, dialect: str) -> ColumnElement[Any]:
-    """The UTC day of a timestamp column: the text's first ten characters on SQLite (the ISO
-    form SQLAlchemy writes, compared with the ISO text of a Date), a date on PostgreSQL."""
-    if dialect == "sqlite":
-        return func.substr(column, 1, 10)
-    return cast(column, Date)
-
-
-def _as_date(value: Any) -> date:
-    return date.fromisoformat(value) if isinstance(value, str) else value
-
-
 def _source(kind: Kind, dialect: str, low: datetime, high: datetime) -> Any:
     """(day, member id) of every row of `kind` at an instant in [low, high), or (day, key,
     count) for counted kinds; for ACTIVE, which has days only, the days of that range (`low`
     and `high` are midnights)."""
+    assert kind is not Kind.FUNNEL  # read by storage/health/funnel.py
     if kind in COUNTED:
         when, key = (
             (KUDOS.c.created_at, KUDOS.c.category)
             if kind is Kind.KUDOS
             else (BADGE.c.awarded_at, BADGE.c.badge)
         )
-        day = _day_of(when, dialect)
+        day = sql.day_of(when, dialect)
         statement = select(day, key, func.count()).where(when >= low, when < high)
         if kind is Kind.KUDOS:
             statement = statement.where(KUDOS.c.revoked_at.is_(None))
@@ -102,7 +96,7 @@ def _source(kind: Kind, dialect: str, low: datetime, high: datetime) -> Any:
     if kind is Kind.WAITS:
         joined, reached = MEMBER.c.created_at, MEMBER.c.first_reached_at
         waited = sql.seconds_between(joined, reached, dialect)
-        return select(_day_of(joined, dialect), waited).where(
+        return select(sql.day_of(joined, dialect), waited).where(
             joined >= low, joined < high, reached.is_not(None)
         )
     if kind is Kind.ACTIVE:
@@ -114,7 +108,7 @@ def _source(kind: Kind, dialect: str, low: datetime, high: datetime) -> Any:
         when = KUDOS.c.created_at
         member = KUDOS.c.giver_id if kind is Kind.GAVE else KUDOS.c.receiver_id
         live = KUDOS.c.revoked_at.is_(None)
-    statement = select(_day_of(when, dialect), member).where(when >= low, when < high)
+    statement = select(sql.day_of(when, dialect), member).where(when >= low, when < high)
     return statement if live is None else statement.where(live)
 
 
@@ -125,16 +119,16 @@ async def _live(session: Session, kind: Kind, low: datetime, high: datetime) -> 
         counts: dict[Any, Counts] = defaultdict(dict)
         for day, key, n in rows:
             counts[day][key] = int(n)
-        return {_as_date(day): found for day, found in counts.items()}
+        return {sql.as_date(day): found for day, found in counts.items()}
     if kind is Kind.WAITS:
         waits: dict[Any, list[float]] = defaultdict(list)
         for day, seconds in rows:
             waits[day].append(float(seconds))
-        return {_as_date(day): found for day, found in waits.items()}
+        return {sql.as_date(day): found for day, found in waits.items()}
     ids: dict[Any, list[int]] = defaultdict(list)
     for day, member in rows:
         ids[day].append(member)
-    return {_as_date(day): BitMap(members) for day, members in ids.items()}
+    return {sql.as_date(day): BitMap(members) for day, members in ids.items()}
 
 
 def _empty(kind: Kind) -> Any:
@@ -178,7 +172,7 @@ async def _stored(session: Session, kind: Kind, first: date, last: date) -> dict
         SETS.c.day <= last,
         SETS.c.summary.is_not(None),
     )
-    return {_as_date(day): members for day, members in await session.execute(statement)}
+    return {sql.as_date(day): members for day, members in await session.execute(statement)}
 
 
 async def _days(session: Session, kind: Kind, first: date, last: date) -> dict[date, Any]:
@@ -203,7 +197,7 @@ async def days(session: Session, kind: Kind, first: date, last: date) -> dict[da
     return await _days(session, kind, first, last)
 
 
-def _whole_days(start: datetime, end: datetime) -> tuple[date, date]:
+def whole_days(start: datetime, end: datetime) -> tuple[date, date]:
     """The first and last whole UTC days inside [start, end) (the first after the last when
     there is none)."""
     first = start.date() if start == midnight(start.date()) else start.date() + ONE_DAY
@@ -219,7 +213,7 @@ async def summaries(
     start, end = start.astimezone(UTC), end.astimezone(UTC)
     if end <= start:
         return {}
-    first, last = _whole_days(start, end)
+    first, last = whole_days(start, end)
     if first > last:
         return await _live(session, kind, start, end)
     found = await _days(session, kind, first, last)
@@ -227,6 +221,13 @@ async def summaries(
         if low < high:
             found.update(await _live(session, kind, low, high))
     return found
+
+
+async def funnel_days(session: Session, first: date, last: date) -> dict[date, funnel.Day]:
+    """The stored funnel of each day of joining from `first` to `last` (days not stored, or
+    dropped, left out); `funnel.Day.answers` says whether one holds for a period."""
+    stored = await _stored(session, Kind.FUNNEL, first, last)
+    return {day: funnel.Day.from_json(json.loads(blob)) for day, blob in stored.items()}
 
 
 def union(sets: Mapping[date, BitMap], first: date, last: date) -> BitMap:
@@ -269,6 +270,7 @@ async def _oldest(session: Session, kind: Kind) -> date | None:
     column = {
         Kind.JOINED: MEMBER.c.created_at,
         Kind.WAITS: MEMBER.c.created_at,
+        Kind.FUNNEL: MEMBER.c.created_at,
         Kind.BADGES: BADGE.c.awarded_at,
     }.get(kind, KUDOS.c.created_at)
     first: datetime | None = await _one(session, select(func.min(column)))
@@ -283,6 +285,7 @@ class Batch:
     kind: Kind
     days: list[date]
     stale: dict[date, int]
+    onboarding_flow: str | None = None  # the funnel's
 
 
 def last_closed(now: datetime) -> date:
@@ -291,30 +294,50 @@ def last_closed(now: datetime) -> date:
     return (now.astimezone(UTC) - CLOSING).date() - ONE_DAY
 
 
-async def next_batch(session: Session, now: datetime, longest: int = FILL_DAYS) -> Batch | None:
+async def next_batch(
+    session: Session,
+    now: datetime,
+    longest: int = FILL_DAYS,
+    onboarding_flow: str | None = None,
+) -> Batch | None:
     """The first run of at most `longest` closed days of one kind whose summaries are not
-    stored; None when all are."""
+    stored (or, for the funnel, stored for another onboarding flow than `onboarding_flow`;
+    without one, the funnel is left alone); None when all are."""
     closed = last_closed(now)
     for kind in Kind:
+        if kind is Kind.FUNNEL and onboarding_flow is None:
+            continue
         oldest = await _oldest(session, kind)
         if oldest is None or oldest > closed:
             continue
-        statement = select(SETS.c.day, SETS.c.version, SETS.c.summary.is_(None)).where(
+        statement = select(SETS.c.day, SETS.c.version, SETS.c.summary).where(
             SETS.c.kind == kind.value, SETS.c.day >= oldest, SETS.c.day <= closed
         )
         seen = {
-            _as_date(day): (version, bool(stale))
-            for day, version, stale in await session.execute(statement)
+            sql.as_date(day): (version, _stale(kind, summary, onboarding_flow))
+            for day, version, summary in await session.execute(statement)
         }
         missing = [day for day in each_day(oldest, closed) if seen.get(day, (0, True))[1]]
         for run in _runs(missing, longest):
-            return Batch(kind, run, {day: seen[day][0] for day in run if day in seen})
+            stale = {day: seen[day][0] for day in run if day in seen}
+            return Batch(kind, run, stale, onboarding_flow if kind is Kind.FUNNEL else None)
     return None
+
+
+def _stale(kind: Kind, summary: bytes | None, onboarding_flow: str | None) -> bool:
+    if summary is None:
+        return True
+    return kind is Kind.FUNNEL and json.loads(summary).get("flow") != onboarding_flow
 
 
 async def work_out(session: Session, batch: Batch) -> dict[date, bytes]:
     """The batch's sets, read from the rows and serialized."""
     low, high = midnight(batch.days[0]), midnight(batch.days[-1] + ONE_DAY)
+    if batch.kind is Kind.FUNNEL:
+        flow = batch.onboarding_flow or ""
+        found = await funnel.by_day(session, flow, low, high, sql.dialect_of(session))
+        nobody = funnel.Day(flow, funnel.Counts(), None, None)
+        return {day: _dump(batch.kind, found.get(day, nobody).as_json()) for day in batch.days}
     live = await _live(session, batch.kind, low, high)
     return {day: _dump(batch.kind, live.get(day, _empty(batch.kind))) for day in batch.days}
 
@@ -340,15 +363,18 @@ async def store(session: Session, batch: Batch, sets: Mapping[date, bytes]) -> N
         )
 
 
-async def fill(db: Database, now: datetime, longest: int = FILL_DAYS) -> int:
+async def fill(
+    db: Database, now: datetime, longest: int = FILL_DAYS, onboarding_flow: str | None = None
+) -> int:
     """Store the sets of every closed day not stored, `longest` days of a kind at a time: each
     batch read outside any transaction and written in a short one of its own, so that a first
     fill over a year of rows never holds SQLite's one writer for long. How many days it
-    stored (a batch a change overtook is left for the next fill)."""
+    stored (a batch a change overtook is left for the next fill). The funnel's days are
+    stored only when `onboarding_flow` names the content's onboarding flow."""
     total, previous = 0, None
     while True:
         async with db.reading() as session:
-            batch = await next_batch(session, now, longest)
+            batch = await next_batch(session, now, longest, onboarding_flow)
             if batch is None or (batch.kind, batch.days[0]) == previous:
                 return total
             sets = await work_out(session, batch)
@@ -386,16 +412,17 @@ async def forget_member(session: Session, member_id: int, joined: datetime) -> N
     their rows (their days of activity, the day they joined, the days of kudos they gave or
     received and of their badges), which `fill` works out again without them."""
     dialect = sql.dialect_of(session)
-    kudos_days = select(func.distinct(_day_of(KUDOS.c.created_at, dialect))).where(
+    kudos_days = select(func.distinct(sql.day_of(KUDOS.c.created_at, dialect))).where(
         or_(KUDOS.c.giver_id == member_id, KUDOS.c.receiver_id == member_id)
     )
     active_days = select(ACTIVITY.c.day).where(ACTIVITY.c.member_id == member_id)
     await forget_days(session, [Kind.ACTIVE], (await session.execute(active_days)).scalars())
-    await forget_days(session, [Kind.JOINED, Kind.WAITS], [joined.astimezone(UTC).date()])
-    days_ = [_as_date(day) for day in (await session.execute(kudos_days)).scalars()]
+    joined_on = [joined.astimezone(UTC).date()]
+    await forget_days(session, [Kind.JOINED, Kind.WAITS, Kind.FUNNEL], joined_on)
+    days_ = [sql.as_date(day) for day in (await session.execute(kudos_days)).scalars()]
     await forget_days(session, [Kind.GAVE, Kind.RECEIVED, Kind.KUDOS], days_)
-    badge_days = select(func.distinct(_day_of(BADGE.c.awarded_at, dialect))).where(
+    badge_days = select(func.distinct(sql.day_of(BADGE.c.awarded_at, dialect))).where(
         BADGE.c.member_id == member_id
     )
-    days_ = [_as_date(day) for day in (await session.execute(badge_days)).scalars()]
+    days_ = [sql.as_date(day) for day in (await session.execute(badge_days)).scalars()]
     await forget_days(session, [Kind.BADGES], days_)

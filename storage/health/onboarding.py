@@ -15,12 +15,13 @@ of the step before's members who also reached it, so it is never above 100 %.
 from __future__ import annotations
 
 from collections import defaultdict
-from itertools import chain, pairwise
+from datetime import date, datetime, timedelta
+from itertools import chain
 from typing import Any
 
-from sqlalchemy import and_, case, func, or_, select, true
+from sqlalchemy import and_, or_, select
 
-from storage.health import daysets, sql
+from storage.health import daysets, funnel, sql
 from storage.health.daysets import Kind
 from storage.health.types import (
     FUNNEL_STEPS,
@@ -30,13 +31,12 @@ from storage.health.types import (
     Spread,
     StepDropoff,
 )
-from storage.models import FlowMilestone, FlowRun, Member
+from storage.models import FlowRun, Member
 from storage.session import Session
 from storage.statuses import RunStatus
 
 M: Any = Member.__table__  # type: ignore[attr-defined]
 RUN: Any = FlowRun.__table__  # type: ignore[attr-defined]
-FINISHED: Any = FlowMilestone.__table__  # type: ignore[attr-defined]
 
 
 async def onboarding(session: Session, filters: Filters, onboarding_flow: str) -> Onboarding:
@@ -57,42 +57,40 @@ def _joined(filters: Filters) -> Any:
 async def _funnel(
     session: Session, filters: Filters, onboarding_flow: str, dialect: str
 ) -> list[FunnelStep]:
-    """One pass over the cohort's members, reading each one's milestones (columns of `member`
-    and their onboarding flow's row of `flow_milestone`, storage/activity.py), each compared
-    with `end`: a step reached at any time before it."""
-    end = filters.end
-    onboarded = FINISHED.c.finished_at < end
-    reached: dict[str, Any] = {
-        "joined": true(),
-        "consented": and_(
-            M.c.consent.is_(True), or_(M.c.consent_at.is_(None), M.c.consent_at < end)
-        ),
-        "onboarded": onboarded,
-        "asked_mentor": M.c.mentor_requested_at < end,
-        "matched": M.c.first_matched_at < end,
-        "first_contribution": M.c.first_kudos_at < end,
-        # Active in 2 of the 4 weeks after onboarding, with the days known by `end`.
-        "retained": and_(onboarded, FINISHED.c.retained_on <= sql.last_day(end)),
-    }
-    step = {key: case((reached[key], 1), else_=0) for key in FUNNEL_STEPS}
-    # Each step's members (whatever they reached before it), and how many of the step before's
-    # members also reached it: the conversion, never above 100 %.
-    columns = [func.coalesce(func.sum(step[key]), 0) for key in FUNNEL_STEPS]
-    columns += [
-        func.coalesce(func.sum(case((and_(reached[before], reached[key]), 1), else_=0)), 0)
-        for before, key in pairwise(FUNNEL_STEPS)
-    ]
-    cohort = M.outerjoin(
-        FINISHED, and_(FINISHED.c.member_id == M.c.id, FINISHED.c.flow_id == onboarding_flow)
-    )
-    statement = select(*columns).select_from(cohort).where(_joined(filters))
-    row = [int(value or 0) for value in (await session.execute(statement)).one()]
-    counts, carried = row[: len(FUNNEL_STEPS)], [0, *row[len(FUNNEL_STEPS) :]]
+    """Each step reached at any time before `end` by the members who joined in the period
+    (storage/health/funnel.py): for everyone, the stored funnel of each whole day of joining
+    that holds at `end`, and the rest (the part-days at the edges, today, a day not stored or
+    changed since) from the rows; with a platform or language, all from the rows."""
+    start, end = filters.start, filters.end
+    if filters.platform or filters.locale:
+        scope = sql.in_scope(filters)
+        found = await funnel.counts(session, onboarding_flow, [(start, end)], end, scope)
+    else:
+        first, last = daysets.whole_days(start, end)
+        stored = await daysets.funnel_days(session, first, last) if first <= last else {}
+        used = {day for day, held in stored.items() if held.answers(onboarding_flow, end)}
+        found = sum((stored[day].counts for day in used), funnel.Counts())
+        rest = _stretches(start, end, used)
+        found += await funnel.counts(session, onboarding_flow, rest, end)
     steps: list[FunnelStep] = []
     for index, key in enumerate(FUNNEL_STEPS):
-        before = counts[index - 1] if index else 0
-        steps.append(FunnelStep(key, counts[index], carried[index] / before if before else None))
+        before = found.members[index - 1] if index else 0
+        carried = found.carried[index - 1] if index else 0
+        steps.append(FunnelStep(key, found.members[index], carried / before if before else None))
     return steps
+
+
+def _stretches(start: datetime, end: datetime, days: set[date]) -> list[tuple[datetime, datetime]]:
+    """[start, end) without the whole `days`, as the fewest `[low, high)` stretches."""
+    stretches: list[tuple[datetime, datetime]] = []
+    low = start
+    for day in sorted(days):
+        if low < daysets.midnight(day):
+            stretches.append((low, daysets.midnight(day)))
+        low = daysets.midnight(day + timedelta(days=1))
+    if low < end:
+        stretches.append((low, end))
+    return stretches
 
 
 async def _dropoff(session: Session, filters: Filters, dialect: str) -> list[StepDropoff]:

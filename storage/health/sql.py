@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Float, and_, case, cast, func, literal_column, or_, select
+from sqlalchemy import Date, Float, and_, case, cast, func, literal_column, or_, select
 from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.sql.selectable import Exists
 from sqlmodel import col
@@ -40,6 +40,26 @@ def seconds_between(start: Any, end: Any, dialect: str) -> ColumnElement[float]:
         # Julian days carry about 10 µs of floating-point noise: round to the millisecond.
         return func.round((func.julianday(end) - func.julianday(start)) * 86400.0, 3)
     return cast(func.extract("epoch", end - start), Float)
+
+
+def day_of(column: Any, dialect: str) -> ColumnElement[Any]:
+    """The UTC day of a timestamp column: the text's first ten characters on SQLite (the ISO
+    form SQLAlchemy writes, compared with the ISO text of a Date), a date on PostgreSQL."""
+    if dialect == "sqlite":
+        return func.substr(column, 1, 10)
+    return cast(column, Date)
+
+
+def as_date(value: Any) -> date:
+    """A day as `day_of` or a Date column gives it back (ISO text on SQLite)."""
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+def as_utc(value: Any) -> datetime:
+    """A timestamp as an aggregate gives it back: aware UTC (naive UTC, or ISO text on SQLite,
+    where an expression's type is not always known)."""
+    moment: datetime = datetime.fromisoformat(value) if isinstance(value, str) else value
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def first_of_month(text: str) -> date:

@@ -107,10 +107,10 @@ async def rebuild_milestones(db: Database) -> None:
         await connection.run_sync(activity.rebuild)
 
 
-async def store_day_sets(db: Database, now: datetime) -> int:
+async def store_day_sets(db: Database, now: datetime, onboarding_flow: str = "onboarding") -> int:
     """The health metrics' summaries of every day closed at `now` stored, as the hourly job
-    stores them (bot/health/day_sets.py); how many days."""
-    return await daysets.fill(db, now, longest=400)
+    stores them (bot/health/day_sets.py, the funnel's for `onboarding_flow`); how many days."""
+    return await daysets.fill(db, now, longest=400, onboarding_flow=onboarding_flow)
 
 
 # The member table as migrations 0009-0012 left it, for tests that write rows at an older
