@@ -254,12 +254,27 @@ async def recount(
         (newcomers, "first_matched_at", _FIRST_MATCH),
     ):
         chosen = sorted(set(ids))
-        if chosen:
-            statement = text(f"UPDATE member SET {name} = ({first}) WHERE id IN :ids")
-            await session.execute(
-                statement.bindparams(bindparam("ids", expanding=True)), {"ids": chosen}
-            )
-            await _funnel_moved(session, await _joined(session, chosen), None)
+        if not chosen:
+            continue
+        kudos = name == "first_kudos_at"
+        moved = await _first_kudos_days(session, chosen) if kudos else None
+        statement = text(f"UPDATE member SET {name} = ({first}) WHERE id IN :ids")
+        await session.execute(
+            statement.bindparams(bindparam("ids", expanding=True)), {"ids": chosen}
+        )
+        await _funnel_moved(session, await _joined(session, chosen), None)
+        if moved is not None:  # the days of their first kudos, before and after
+            moved |= await _first_kudos_days(session, chosen)
+            await daysets.forget_days(session, [daysets.Kind.FIRST_KUDOS], moved)
+
+
+async def _first_kudos_days(session: Session, member_ids: list[int]) -> set[date]:
+    found = await session.execute(
+        select(_MEMBER.c.first_kudos_at).where(
+            _MEMBER.c.id.in_(member_ids), _MEMBER.c.first_kudos_at.is_not(None)
+        )
+    )
+    return {sql.as_utc(when).date() for when in found.scalars()}
 
 
 def rebuild(connection: Connection) -> None:
@@ -274,7 +289,8 @@ def rebuild(connection: Connection) -> None:
         " SELECT member_id, flow_id, MIN(finished_at) FROM flow_run"
         " WHERE status = 'completed' AND finished_at IS NOT NULL GROUP BY member_id, flow_id",
         f"UPDATE flow_milestone SET retained_on = {_retained(dialect)}",
-        # Every day's stored funnel counted the milestones as they were.
-        "UPDATE day_summary SET summary = NULL, version = version + 1 WHERE kind = 'funnel'",
+        # Every stored funnel and day of first kudos counted the milestones as they were.
+        "UPDATE day_summary SET summary = NULL, version = version + 1"
+        " WHERE kind IN ('funnel', 'first_kudos')",
     ):
         connection.execute(text(statement))

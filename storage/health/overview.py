@@ -32,7 +32,6 @@ async def overview(session: Session, filters: Filters, onboarding_flow: str) -> 
         counts = (func.count(case((now, 1))), func.count(case((then, 1))))
         return select(*counts).where(column >= before, column < end)
 
-    new_members = both(M.c.created_at).where(sql.in_scope(filters, M.c.id))
     # Members who finished onboarding for the first time in a period (flow_milestone, kept
     # as runs complete: storage/activity.py), a range of ix_flow_milestone_finished: one row
     # per member, so no distinct count over every completed run.
@@ -40,14 +39,19 @@ async def overview(session: Session, filters: Filters, onboarding_flow: str) -> 
         FINISHED.c.flow_id == onboarding_flow, sql.in_scope(filters, FINISHED.c.member_id)
     )
     matched = both(MENTORSHIP.c.started_at).where(sql.in_scope(filters, MENTORSHIP.c.newcomer_id))
-    # Members whose first live kudos received ever falls in a period (member.first_kudos_at,
-    # kept as kudos are given and revoked: storage/activity.py), a range of its index.
-    first_contributions = both(M.c.first_kudos_at).where(sql.in_scope(filters, M.c.id))
+    kept = await daysets.scope(session, filters)
+
+    async def members(kind: Kind) -> Trend:
+        """Members with an instant of `kind` in each period: joined, or received their first
+        live kudos ever (member.first_kudos_at, kept as kudos are given and revoked), from the
+        days' sets (storage/health/daysets.py)."""
+        current = await daysets.between(session, kind, start, end)
+        previous = await daysets.between(session, kind, before, start)
+        return Trend(daysets.count(current, kept), daysets.count(previous, kept))
 
     # Days, not instants: a day the two periods share (`start` inside it) counts in both. The
-    # union of the days' sets of active members (storage/health/daysets.py), not a distinct
-    # count over the periods' hundreds of thousands of days.
-    kept = await daysets.scope(session, filters)
+    # union of the days' sets of active members, not a distinct count over the periods'
+    # hundreds of thousands of days.
     days = await daysets.days(session, Kind.ACTIVE, sql.first_day(before), sql.last_day(end))
     active = Trend(
         daysets.count(daysets.union(days, sql.first_day(start), sql.last_day(end)), kept),
@@ -59,9 +63,9 @@ async def overview(session: Session, filters: Filters, onboarding_flow: str) -> 
         return Trend(int(current or 0), int(previous or 0))
 
     return Overview(
-        new_members=await trend(new_members),
+        new_members=await members(Kind.JOINED),
         onboarded=await trend(onboarded),
         matched=await trend(matched),
-        first_contributions=await trend(first_contributions),
+        first_contributions=await members(Kind.FIRST_KUDOS),
         active_members=active,
     )

@@ -7,6 +7,7 @@ from __future__ import annotations
 from collections import Counter
 from datetime import date
 
+from pyroaring import BitMap
 from sqlalchemy import func, select
 from sqlmodel import col
 
@@ -15,7 +16,7 @@ from storage.health.daysets import Kind
 from storage.health.periods import during, every_month
 from storage.health.sql import first_of_month, in_scope, month
 from storage.health.types import Filters, KindMonth, MonthCount, Recognition
-from storage.models import BadgeAward, Kudos, Member
+from storage.models import BadgeAward, Kudos
 from storage.session import Session
 
 _LIVE = col(Kudos.revoked_at).is_(None)
@@ -39,7 +40,7 @@ async def recognition(session: Session, filters: Filters) -> Recognition:
         givers=givers,
         receivers=receivers,
         badges=await _badges(session, filters),
-        new_contributors=await _new_contributors(session, filters, dialect),
+        new_contributors=await _new_contributors(session, filters, kept),
     )
 
 
@@ -85,15 +86,14 @@ async def _badges(session: Session, filters: Filters) -> dict[str, int]:
     return {badge: int(n) for badge, n in (await session.execute(statement)).all()}
 
 
-async def _new_contributors(session: Session, filters: Filters, dialect: str) -> list[MonthCount]:
+async def _new_contributors(
+    session: Session, filters: Filters, kept: BitMap | None
+) -> list[MonthCount]:
     """CHAOSS New Contributors: members (kept by the filters) whose first live kudos received
     (member.first_kudos_at, kept as kudos are given and revoked) falls in each month of the
-    period."""
-    first = col(Member.first_kudos_at)
-    when = month(first, dialect)
-    statement = (
-        select(when, func.count())
-        .where(during(first, filters), in_scope(filters, col(Member.id)))
-        .group_by(when)
-    )
-    return every_month(filters, (await session.execute(statement)).all())
+    period, from the days' sets."""
+    days = await daysets.summaries(session, Kind.FIRST_KUDOS, filters.start, filters.end)
+    found: Counter[str] = Counter()
+    for day, members in days.items():
+        found[day.strftime("%Y-%m")] += daysets.count(members, kept)
+    return every_month(filters, found.items())

@@ -11,7 +11,8 @@ median and 90th percentile computed here.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from array import array
+from collections.abc import Iterable
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -97,15 +98,26 @@ def in_scope(filters: Filters, member_id: Any = None) -> ColumnElement[bool]:
     return and_(True, *conditions)
 
 
-def spread(seconds: Sequence[float]) -> Spread:
-    """How many durations, their median and 90th percentile (nearest rank), None when none."""
-    values = sorted(max(0.0, float(value)) for value in seconds if value is not None)
-    if not values:
+def spread(seconds: Iterable[float | None]) -> Spread:
+    """How many durations (None left out), their median and 90th percentile (nearest rank,
+    a negative one as 0), None when none. Picked by numpy's partial sort: a year of waits for
+    a first message (100,000) in 3 ms, where sorting them here took 30."""
+    import numpy as np  # only the health pages need it: a process that serves none never loads it
+
+    values = np.asarray(seconds if isinstance(seconds, array) else list(seconds), dtype=float)
+    values = values[~np.isnan(values)]  # None, as NaN
+    count = len(values)
+    if not count:
         return Spread(0, None, None)
-    middle = len(values) // 2
-    median = values[middle] if len(values) % 2 else (values[middle - 1] + values[middle]) / 2
-    p90 = values[max(0, math.ceil(0.9 * len(values)) - 1)]
-    return Spread(len(values), median, p90)
+    middle, p90 = count // 2, max(0, math.ceil(0.9 * count) - 1)
+    ranks = sorted({middle - 1, middle, p90} - {-1})
+    chosen = np.partition(values, ranks)
+
+    def at(rank: int) -> float:
+        return max(0.0, float(chosen[rank]))
+
+    median = at(middle) if count % 2 else (at(middle - 1) + at(middle)) / 2
+    return Spread(count, median, at(p90))
 
 
 async def spread_in_database(session: Session, seconds: Any, *where: Any) -> Spread:

@@ -17,8 +17,9 @@ from storage import activity
 from storage.health import daysets
 from storage.health.daysets import Kind
 from storage.health.onboarding import onboarding
+from storage.health.overview import overview
 from storage.health.recognition import recognition
-from storage.health.types import Filters, KindMonth, Spread
+from storage.health.types import Filters, KindMonth, MonthCount, Spread
 from storage.models import DaySummary, Kudos, Member, MemberActivity
 from storage.privacy import forget_member
 from storage.recognition import revoke
@@ -59,7 +60,7 @@ async def stored(db: Database) -> dict[tuple[str, date], BitMap]:
         return {
             (row.kind, row.day): BitMap.deserialize(row.summary)
             for row in rows
-            if row.summary is not None and row.kind not in daysets.IN_JSON
+            if row.summary is not None and row.kind in daysets.MEMBER_SETS
         }
 
 
@@ -223,3 +224,30 @@ async def test_a_member_reached_days_after_joining_counts_in_the_waits_of_their_
     await store_day_sets(db, now)  # and so once stored again
     async with db.reading() as session:
         assert (await onboarding(session, january, "onboarding")).first_message == found
+
+
+async def test_a_revoked_first_kudos_moves_the_members_first_contribution(db: Database) -> None:
+    """Bea's first kudos (the 3rd) is revoked after its day was stored: her first contribution
+    is now the 4th, in the overview and in New Contributors; the days of both are dropped."""
+    ada, bea, cy = await people(db, "Ada", "Bea", "Cy")
+    (first, _) = await add(db, kudos(ada, bea, at(3)), kudos(cy, bea, at(4)))
+    async with db.transaction() as session:
+        await activity.recount(session, receivers=[bea])  # the rows went in directly
+    await store_day_sets(db, datetime(2026, 3, 1, tzinfo=UTC))
+    assert (await stored(db))[(Kind.FIRST_KUDOS, date(2026, 2, 3))] == BitMap([bea])
+    third = Filters(at(3, 0), at(4, 0))  # the 3rd only
+    async with db.transaction() as session:
+        assert await revoke(session, first, by=ada, now=at(25))
+    sets = await stored(db)
+    assert (Kind.FIRST_KUDOS, date(2026, 2, 3)) not in sets  # dropped, both days
+    assert (Kind.FIRST_KUDOS, date(2026, 2, 4)) not in sets
+    for _ in range(2):  # read from the rows, then from the days stored again
+        async with db.reading() as session:
+            assert (await overview(session, third, "onboarding")).first_contributions.current == 0
+            found = await recognition(session, Filters(at(1, 0), at(1, 0, month=3)))
+        assert found.new_contributors == [MonthCount(date(2026, 2, 1), 1)]  # Bea, on the 4th
+        await store_day_sets(db, datetime(2026, 3, 1, tzinfo=UTC))
+    sets = await stored(db)
+    assert sets[(Kind.FIRST_KUDOS, date(2026, 2, 4))] == BitMap([bea])
+    # Now before the first day anyone was first thanked: not stored again, read from the rows.
+    assert (Kind.FIRST_KUDOS, date(2026, 2, 3)) not in sets

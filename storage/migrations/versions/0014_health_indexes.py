@@ -1,6 +1,7 @@
 """Indexes for the health pages and `onramp report`: a period's first finishes of a flow,
 runs by status and start, first kudos received, answers to a flow, and what became of a
-campaign's messages
+campaign's messages; and the stored waits for a first message dropped, to be stored again in
+their new form
 
 Revision ID: 0014
 Revises: 0013
@@ -32,6 +33,9 @@ INDEXES = (
 def upgrade() -> None:
     for name, table, columns in INDEXES:
         op.create_index(name, table, columns, unique=False)
+    # The waits for a first message are now stored as 8-byte floats, not JSON: the days stored
+    # before are dropped (as a change drops them), and the next fill stores them again.
+    op.execute("UPDATE day_summary SET summary = NULL, version = version + 1 WHERE kind = 'waits'")
 
 
 def downgrade() -> None:
