@@ -10,7 +10,6 @@ from typing import Any
 from rich.console import Console, Group, RenderableType
 from rich.panel import Panel
 from rich.progress_bar import ProgressBar
-from rich.table import Table
 from rich.text import Text
 
 from bot.adapter import available_adapters
@@ -18,6 +17,7 @@ from bot.campaigns import manage
 from bot.campaigns.previewing import Preview
 from bot.campaigns.segments import REASONS
 from bot.messages import OutgoingMessage
+from bot.plain_table import PlainTable
 from flows.campaigns import Between, Campaign, LocalSendTime, Segment
 from flows.content import ContentTree
 from flows.text import render
@@ -125,12 +125,12 @@ def show_counts(shown: Preview) -> None:
         f"not before {when_text(shown.first_send)}."
     )
     if shown.sending:
-        table = Table("platform", "language", "recipients")
+        table = PlainTable("platform", "language", "recipients")
         for (platform, locale), count in sorted(shown.sending.items()):
             table.add_row(platform, locale, str(count))
         out.print(table)
     if shown.excluded:
-        table = Table(
+        table = PlainTable(
             "left out because", "members", title=f"{sum(shown.excluded.values())} left out"
         )
         for reason, count in sorted(shown.excluded.items(), key=lambda item: -item[1]):
@@ -206,7 +206,7 @@ def status_view(found: manage.Status, now: datetime) -> RenderableType:
         )
     if row.state == "awaiting_approval":
         lines.append(Text(f"Waiting for a second manager: onramp campaign approve {row.key}"))
-    table = Table("platform", "progress", "done", "messages")
+    table = PlainTable("platform", "progress", "done", "messages")
     for platform, counts in sorted(found.per_platform.items()):
         total = sum(n for status, n in counts.items() if status != "excluded")
         done = sum(counts.get(status, 0) for status in DONE)

@@ -20,7 +20,6 @@ from typing import Annotated, Any, NoReturn, TypeVar
 import typer
 from rich.console import Console
 from rich.live import Live
-from rich.table import Table
 
 from bot.campaigns import manage, planning, previewing, timing
 from bot.campaigns.planning import CampaignError
@@ -41,6 +40,7 @@ from bot.cli.campaign_views import (
 )
 from bot.cli.state import state
 from bot.features import build_registry
+from bot.plain_table import PlainTable
 from bot.settings import Settings
 from flows.campaigns import Campaign
 from flows.content import ContentTree, load_tree
@@ -165,7 +165,7 @@ def list_campaigns() -> None:
     if not content.campaigns and not rows:
         out.print(f"No campaigns yet: add one to {settings.content.path}/campaigns/.")
         return
-    table = Table(title=f"{len(content.campaigns)} campaign(s)")
+    table = PlainTable(title=f"{len(content.campaigns)} campaign(s)")
     for heading in ("id", "title", "who", "when", "state"):
         table.add_column(heading)
     for key, campaign in sorted(content.campaigns.items()):
@@ -404,7 +404,7 @@ def results(
             output.write_text(buffer.getvalue(), encoding="utf-8")
             err.print(f"Wrote {output} ({len(rows)} row(s)).", markup=False)
         return
-    table = Table(*columns, title=f"{key}: {len(rows)} member(s)")
+    table = PlainTable(*columns, title=f"{key}: {len(rows)} member(s)")
     for row in rows:
         table.add_row(*("" if row.get(c) is None else str(row[c]) for c in columns))
     out.print(table)

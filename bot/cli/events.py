@@ -18,13 +18,13 @@ from typing import Annotated, Any
 import typer
 from rich import box
 from rich.console import Console
-from rich.table import Table
 
 from bot.adapter import Receipt
 from bot.cli.state import state
 from bot.dispatcher import Dispatcher
 from bot.failed_events import error_name
 from bot.features import build_registry
+from bot.plain_table import PlainTable
 from flows.content import load_tree_or_raise
 from storage import failed_events
 
@@ -76,7 +76,7 @@ def failed(
     if not rows:
         typer.echo("No failed events.")
         return
-    table = Table(title=f"{len(rows)} failed event(s)", box=box.SIMPLE_HEAD)
+    table = PlainTable(title=f"{len(rows)} failed event(s)", box=box.SIMPLE_HEAD)
     table.add_column("key", no_wrap=True)  # whole: it is to be copied
     for heading in ("platform", "event", "error", "tries", "failed at (UTC)", "member"):
         table.add_column(heading, overflow="fold")

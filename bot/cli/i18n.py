@@ -8,10 +8,10 @@ from typing import Annotated, Literal
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bot.cli.state import state
 from bot.features import build_registry
+from bot.plain_table import PlainTable
 from flows.content import ContentTree, load_tree
 from flows.coverage import coverage, overall, percent
 from flows.locale_codes import normalise_locale
@@ -134,7 +134,7 @@ def status(
         }
         typer.echo(json.dumps(rows, indent=2, ensure_ascii=False))
         return
-    table = Table(title=f"Translated texts ({tree.community.default_locale} is the source)")
+    table = PlainTable(title=f"Translated texts ({tree.community.default_locale} is the source)")
     table.add_column("file")
     for code in sorted(totals):
         table.add_column(code, justify="right")

@@ -9,11 +9,11 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
 from bot.cli.state import state
 from bot.features import build_registry
 from bot.mentorship import batch
+from bot.plain_table import PlainTable
 from flows.content import load_tree_or_raise
 from storage import mentorship
 from storage.models import Member
@@ -60,7 +60,7 @@ def mentors(
     if not rows:
         typer.echo("No mentors yet.")
         return
-    table = Table(title=f"{len(rows)} mentor(s)")
+    table = PlainTable(title=f"{len(rows)} mentor(s)")
     for heading in ("member", "name", "languages", "topics", "time zone", "hours", "load"):
         table.add_column(heading)
     table.add_column("status")
@@ -119,7 +119,7 @@ def match(
     if not rows:
         typer.echo("Nothing changed: every open offer is still the best, and nobody else fits.")
         return
-    table = Table(title=f"{len(rows)} change(s); the bot sends the offers")
+    table = PlainTable(title=f"{len(rows)} change(s); the bot sends the offers")
     for heading in ("newcomer", "offer withdrawn from", "offered to"):
         table.add_column(heading)
     for row in rows:

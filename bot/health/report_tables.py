@@ -9,10 +9,10 @@ from typing import Any
 from babel.dates import format_timedelta
 from rich import box
 from rich.console import Console, Group, RenderableType
-from rich.table import Table
 from rich.text import Text
 
 from bot.health.report import Report, Threshold, document
+from bot.plain_table import PlainTable
 
 ABSENCE_WARNING = 2  # the issue: "below two or three the project is in danger"
 OVERVIEW_LABELS = {
@@ -52,18 +52,18 @@ def render(report: Report, threshold: Threshold, console: Console) -> None:
     console.print(_at_risk(doc))
 
 
-def _table(title: str, *columns: str, caption: str | None = None) -> Table:
+def _table(title: str, *columns: str, caption: str | None = None) -> PlainTable:
     """A table whose title and note are lines of their own: a narrow table would wrap them."""
-    table = Table(box=box.SIMPLE_HEAD)
+    table = PlainTable(box=box.SIMPLE_HEAD)
     table.title = title
     table.caption = caption
     table.add_column(columns[0])
     for column in columns[1:]:
-        table.add_column(column, justify="right")
+        table.add_column(column, justify="right", no_wrap=True)
     return table
 
 
-def _page(table: Table) -> Group:
+def _page(table: PlainTable) -> Group:
     title, note = str(table.title or ""), table.caption
     table.title = table.caption = None
     parts: list[RenderableType] = [Text(title, style="bold"), table]

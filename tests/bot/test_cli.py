@@ -176,7 +176,7 @@ async def _two_mentors(url: str) -> None:
         await upgrade(db.engine)
         async with db.transaction() as session:
             ids = []
-            for name in ("Aminata", "Luis", "Ada"):
+            for name in ("Aminata", "Luis [b]", "Ada"):  # a name is text, not console markup
                 _, member = await create_member(
                     session, platform="console", workspace="", external_id=name, display_name=name
                 )
@@ -213,11 +213,11 @@ def test_mentors_lists_each_with_load_and_status(home: dict[str, str]) -> None:
     assert "fr, wo" in aminata and "18:00–21:00" in aminata and "1/1" in aminata
     assert "full" in aminata
     luis = next(line for line in listed.stdout.splitlines() if "Luis" in line)
-    assert "0/2" in luis and "paused" in luis
+    assert "0/2" in luis and "paused" in luis and "Luis [b]" in luis
     rows = json.loads(onramp("mentors", "--json", env=home).stdout)
     assert [(r["name"], r["load"], r["status"]) for r in rows] == [
         ("Aminata", 1, "full"),
-        ("Luis", 0, "paused"),
+        ("Luis [b]", 0, "paused"),
     ]
 
 

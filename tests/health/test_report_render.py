@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+from dataclasses import replace
 from datetime import UTC, date, datetime
 
 from rich.console import Console
@@ -285,3 +286,21 @@ def test_tables_with_min_group() -> None:
     text = rendered(sample(), Threshold(5))
     retained = next(line for line in text.splitlines() if "Retained" in line)
     assert retained.split()[-2:] == ["<5", "–"]
+
+
+def test_a_campaign_title_is_shown_as_written_never_as_console_markup() -> None:
+    """A title from content (or a step id) is text: `[bold]` and `[link=…]` are shown, not
+    obeyed, on a console that would obey them."""
+    title = "Call [bold]June[/bold] [link=https://example.org]join[/link]"
+    report = sample()
+    campaigns = report.campaigns
+    report = replace(
+        report,
+        campaigns=replace(campaigns, campaigns=[replace(campaigns.campaigns[0], title=title)]),
+    )
+    output = io.StringIO()
+    console = Console(file=output, width=200, force_terminal=True, color_system="truecolor")
+    render(report, Threshold(), console)
+    shown = output.getvalue()
+    assert "[bold]June[/bold]" in shown and "[link=https://example.org]join[/link]" in shown
+    assert "\x1b]8;" not in shown  # no terminal hyperlink made of it
