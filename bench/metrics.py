@@ -65,6 +65,7 @@ from bot.health.report import Threshold, build, json_text, questions  # noqa: E4
 from bot.health.report_tables import render  # noqa: E402
 from bot.health.viewer import Viewer  # noqa: E402
 from flows.content import ContentTree, load_tree_or_raise  # noqa: E402
+from storage import tallies  # noqa: E402
 from storage.activity import rebuild  # noqa: E402
 from storage.health.types import Filters  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
@@ -109,6 +110,7 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
     counts = await Community(db, args.members, args.kudos, args.platforms).seed()
     async with db.engine.begin() as connection:  # the rows went in without their milestones
         await connection.run_sync(rebuild)
+        await connection.run_sync(tallies.rebuild)  # nor the kudos' running totals
     if not db.sqlite:
         async with db.transaction() as session:
             for table in set(counts) - {"member_activity"}:  # ids were given: move sequences

@@ -33,6 +33,7 @@ from sqlalchemy import insert, text  # noqa: E402
 
 from bench import backends  # noqa: E402
 from storage import recognition as store  # noqa: E402
+from storage import tallies  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Kudos, Member  # noqa: E402
 from storage.session import Database  # noqa: E402
@@ -72,6 +73,8 @@ async def seed(db: Database, kudos: int, members: int, now: datetime) -> None:
             )
         async with db.transaction() as session:
             await session.execute(insert(Kudos.__table__), rows)  # type: ignore[attr-defined]
+    async with db.engine.begin() as connection:  # loaded in bulk: their running totals
+        await connection.run_sync(tallies.rebuild)
     async with db.transaction() as session:
         await session.execute(text("ANALYZE"))
 

@@ -175,6 +175,43 @@ class DaySummary(SQLModel, table=True):
     version: int = Field(default=0)
 
 
+class KudosTotal(SQLModel, table=True):
+    """The live kudos a member (`member_id`) received, ever: per kind of contribution
+    (`category`), and in all (''), kept in the transaction of each kudos given or revoked
+    (storage/tallies.py).
+    The all-time leaderboard reads its first rows by points; without it, a million kudos were
+    summed at each `/kudos top`."""
+
+    __tablename__ = "kudos_total"
+    __table_args__ = (
+        Index("ix_kudos_total_points", "category", "points", "member_id"),
+        {"sqlite_with_rowid": False},
+    )
+
+    member_id: int = Field(  # who received them
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    category: str = Field(primary_key=True, max_length=64)
+    points: float = Field(default=0.0)  # the sum of the kudos' weights
+    kudos: int = Field(default=0)
+
+
+class KudosDayTotal(SQLModel, table=True):
+    """The same per UTC day the kudos were given: a week's or a month's leaderboard adds up
+    at most 31 days of these (and the rows of the part of a day its start cuts)."""
+
+    __tablename__ = "kudos_day_total"
+    __table_args__ = ({"sqlite_with_rowid": False},)
+
+    day: date = Field(primary_key=True)
+    category: str = Field(primary_key=True, max_length=64)
+    member_id: int = Field(  # who received them
+        sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
+    )
+    points: float = Field(default=0.0)
+    kudos: int = Field(default=0)
+
+
 class Identity(SQLModel, table=True):
     __table_args__ = (
         UniqueConstraint("platform", "workspace", "external_id"),

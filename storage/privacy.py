@@ -9,7 +9,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select
 from sqlmodel import SQLModel
 
-from storage import activity, failed_events
+from storage import activity, failed_events, tallies
 from storage.health import daysets
 from storage.models import (
     Answer,
@@ -26,6 +26,8 @@ from storage.models import (
     FlowRun,
     Identity,
     Kudos,
+    KudosDayTotal,
+    KudosTotal,
     Member,
     MemberActivity,
     MentorOffer,
@@ -54,6 +56,8 @@ PER_MEMBER_TABLES: tuple[type[SQLModel], ...] = (
     FlowMilestone,  # when they first finished each flow, and were retained after it
     DashboardLink,  # a manager's sign-ins to the dashboard: when, never the token
     DashboardSession,
+    KudosTotal,  # the running totals of the kudos they received (storage/tallies.py)
+    KudosDayTotal,
 )
 # Rows about two members (a newcomer and a mentor, a giver and a receiver): they belong to
 # both, and go with either. In deletion order, with the two columns naming the members.
@@ -117,6 +121,7 @@ async def forget_member(session: Session, member: Member, actor: str) -> None:
     for table in PER_MEMBER_TABLES:
         await session.execute(delete(table).where(table.member_id == member.id))
     await activity.recount(session, receivers=receivers, newcomers=newcomers)
+    await tallies.recount(session, receivers | {member.id})  # the leaderboards' running totals
     await session.delete(member)
     session.add(
         AuditLog(actor=actor, action="member.forgotten", detail={"member": pseudonym(member.id)})

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, func, insert, or_, select, update
+from sqlalchemy import bindparam, func, insert, literal, or_, select, union_all, update
 
-from storage import activity
+from storage import activity, tallies
 from storage.health import daysets
 from storage.models import BadgeAward, FlowRun, Kudos, Member, Mentorship
 from storage.session import Session, dialect_insert
@@ -52,6 +52,7 @@ async def give(
     }
     kudos_id = int((await session.core(_INSERT, params)).first()[0])
     await activity.thanked(session, receiver_id, now)
+    await tallies.add(session, receiver_id, category, now, weight, 1)
     return kudos_id
 
 
@@ -127,6 +128,14 @@ async def revoke(session: Session, kudos_id: int, by: int, now: datetime) -> Kud
     revoked: Kudos | None = result.scalar_one_or_none()
     if revoked is not None:  # it may have been the receiver's first
         await activity.recount(session, receivers=[revoked.receiver_id])
+        await tallies.add(
+            session,
+            revoked.receiver_id,
+            revoked.category,
+            revoked.created_at,
+            -revoked.weight,
+            -1,
+        )
         # The health metrics' summaries of its day (givers, receivers, kudos) hold no longer.
         day = revoked.created_at.astimezone(UTC).date()
         kinds = (daysets.Kind.GAVE, daysets.Kind.RECEIVED, daysets.Kind.KUDOS)
@@ -140,27 +149,18 @@ async def leaderboard(
     """The members who received the most (weighted) kudos since `since` (ever, if None), in
     `category` if given: the first `limit` places, and everyone tied with the last of them.
 
-    One aggregate over a covering partial index of the live kudos (see `Kudos`); names are
-    read for the few members shown."""
-    where = [_LIVE]
-    if since is not None:
-        where.append(Kudos.created_at >= since)
-    if category is not None:
-        where.append(Kudos.category == category)
-    points = func.sum(Kudos.weight)
-    # For a period, grouping by `receiver_id + 0` keeps SQLite from walking the by-receiver
-    # index in order (to save a sort) instead of reading only the period's range by date.
-    receiver = Kudos.receiver_id if since is None and category is None else Kudos.receiver_id + 0
-    totals = (
-        select(receiver, points, func.count())
-        .where(*where)
-        .group_by(receiver)
-        .order_by(points.desc(), receiver)
+    From the running totals (storage/tallies.py): ever, the first rows of `kudos_total` by
+    points; since a moment, the day totals of the days after it, and the kudos of the part of
+    its day after it. Names are read for the few members shown."""
+    totals = _since(session, since, category or tallies.ALL)
+    points = totals.c.points
+    ranked = select(totals.c.receiver_id, points, totals.c.kudos).order_by(
+        points.desc(), totals.c.receiver_id
     )
-    fetched = (await session.execute(totals.limit(limit + 10))).all()
+    fetched = (await session.execute(ranked.limit(limit + 10))).all()
     if len(fetched) == limit + 10 and fetched[-1][1] == fetched[limit - 1][1]:
         # More tied with the last place than fetched: everyone with that many points.
-        fetched = (await session.execute(totals.having(points >= fetched[limit - 1][1]))).all()
+        fetched = (await session.execute(ranked.where(points >= fetched[limit - 1][1]))).all()
     if len(fetched) > limit:
         last = fetched[limit - 1][1]
         fetched = [row for row in fetched if row[1] >= last]
@@ -184,11 +184,52 @@ async def leaderboard(
     return standings
 
 
+def _since(session: Session, since: datetime | None, category: str) -> Any:
+    """(receiver_id, points, kudos) of every member with a live kudos since `since`."""
+    total: Any = tallies.TOTAL
+    if since is None:
+        return (
+            select(total.c.member_id.label("receiver_id"), total.c.points, total.c.kudos)
+            .where(total.c.category == category, total.c.kudos > 0)
+            .subquery()
+        )
+    day: Any = tallies.DAY
+    since = since.astimezone(UTC)
+    first_whole = since.date() if since == _midnight(since.date()) else since.date() + ONE_DAY
+    days = select(day.c.member_id.label("receiver_id"), day.c.points, day.c.kudos).where(
+        day.c.category == category, day.c.day >= first_whole
+    )
+    # The part of the first day after `since`, from the kudos themselves.
+    part = select(_KUDOS.c.receiver_id, _KUDOS.c.weight, literal(1)).where(
+        _LIVE_ROW, _KUDOS.c.created_at >= since, _KUDOS.c.created_at < _midnight(first_whole)
+    )
+    if category != tallies.ALL:
+        part = part.where(_KUDOS.c.category == category)
+    both = union_all(days, part).subquery()
+    points = func.sum(both.c.points).label("points")
+    kudos = func.sum(both.c.kudos).label("kudos")
+    return (
+        select(both.c.receiver_id, points, kudos)
+        .group_by(both.c.receiver_id)
+        .having(func.sum(both.c.kudos) > 0)
+        .subquery()
+    )
+
+
+ONE_DAY = timedelta(days=1)
+
+
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
 async def received_by_category(session: Session, member_id: int) -> dict[str, int]:
+    """The live kudos a member received per kind of contribution (their running totals)."""
+    total: Any = tallies.TOTAL
     rows = await session.execute(
-        select(Kudos.category, func.count())
-        .where(Kudos.receiver_id == member_id, _LIVE)
-        .group_by(Kudos.category)
+        select(total.c.category, total.c.kudos).where(
+            total.c.member_id == member_id, total.c.category != tallies.ALL, total.c.kudos > 0
+        )
     )
     return {category: int(count) for category, count in rows.all()}
 

@@ -27,6 +27,8 @@ from storage.models import (
     FlowRun,
     Identity,
     Kudos,
+    KudosDayTotal,
+    KudosTotal,
     Member,
     MemberActivity,
     MentorOffer,
@@ -57,6 +59,8 @@ PER_MEMBER = (
     FlowMilestone,
     DashboardLink,
     DashboardSession,
+    KudosTotal,
+    KudosDayTotal,
 )
 
 
@@ -93,6 +97,11 @@ async def _member_with_everything(db: Database, name: str) -> int:
                 MentorRequest(member_id=member.id),
                 BadgeAward(member_id=member.id, badge="first_thanks"),
                 Kudos(giver_id=member.id, receiver_id=member.id, category="docs", reason="x"),
+                # Its running totals (written here by hand, as the kudos is).
+                KudosTotal(member_id=member.id, category="", points=1.0, kudos=1),
+                KudosDayTotal(
+                    day=NOW.date(), category="", member_id=member.id, points=1.0, kudos=1
+                ),
                 MemberActivity(member_id=member.id, day=NOW.date(), platform="console"),
                 FlowMilestone(member_id=member.id, flow_id="onboarding", finished_at=NOW),
                 DashboardLink(

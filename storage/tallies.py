@@ -1,0 +1,112 @@
+"""Running totals of the live kudos each member received, kept in the transaction of each
+kudos given or revoked: per kind of contribution and in all (`ALL`), ever (`kudos_total`) and
+per UTC day (`kudos_day_total`). The leaderboards read them (storage/recognition.py) instead
+of summing up to a million kudos at each `/kudos top`.
+
+A kudos given adds its weight and one to four rows (its category and all, ever and on its
+day), in two prepared upserts; a revoke takes them away again. When kudos rows go (a member
+forgotten), `recount` works the receivers' rows out again from the live kudos; `rebuild`
+works every row out from them (a migration's backfill, a bulk load).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import bindparam, delete, func, literal, select, union_all
+from sqlalchemy.engine import Connection
+
+from storage.health import sql
+from storage.models import Kudos, KudosDayTotal, KudosTotal
+from storage.session import Session, dialect_insert
+
+ALL = ""  # the category of the rows that count every kind of contribution
+
+TOTAL: Any = KudosTotal.__table__  # type: ignore[attr-defined]
+DAY: Any = KudosDayTotal.__table__  # type: ignore[attr-defined]
+KUDOS: Any = Kudos.__table__  # type: ignore[attr-defined]
+
+
+_DIALECTS = ("sqlite", "postgresql")
+
+
+def _upsert(dialect: str, table: Any) -> Any:
+    insert = dialect_insert(dialect)(table)
+    keys = [column.name for column in table.primary_key.columns]
+    return insert.on_conflict_do_update(
+        index_elements=keys,
+        set_={
+            "points": table.c.points + insert.excluded.points,
+            "kudos": table.c.kudos + insert.excluded.kudos,
+        },
+    )
+
+
+# Built once per dialect: the same statement object is what SQLite's prepared plans key on.
+_ADD = {
+    dialect: (_upsert(dialect, TOTAL), _upsert(dialect, DAY))
+    for dialect in ("sqlite", "postgresql")
+}
+
+
+async def add(
+    session: Session,
+    receiver_id: int,
+    category: str,
+    given_at: datetime,
+    points: float,
+    kudos: int,
+) -> None:
+    """`kudos` (1, or -1 for a revoke) of `points` to the receiver's rows: their category's and
+    all, ever and on the day the kudos was given."""
+    ever, daily = _ADD[session.get_bind().dialect.name]
+    rows = [
+        {"member_id": receiver_id, "category": kind, "points": points, "kudos": kudos}
+        for kind in (category, ALL)
+    ]
+    await session.core(ever, rows)
+    day = given_at.astimezone(UTC).date()
+    await session.core(daily, [{**row, "day": day} for row in rows])
+
+
+def _grouped(dialect: str, daily: bool, receivers: Any = None) -> Any:
+    """(receiver, category, [day,] points, kudos) of the live kudos: per category, and all."""
+    day = sql.day_of(KUDOS.c.created_at, dialect)
+
+    def per(category: Any, *by: Any) -> Any:
+        keys = [KUDOS.c.receiver_id, *by] + ([day] if daily else [])
+        columns = [KUDOS.c.receiver_id, category] + ([day] if daily else [])
+        statement = select(*columns, func.sum(KUDOS.c.weight), func.count()).where(
+            KUDOS.c.revoked_at.is_(None)
+        )
+        if receivers is not None:
+            statement = statement.where(KUDOS.c.receiver_id.in_(receivers))
+        return statement.group_by(*keys)  # never by a constant, which PostgreSQL refuses
+
+    return union_all(per(KUDOS.c.category, KUDOS.c.category), per(literal(ALL)))
+
+
+def _insert_from(dialect: str, table: Any, daily: bool, receivers: Any = None) -> Any:
+    names = ["member_id", "category"] + (["day"] if daily else []) + ["points", "kudos"]
+    return table.insert().from_select(names, _grouped(dialect, daily, receivers))
+
+
+async def recount(session: Session, receivers: Iterable[int]) -> None:
+    """Work the rows of these receivers out again from the live kudos (some of theirs went)."""
+    chosen = sorted(set(receivers))
+    if not chosen:
+        return
+    ids: Any = bindparam("ids", expanding=True)
+    dialect = session.get_bind().dialect.name
+    for table, daily in ((TOTAL, False), (DAY, True)):
+        await session.execute(delete(table).where(table.c.member_id.in_(ids)), {"ids": chosen})
+        await session.execute(_insert_from(dialect, table, daily, ids), {"ids": chosen})
+
+
+def rebuild(connection: Connection) -> None:
+    """Every row worked out anew from the live kudos."""
+    for table, daily in ((TOTAL, False), (DAY, True)):
+        connection.execute(delete(table))
+        connection.execute(_insert_from(connection.dialect.name, table, daily))

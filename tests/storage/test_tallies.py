@@ -1,0 +1,154 @@
+"""The kudos' running totals (storage/tallies.py) and the leaderboards that read them: kept by
+every kudos given and revoked and by a member forgotten, the same as the kudos themselves
+(worked out by hand below, and by `rebuild`), for all time and for periods whose start cuts
+a day. (Migration 0015 fills them from the kudos a database has: test_tallies_migration.py.)"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from sqlalchemy import select
+
+from storage import recognition, tallies
+from storage.models import KudosDayTotal, KudosTotal, Member
+from storage.privacy import forget_member
+from storage.session import Database
+from tests.storage.rows import add
+
+NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
+
+
+def ago(days: float) -> datetime:
+    return NOW - timedelta(days=days)
+
+
+async def people(db: Database, *names: str) -> list[int]:
+    return await add(db, *(Member(display_name=name) for name in names))
+
+
+async def give(
+    db: Database, giver: int, receiver: int, when: datetime, category: str, weight: float = 1.0
+) -> int:
+    async with db.transaction() as session:
+        return await recognition.give(
+            session,
+            giver_id=giver,
+            receiver_id=receiver,
+            category=category,
+            reason="thanks",
+            now=when,
+            weight=weight,
+            shouted=False,
+        )
+
+
+async def board(
+    db: Database, since: datetime | None, category: str | None = None
+) -> list[tuple[str, float, int]]:
+    async with db.reading() as session:
+        found = await recognition.leaderboard(session, since, category, limit=10)
+    return [(row.name, row.points, row.kudos) for row in found]
+
+
+async def rows(db: Database) -> tuple[list[tuple[object, ...]], list[tuple[object, ...]]]:
+    async with db.reading() as session:
+        ever = (
+            await session.execute(
+                select(
+                    KudosTotal.member_id, KudosTotal.category, KudosTotal.points, KudosTotal.kudos
+                )
+                .where(KudosTotal.kudos != 0)
+                .order_by(KudosTotal.member_id, KudosTotal.category)
+            )
+        ).all()
+        daily = (
+            await session.execute(
+                select(
+                    KudosDayTotal.day,
+                    KudosDayTotal.category,
+                    KudosDayTotal.member_id,
+                    KudosDayTotal.points,
+                    KudosDayTotal.kudos,
+                )
+                .where(KudosDayTotal.kudos != 0)
+                .order_by(KudosDayTotal.day, KudosDayTotal.category, KudosDayTotal.member_id)
+            )
+        ).all()
+    return [tuple(row) for row in ever], [tuple(row) for row in daily]
+
+
+async def assert_rebuild_agrees(db: Database) -> None:
+    kept = await rows(db)
+    async with db.engine.begin() as connection:
+        await connection.run_sync(tallies.rebuild)
+    assert await rows(db) == kept
+
+
+async def community(db: Database) -> dict[str, int]:
+    """Ana gives to everyone; Bo and Cy give back. By hand, the live kudos (weight):
+    - Bo: code 40 days ago (1), docs 10 days ago (2), code 2 days and 20 hours ago (1),
+      design 3 hours ago (1), and one revoked below (docs, 1 day ago);
+    - Cy: code 8 days ago (1), code 6 days and 22 hours ago (1.5), docs 1 hour ago (1);
+    - Ana: code from Bo 31 days ago (1), code from Cy 29 days ago (1)."""
+    ana, bo, cy = await people(db, "Ana", "Bo", "Cy")
+    await give(db, ana, bo, ago(40), "code")
+    await give(db, ana, bo, ago(10), "docs", 2.0)
+    await give(db, ana, bo, ago(2) - timedelta(hours=20), "code")
+    await give(db, ana, bo, ago(0.125), "design")
+    revoked = await give(db, ana, bo, ago(1), "docs")
+    await give(db, ana, cy, ago(8), "code")
+    await give(db, ana, cy, ago(7) + timedelta(hours=2), "code", 1.5)
+    await give(db, ana, cy, ago(1 / 24), "docs")
+    await give(db, bo, ana, ago(31), "code")
+    await give(db, cy, ana, ago(29), "code")
+    async with db.transaction() as session:
+        assert await recognition.revoke(session, revoked, by=ana, now=NOW)
+    return {"ana": ana, "bo": bo, "cy": cy}
+
+
+async def test_all_time_and_each_category(db: Database) -> None:
+    await community(db)
+    assert await board(db, None) == [("Bo", 5.0, 4), ("Cy", 3.5, 3), ("Ana", 2.0, 2)]
+    assert await board(db, None, "code") == [("Cy", 2.5, 2), ("Ana", 2.0, 2), ("Bo", 2.0, 2)]
+    assert await board(db, None, "docs") == [("Bo", 2.0, 1), ("Cy", 1.0, 1)]
+    assert await board(db, None, "testing") == []
+    await assert_rebuild_agrees(db)
+
+
+@pytest.mark.parametrize(
+    ("days", "category", "expected"),
+    [
+        # The week starts 7 days ago at 15:00: Cy's 1.5 (6 days 22 hours ago, at 17:00 on the
+        # day the week starts) counts; his kudos of 8 days ago does not.
+        (7, None, [("Cy", 2.5, 2), ("Bo", 2.0, 2)]),
+        (7, "code", [("Cy", 1.5, 1), ("Bo", 1.0, 1)]),
+        # The month (30 days): Cy's gift to Ana 29 days ago counts, Bo's of 31 days ago not.
+        (30, None, [("Bo", 4.0, 3), ("Cy", 3.5, 3), ("Ana", 1.0, 1)]),
+        (30, "docs", [("Bo", 2.0, 1), ("Cy", 1.0, 1)]),
+        # From 3 hours ago (within today): Bo's design and Cy's docs.
+        (0.125, None, [("Bo", 1.0, 1), ("Cy", 1.0, 1)]),
+    ],
+)
+async def test_a_period_counts_the_part_of_its_first_day_by_the_instant(
+    db: Database, days: float, category: str | None, expected: list[tuple[str, float, int]]
+) -> None:
+    await community(db)
+    assert await board(db, ago(days), category) == expected
+
+
+async def test_forgetting_a_giver_takes_their_kudos_out_of_everyones_totals(
+    db: Database,
+) -> None:
+    ids = await community(db)
+    async with db.transaction() as session:
+        member = await session.get(Member, ids["bo"])
+        assert member is not None
+        await forget_member(session, member, actor="cli")
+    # Bo's kudos (received, and the one he gave Ana) are gone.
+    assert await board(db, None) == [("Cy", 3.5, 3), ("Ana", 1.0, 1)]
+    assert await board(db, ago(30)) == [("Cy", 3.5, 3), ("Ana", 1.0, 1)]
+    ever, daily = await rows(db)
+    assert all(row[0] != ids["bo"] for row in ever)
+    assert all(row[2] != ids["bo"] for row in daily)
+    await assert_rebuild_agrees(db)

@@ -1,0 +1,74 @@
+"""Migration 0015 fills the kudos' running totals from the kudos a database already has."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import text
+
+from storage.database import create_engine
+from storage.migrate import upgrade
+from storage.session import Database
+from tests.storage.rows import MEMBER_BEFORE_0013
+from tests.storage.test_tallies import ago, assert_rebuild_agrees, rows
+
+
+@pytest.fixture
+def database_url(empty_database_url: str) -> str:
+    """A database nobody has migrated yet, for the migration's test (the others only read
+    it through `db`, which migrates it)."""
+    return empty_database_url
+
+
+async def test_the_migration_fills_the_totals_from_the_kudos(database_url: str) -> None:
+    engine = create_engine(database_url)
+    try:
+        await upgrade(engine, "0014")
+        async with engine.begin() as connection:
+            await connection.execute(
+                MEMBER_BEFORE_0013.insert(),
+                [
+                    {
+                        "id": member_id,
+                        "display_name": name,
+                        "roles": [],
+                        "profile": {},
+                        "opted_out": False,
+                        "created_at": ago(50),
+                        "last_active_at": ago(50),
+                    }
+                    for member_id, name in ((1, "Ana"), (2, "Bo"))
+                ],
+            )
+            for given, category, weight, revoked in (
+                (ago(3), "code", 1.0, None),
+                (ago(3) + timedelta(hours=1), "docs", 2.0, None),
+                (ago(1), "code", 1.0, ago(0.5)),
+            ):
+                await connection.execute(
+                    text(
+                        "INSERT INTO kudos (giver_id, receiver_id, category, reason, created_at,"
+                        " weight, shouted, revoked_at) VALUES (1, 2, :category, 'x', :given,"
+                        " :weight, :shouted, :revoked)"
+                    ),
+                    {
+                        "category": category,
+                        "given": given.replace(tzinfo=None),
+                        "weight": weight,
+                        "shouted": False,
+                        "revoked": None if revoked is None else revoked.replace(tzinfo=None),
+                    },
+                )
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+    db = Database.from_url(database_url)
+    try:
+        ever, daily = await rows(db)
+        day = ago(3).date()
+        assert ever == [(2, "", 3.0, 2), (2, "code", 1.0, 1), (2, "docs", 2.0, 1)]
+        assert daily == [(day, "", 2, 3.0, 2), (day, "code", 2, 1.0, 1), (day, "docs", 2, 2.0, 1)]
+        await assert_rebuild_agrees(db)
+    finally:
+        await db.dispose()
