@@ -201,10 +201,11 @@ class KudosDayTotal(SQLModel, table=True):
     at most 31 days of these (and the rows of the part of a day its start cuts)."""
 
     __tablename__ = "kudos_day_total"
+    # Keyed by category first: a period's rows in one category (or all) are one range.
     __table_args__ = ({"sqlite_with_rowid": False},)
 
-    day: date = Field(primary_key=True)
     category: str = Field(primary_key=True, max_length=64)
+    day: date = Field(primary_key=True)
     member_id: int = Field(  # who received them
         sa_column=Column(Integer, ForeignKey("member.id", ondelete="CASCADE"), primary_key=True)
     )

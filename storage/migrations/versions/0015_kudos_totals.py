@@ -43,12 +43,12 @@ def upgrade() -> None:
     op.create_index("ix_kudos_total_points", "kudos_total", ["category", "points", "member_id"])
     op.create_table(
         "kudos_day_total",
-        sa.Column("day", sa.Date(), nullable=False),
         sa.Column("category", sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+        sa.Column("day", sa.Date(), nullable=False),
         _member(),
         sa.Column("points", sa.Float(), nullable=False),
         sa.Column("kudos", sa.Integer(), nullable=False),
-        sa.PrimaryKeyConstraint("day", "category", "member_id"),
+        sa.PrimaryKeyConstraint("category", "day", "member_id"),
         sqlite_with_rowid=False,
     )
     day = (
