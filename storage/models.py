@@ -516,6 +516,14 @@ class Kudos(SQLModel, table=True):
         ),
         # The rules' counts: a giver's kudos lately, to one receiver lately.
         Index("ix_kudos_giver_created", "giver_id", "created_at"),
+        # The shout-outs of the last hour (revoked ones too), counted before every kudos:
+        # without it, PostgreSQL read every kudos (54 ms at a million).
+        Index(
+            "ix_kudos_shouted_created",
+            "created_at",
+            sqlite_where=text("shouted IS 1"),
+            postgresql_where=text("shouted IS TRUE"),
+        ),
         Index("ix_kudos_pair_created", "giver_id", "receiver_id", "created_at"),
     )
 

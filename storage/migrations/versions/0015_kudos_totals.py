@@ -1,5 +1,6 @@
 """Running totals of the live kudos each member (`member_id`) received, ever and per UTC day,
-per kind of contribution and in all (''): what the leaderboards read (storage/tallies.py)
+per kind of contribution and in all (''): what the leaderboards read (storage/tallies.py);
+and an index of the shout-outs by date, which the anti-abuse rules count
 
 Revision ID: 0015
 Revises: 0014
@@ -70,8 +71,18 @@ def upgrade() -> None:
             f" GROUP BY {day}{by}, receiver_id"
         )
 
+    # The shout-outs of the last hour, counted before every kudos (the anti-abuse rules).
+    op.create_index(
+        "ix_kudos_shouted_created",
+        "kudos",
+        ["created_at"],
+        sqlite_where=sa.text("shouted IS 1"),
+        postgresql_where=sa.text("shouted IS TRUE"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_index("ix_kudos_shouted_created", table_name="kudos")
     op.drop_table("kudos_day_total")
     op.drop_index("ix_kudos_total_points", table_name="kudos_total")
     op.drop_table("kudos_total")
