@@ -9,12 +9,12 @@ import sqlalchemy as sa
 from sqlalchemy import func, select, text
 from sqlmodel import SQLModel
 
-from storage import activity
+from storage import activity, recognition
 from storage.database import create_engine
 from storage.health import daysets
 from storage.members import create_member
 from storage.models import Outbox
-from storage.session import Database
+from storage.session import Database, Session
 from storage.types import JSONDocument, UTCDateTime
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
@@ -125,3 +125,25 @@ MEMBER_BEFORE_0013 = sa.table(
     sa.column("created_at", UTCDateTime()),
     sa.column("last_active_at", UTCDateTime()),
 )
+
+
+async def thank(
+    session: Session,
+    giver: int,
+    receiver: int,
+    when: datetime,
+    category: str = "code",
+    weight: float = 1.0,
+) -> int:
+    """A kudos given the way the bot gives one (storage/recognition.give: its milestone and
+    running totals kept), in `session`; its id."""
+    return await recognition.give(
+        session,
+        giver_id=giver,
+        receiver_id=receiver,
+        category=category,
+        reason="thanks",
+        now=when,
+        weight=weight,
+        shouted=False,
+    )

@@ -19,7 +19,7 @@ from storage.health.types import Filters
 from storage.models import DaySummary, Member
 from storage.privacy import forget_member
 from storage.session import Database, Session
-from tests.storage.rows import add, store_day_sets
+from tests.storage.rows import add, store_day_sets, thank
 
 FLOW = "onboarding"
 JOINED = datetime(2026, 1, 5, 9, tzinfo=UTC)
@@ -105,16 +105,7 @@ async def _asked(session: Session, ada: int, bea: int) -> object:
 
 
 async def _thanked(session: Session, ada: int, bea: int) -> object:
-    return await recognition.give(
-        session,
-        giver_id=bea,
-        receiver_id=ada,
-        category="docs",
-        reason="thanks",
-        now=LATER,
-        weight=1.0,
-        shouted=False,
-    )
+    return await thank(session, bea, ada, LATER, "docs")
 
 
 async def _matched(session: Session, ada: int, bea: int) -> object:

@@ -14,7 +14,7 @@ from storage.models import FlowMilestone, FlowRun, Member
 from storage.privacy import export_member, forget_member
 from storage.session import Database
 from storage.statuses import RequestStatus, RunStatus
-from tests.storage.rows import new_member, rebuild_milestones
+from tests.storage.rows import new_member, rebuild_milestones, thank
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)  # a Monday
 FINISHED_DAY = date(2026, 3, 2)
@@ -52,16 +52,7 @@ async def assert_rebuild_agrees(db: Database, *member_ids: int) -> None:
 
 async def give(db: Database, giver: int, receiver: int, at: datetime) -> int:
     async with db.transaction() as session:
-        return await recognition.give(
-            session,
-            giver_id=giver,
-            receiver_id=receiver,
-            category="code",
-            reason="thanks",
-            now=at,
-            weight=1.0,
-            shouted=False,
-        )
+        return await thank(session, giver, receiver, at)
 
 
 async def revoke(db: Database, kudos_id: int, by: int) -> None:

@@ -14,7 +14,7 @@ from storage import recognition, tallies
 from storage.models import KudosDayTotal, KudosTotal, Member
 from storage.privacy import forget_member
 from storage.session import Database
-from tests.storage.rows import add
+from tests.storage.rows import add, thank
 
 NOW = datetime(2026, 3, 20, 15, 0, tzinfo=UTC)
 
@@ -31,16 +31,7 @@ async def give(
     db: Database, giver: int, receiver: int, when: datetime, category: str, weight: float = 1.0
 ) -> int:
     async with db.transaction() as session:
-        return await recognition.give(
-            session,
-            giver_id=giver,
-            receiver_id=receiver,
-            category=category,
-            reason="thanks",
-            now=when,
-            weight=weight,
-            shouted=False,
-        )
+        return await thank(session, giver, receiver, when, category, weight)
 
 
 async def board(
