@@ -345,7 +345,13 @@ class Community:
             status = "cancelled"
             offers[-1].update(status="withdrawn", answered_at=None)
         updated = max([requested] + [o["offered_at"] for o in offers])
-        row = request | {"status": status, "requested_at": requested, "updated_at": updated}
+        matched = offers[-1]["answered_at"] if status == "matched" else None
+        row = request | {
+            "status": status,
+            "requested_at": requested,
+            "updated_at": updated,
+            "matched_at": matched,  # as storage/mentorship.request_moved writes it
+        }
         await self.out.add(models.MentorRequest, row)
         for offer in offers:
             await self.out.add(models.MentorOffer, offer)

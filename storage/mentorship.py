@@ -262,7 +262,7 @@ async def request(session: Session, member_id: int, now: datetime) -> RequestSta
         .where(
             MentorRequest.member_id == member_id, MentorRequest.status == RequestStatus.CANCELLED
         )
-        .values(status=RequestStatus.WAITING, requested_at=now, updated_at=now)
+        .values(status=RequestStatus.WAITING, requested_at=now, updated_at=now, matched_at=None)
     )
     if reopened.rowcount:
         await activity.requested(session, member_id, now)
@@ -282,11 +282,15 @@ async def request_moved(
     *,
     was: Sequence[RequestStatus] = (),
 ) -> bool:
-    """Move a newcomer's request to state `to` (only from one of `was`, if given)."""
+    """Move a newcomer's request to state `to` (only from one of `was`, if given); matched,
+    it keeps the moment (`matched_at`: the end of the newcomer's wait)."""
     statement = update(MentorRequest).where(MentorRequest.member_id == member_id)
     if was:
         statement = statement.where(MentorRequest.status.in_(was))
-    result = await session.execute(statement.values(status=to, updated_at=now))
+    values: dict[str, Any] = {"status": to, "updated_at": now}
+    if to == RequestStatus.MATCHED:
+        values["matched_at"] = now
+    result = await session.execute(statement.values(values))
     return bool(result.rowcount)
 
 

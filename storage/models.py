@@ -417,7 +417,8 @@ class MentorRequest(SQLModel, table=True):
     __tablename__ = "mentor_request"
     __table_args__ = (
         Index("ix_mentor_request_status", "status"),
-        Index("ix_mentor_request_requested_at", "requested_at", "member_id"),  # health metrics
+        # The health metrics: a period's requests, and how long each waited (0016).
+        Index("ix_mentor_request_requested_at", "requested_at", "member_id", "matched_at"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -430,6 +431,9 @@ class MentorRequest(SQLModel, table=True):
     status: RequestStatus = _status(RequestStatus.WAITING)
     requested_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     updated_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+    # When an offer the newcomer accepted matched this request (the request's wait ends
+    # there: CHAOSS Time to First Response); None until then, and again when it reopens.
+    matched_at: datetime | None = _when(nullable=True)
 
 
 class CheckIn(SQLModel, table=True):

@@ -52,18 +52,11 @@ async def _requests(session: Session, filters: Filters, dialect: str) -> list[Mo
 
 async def _wait(session: Session, filters: Filters, dialect: str) -> Spread:
     """CHAOSS Time to First Response, for mentoring: from a request made in the period to the
-    first offer the newcomer accepted after it (their first answer from a mentor who said yes).
-    Requests not matched yet are left out, not counted as zero."""
-    accepted = (
-        select(func.min(col(MentorOffer.answered_at)))
-        .where(
-            col(MentorOffer.newcomer_id) == col(MentorRequest.member_id),
-            col(MentorOffer.status) == OfferStatus.ACCEPTED,
-            col(MentorOffer.answered_at) >= col(MentorRequest.requested_at),
-        )
-        .scalar_subquery()
+    moment an offer the newcomer accepted matched it (`matched_at`: their first answer from a
+    mentor who said yes). Requests not matched yet are left out, not counted as zero."""
+    waited = seconds_between(
+        col(MentorRequest.requested_at), col(MentorRequest.matched_at), dialect
     )
-    waited = seconds_between(col(MentorRequest.requested_at), accepted, dialect)
     statement = select(waited).where(  # unmatched: None, which `spread` leaves out
         during(col(MentorRequest.requested_at), filters),
         in_scope(filters, col(MentorRequest.member_id)),

@@ -136,6 +136,7 @@ async def seed(db: Database) -> None:
                     status=RequestStatus.MATCHED,
                     requested_at=at(2, 4, 10),
                     updated_at=at(2, 4, 12),
+                    matched_at=at(2, 4, 12),  # as request_moved writes it
                 ),
                 MentorOffer(
                     newcomer_id=ada,

@@ -61,9 +61,17 @@ def offer(
     )
 
 
-def request(member_id: int, requested: datetime, status: str) -> MentorRequest:
+def request(
+    member_id: int, requested: datetime, status: str, matched: datetime | None = None
+) -> MentorRequest:
+    """A request; a matched one keeps when the offer the newcomer accepted matched it, as
+    storage/mentorship.request_moved writes it."""
     return MentorRequest(
-        member_id=member_id, status=status, requested_at=requested, updated_at=requested
+        member_id=member_id,
+        status=status,
+        requested_at=requested,
+        updated_at=matched or requested,
+        matched_at=matched,
     )
 
 
@@ -103,11 +111,12 @@ async def community(db: Database) -> None:
     )
     await add(
         db,
-        request(nia, at(1, 5, 10), "matched"),  # waits 2 h
-        request(noor, at(1, 20), "matched"),  # declined by Mo, then waits 24 h for Mia
+        request(nia, at(1, 5, 10), "matched", at(1, 5, 12)),  # waits 2 h
+        # declined by Mo, then waits 24 h for Mia
+        request(noor, at(1, 20), "matched", at(1, 21)),
         request(ned, at(2, 10), "offered"),  # no accepted offer yet
-        request(tom, at(2, 14), "matched"),  # waits 4 h
-        request(tia, at(12, 20, year=2025), "matched"),  # asked before the period
+        request(tom, at(2, 14), "matched", at(2, 14, 4)),  # waits 4 h
+        request(tia, at(12, 20, year=2025), "matched", at(1, 2)),  # asked before the period
     )
     await add(
         db,

@@ -6,8 +6,12 @@ import asyncio
 import itertools
 from datetime import timedelta
 
+from sqlalchemy import select
+
 from storage import mentorship
+from storage.models import MentorRequest
 from storage.session import Database
+from storage.statuses import RequestStatus
 from tests.storage.rows import NOW, new_member
 
 LATER = NOW + timedelta(hours=48)
@@ -140,3 +144,28 @@ async def test_a_mentor_takes_at_least_one_mentee(db: Database) -> None:
             assert "at least one" in str(exc)
         else:
             raise AssertionError("capacity 0 was accepted")
+
+
+async def test_a_request_keeps_when_it_was_matched(db: Database) -> None:
+    """The end of the newcomer's wait (the Mentorship page's Time to First Response) is kept
+    when their request is matched, and cleared when a cancelled request is made again."""
+    (newcomer,) = await _people(db, 1)
+
+    async def matched_at() -> object:
+        async with db.reading() as session:
+            found = await session.execute(
+                select(MentorRequest.matched_at).where(MentorRequest.member_id == newcomer)
+            )
+            return found.scalar_one()
+
+    async with db.transaction() as session:
+        assert await mentorship.request(session, newcomer, NOW) is None
+        await mentorship.request_moved(session, newcomer, RequestStatus.OFFERED, NOW)
+    assert await matched_at() is None  # offered is not matched
+    async with db.transaction() as session:
+        await mentorship.request_moved(session, newcomer, RequestStatus.MATCHED, LATER)
+    assert await matched_at() == LATER
+    async with db.transaction() as session:  # (a cancelled request, made again: by hand)
+        await mentorship.request_moved(session, newcomer, RequestStatus.CANCELLED, LATER)
+        assert await mentorship.request(session, newcomer, LATER) is None
+    assert await matched_at() is None
