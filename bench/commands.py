@@ -24,7 +24,6 @@ import json
 import random
 import statistics
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -37,10 +36,8 @@ from adapters.memory import MemoryAdapter  # noqa: E402
 from bench import backends  # noqa: E402
 from bench.dispatch import ANSWERS as ONBOARDING  # noqa: E402  (the whole sample onboarding)
 from bench.dispatch import deliver  # noqa: E402
-from bench.kudos import CATEGORIES, REASONS, _content, _from  # noqa: E402
+from bench.kudos import CATEGORIES, REASONS, _from, running  # noqa: E402
 from bot.events import CommandInvoked, Event, MemberJoined, MessageReceived  # noqa: E402
-from bot.runtime import Onramp, tune_garbage_collector  # noqa: E402
-from bot.settings import load_settings  # noqa: E402
 
 # name → (command, arguments): what a member types, as a platform hands it over.
 COMMANDS = {
@@ -99,28 +96,16 @@ async def run(url: str, members: int, each: int, kudos: int) -> dict[str, Any]:
             f"{rng.choice(REASONS)} #{rng.choice(CATEGORIES)}"
         )
         given.append(typed("kudos", args, n)(giver))
-    with tempfile.TemporaryDirectory() as folder:
-        settings = load_settings(
-            ROOT / "bot.toml", database={"url": url}, content={"path": _content(Path(folder))}
-        )
-        memory = MemoryAdapter()
-        app = await Onramp.create(settings, {"memory": memory})
-        await app.start()
-        tune_garbage_collector()  # as `onramp run` does
-        try:
-            results: dict[str, Any] = {
-                "onboarding_step": _figures(*await _measured(memory, onboarding))
-            }
-            results["kudos"] = _figures(*await _measured(memory, given))
-            for name, (command, args) in COMMANDS.items():
-                events: list[Event] = [
-                    typed(command, args, n)(rng.choice(names)) for n in range(each)
-                ]
-                results[name] = _figures(*await _measured(memory, events))
-                # What the last one answered: the command did its work (a board, badges).
-                results[name]["answer"] = memory.sent[-1].text[:70]
-        finally:
-            await app.stop()
+    async with running(url) as (_, memory):
+        results: dict[str, Any] = {
+            "onboarding_step": _figures(*await _measured(memory, onboarding))
+        }
+        results["kudos"] = _figures(*await _measured(memory, given))
+        for name, (command, args) in COMMANDS.items():
+            events: list[Event] = [typed(command, args, n)(rng.choice(names)) for n in range(each)]
+            results[name] = _figures(*await _measured(memory, events))
+            # What the last one answered: the command did its work (a board, badges).
+            results[name]["answer"] = memory.sent[-1].text[:70]
     yardstick = results["onboarding_step"]["cpu_ms_per_event"]
     for figures in results.values():
         figures["vs_onboarding"] = round(figures["cpu_ms_per_event"] / yardstick, 2)

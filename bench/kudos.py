@@ -29,6 +29,8 @@ import statistics
 import sys
 import tempfile
 import time
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +98,10 @@ async def _onboard(memory: MemoryAdapter, members: list[str]) -> None:
             await deliver(memory, MessageReceived(**_from(member, str(n)), text=answer))
 
 
-async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]:
+@asynccontextmanager
+async def running(url: str) -> AsyncIterator[tuple[Onramp, MemoryAdapter]]:
+    """The bot on the sample content with the loosened rules, on a memory adapter, started
+    as `onramp run` starts it; stopped after."""
     with tempfile.TemporaryDirectory() as folder:
         settings = load_settings(
             ROOT / "bot.toml", database={"url": url}, content={"path": _content(Path(folder))}
@@ -106,29 +111,34 @@ async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]
         await app.start()
         tune_garbage_collector()  # as `onramp run` does
         try:
-            names = [f"member{n:03d}" for n in range(members)]
-            await _onboard(memory, names)
-            rng = random.Random(19)
-            latencies: list[float] = []
-            cpu_started = started = 0.0
-            for n in range(warmup + kudos):
-                if n == warmup:
-                    started, cpu_started = time.perf_counter(), time.process_time()
-                giver, receiver = rng.sample(names, 2)
-                args = (
-                    f"[{receiver.title()}](member:{receiver}) "
-                    f"{rng.choice(REASONS)} #{rng.choice(CATEGORIES)}"
-                )
-                sent = time.perf_counter()
-                await deliver(memory, _kudos(giver, args, n))
-                if n >= warmup:
-                    latencies.append(time.perf_counter() - sent)
-            seconds = time.perf_counter() - started
-            cpu_seconds = time.process_time() - cpu_started
-            async with app.db.reading() as session:
-                stored = (await session.execute(select(func.count()).select_from(Kudos))).scalar()
+            yield app, memory
         finally:
             await app.stop()
+
+
+async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]:
+    async with running(url) as (app, memory):
+        names = [f"member{n:03d}" for n in range(members)]
+        await _onboard(memory, names)
+        rng = random.Random(19)
+        latencies: list[float] = []
+        cpu_started = started = 0.0
+        for n in range(warmup + kudos):
+            if n == warmup:
+                started, cpu_started = time.perf_counter(), time.process_time()
+            giver, receiver = rng.sample(names, 2)
+            args = (
+                f"[{receiver.title()}](member:{receiver}) "
+                f"{rng.choice(REASONS)} #{rng.choice(CATEGORIES)}"
+            )
+            sent = time.perf_counter()
+            await deliver(memory, _kudos(giver, args, n))
+            if n >= warmup:
+                latencies.append(time.perf_counter() - sent)
+        seconds = time.perf_counter() - started
+        cpu_seconds = time.process_time() - cpu_started
+        async with app.db.reading() as session:
+            stored = (await session.execute(select(func.count()).select_from(Kudos))).scalar()
     ordered = sorted(latencies)
     return {
         "members": members,

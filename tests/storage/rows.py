@@ -147,3 +147,23 @@ async def thank(
         weight=weight,
         shouted=False,
     )
+
+
+async def old_members(connection: Any, names: dict[int, str], joined: datetime) -> None:
+    """Members written as migrations 0009-0012 left the table (id → name), for the tests of a
+    later migration that start from an older revision."""
+    await connection.execute(
+        MEMBER_BEFORE_0013.insert(),
+        [
+            {
+                "id": member_id,
+                "display_name": name,
+                "roles": [],
+                "profile": {},
+                "opted_out": False,
+                "created_at": joined,
+                "last_active_at": joined,
+            }
+            for member_id, name in names.items()
+        ],
+    )

@@ -11,7 +11,7 @@ from storage.database import create_engine
 from storage.migrate import upgrade
 from storage.models import Member
 from storage.session import Database
-from tests.storage.rows import MEMBER_BEFORE_0013
+from tests.storage.rows import old_members
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 NAMES = {1: "Élodie  Dupont", 2: "", 3: "ΣΟΦΊΑ", 4: "ﬁona"}  # ﬁ: one ligature character
@@ -28,21 +28,7 @@ async def test_the_migration_works_out_every_member_s_name_key(database_url: str
     try:
         await upgrade(engine, "0012")
         async with engine.begin() as connection:
-            await connection.execute(
-                MEMBER_BEFORE_0013.insert(),
-                [
-                    {
-                        "id": member_id,
-                        "display_name": name,
-                        "roles": [],
-                        "profile": {},
-                        "opted_out": False,
-                        "created_at": START,
-                        "last_active_at": START,
-                    }
-                    for member_id, name in NAMES.items()
-                ],
-            )
+            await old_members(connection, NAMES, START)
         await upgrade(engine)
     finally:
         await engine.dispose()

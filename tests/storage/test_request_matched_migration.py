@@ -12,7 +12,7 @@ from storage.database import create_engine
 from storage.migrate import upgrade
 from storage.models import MentorRequest
 from storage.session import Database
-from tests.storage.rows import MEMBER_BEFORE_0013
+from tests.storage.rows import old_members
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -29,21 +29,8 @@ async def test_the_migration_finds_when_each_request_was_matched(database_url: s
     try:
         await upgrade(engine, "0015")
         async with engine.begin() as connection:
-            await connection.execute(
-                MEMBER_BEFORE_0013.insert(),
-                [
-                    {
-                        "id": member_id,
-                        "display_name": name,
-                        "roles": [],
-                        "profile": {},
-                        "opted_out": False,
-                        "created_at": START,
-                        "last_active_at": START,
-                    }
-                    for member_id, name in enumerate(("Ana", "Bo", "Mo", "Mia", "Max"), start=1)
-                ],
-            )
+            people = dict(enumerate(("Ana", "Bo", "Mo", "Mia", "Max"), start=1))
+            await old_members(connection, people, START)
             # Ana: declined, then accepted 3 hours after asking. Bo: only an offer, open.
             # An offer Ana accepted before her request (an earlier one) does not count.
             for member, status in ((1, "matched"), (2, "offered")):

@@ -10,7 +10,7 @@ from sqlalchemy import text
 from storage.database import create_engine
 from storage.migrate import upgrade
 from storage.session import Database
-from tests.storage.rows import MEMBER_BEFORE_0013
+from tests.storage.rows import old_members
 from tests.storage.test_tallies import ago, assert_rebuild_agrees, rows
 
 
@@ -26,21 +26,7 @@ async def test_the_migration_fills_the_totals_from_the_kudos(database_url: str) 
     try:
         await upgrade(engine, "0014")
         async with engine.begin() as connection:
-            await connection.execute(
-                MEMBER_BEFORE_0013.insert(),
-                [
-                    {
-                        "id": member_id,
-                        "display_name": name,
-                        "roles": [],
-                        "profile": {},
-                        "opted_out": False,
-                        "created_at": ago(50),
-                        "last_active_at": ago(50),
-                    }
-                    for member_id, name in ((1, "Ana"), (2, "Bo"))
-                ],
-            )
+            await old_members(connection, {1: "Ana", 2: "Bo"}, ago(50))
             for given, category, weight, revoked in (
                 (ago(3), "code", 1.0, None),
                 (ago(3) + timedelta(hours=1), "docs", 2.0, None),
