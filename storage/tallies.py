@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, literal, select, union_all
+from sqlalchemy import Date, Float, bindparam, delete, func, literal, select, text, union_all
 from sqlalchemy.engine import Connection
 
 from storage.health import sql
@@ -61,14 +61,38 @@ async def add(
 ) -> None:
     """`kudos` (1, or -1 for a revoke) of `points` to the receiver's rows: their category's and
     all, ever and on the day the kudos was given."""
-    ever, daily = _ADD[session.get_bind().dialect.name]
+    dialect = session.get_bind().dialect.name
+    day = given_at.astimezone(UTC).date()
+    if dialect == "postgresql":  # one round trip, where a statement costs one
+        one = {"member_id": receiver_id, "category": category, "day": day}
+        await session.execute(_BOTH, {**one, "points": points, "kudos": kudos})
+        return
+    ever, daily = _ADD[dialect]
     rows = [
         {"member_id": receiver_id, "category": kind, "points": points, "kudos": kudos}
         for kind in (category, ALL)
     ]
     await session.core(ever, rows)
-    day = given_at.astimezone(UTC).date()
     await session.core(daily, [{**row, "day": day} for row in rows])
+
+
+def _sum(table: str) -> str:
+    return f"points = {table}.points + excluded.points, kudos = {table}.kudos + excluded.kudos"
+
+
+# PostgreSQL: both tables' two rows (the category's, and all) in one statement, the first
+# insert in a WITH (which PostgreSQL runs whether or not the rest reads it). A kudos always
+# has a category, so its two rows never share a key.
+_BOTH = text(
+    "WITH ever AS ("
+    " INSERT INTO kudos_total (member_id, category, points, kudos)"
+    " VALUES (:member_id, :category, :points, :kudos), (:member_id, '', :points, :kudos)"
+    f" ON CONFLICT (member_id, category) DO UPDATE SET {_sum('kudos_total')} RETURNING 1)"
+    " INSERT INTO kudos_day_total (category, day, member_id, points, kudos)"
+    " VALUES (:category, :day, :member_id, :points, :kudos),"
+    " ('', :day, :member_id, :points, :kudos)"
+    f" ON CONFLICT (category, day, member_id) DO UPDATE SET {_sum('kudos_day_total')}"
+).bindparams(bindparam("day", type_=Date()), bindparam("points", type_=Float()))
 
 
 def _grouped(dialect: str, daily: bool, receivers: Any = None) -> Any:
