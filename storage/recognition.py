@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, literal, or_, select, union_all, update
@@ -81,7 +81,7 @@ def _pair(giver: Any, receiver: Any, since: str) -> Any:
 _SHOUTED = _counted(_KUDOS.c.shouted.is_(True), _KUDOS.c.created_at >= bindparam("hour"))
 # Everything the anti-abuse rules ask before a kudos, in one statement run prepared: one
 # round trip, each count one range of an index (ix_kudos_giver_created, _pair_created and,
-# for the last hour's shout-outs, _live_created).
+# for the last hour's shout-outs, ix_kudos_shouted_created).
 _RULES = select(
     _counted(_KUDOS.c.giver_id == _GIVER, _KUDOS.c.created_at >= bindparam("day"), _LIVE_ROW),
     _pair(_GIVER, _RECEIVER, "week"),
@@ -194,14 +194,15 @@ def _since(session: Session, since: datetime | None, category: str) -> Any:
             .subquery()
         )
     day: Any = tallies.DAY
-    since = since.astimezone(UTC)
-    first_whole = since.date() if since == _midnight(since.date()) else since.date() + ONE_DAY
+    first_whole = daysets.first_whole_day(since)
     days = select(day.c.member_id.label("receiver_id"), day.c.points, day.c.kudos).where(
         day.c.category == category, day.c.day >= first_whole
     )
     # The part of the first day after `since`, from the kudos themselves.
     part = select(_KUDOS.c.receiver_id, _KUDOS.c.weight, literal(1)).where(
-        _LIVE_ROW, _KUDOS.c.created_at >= since, _KUDOS.c.created_at < _midnight(first_whole)
+        _LIVE_ROW,
+        _KUDOS.c.created_at >= since,
+        _KUDOS.c.created_at < daysets.midnight(first_whole),
     )
     if category != tallies.ALL:
         part = part.where(_KUDOS.c.category == category)
@@ -214,13 +215,6 @@ def _since(session: Session, since: datetime | None, category: str) -> Any:
         .having(func.sum(both.c.kudos) > 0)
         .subquery()
     )
-
-
-ONE_DAY = timedelta(days=1)
-
-
-def _midnight(day: date) -> datetime:
-    return datetime(day.year, day.month, day.day, tzinfo=UTC)
 
 
 async def received_by_category(session: Session, member_id: int) -> dict[str, int]:

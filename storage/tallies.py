@@ -29,11 +29,8 @@ DAY: Any = KudosDayTotal.__table__  # type: ignore[attr-defined]
 KUDOS: Any = Kudos.__table__  # type: ignore[attr-defined]
 
 
-_DIALECTS = ("sqlite", "postgresql")
-
-
-def _upsert(dialect: str, table: Any) -> Any:
-    insert = dialect_insert(dialect)(table)
+def _upsert(table: Any) -> Any:
+    insert = dialect_insert("sqlite")(table)
     keys = [column.name for column in table.primary_key.columns]
     return insert.on_conflict_do_update(
         index_elements=keys,
@@ -44,11 +41,9 @@ def _upsert(dialect: str, table: Any) -> Any:
     )
 
 
-# Built once per dialect: the same statement object is what SQLite's prepared plans key on.
-_ADD = {
-    dialect: (_upsert(dialect, TOTAL), _upsert(dialect, DAY))
-    for dialect in ("sqlite", "postgresql")
-}
+# SQLite: built once, as the same statement object is what its prepared plans key on.
+# (PostgreSQL runs `_BOTH`, below.)
+_ADD = (_upsert(TOTAL), _upsert(DAY))
 
 
 async def add(
@@ -67,7 +62,7 @@ async def add(
         one = {"member_id": receiver_id, "category": category, "day": day}
         await session.execute(_BOTH, {**one, "points": points, "kudos": kudos})
         return
-    ever, daily = _ADD[dialect]
+    ever, daily = _ADD
     rows = [
         {"member_id": receiver_id, "category": kind, "points": points, "kudos": kudos}
         for kind in (category, ALL)

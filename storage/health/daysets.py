@@ -214,11 +214,16 @@ async def days(session: Session, kind: Kind, first: date, last: date) -> dict[da
     return await _days(session, kind, first, last)
 
 
+def first_whole_day(start: datetime) -> date:
+    """The first whole UTC day from `start` on: its own day if it is a midnight."""
+    start = start.astimezone(UTC)
+    return start.date() if start == midnight(start.date()) else start.date() + ONE_DAY
+
+
 def whole_days(start: datetime, end: datetime) -> tuple[date, date]:
     """The first and last whole UTC days inside [start, end) (the first after the last when
     there is none)."""
-    first = start.date() if start == midnight(start.date()) else start.date() + ONE_DAY
-    return first, end.date() - ONE_DAY  # the day holding `end`, exclusive, is not whole
+    return first_whole_day(start), end.date() - ONE_DAY  # the day holding `end` is not whole
 
 
 async def summaries(

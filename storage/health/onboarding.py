@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from array import array
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import and_, or_, select
@@ -87,7 +87,7 @@ def _stretches(start: datetime, end: datetime, days: set[date]) -> list[tuple[da
     for day in sorted(days):
         if low < daysets.midnight(day):
             stretches.append((low, daysets.midnight(day)))
-        low = daysets.midnight(day + timedelta(days=1))
+        low = daysets.midnight(day + daysets.ONE_DAY)
     if low < end:
         stretches.append((low, end))
     return stretches
