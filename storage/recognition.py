@@ -228,30 +228,35 @@ async def received_by_category(session: Session, member_id: int) -> dict[str, in
     return {category: int(count) for category, count in rows.all()}
 
 
-def _kudos_count(received: bool, in_category: bool) -> Any:
-    who = _KUDOS.c.receiver_id if received else _KUDOS.c.giver_id
-    where = [who == bindparam("member_id"), _LIVE_ROW]
+def _given_count(in_category: bool) -> Any:
+    where = [_KUDOS.c.giver_id == bindparam("member_id"), _LIVE_ROW]
     if in_category:
         where.append(_KUDOS.c.category == bindparam("category"))
     return select(func.count()).select_from(_KUDOS).where(*where)
 
 
-# Badge progress after every kudos: built once, run prepared.
-_KUDOS_COUNT = {
-    (received, in_category): _kudos_count(received, in_category)
-    for received in (True, False)
-    for in_category in (True, False)
-}
+# Badge progress after every kudos: built once, run prepared. Kudos given are counted; kudos
+# received are the running totals' (storage/tallies.py), one key's row.
+_GIVEN_COUNT = {in_category: _given_count(in_category) for in_category in (True, False)}
+_TOTAL: Any = tallies.TOTAL
+_RECEIVED_COUNT = select(_TOTAL.c.kudos).where(
+    _TOTAL.c.member_id == bindparam("member_id"), _TOTAL.c.category == bindparam("category")
+)
 
 
 async def kudos_count(
     session: Session, member_id: int, *, received: bool, category: str | None = None
 ) -> int:
-    statement = _KUDOS_COUNT[(received, category is not None)]
-    params: dict[str, Any] = {"member_id": member_id}
+    """The live kudos a member received (or gave), in `category` if given."""
+    if received:
+        params = {"member_id": member_id, "category": category or tallies.ALL}
+        row = (await session.core(_RECEIVED_COUNT, params)).first()
+        return int(row[0]) if row is not None else 0
+    statement = _GIVEN_COUNT[category is not None]
+    given: dict[str, Any] = {"member_id": member_id}
     if category is not None:
-        params["category"] = category
-    return int((await session.core(statement, params)).first()[0])
+        given["category"] = category
+    return int((await session.core(statement, given)).first()[0])
 
 
 async def flows_completed(session: Session, member_id: int, flow: str | None = None) -> int:
