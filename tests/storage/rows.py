@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
@@ -13,6 +15,7 @@ from storage import activity, recognition
 from storage.database import create_engine
 from storage.health import daysets
 from storage.members import create_member
+from storage.migrate import upgrade
 from storage.models import Outbox
 from storage.session import Database, Session
 from storage.types import JSONDocument, UTCDateTime
@@ -167,3 +170,27 @@ async def old_members(connection: Any, names: dict[int, str], joined: datetime) 
             for member_id, name in names.items()
         ],
     )
+
+
+@asynccontextmanager
+async def from_revision(url: str, revision: str) -> AsyncIterator[Any]:
+    """The database at `url` brought to `revision`, and a connection to write what a database
+    held then (in one transaction); on leaving, migrated to the head (a migration's test)."""
+    engine = create_engine(url)
+    try:
+        await upgrade(engine, revision)
+        async with engine.begin() as connection:
+            yield connection
+        await upgrade(engine)
+    finally:
+        await engine.dispose()
+
+
+@asynccontextmanager
+async def opened(url: str) -> AsyncIterator[Database]:
+    """The database at `url`, disposed of on leaving."""
+    db = Database.from_url(url)
+    try:
+        yield db
+    finally:
+        await db.dispose()

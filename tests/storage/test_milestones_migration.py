@@ -8,12 +8,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from storage.database import create_engine
-from storage.migrate import upgrade
 from storage.models import FlowMilestone, FlowRun, Kudos, Member, MemberActivity, MentorRequest
 from storage.models import Mentorship as MentorshipRow
-from storage.session import Database
-from tests.storage.rows import MEMBER_BEFORE_0013
+from tests.storage.rows import MEMBER_BEFORE_0013, from_revision, opened
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 
@@ -66,66 +63,56 @@ def _kudos(giver: int, receiver: int, at: datetime, revoked: bool = False) -> di
 
 
 async def test_the_migration_backfills_every_milestone(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine, "0010")
-        tables = {
-            model: model.__table__  # type: ignore[attr-defined]
-            for model in (FlowRun, MemberActivity, Kudos, MentorRequest, MentorshipRow)
-        }
-        async with engine.begin() as connection:
-            await connection.execute(MEMBER_BEFORE_0013.insert(), [_member(n) for n in (1, 2, 3)])
-            await connection.execute(
-                tables[FlowRun].insert(),
-                [
-                    _run(1, "onboarding", "completed", _at(2)),
-                    _run(1, "onboarding", "completed", _at(0)),  # the first of two
-                    _run(2, "onboarding", "expired", _at(1)),  # not finished
-                    _run(2, "feedback", "completed", _at(1)),
-                ],
-            )
-            days = [(1, 1), (1, 5), (1, 9), (1, 20), (2, 3), (2, 12)]  # (member, days after)
-            await connection.execute(
-                tables[MemberActivity].insert(),
-                [
-                    {"member_id": m, "day": date(2026, 3, 2) + timedelta(days=n), "platform": "x"}
-                    for m, n in days
-                ],
-            )
-            await connection.execute(
-                tables[Kudos].insert(),
-                [_kudos(2, 1, _at(4), revoked=True), _kudos(2, 1, _at(6)), _kudos(1, 2, _at(8))],
-            )
-            await connection.execute(
-                tables[MentorRequest].insert(),
-                [
-                    {
-                        "member_id": 1,
-                        "status": "matched",
-                        "requested_at": _at(1),
-                        "updated_at": _at(3),
-                    }
-                ],
-            )
-            await connection.execute(
-                tables[MentorshipRow].insert(),
-                [
-                    {"newcomer_id": 1, "mentor_id": 3, "status": "active", "started_at": _at(5)},
-                    {"newcomer_id": 1, "mentor_id": 2, "status": "ended", "started_at": _at(3)},
-                ],
-            )
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
+    tables = {
+        model: model.__table__  # type: ignore[attr-defined]
+        for model in (FlowRun, MemberActivity, Kudos, MentorRequest, MentorshipRow)
+    }
+    async with from_revision(database_url, "0010") as connection:
+        await connection.execute(MEMBER_BEFORE_0013.insert(), [_member(n) for n in (1, 2, 3)])
+        await connection.execute(
+            tables[FlowRun].insert(),
+            [
+                _run(1, "onboarding", "completed", _at(2)),
+                _run(1, "onboarding", "completed", _at(0)),  # the first of two
+                _run(2, "onboarding", "expired", _at(1)),  # not finished
+                _run(2, "feedback", "completed", _at(1)),
+            ],
+        )
+        days = [(1, 1), (1, 5), (1, 9), (1, 20), (2, 3), (2, 12)]  # (member, days after)
+        await connection.execute(
+            tables[MemberActivity].insert(),
+            [
+                {"member_id": m, "day": date(2026, 3, 2) + timedelta(days=n), "platform": "x"}
+                for m, n in days
+            ],
+        )
+        await connection.execute(
+            tables[Kudos].insert(),
+            [_kudos(2, 1, _at(4), revoked=True), _kudos(2, 1, _at(6)), _kudos(1, 2, _at(8))],
+        )
+        await connection.execute(
+            tables[MentorRequest].insert(),
+            [
+                {
+                    "member_id": 1,
+                    "status": "matched",
+                    "requested_at": _at(1),
+                    "updated_at": _at(3),
+                }
+            ],
+        )
+        await connection.execute(
+            tables[MentorshipRow].insert(),
+            [
+                {"newcomer_id": 1, "mentor_id": 3, "status": "active", "started_at": _at(5)},
+                {"newcomer_id": 1, "mentor_id": 2, "status": "ended", "started_at": _at(3)},
+            ],
+        )
 
-    db = Database.from_url(database_url)
-    try:
-        async with db.reading() as session:
-            members = {m.id: m for m in (await session.execute(select(Member))).scalars()}
-            rows = (await session.execute(select(FlowMilestone))).scalars()
-            flows = {(r.member_id, r.flow_id): (r.finished_at, r.retained_on) for r in rows}
-    finally:
-        await db.dispose()
+    async with opened(database_url) as db, db.reading() as session:
+        members = {m.id: m for m in (await session.execute(select(Member))).scalars()}
+        rows = (await session.execute(select(FlowMilestone))).scalars()
+        flows = {(r.member_id, r.flow_id): (r.finished_at, r.retained_on) for r in rows}
     firsts = {
         n: (m.mentor_requested_at, m.first_matched_at, m.first_kudos_at) for n, m in members.items()
     }

@@ -7,11 +7,8 @@ from datetime import UTC, datetime
 import pytest
 from sqlalchemy import select
 
-from storage.database import create_engine
-from storage.migrate import upgrade
 from storage.models import Member
-from storage.session import Database
-from tests.storage.rows import old_members
+from tests.storage.rows import from_revision, old_members, opened
 
 START = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 NAMES = {1: "Élodie  Dupont", 2: "", 3: "ΣΟΦΊΑ", 4: "ﬁona"}  # ﬁ: one ligature character
@@ -24,18 +21,8 @@ def database_url(empty_database_url: str) -> str:
 
 
 async def test_the_migration_works_out_every_member_s_name_key(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine, "0012")
-        async with engine.begin() as connection:
-            await old_members(connection, NAMES, START)
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-    db = Database.from_url(database_url)
-    try:
-        async with db.reading() as session:
-            keys = dict((await session.execute(select(Member.id, Member.name_key))).all())
-    finally:
-        await db.dispose()
+    async with from_revision(database_url, "0012") as connection:
+        await old_members(connection, NAMES, START)
+    async with opened(database_url) as db, db.reading() as session:
+        keys = dict((await session.execute(select(Member.id, Member.name_key))).all())
     assert keys == {1: "élodie dupont", 2: "", 3: "σοφία", 4: "fiona"}

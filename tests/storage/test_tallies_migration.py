@@ -7,10 +7,7 @@ from datetime import timedelta
 import pytest
 from sqlalchemy import text
 
-from storage.database import create_engine
-from storage.migrate import upgrade
-from storage.session import Database
-from tests.storage.rows import old_members
+from tests.storage.rows import from_revision, old_members, opened
 from tests.storage.test_tallies import ago, assert_rebuild_agrees, rows
 
 
@@ -22,39 +19,30 @@ def database_url(empty_database_url: str) -> str:
 
 
 async def test_the_migration_fills_the_totals_from_the_kudos(database_url: str) -> None:
-    engine = create_engine(database_url)
-    try:
-        await upgrade(engine, "0014")
-        async with engine.begin() as connection:
-            await old_members(connection, {1: "Ana", 2: "Bo"}, ago(50))
-            for given, category, weight, revoked in (
-                (ago(3), "code", 1.0, None),
-                (ago(3) + timedelta(hours=1), "docs", 2.0, None),
-                (ago(1), "code", 1.0, ago(0.5)),
-            ):
-                await connection.execute(
-                    text(
-                        "INSERT INTO kudos (giver_id, receiver_id, category, reason, created_at,"
-                        " weight, shouted, revoked_at) VALUES (1, 2, :category, 'x', :given,"
-                        " :weight, :shouted, :revoked)"
-                    ),
-                    {
-                        "category": category,
-                        "given": given.replace(tzinfo=None),
-                        "weight": weight,
-                        "shouted": False,
-                        "revoked": None if revoked is None else revoked.replace(tzinfo=None),
-                    },
-                )
-        await upgrade(engine)
-    finally:
-        await engine.dispose()
-    db = Database.from_url(database_url)
-    try:
+    async with from_revision(database_url, "0014") as connection:
+        await old_members(connection, {1: "Ana", 2: "Bo"}, ago(50))
+        for given, category, weight, revoked in (
+            (ago(3), "code", 1.0, None),
+            (ago(3) + timedelta(hours=1), "docs", 2.0, None),
+            (ago(1), "code", 1.0, ago(0.5)),
+        ):
+            await connection.execute(
+                text(
+                    "INSERT INTO kudos (giver_id, receiver_id, category, reason, created_at,"
+                    " weight, shouted, revoked_at) VALUES (1, 2, :category, 'x', :given,"
+                    " :weight, :shouted, :revoked)"
+                ),
+                {
+                    "category": category,
+                    "given": given.replace(tzinfo=None),
+                    "weight": weight,
+                    "shouted": False,
+                    "revoked": None if revoked is None else revoked.replace(tzinfo=None),
+                },
+            )
+    async with opened(database_url) as db:
         ever, daily = await rows(db)
         day = ago(3).date()
         assert ever == [(2, "", 3.0, 2), (2, "code", 1.0, 1), (2, "docs", 2.0, 1)]
         assert daily == [(day, "", 2, 3.0, 2), (day, "code", 2, 1.0, 1), (day, "docs", 2, 2.0, 1)]
         await assert_rebuild_agrees(db)
-    finally:
-        await db.dispose()
