@@ -19,7 +19,7 @@ from collections import defaultdict
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, select, union_all
 
 from storage.health import daysets, funnel, sql
 from storage.health.daysets import Kind
@@ -94,23 +94,25 @@ def _stretches(start: datetime, end: datetime, days: set[date]) -> list[tuple[da
 
 
 async def _dropoff(session: Session, filters: Filters, dialect: str) -> list[StepDropoff]:
-    """Runs started in the period that stopped: expired, or untouched for `stalled_after`."""
-    stalled = or_(
-        RUN.c.status == RunStatus.EXPIRED.value,
-        and_(
-            RUN.c.status.in_([RunStatus.ACTIVE.value, RunStatus.PAUSED.value]),
-            RUN.c.updated_at < filters.end - filters.stalled_after,
-        ),
+    """Runs started in the period that stopped: expired, or untouched for `stalled_after`.
+    Two SELECTs, not one with OR, so that each is read from ix_flow_run_stopped alone."""
+    started = (
+        RUN.c.started_at >= filters.start,
+        RUN.c.started_at < filters.end,
+        sql.in_scope(filters, RUN.c.member_id),
     )
-    statement = select(
+    columns = (
         RUN.c.flow_id,
         RUN.c.step_id,
         sql.seconds_between(RUN.c.started_at, RUN.c.updated_at, dialect),
-    ).where(
-        RUN.c.started_at >= filters.start,
-        RUN.c.started_at < filters.end,
-        stalled,
-        sql.in_scope(filters, RUN.c.member_id),
+    )
+    statement = union_all(
+        select(*columns).where(*started, RUN.c.status == RunStatus.EXPIRED.value),
+        select(*columns).where(
+            *started,
+            RUN.c.status.in_([RunStatus.ACTIVE.value, RunStatus.PAUSED.value]),
+            RUN.c.updated_at < filters.end - filters.stalled_after,
+        ),
     )
     seconds: dict[tuple[str, str], list[float]] = defaultdict(list)
     for flow_id, step_id, spent in await session.execute(statement):
