@@ -31,7 +31,9 @@ from bot.registry import Registry
 from bot.sender import Sender
 from bot.settings import Settings
 from bot.version import VERSION
+from flows import timezones
 from flows.content import ContentTree, load_tree_or_raise
+from flows.schema import AskStep
 from storage import housekeeping, outbox
 from storage.migrate import upgrade
 from storage.session import Database
@@ -118,6 +120,7 @@ class Onramp:
         )
         self.scheduler: AsyncIOScheduler | None = None
         self._sender_task: asyncio.Task[None] | None = None
+        self._warming: asyncio.Task[None] | None = None
         self._leading: list[asyncio.Task[None]] = []
         self.web: web.WebServer | None = None  # serving once started, if [web] says so
         metrics.declare(self.adapters)
@@ -179,6 +182,8 @@ class Onramp:
             async with self.db.transaction() as session:
                 await outbox.reclaim_all_sending(session)
         self._sender_task = asyncio.create_task(self.sender.run(), name="onramp-sender")
+        if self._asks_time_zones():  # opened (built, the first time) before anyone answers
+            self._warming = asyncio.create_task(self._warm_time_zones(), name="onramp-timezones")
         self.scheduler = AsyncIOScheduler(timezone="UTC")
         tick = timedelta(seconds=self.settings.clock.tick_seconds)
         self._every(self.timers.tick, "due-work", tick, at_once=True)
@@ -211,6 +216,21 @@ class Onramp:
                 "web_port": self.web.port if self.web else None,
             },
         )
+
+    def _asks_time_zones(self) -> bool:
+        return any(
+            isinstance(step, AskStep) and step.input == "timezone"
+            for flow in self.content.flows.values()
+            for step in flow.steps
+        )
+
+    async def _warm_time_zones(self) -> None:
+        """The time-zone index, in a thread: its first build on a machine (a child process,
+        about two seconds) must not hold up the event loop."""
+        try:
+            await asyncio.to_thread(timezones.warm_up)
+        except Exception:  # the first lookup will try again, and say why if it fails
+            log.exception("could not open the time-zone index")
 
     def _every(
         self, job: Callable[[], Awaitable[Any]], name: str, every: timedelta, at_once: bool = False

@@ -13,7 +13,7 @@ import sys
 import unicodedata
 import zoneinfo
 from collections import defaultdict
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from importlib.resources import files
@@ -97,7 +97,7 @@ class Index:
     abbreviations: dict[str, list[str]]  # 'ist' -> canonical zones
     countries: dict[str, str]  # a country's name in a locale, its ISO3 -> ISO code
     places: dict[str, tuple[str, str]]  # what may follow a city: country, or US state
-    cities: dict[str, tuple[City, ...]]
+    cities: Mapping[str, tuple[City, ...]]  # a dict when built; read from a file after
     country_zones: dict[str, list[str]]  # ISO code -> one zone per clock, most people first
     clocks: dict[str, tuple[int, int]]  # canonical zone -> offsets in January and July
     people: dict[str, dict[str, int]]  # canonical zone -> country -> people in its cities

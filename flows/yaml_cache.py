@@ -17,26 +17,24 @@ from __future__ import annotations
 import hashlib
 import os
 import pickle
-import stat
 import tempfile
 from pathlib import Path
 from typing import Any
 
-import platformdirs
 from ruamel.yaml import __version__ as RUAMEL_VERSION
+
+from flows import cache_folder
 
 # Bump when what load_yaml returns for the same bytes changes.
 LOADER_VERSION = "1"
 KEEP = 2000  # entries; the oldest are removed past this many
-ENV = "ONRAMP_CACHE_DIR"
+ENV = cache_folder.ENV
 
 
 def cache_dir() -> Path | None:
     """The folder entries live in, or None when the cache is turned off."""
-    configured = os.environ.get(ENV)
-    if configured is not None:
-        return Path(configured) / "yaml" if configured else None
-    return Path(platformdirs.user_cache_dir("onramp")) / "yaml"
+    root = cache_folder.root()
+    return root / "yaml" if root is not None else None
 
 
 def key(raw: bytes) -> str:
@@ -45,15 +43,7 @@ def key(raw: bytes) -> str:
     return digest.hexdigest()
 
 
-def _trusted(folder: Path) -> bool:
-    """Only a folder of our own that no one else can write into may hand us pickles."""
-    try:
-        info = folder.stat()
-    except OSError:
-        return False
-    if not stat.S_ISDIR(info.st_mode) or info.st_mode & (stat.S_IWGRP | stat.S_IWOTH):
-        return False
-    return not hasattr(os, "getuid") or info.st_uid == os.getuid()
+_trusted = cache_folder.trusted
 
 
 def get(raw: bytes) -> tuple[Any, dict[Any, int]] | None:
