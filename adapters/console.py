@@ -11,16 +11,17 @@ import sys
 import threading
 import uuid
 from itertools import count
-from typing import IO, Any
-
-from rich.console import Console
-from rich.markdown import Markdown
-from rich.markup import escape
+from typing import IO, TYPE_CHECKING, Any
 
 from bot.adapter import Adapter, Capabilities, Inbox, SystemText
 from bot.events import CommandInvoked, Event, MemberJoined, MessageReceived, parse_typed_command
 from bot.messages import OutgoingMessage
 from bot.settings import Settings
+
+# rich (with the Pygments lexers its Markdown brings) is imported when the console is used:
+# every process reads the console adapter's class among the installed ones (2.8 MB).
+if TYPE_CHECKING:
+    from rich.console import Console
 
 # A member, written [name](member:ID) by the core: shown as their name.
 MENTION = re.compile(r"\[([^\]]*)\]\(member:[^)]*\)")
@@ -41,7 +42,9 @@ class ConsoleAdapter(Adapter):
         self.user = named or "newcomer"
         self.display_name = settings.console.display_name or named or ""
         self.stdin = stdin or sys.stdin
-        self.out = Console(file=stdout or sys.stdout, highlight=False, soft_wrap=True)
+        from rich.console import Console
+
+        self.out: Console = Console(file=stdout or sys.stdout, highlight=False, soft_wrap=True)
         self.echo = not self.stdin.isatty()
         self.session = uuid.uuid4().hex[:12]
         self._numbers = count(1)
@@ -57,6 +60,8 @@ class ConsoleAdapter(Adapter):
         """One of the console's own lines (content/system.yaml), in the member's language."""
         if self._text is None:
             raise RuntimeError("the console prints the bot's texts: call set_texts() first")
+        from rich.markup import escape
+
         self.out.print(f"[{style}]{escape(self._text(key, self._locale))}[/{style}]")
 
     def _event(self, kind: type[Event], n: int, **fields: Any) -> Event:
@@ -128,6 +133,9 @@ class ConsoleAdapter(Adapter):
                 self._say("console_slow", "yellow")
 
     async def send(self, message: OutgoingMessage) -> str:
+        from rich.markdown import Markdown
+        from rich.markup import escape
+
         self._locale = message.locale or self._locale
         self.out.print("[bold green]Onramp ›[/bold green]", markup=True)
         # In chat every line break is meant: make each one a Markdown hard break.
@@ -152,6 +160,9 @@ class ConsoleAdapter(Adapter):
     @classmethod
     def render_preview(cls, message: OutgoingMessage) -> str:
         """The message as the terminal shows it (without colours), for a campaign's preview."""
+        from rich.console import Console
+        from rich.markdown import Markdown
+
         shown = io.StringIO()
         out = Console(file=shown, width=PREVIEW_WIDTH, force_terminal=False, color_system=None)
         text = MENTION.sub(r"**\1**", message.text.strip())

@@ -180,11 +180,11 @@ def best(
     """The best allowed mentor for one newcomer now (an instant offer), or None. Scored like
     the batch, all mentors at once; ties go to the mentor with more room, then the lower id,
     so offers spread and are reproducible."""
+    if not mentors:  # before numpy: a community without mentors never loads it
+        return None
     import numpy as np
 
     when = when or datetime.now(UTC)
-    if not mentors:
-        return None
     table = ScoreTable.of([newcomer], mentors, rules, when)
     gain = table.gains(slice(0, 1), _declined_index(declined, [newcomer], mentors))[0]
     allowed = [int(j) for j in np.nonzero(gain >= 0)[0]]
@@ -210,11 +210,11 @@ def optimize(
     `exhaustive`, every allowed pair is a candidate (the exact solve the benchmark checks
     against); otherwise each newcomer's best `rules.candidates` mentors, and each mentor's
     best `rules.candidates` newcomers per place they have."""
+    if not newcomers or not mentors:  # before numpy, as in `best`
+        return []
     import numpy as np
 
     when = when or datetime.now(UTC)
-    if not newcomers or not mentors:
-        return []
     table = ScoreTable.of(newcomers, mentors, rules, when)
     blocked = _declined_index(declined, newcomers, mentors)
     tails: list[NDArray[np.int64]] = []

@@ -87,3 +87,34 @@ def test_features_import_no_solver() -> None:
 def test_reading_every_adapter_and_previewing_imports_no_sdk() -> None:
     code = READ_EVERY_ADAPTER % {"platforms": PLATFORMS, "heavy": HEAVY}
     assert loaded_by(code) == []
+
+
+def test_the_console_adapter_module_imports_no_rich() -> None:
+    """Every process reads the console adapter's class among the installed ones; rich (and
+    the Pygments lexers its Markdown brings, 2.8 MB) comes only when a console is built."""
+    code = (
+        "import json, sys\nimport adapters.console\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'rich', 'pygments'})))"
+    )
+    assert loaded_by(code) == []
+    built = (
+        "import io, json, sys\nfrom adapters.console import ConsoleAdapter\n"
+        "from bot.settings import Settings\n"
+        "ConsoleAdapter(Settings(), stdin=io.StringIO(), stdout=io.StringIO())\n"
+        "print(json.dumps(sorted({m.split('.')[0] for m in sys.modules} & {'rich'})))"
+    )
+    assert loaded_by(built) == ["rich"]
+
+
+def test_matching_without_mentors_loads_no_solver() -> None:
+    """A community with no mentor yet (most, on their first day) never loads numpy or
+    OR-Tools: an instant offer and the batch both stop before scoring."""
+    code = (
+        "import json, sys\n"
+        "from bot.mentorship.matching import Person, Rules, best, optimize\n"
+        "newcomer = Person(id=1, languages=frozenset({'en'}), topics=frozenset())\n"
+        "assert best(newcomer, [], Rules()) is None\n"
+        "assert optimize([newcomer], [], Rules()) == []\n"
+        f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
+    )
+    assert loaded_by(code) == []

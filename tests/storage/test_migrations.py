@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -55,3 +56,49 @@ async def test_the_models_match_the_migrations(db: Database) -> None:
     async with db.engine.connect() as connection:
         differences = await connection.run_sync(_differences)
     assert differences == []
+
+
+def test_the_newest_revision_is_read_from_the_file_names_as_alembic_reads_it() -> None:
+    """`latest_revision` (what a start compares the database with, without Alembic) relies on
+    each migration being named after its revision and revising the one before."""
+    from alembic.script import ScriptDirectory
+
+    from storage.migrate import MIGRATIONS, latest_revision
+
+    scripts = ScriptDirectory(str(MIGRATIONS))
+    revisions = list(scripts.walk_revisions())  # newest first, along down_revision
+    assert latest_revision() == head_revision() == revisions[0].revision
+    for script in revisions:
+        assert script.path is not None
+        assert script.path.rsplit("/", 1)[-1].startswith(f"{script.revision}_")
+    numbers = [int(script.revision) for script in reversed(revisions)]
+    assert numbers == list(range(1, len(numbers) + 1))  # one after the other, none skipped
+
+
+def test_a_start_on_an_up_to_date_database_does_not_load_alembic(tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    url = f"sqlite+aiosqlite:///{tmp_path / 'onramp.db'}"
+    check = (
+        "import asyncio, sys\n"
+        "from storage.database import create_engine\n"
+        "from storage.migrate import upgrade\n"
+        f"engine = create_engine({url!r})\n"
+        "asyncio.run(upgrade(engine))\n"
+        "print(sorted({m.split('.')[0] for m in sys.modules} & {'alembic', 'mako'}))\n"
+    )
+
+    def loaded() -> str:
+        done = subprocess.run(
+            [sys.executable, "-c", check],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            cwd=Path(__file__).resolve().parents[2],
+        )
+        assert done.returncode == 0, done.stderr
+        return done.stdout.strip().splitlines()[-1]
+
+    assert loaded() == "['alembic', 'mako']"  # a new database: migrated, with Alembic
+    assert loaded() == "[]"  # at the newest revision: nothing to do, and no Alembic
