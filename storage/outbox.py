@@ -8,7 +8,18 @@ from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
-from sqlalchemy import and_, bindparam, case, column, exists, func, or_, select, update
+from sqlalchemy import (
+    and_,
+    bindparam,
+    case,
+    column,
+    exists,
+    func,
+    or_,
+    select,
+    tuple_,
+    update,
+)
 
 from storage.models import Outbox
 from storage.session import Session
@@ -31,22 +42,37 @@ async def claim(
     the same recipient is taken with it (so none is in flight elsewhere, held back by a retry,
     or left out by `ids`). On PostgreSQL, concurrent claimers also take a transaction-scoped
     advisory lock per recipient, so two workers never split one member's queue between them.
+
+    A sweep on PostgreSQL (no `ids`) takes those locks first, in a statement of its own, and
+    only then reads which rows it may take: a statement reads the rows as they were when it
+    began, so locking and reading in one would let it read a recipient's earlier row as
+    pending, then get the lock as soon as another replica, which had just taken that row,
+    committed, and send a later row while the other sends the earlier (members read their
+    messages out of order with three replicas: bench/webhooks.py --replicas 3). Claiming
+    given `ids` (a turn's own replies) needs no second statement: any earlier open row that
+    is not among them blocks its recipient, whatever it was taken by.
     Returns rows (id, platform, recipient, payload, attempts, ...) in id order.
     """
     dialect = session.get_bind().dialect.name
-    statement = _claim(dialect, ids is not None, platforms is not None)
     params: dict[str, Any] = {"now": now, "lease_until": now + lease, "limit": limit}
     if ids is not None:
         params["ids"] = _list_value(dialect, ids)
     if platforms is not None:
         params["platforms"] = _list_value(dialect, platforms)
+    locked_first = dialect == "postgresql" and ids is None
+    if locked_first:
+        locked = await session.core(_lock_recipients(platforms is not None), params)
+        params["recipients"] = [tuple(pair) for pair in locked.all()]
+        if not params["recipients"]:
+            return []
+    statement = _claim(dialect, ids is not None, platforms is not None, locked_first)
     result = await session.core(statement, params)
     return sorted(result.all(), key=lambda row: row.id)
 
 
-@cache
-def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
-    """Built once per shape; the hot path only binds parameters."""
+def _candidates(dialect: str, by_ids: bool, by_platform: bool) -> Any:
+    """The rows a claim may take, in id order, up to `limit`: claimable, with no earlier
+    open row of the same recipient left behind."""
     table = Outbox.__table__
     earlier = table.alias("earlier")
     now: Any = bindparam("now")
@@ -71,18 +97,48 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool) -> Any:
         or_(*(earlier.c.status == status for status in OPEN)),  # no IN list: one shape
         ~claimable(earlier),
     )
-    candidates = (
+    return (
         select(table.c.id)
         .where(claimable(table), ~blocked_by_earlier)
         .order_by(table.c.id)
         .limit(bindparam("limit"))
-        .with_for_update(skip_locked=True)
     )
+
+
+def _recipient_key(platform: Any, recipient: Any) -> Any:
+    return func.hashtext(platform + ":" + recipient)
+
+
+@cache
+def _lock_recipients(by_platform: bool) -> Any:
+    """PostgreSQL: the advisory locks of the recipients a sweep would take rows of; returns
+    the (platform, recipient) pairs it got."""
+    table = Outbox.__table__
+    picked = (
+        _candidates("postgresql", False, by_platform)
+        .add_columns(table.c.platform, table.c.recipient)
+        .subquery("picked")
+    )
+    found = select(picked.c.platform, picked.c.recipient).distinct().subquery("recipients")
+    return select(found.c.platform, found.c.recipient).where(
+        func.pg_try_advisory_xact_lock(_recipient_key(found.c.platform, found.c.recipient))
+    )
+
+
+@cache
+def _claim(dialect: str, by_ids: bool, by_platform: bool, locked_first: bool = False) -> Any:
+    """Built once per shape; the hot path only binds parameters. `locked_first`: only the
+    `recipients` whose advisory locks `_lock_recipients` took."""
+    table = Outbox.__table__
+    candidates = _candidates(dialect, by_ids, by_platform).with_for_update(skip_locked=True)
+    if locked_first:
+        pair = tuple_(table.c.platform, table.c.recipient)
+        candidates = candidates.where(pair.in_(bindparam("recipients", expanding=True)))
     chosen: Any = candidates.scalar_subquery()
-    if dialect == "postgresql":
+    if dialect == "postgresql" and not locked_first:
         # Applied after LIMIT, so a claimer locks only the recipients it is about to take.
         limited = candidates.add_columns(table.c.platform, table.c.recipient).subquery("picked")
-        recipient_key = func.hashtext(limited.c.platform + ":" + limited.c.recipient)
+        recipient_key = _recipient_key(limited.c.platform, limited.c.recipient)
         chosen = select(limited.c.id).where(func.pg_try_advisory_xact_lock(recipient_key))
     return (
         update(table)

@@ -6,6 +6,7 @@ import asyncio
 from datetime import timedelta
 
 import pytest
+from sqlalchemy import text
 from sqlalchemy.exc import IntegrityError
 
 from storage import outbox
@@ -174,6 +175,27 @@ async def test_claim_with_ids_still_waits_for_an_earlier_row_in_flight(db: Datab
     await add(db, message("flying", "ada", status="sending", lease_until=LATER))
     (row_id,) = await add(db, message("next", "ada"))
     assert await _claim(db, ids=[row_id]) == []
+
+
+async def test_a_sweep_leaves_a_recipient_another_claimer_holds_then_reads_it_afresh(
+    db: Database,
+) -> None:
+    """PostgreSQL: a sweep takes the recipients' locks before it reads what it may take, so
+    what another claimer took under the same lock is read as taken (storage/outbox.claim)."""
+    if db.sqlite:
+        pytest.skip("one process owns a SQLite database: claims never run side by side")
+    first, second, other = await add(
+        db, message("a", "ada"), message("b", "ada"), message("c", "bob")
+    )
+    async with db.transaction() as holder:  # another replica, mid-claim on ada's queue
+        await holder.execute(
+            text("SELECT pg_advisory_xact_lock(hashtext('console:ada'))"),
+        )
+        taken = await outbox.claim(holder, NOW, LEASE, 1, ids=[first])
+        assert [row.id for row in taken] == [first]
+        assert await _claim(db) == [other]  # ada's lock is held: only bob's row
+    assert await _claim(db) == []  # ada's first row is in flight: her second waits
+    assert await _status(db, second) == "pending"
 
 
 async def test_dedupe_key_is_unique(db: Database) -> None:
