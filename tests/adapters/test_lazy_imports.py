@@ -118,3 +118,16 @@ def test_matching_without_mentors_loads_no_solver() -> None:
         f"print(json.dumps(sorted({{m.split('.')[0] for m in sys.modules}} & set({HEAVY!r}))))"
     )
     assert loaded_by(code) == []
+
+
+def test_the_dashboard_loads_pygal_on_its_first_chart() -> None:
+    """Every process that serves the web app mounts the dashboard; pygal (2.7 MB with the XML
+    modules) comes when a manager first opens a page with a chart."""
+    code = (
+        "import json, sys\nimport bot.health.access, bot.health.dashboard\n"
+        "loaded = 'pygal' in sys.modules\n"
+        "from bot.health.dashboard import charts\n"
+        "svg = charts.bars('Joined', ['May'], [('members', [3])], str, 'no data')\n"
+        "print(json.dumps([loaded, 'pygal' in sys.modules, '<svg' in svg]))"
+    )
+    assert loaded_by(code) == [False, True, True]
