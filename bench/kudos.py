@@ -29,7 +29,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -62,16 +62,23 @@ REASONS = [
 RULES = {"daily_per_giver": 1000, "weekly_per_pair": 1000}  # the most the schema allows
 
 
-def _content(folder: Path) -> Path:
-    """The sample content with the kudos limits raised to RULES (nothing else changed)."""
+def _content(folder: Path, never_quiet: bool = False) -> Path:
+    """The sample content with the kudos limits raised to RULES (nothing else changed), and
+    with `never_quiet`, check-ins asked at any hour (the benchmark runs on the wall clock)."""
     tree = folder / "content"
     shutil.copytree(ROOT / "content", tree)
     yaml = YAML()
-    path = tree / "recognition.yaml"
-    data = yaml.load(path.read_text(encoding="utf-8"))
-    data["rules"].update(RULES)
-    with path.open("w", encoding="utf-8") as file:
-        yaml.dump(data, file)
+    changes: list[tuple[str, Callable[[Any], None]]] = [
+        ("recognition.yaml", lambda data: data["rules"].update(RULES))
+    ]
+    if never_quiet:  # [start, end) of the same hour: no quiet hour at all
+        changes.append(("checkins.yaml", lambda data: data.update(quiet_hours=[0, 0])))
+    for name, change in changes:
+        path = tree / name
+        data = yaml.load(path.read_text(encoding="utf-8"))
+        change(data)
+        with path.open("w", encoding="utf-8") as file:
+            yaml.dump(data, file)
     return tree
 
 
@@ -99,12 +106,15 @@ async def _onboard(memory: MemoryAdapter, members: list[str]) -> None:
 
 
 @asynccontextmanager
-async def running(url: str) -> AsyncIterator[tuple[Onramp, MemoryAdapter]]:
+async def running(
+    url: str, never_quiet: bool = False
+) -> AsyncIterator[tuple[Onramp, MemoryAdapter]]:
     """The bot on the sample content with the loosened rules, on a memory adapter, started
     as `onramp run` starts it; stopped after."""
     with tempfile.TemporaryDirectory() as folder:
+        content = _content(Path(folder), never_quiet)
         settings = load_settings(
-            ROOT / "bot.toml", database={"url": url}, content={"path": _content(Path(folder))}
+            ROOT / "bot.toml", database={"url": url}, content={"path": content}
         )
         memory = MemoryAdapter()
         app = await Onramp.create(settings, {"memory": memory})
