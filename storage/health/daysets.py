@@ -120,8 +120,15 @@ def _source(kind: Kind, dialect: str, low: datetime, high: datetime) -> Any:
     return statement if live is None else statement.where(live)
 
 
+_PAIRED = {Kind.GAVE: Kind.RECEIVED, Kind.RECEIVED: Kind.GAVE}  # two sides of the same rows
+
+
 async def _live(session: Session, kind: Kind, low: datetime, high: datetime) -> dict[date, Any]:
-    """Each day's summary in [low, high), read from the rows (days with none left out)."""
+    """Each day's summary in [low, high), read from the rows (days with none left out).
+    Givers and receivers are read together, once a session: a page, or the report, that
+    asks for both (the Recognition page does) reads the period's edge kudos once."""
+    if kind in _PAIRED:
+        return await _givers_and_receivers(session, low, high, kind)
     rows = await session.execute(_source(kind, sql.dialect_of(session), low, high))
     if kind in COUNTED:
         counts: dict[Any, Counts] = defaultdict(dict)
@@ -137,6 +144,31 @@ async def _live(session: Session, kind: Kind, low: datetime, high: datetime) -> 
     for day, member in rows:
         ids[day].append(member)
     return {sql.as_date(day): BitMap(members) for day, members in ids.items()}
+
+
+async def _givers_and_receivers(
+    session: Session, low: datetime, high: datetime, kind: Kind
+) -> dict[date, BitMap]:
+    read: dict[Any, dict[date, BitMap]] = session.orm.info.setdefault("daysets.kudos_people", {})
+    found = read.pop((kind, low, high), None)  # the other side of an earlier read
+    if found is not None:
+        return found
+    when = KUDOS.c.created_at
+    day = sql.day_of(when, sql.dialect_of(session))
+    statement = select(day, KUDOS.c.giver_id, KUDOS.c.receiver_id).where(
+        when >= low, when < high, KUDOS.c.revoked_at.is_(None)
+    )
+    givers: dict[Any, list[int]] = defaultdict(list)
+    receivers: dict[Any, list[int]] = defaultdict(list)
+    for on, giver, receiver in await session.execute(statement):
+        givers[on].append(giver)
+        receivers[on].append(receiver)
+    sides = {
+        side: {sql.as_date(on): BitMap(ids) for on, ids in by_day.items()}
+        for side, by_day in ((Kind.GAVE, givers), (Kind.RECEIVED, receivers))
+    }
+    read[(_PAIRED[kind], low, high)] = sides[_PAIRED[kind]]
+    return sides[kind]
 
 
 def _empty(kind: Kind) -> Any:
