@@ -88,11 +88,30 @@ def pressed(question: OutgoingMessage, typed: str) -> tuple[str, ...] | None:
     return None
 
 
+class Timed:
+    """Events delivered one at a time among others that are not measured: their wall and
+    CPU seconds, and each one's latency."""
+
+    def __init__(self, memory: MemoryAdapter) -> None:
+        self.memory = memory
+        self.seconds = self.cpu = 0.0
+        self.latencies: list[float] = []
+
+    async def deliver(self, event: Event) -> None:
+        started, cpu_started = time.perf_counter(), time.process_time()
+        await deliver(self.memory, event)
+        self.latencies.append(time.perf_counter() - started)
+        self.seconds += self.latencies[-1]
+        self.cpu += time.process_time() - cpu_started
+
+    def figures(self) -> tuple[float, float, list[float]]:
+        return self.seconds, self.cpu, self.latencies
+
+
 async def _pressing(memory: MemoryAdapter, names: list[str]) -> tuple[float, float, list[float]]:
     """Each member joins, then answers the onboarding with buttons where it asks with them;
     only the presses are measured."""
-    seconds = cpu = 0.0
-    latencies: list[float] = []
+    timed = Timed(memory)
     for member in names:
         await deliver(memory, MemberJoined(**_from(member, "joined")))
         for n, answer in enumerate(ONBOARDING):
@@ -103,12 +122,8 @@ async def _pressing(memory: MemoryAdapter, names: list[str]) -> tuple[float, flo
                 continue
             assert question.step_id is not None
             event = ChoiceMade(**_from(member, str(n)), step_id=question.step_id, choice_ids=chosen)
-            started, cpu_started = time.perf_counter(), time.process_time()
-            await deliver(memory, event)
-            latencies.append(time.perf_counter() - started)
-            seconds += latencies[-1]
-            cpu += time.process_time() - cpu_started
-    return seconds, cpu, latencies
+            await timed.deliver(event)
+    return timed.figures()
 
 
 async def _checkins(
@@ -131,18 +146,13 @@ async def _checkins(
         await asyncio.sleep(0.01)
     if len(asked) < 2 * pairs:
         raise SystemExit(f"{len(asked)} of {2 * pairs} check-ins were asked")
-    seconds = cpu = 0.0
-    latencies: list[float] = []
+    timed = Timed(memory)
     for person, question in sorted(asked.items()):
         chosen = pressed(question, "4")
         assert chosen is not None and question.step_id is not None
         event = ChoiceMade(**_from(person, "checkin"), step_id=question.step_id, choice_ids=chosen)
-        started, cpu_started = time.perf_counter(), time.process_time()
-        await deliver(memory, event)
-        latencies.append(time.perf_counter() - started)
-        seconds += latencies[-1]
-        cpu += time.process_time() - cpu_started
-    return seconds, cpu, latencies
+        await timed.deliver(event)
+    return timed.figures()
 
 
 def _figures(seconds: float, cpu: float, latencies: list[float]) -> dict[str, Any]:
