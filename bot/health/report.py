@@ -250,11 +250,20 @@ def json_text(report: Report, threshold: Threshold) -> str:
 
 
 def funnel_rates(report: Report, threshold: Threshold) -> list[float | None]:
-    """Each funnel step's conversion from the step before (CHAOSS Conversion Rate)."""
+    """Each funnel step's CHAOSS Conversion Rate, as the dashboard shows it: of the step
+    before's members, the share who also reached this one (`FunnelStep.rate`), never above 1.
+    Not this step's count over the one before's: members reach some steps without the one
+    before (a first contribution without a mentor), and a year's report showed 466%. Hidden
+    as the ratio of its two counts, those who carried on and the step before's."""
     funnel = report.onboarding.funnel
-    return [None] + [
-        threshold.ratio(step.members, before.members) for before, step in itertools.pairwise(funnel)
-    ]
+    rates: list[float | None] = [None]
+    for before, step in itertools.pairwise(funnel):
+        if step.rate is None:
+            rates.append(None)
+            continue
+        carried = round(step.rate * before.members)
+        rates.append(threshold.ratio(carried, before.members))
+    return rates
 
 
 CSV_COLUMNS = ("section", "metric", "dimension", "month", "value")

@@ -103,8 +103,8 @@ def _onboarding(doc: dict[str, Any]) -> RenderableType:
         "Step",
         "Members",
         "Conversion",
-        caption="Of the members who joined in the period; conversion from the step before "
-        "(CHAOSS Conversion Rate).",
+        caption="Of the members who joined in the period; conversion: the share of the step "
+        "before's members who also reached this one (CHAOSS Conversion Rate).",
     )
     for step in onboarding["funnel"]:
         funnel.add_row(

@@ -282,6 +282,26 @@ def test_tables_show_every_page_with_trends_and_conversion() -> None:
     assert "2 hr / 24 hr" in text  # the wait's median and p90
 
 
+def test_a_step_reached_without_the_one_before_converts_at_most_all_of_it() -> None:
+    """More first contributions (20) than mentorships (5): of the 5 matched, 3 also made one.
+    The rate is the dashboard's, 60% of the step before, not 20 / 5 (a year's report on the
+    benchmark's community showed "466%")."""
+    report = sample()
+    funnel = list(report.onboarding.funnel)
+    funnel[4] = FunnelStep("matched", 5, 5 / 15)
+    funnel[5] = FunnelStep("first_contribution", 20, 0.6)
+    funnel[6] = FunnelStep("retained", 10, 0.5)
+    report = replace(report, onboarding=replace(report.onboarding, funnel=funnel))
+    doc = json.loads(json_text(report, Threshold()))
+    assert [s["rate"] for s in doc["onboarding"]["funnel"]][4:] == [0.3333, 0.6, 0.5]
+    lines = rendered(report).splitlines()
+    line = next(line for line in lines if line.strip().startswith("First contribution "))
+    assert line.split()[-2:] == ["20", "60%"]
+    # 3 carried on: a group under 5, so --min-group 5 hides the rate (20 and 5 stay shown).
+    hidden = json.loads(json_text(report, Threshold(5)))["onboarding"]["funnel"]
+    assert (hidden[5]["members"], hidden[5]["rate"]) == (20, None)
+
+
 def test_tables_with_min_group() -> None:
     text = rendered(sample(), Threshold(5))
     retained = next(line for line in text.splitlines() if "Retained" in line)
