@@ -65,13 +65,14 @@ def parse_filters(
 ) -> Filters:
     """The Filters these texts describe, or FilterError saying what is wrong.
 
-    `since`: a length back from `now` or a date (from the start of that UTC day); default
-    90d. `until`: a date, included (the period ends when the next day starts); default now.
+    `since`: a length back from the end (`until`'s, else `now`) or a date (from the start of
+    that UTC day); default 90d. `until`: a date, included (the period ends when the next day
+    starts); default now. So `--since 90d --until 2026-03-31` is the 90 days to March 31.
     `platform`/`locale`: empty for all; checked against `platforms`/`locales` when given.
     """
     now = now.astimezone(UTC) if now.tzinfo else now.replace(tzinfo=UTC)
     end = now if _blank(until) else _day_start(_date("until", until or "") + timedelta(days=1))
-    start = _since(_given(since, DEFAULT_SINCE), now)
+    start = _since(_given(since, DEFAULT_SINCE), end)
     if start >= end:
         field, value = ("since", since or "") if _blank(until) else ("until", until or "")
         ends = f"now ({now.date().isoformat()})" if _blank(until) else f"on {_shown(until or '')}"
@@ -131,11 +132,11 @@ def _normal(text: str) -> str:
     return unicodedata.normalize("NFKC", text).strip().casefold()
 
 
-def _since(text: str, now: datetime) -> datetime:
+def _since(text: str, end: datetime) -> datetime:
     if _DATE.fullmatch(_normal(text)):
         return _day_start(_date("since", text))
     if _LENGTH.fullmatch(_normal(text)):
-        return now - _length("since", text)
+        return end - _length("since", text)
     raise FilterError(
         "since", text, f'The start "{_shown(text)}" is neither {LENGTHS} nor {DATES}.'
     )

@@ -50,6 +50,14 @@ def test_until_includes_its_day() -> None:
     assert (filters.previous.start, filters.previous.end) == (at(2025, 12, 1), at(2026, 1, 1))
 
 
+def test_a_length_counts_back_from_until_when_it_is_given() -> None:
+    """`--since 90d --until 2026-03-31` is the 90 days to March 31, whatever the date today
+    (it was 90 days back from today, so a past quarter came out empty or too long)."""
+    filters = parse_filters(since="90d", until="2026-03-31", now=NOW + timedelta(days=200))
+    assert (filters.start, filters.end) == (at(2026, 1, 1), at(2026, 4, 1))
+    assert parse_filters(since="90d", now=NOW).start == NOW - timedelta(days=90)  # no until
+
+
 @pytest.mark.parametrize("blank", ["", "   "])
 def test_an_empty_field_is_not_given(blank: str) -> None:
     # An HTML form sends its empty boxes; they mean the default, not an error.
