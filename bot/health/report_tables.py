@@ -252,6 +252,6 @@ def _change(change: float | None) -> str:
 def _time(seconds: float | None) -> str:
     if seconds is None:
         return "–"
-    if seconds < 60:
-        return f"{seconds:.0f} s"
+    # One way for every length: "45 sec", "61 sec", "2 min" (Babel's; a minute and a half
+    # before it says minutes), not "45 s" beside "61 sec".
     return format_timedelta(timedelta(seconds=seconds), locale="en", format="short", threshold=1.5)

@@ -280,6 +280,8 @@ def test_tables_show_every_page_with_trends_and_conversion() -> None:
     assert funnel.split()[-2:] == ["15", "50%"]
     assert "few mentors carry the mentoring" in text  # absence factor 2
     assert "2 hr / 24 hr" in text  # the wait's median and p90
+    # Every length one way, Babel's: "2 sec" as "61 sec" and "2 min" (it was "2 s" here).
+    assert "median 2 sec, p90 30 sec" in text
 
 
 def test_a_step_reached_without_the_one_before_converts_at_most_all_of_it() -> None:
