@@ -134,6 +134,7 @@ def load(year: int) -> Index:
                 return _open(path)
         with contextlib.suppress(subprocess.CalledProcessError, OSError):
             _build(path, year)
+            _remove_others(path)
             return _open(path)
     with tempfile.TemporaryDirectory(prefix="onramp-timezones-") as temporary:
         path = Path(temporary) / "index.sqlite"
@@ -141,6 +142,14 @@ def load(year: int) -> Index:
         connection = sqlite3.connect(":memory:", check_same_thread=False)
         connection.deserialize(path.read_bytes())
         return read(connection)
+
+
+def _remove_others(kept: Path) -> None:
+    """Earlier years' and versions' files (7.5 MB each) go once a new one is built. A process
+    still reading one keeps it open until it stops (a removed file lives on while open)."""
+    for other in kept.parent.glob("timezones-*.sqlite"):
+        if other != kept:
+            other.unlink(missing_ok=True)
 
 
 def _open(path: Path) -> Index:

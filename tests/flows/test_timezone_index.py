@@ -86,6 +86,22 @@ def test_a_machine_without_the_file_builds_it_into_the_cache_folder(
     assert builds == [expected]  # the next process finds it
 
 
+def test_a_new_build_removes_the_files_of_other_years_and_versions(
+    builds: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv(cache_folder.ENV, str(tmp_path))
+    folder = tmp_path / "timezones"
+    folder.mkdir(mode=0o700)
+    older = folder / timezone_index.file_name(YEAR - 1)
+    older.write_bytes(b"last year's index")
+    unrelated = folder / "notes.txt"
+    unrelated.write_text("not ours to remove")
+    timezone_index.load(YEAR)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(
+        [timezone_index.file_name(YEAR), "notes.txt"]
+    )
+
+
 def test_a_damaged_file_is_built_again(
     builds: list[Path], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
