@@ -130,10 +130,19 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool, locked_first: bool = F
     """Built once per shape; the hot path only binds parameters. `locked_first`: only the
     `recipients` whose advisory locks `_lock_recipients` took."""
     table = Outbox.__table__
-    candidates = _candidates(dialect, by_ids, by_platform).with_for_update(skip_locked=True)
+    candidates = _candidates(dialect, by_ids, by_platform)
     if locked_first:
+        # Waits for a row another transaction holds instead of skipping it: skipping a
+        # member's earlier message would take their later one without it (three replicas
+        # did, now and then). With these recipients' locks held, whoever holds such a row
+        # lets go within its statement: a claim given `ids` passing through (it locks rows
+        # before it tries the recipient's lock), an outcome being recorded.
         pair = tuple_(table.c.platform, table.c.recipient)
-        candidates = candidates.where(pair.in_(bindparam("recipients", expanding=True)))
+        candidates = candidates.where(
+            pair.in_(bindparam("recipients", expanding=True))
+        ).with_for_update()
+    else:
+        candidates = candidates.with_for_update(skip_locked=True)
     chosen: Any = candidates.scalar_subquery()
     if dialect == "postgresql" and not locked_first:
         # Applied after LIMIT, so a claimer locks only the recipients it is about to take.

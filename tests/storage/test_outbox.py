@@ -198,6 +198,23 @@ async def test_a_sweep_leaves_a_recipient_another_claimer_holds_then_reads_it_af
     assert await _status(db, second) == "pending"
 
 
+async def test_a_sweep_waits_for_a_member_s_earlier_row_another_transaction_holds(
+    db: Database,
+) -> None:
+    """PostgreSQL: an earlier row locked by another transaction (a claim given ids passing
+    through) is waited for, not skipped: skipping it took the member's later row alone,
+    and three replicas sent members' messages out of order."""
+    if db.sqlite:
+        pytest.skip("one process owns a SQLite database: claims never run side by side")
+    first, second = await add(db, message("a", "ada"), message("b", "ada"))
+    async with db.transaction() as holder:
+        await holder.execute(text(f"SELECT id FROM outbox WHERE id = {first} FOR UPDATE"))
+        sweep = asyncio.create_task(_claim(db))
+        await asyncio.sleep(0.5)  # the sweep reaches the locked row and waits
+        assert not sweep.done()
+    assert await asyncio.wait_for(sweep, 10) == [first, second]  # both, in order
+
+
 async def test_dedupe_key_is_unique(db: Database) -> None:
     await add(db, message("same", "ada"))
     with pytest.raises(IntegrityError):
