@@ -87,7 +87,8 @@ def midnight(day: date) -> datetime:
 def _source(kind: Kind, dialect: str, low: datetime, high: datetime) -> Any:
     """(day, member id) of every row of `kind` at an instant in [low, high), or (day, key,
     count) for counted kinds; for ACTIVE, which has days only, the days of that range (`low`
-    and `high` are midnights)."""
+    and `high` are midnights); for GAVE and RECEIVED, (day, giver, receiver): both sides of
+    the live kudos, read together (`_givers_and_receivers`)."""
     assert kind is not Kind.FUNNEL  # read by storage/health/funnel.py
     if kind in COUNTED:
         when, key = (
@@ -109,15 +110,13 @@ def _source(kind: Kind, dialect: str, low: datetime, high: datetime) -> Any:
     if kind is Kind.ACTIVE:
         day = ACTIVITY.c.day
         return select(day, ACTIVITY.c.member_id).where(day >= low.date(), day < high.date())
-    if kind in (Kind.JOINED, Kind.FIRST_KUDOS):
-        when = MEMBER.c.created_at if kind is Kind.JOINED else MEMBER.c.first_kudos_at
-        member, live = MEMBER.c.id, None
-    else:
+    if kind in _PAIRED:
         when = KUDOS.c.created_at
-        member = KUDOS.c.giver_id if kind is Kind.GAVE else KUDOS.c.receiver_id
-        live = KUDOS.c.revoked_at.is_(None)
-    statement = select(sql.day_of(when, dialect), member).where(when >= low, when < high)
-    return statement if live is None else statement.where(live)
+        return select(sql.day_of(when, dialect), KUDOS.c.giver_id, KUDOS.c.receiver_id).where(
+            when >= low, when < high, KUDOS.c.revoked_at.is_(None)
+        )
+    when = MEMBER.c.created_at if kind is Kind.JOINED else MEMBER.c.first_kudos_at
+    return select(sql.day_of(when, dialect), MEMBER.c.id).where(when >= low, when < high)
 
 
 _PAIRED = {Kind.GAVE: Kind.RECEIVED, Kind.RECEIVED: Kind.GAVE}  # two sides of the same rows
@@ -153,11 +152,7 @@ async def _givers_and_receivers(
     found = read.pop((kind, low, high), None)  # the other side of an earlier read
     if found is not None:
         return found
-    when = KUDOS.c.created_at
-    day = sql.day_of(when, sql.dialect_of(session))
-    statement = select(day, KUDOS.c.giver_id, KUDOS.c.receiver_id).where(
-        when >= low, when < high, KUDOS.c.revoked_at.is_(None)
-    )
+    statement = _source(kind, sql.dialect_of(session), low, high)
     givers: dict[Any, list[int]] = defaultdict(list)
     receivers: dict[Any, list[int]] = defaultdict(list)
     for on, giver, receiver in await session.execute(statement):
