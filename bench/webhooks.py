@@ -219,10 +219,10 @@ async def ingest(
     rotation: Rotation,
     platform: Platform,
     concurrency: int,
-    halfway: Callable[[], Coroutine[Any, Any, None]] | None = None,
+    halfway: Callable[[int], Coroutine[Any, Any, None]] | None = None,
 ) -> Ingest:
     """Each worker takes the next newcomer whose previous event was acknowledged; `halfway`
-    runs (beside the posting) once half the events were acknowledged.
+    runs (beside the posting) once half the events were acknowledged, told how many.
 
     aiohttp, not httpx: httpx's AsyncClient spends so long in its connection pool under
     concurrent requests (encode/httpx#3215) that it, not the bot, set the pace: at 32 in
@@ -261,7 +261,7 @@ async def ingest(
                     if await post(body, attempt):
                         run.accepted += 1
                         if run.accepted == half and halfway is not None:
-                            beside.append(asyncio.create_task(halfway()))
+                            beside.append(asyncio.create_task(halfway(run.accepted)))
                         if position == 0:  # wall clock, as the emulator's message ts
                             run.joined[user["id"]] = time.time()
                         if position < len(ANSWERS):
@@ -545,19 +545,18 @@ async def measured(
     rotation = Rotation([replica.url for replica in replicas])
     killed: dict[str, Any] | None = None
 
-    async def kill_one() -> None:
+    async def kill_one(acknowledged: int) -> None:
         nonlocal killed
         victim = replicas[0]
         rotation.remove(victim.url)
         started = time.perf_counter()
         await victim.kill()
-        half = len(platform.users) * (len(ANSWERS) + 1) // 2
         # Rows leased for sending at that instant (by any replica): only those can be sent
         # twice, if the platform took one just before the kill.
         leased = (await outbox_counts(engine))["sending"]
         killed = {
             "replica": victim.number,
-            "after_events_acknowledged": half,
+            "after_events_acknowledged": acknowledged,
             "sending_at_kill": leased,
         }
         if not rotation.urls:  # the only one: started again, as its supervisor would
