@@ -285,14 +285,26 @@ async def turn_for(turn: Turn, member_id: int) -> Turn | None:
     known = next((other for other in turn.others if other.member.id == member_id), None)
     if known is not None:
         return known
-    key = f"{turn.key}>{member_id}"
-    found = await member_turn(
-        turn.session, turn.db, turn.content, member_id, turn.now, key, turn.registry
-    )
-    if found is None or found.member.opted_out:
+    found = await members.member_and_identity(turn.session, member_id)
+    return turn_with(turn, *found) if found is not None else None
+
+
+def turn_with(turn: Turn, member: Member, identity: Identity) -> Turn | None:
+    """`turn_for` a member this turn has read already, with where to reach them (their
+    identity seen last): no query."""
+    if member.id == turn.member.id:
+        return turn
+    known = next((other for other in turn.others if other.member.id == member.id), None)
+    if known is not None:
+        return known
+    if member.opted_out:
         return None
-    turn.others.append(found)
-    return found
+    key = f"{turn.key}>{member.id}"
+    other = Turn(
+        turn.session, turn.db, turn.content, member, identity, turn.now, key, turn.registry
+    )
+    turn.others.append(other)
+    return other
 
 
 def community_variables(content: ContentTree) -> dict[str, Any]:

@@ -175,12 +175,38 @@ async def with_role(session: Session, role: str) -> list[Member]:
     return [member for member in found if role in member.roles]
 
 
-def _on(platform: str, workspace: str) -> Any:
-    return (
-        select(Member)
-        .join(Identity, Identity.member_id == Member.id)
-        .where(Identity.platform == platform, Identity.workspace == workspace)
+# Built once: SQLite runs each as a prepared statement (storage/prepared.py); every `/kudos`
+# names its receiver through one of them.
+_BY_EXTERNAL_ID = (
+    select(Identity.member_id)
+    .where(
+        Identity.platform == bindparam("platform"),
+        Identity.workspace == bindparam("workspace"),
+        Identity.external_id == bindparam("external_id"),
     )
+    .distinct()
+)
+_BY_HANDLE = (
+    select(Identity.member_id)
+    .where(
+        Identity.platform == bindparam("platform"),
+        Identity.workspace == bindparam("workspace"),
+        Identity.username == bindparam("handle"),
+    )
+    .distinct()
+)
+# From the members of that name (ix_member_name_key), each with an identity there: joined
+# the other way, SQLite would read every identity of the platform first.
+_BY_NAME = select(Member.id).where(
+    Member.name_key == bindparam("name_key"),
+    select(literal_column("1"))
+    .where(
+        Identity.member_id == Member.id,
+        Identity.platform == bindparam("platform"),
+        Identity.workspace == bindparam("workspace"),
+    )
+    .exists(),
+)
 
 
 async def named(
@@ -190,30 +216,18 @@ async def named(
     *,
     external_id: str | None = None,
     name: str | None = None,
-) -> list[Member]:
-    """Members of one platform and workspace by their id there; or by `name`: their handle
-    (username) if any member has it, else their display name, ignoring case in every script
-    (`name_key`); each an index seek (ix_identity_handle, ix_member_name_key)."""
-    here = _on(platform, workspace)
+) -> list[int]:
+    """The ids of the members of one platform and workspace with this id there; or by `name`:
+    their handle (username) if any member has it, else their display name, ignoring case in
+    every script (`name_key`); each an index seek (ix_identity_handle, ix_member_name_key)."""
+    where = {"platform": platform, "workspace": workspace}
     if external_id is not None:
-        return list(
-            (await session.execute(here.where(Identity.external_id == external_id))).scalars()
-        )
+        found = await session.core(_BY_EXTERNAL_ID, {**where, "external_id": external_id})
+        return list(found.scalars())
     assert name is not None
-    by_handle = here.where(Identity.username == name.casefold())
-    found = list((await session.execute(by_handle)).scalars())
-    if found:
-        return found
-    # From the members of that name (ix_member_name_key), each with an identity there: joined
-    # the other way, SQLite would read every identity of the platform first.
-    on_platform = (
-        select(literal_column("1"))
-        .where(
-            Identity.member_id == Member.id,
-            Identity.platform == platform,
-            Identity.workspace == workspace,
-        )
-        .exists()
-    )
-    by_name = select(Member).where(Member.name_key == name_key(name), on_platform)
-    return list((await session.execute(by_name)).scalars())
+    by_handle = await session.core(_BY_HANDLE, {**where, "handle": name.casefold()})
+    ids = list(by_handle.scalars())
+    if ids:
+        return ids
+    by_name = await session.core(_BY_NAME, {**where, "name_key": name_key(name)})
+    return list(by_name.scalars())

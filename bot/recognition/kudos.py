@@ -18,7 +18,7 @@ from bot.messages import Invite
 from bot.recognition import badges
 from bot.recognition.mentions import MENTION, resolve
 from bot.registry import Registry
-from bot.turn import Turn, turn_for
+from bot.turn import Turn, turn_with
 from flows.feature_settings import Category
 from flows.markup import Markdown, escape, mentions_as_names
 from flows.numbers import NotANumber, whole_number
@@ -137,7 +137,8 @@ async def give(turn: Turn, args: str) -> None:
     if weight < 1:
         thanks += "\n" + turn.system_text("kudos_reciprocal")
     turn.reply(thanks)
-    other = await turn_for(turn, receiver_id)
+    assert named.identity is not None
+    other = turn_with(turn, receiver, named.identity)
     if other is not None:
         other.reply(
             other.system_text(

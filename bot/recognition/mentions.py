@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from bot.turn import Turn
 from storage import members
-from storage.models import Member
+from storage.models import Identity, Member
 
 # At the start of the arguments: [Name](member:ID), @"Full Name" or @handle.
 MENTION = re.compile(
@@ -25,6 +25,7 @@ class Named:
     shown: str  # how the giver wrote it, for the answer
     problem: str | None = None
     matches: int = 0
+    identity: Identity | None = None  # where to reach the member: the one they were seen on last
 
 
 async def resolve(turn: Turn, match: re.Match[str]) -> Named:
@@ -36,9 +37,10 @@ async def resolve(turn: Turn, match: re.Match[str]) -> Named:
     else:
         shown = match.group("quoted") or match.group("word")
         found = await members.named(*where, name=shown)
-    distinct = {member.id for member in found}
-    if not distinct:
+    if len(found) > 1:
+        return Named(None, shown, "kudos_ambiguous_member", len(found))
+    reached = await members.member_and_identity(turn.session, found[0]) if found else None
+    if reached is None:
         return Named(None, shown, "kudos_unknown_member")
-    if len(distinct) > 1:
-        return Named(None, shown, "kudos_ambiguous_member", len(distinct))
-    return Named(found[0], shown)
+    member, reachable = reached
+    return Named(member, shown, identity=reachable)
