@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
 
 from sqlalchemy import String, and_, bindparam, cast, func, literal_column, select
 from sqlmodel import col
