@@ -121,7 +121,7 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
                     )
                 )
     if not db.sqlite:
-        await _settle(db)
+        await settle(db)
     elif args.sqlite_analyze:
         async with db.transaction() as session:
             await session.execute(text("ANALYZE"))
@@ -133,7 +133,7 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
 SEEDED_TABLES = ("member", "kudos", "member_activity")
 
 
-async def _settle(db: Database) -> None:
+async def settle(db: Database) -> None:
     """PostgreSQL after a load, as its autovacuum leaves it: VACUUM (pages marked all-visible,
     for index-only reads) and ANALYZE (the planner's statistics). Outside a transaction, which
     VACUUM refuses."""
@@ -165,7 +165,7 @@ async def _rows(url: str) -> dict[str, int]:
             for index in kept.indexes:
                 await connection.run_sync(index.create, checkfirst=True)
     if not db.sqlite:
-        await _settle(db)
+        await settle(db)
     counts = {}
     async with db.reading() as session:
         for table in SEEDED_TABLES:

@@ -7,9 +7,16 @@ Stores `kudos` kudos among `members` members over the last year (a few receive m
 real communities; 2% revoked), then times each query the bot runs: the leaderboards for a
 week, a month and all time (and a month in one category), a member's own summary, and the
 counts checked before every new kudos (given today, to this person this week, both ways in
-the reciprocal window). Prints JSON per backend: seconds to store, and each query's median
-and worst over 20 runs, in milliseconds. PostgreSQL runs when ONRAMP_TEST_POSTGRES_URL (or
---postgres-url) names a server.
+the reciprocal window). On PostgreSQL the tables are VACUUMed and ANALYZEd after the load,
+as its autovacuum would (pages marked all-visible, for index-only reads).
+
+The week's and the month's are read as `/kudos top` reads them, from their windows' running
+totals in a transaction that may move them on; `*_adding_days` times the way a read-only
+transaction on a new day reads them (adding the day totals up), and `moving_on_a_day` the
+month's window moved on by one day (the first `/kudos top` of a day; rolled back after each
+run). Prints JSON per backend: seconds to store, and each query's median and worst over 20
+runs, in milliseconds. PostgreSQL runs when ONRAMP_TEST_POSTGRES_URL (or --postgres-url)
+names a server.
 """
 
 from __future__ import annotations
@@ -32,8 +39,10 @@ sys.path.insert(0, str(ROOT))
 from sqlalchemy import insert, text  # noqa: E402
 
 from bench import backends  # noqa: E402
+from bench.metrics import settle  # noqa: E402
 from storage import recognition as store  # noqa: E402
 from storage import tallies  # noqa: E402
+from storage.health import daysets  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.models import Kudos, Member  # noqa: E402
 from storage.session import Database  # noqa: E402
@@ -75,18 +84,48 @@ async def seed(db: Database, kudos: int, members: int, now: datetime) -> None:
             await session.execute(insert(Kudos.__table__), rows)  # type: ignore[attr-defined]
     async with db.engine.begin() as connection:  # loaded in bulk: their running totals
         await connection.run_sync(tallies.rebuild)
-    async with db.transaction() as session:
-        await session.execute(text("ANALYZE"))
+    async with db.transaction() as session:  # the windows placed on today (a first roll)
+        for period, days in tallies.WINDOWS.items():
+            since = now - timedelta(days=days)
+            await store.leaderboard(session, since, None, window=period, roll=True)
+    if db.sqlite:
+        async with db.transaction() as session:
+            await session.execute(text("ANALYZE"))
+    else:  # as its autovacuum leaves it after a load
+        await settle(db)
 
 
-async def timed(db: Database, query: Callable[[Any], Awaitable[object]]) -> dict[str, float]:
+class _Undone(Exception):
+    """Raised to roll a timed transaction back."""
+
+
+async def timed(
+    db: Database, query: Callable[[Any], Awaitable[object]], *, writing: bool = False
+) -> dict[str, float]:
+    """`query`'s median and worst time over RUNS runs: in a read-only transaction, or in a
+    writing one (as a turn's), rolled back after each run (nothing it wrote stays)."""
     times = []
     for _ in range(RUNS):
-        async with db.reading() as session:
-            started = time.perf_counter()
-            await query(session)
-            times.append((time.perf_counter() - started) * 1000)
+        if not writing:
+            async with db.reading() as session:
+                started = time.perf_counter()
+                await query(session)
+                times.append((time.perf_counter() - started) * 1000)
+            continue
+        try:
+            async with db.transaction() as session:
+                started = time.perf_counter()
+                await query(session)
+                times.append((time.perf_counter() - started) * 1000)
+                raise _Undone
+        except _Undone:
+            pass
     return {"median_ms": round(statistics.median(times), 2), "max_ms": round(max(times), 2)}
+
+
+def top(since: datetime, period: str, category: str | None = None) -> Any:
+    """The leaderboard of `period` as `/kudos top` reads it."""
+    return lambda s: store.leaderboard(s, since, category, window=period, roll=True)
 
 
 async def run(url: str, kudos: int, members: int) -> dict[str, Any]:
@@ -97,12 +136,16 @@ async def run(url: str, kudos: int, members: int) -> dict[str, Any]:
     await seed(db, kudos, members, now)
     stored = time.perf_counter() - started
     top_member, giver = 1, 2
+    week, month = now - timedelta(days=7), now - timedelta(days=30)
     queries: dict[str, Callable[[Any], Awaitable[object]]] = {
-        "top_week": lambda s: store.leaderboard(s, now - timedelta(days=7), None),
-        "top_month": lambda s: store.leaderboard(s, now - timedelta(days=30), None),
+        "top_week": top(week, "week"),
+        "top_month": top(month, "month"),
         "top_all": lambda s: store.leaderboard(s, None, None),
-        "top_month_in_a_category": lambda s: store.leaderboard(
-            s, now - timedelta(days=30), "translation"
+        "top_month_in_a_category": top(month, "month", "translation"),
+        "top_week_adding_days": lambda s: store.leaderboard(s, week, None),
+        "top_month_adding_days": lambda s: store.leaderboard(s, month, None),
+        "moving_on_a_day": lambda s: tallies.window_from(
+            s, "month", daysets.first_whole_day(month) + timedelta(days=1), roll=True
         ),
         "own_summary": lambda s: store.received_by_category(s, top_member),
         "rules": lambda s: store.rule_counts(s, giver, top_member, now, timedelta(days=30)),
@@ -112,8 +155,9 @@ async def run(url: str, kudos: int, members: int) -> dict[str, Any]:
         "members": members,
         "store_seconds": round(stored, 1),
     }
+    writing = {"top_week", "top_month", "top_month_in_a_category", "moving_on_a_day"}
     for name, query in queries.items():
-        results[name] = await timed(db, query)
+        results[name] = await timed(db, query, writing=name in writing)
     await db.dispose()
     return results
 

@@ -180,11 +180,17 @@ class KudosTotal(SQLModel, table=True):
     (`category`), and in all (''), kept in the transaction of each kudos given or revoked
     (storage/tallies.py).
     The all-time leaderboard reads its first rows by points; without it, a million kudos were
-    summed at each `/kudos top`."""
+    summed at each `/kudos top`.
+
+    `week_*` and `month_*` are the same for the days from the first day of the week's and the
+    month's window on (`KudosWindow`), which moves each day: the week's and the month's
+    leaderboards read their first rows the same way."""
 
     __tablename__ = "kudos_total"
     __table_args__ = (
         Index("ix_kudos_total_points", "category", "points", "member_id"),
+        Index("ix_kudos_total_week", "category", "week_points", "week_kudos", "member_id"),
+        Index("ix_kudos_total_month", "category", "month_points", "month_kudos", "member_id"),
         {"sqlite_with_rowid": False},
     )
 
@@ -194,6 +200,22 @@ class KudosTotal(SQLModel, table=True):
     category: str = Field(primary_key=True, max_length=64)
     points: float = Field(default=0.0)  # the sum of the kudos' weights
     kudos: int = Field(default=0)
+    week_points: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    week_kudos: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    month_points: float = Field(default=0.0, sa_column_kwargs={"server_default": "0"})
+    month_kudos: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+
+
+class KudosWindow(SQLModel, table=True):
+    """Where the week's and the month's running totals (`KudosTotal.week_*`, `month_*`) start:
+    they hold the kudos of the UTC days from `first_day` on. A leaderboard read in a turn moves
+    it on to the first whole day of its period, taking the days it leaves behind away
+    (storage/tallies.py, `roll`)."""
+
+    __tablename__ = "kudos_window"
+
+    period: str = Field(primary_key=True, max_length=16)  # "week" or "month"
+    first_day: date
 
 
 class KudosDayTotal(SQLModel, table=True):

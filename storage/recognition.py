@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, literal, or_, select, union_all, update
@@ -144,15 +144,32 @@ async def revoke(session: Session, kudos_id: int, by: int, now: datetime) -> Kud
 
 
 async def leaderboard(
-    session: Session, since: datetime | None, category: str | None, limit: int = 10
+    session: Session,
+    since: datetime | None,
+    category: str | None,
+    limit: int = 10,
+    *,
+    window: str | None = None,
+    roll: bool = False,
 ) -> list[Standing]:
     """The members who received the most (weighted) kudos since `since` (ever, if None), in
     `category` if given: the first `limit` places, and everyone tied with the last of them.
 
     From the running totals (storage/tallies.py): ever, the first rows of `kudos_total` by
-    points; since a moment, the day totals of the days after it, and the kudos of the part of
-    its day after it. Names are read for the few members shown."""
-    totals = _since(session, since, category or tallies.ALL)
+    points. Since a moment: with `window` (a period of `tallies.WINDOWS` that starts at
+    `since`), the first rows of that window's totals, with the kudos of the part of its first
+    day after `since`; `roll` lets a window a day behind move on first (a transaction that may
+    write). Without (or when the window cannot be read: a read-only transaction on a new day),
+    the day totals of the days after it are added up. Names are read for the few members
+    shown."""
+    kind = category or tallies.ALL
+    totals = None
+    if window is not None and since is not None:
+        first_whole = daysets.first_whole_day(since)
+        if await tallies.window_from(session, window, first_whole, roll=roll):
+            totals = await _windowed(session, window, since, first_whole, kind, limit)
+    if totals is None:
+        totals = _since(session, since, kind)
     points = totals.c.points
     ranked = select(totals.c.receiver_id, points, totals.c.kudos).order_by(
         points.desc(), totals.c.receiver_id
@@ -184,6 +201,52 @@ async def leaderboard(
     return standings
 
 
+def _part_day(since: datetime, first_whole: date, category: str) -> Any:
+    """(receiver_id, points, kudos) of each live kudos in the part of `since`'s day after it."""
+    part = select(_KUDOS.c.receiver_id, _KUDOS.c.weight, literal(1)).where(
+        _LIVE_ROW,
+        _KUDOS.c.created_at >= since,
+        _KUDOS.c.created_at < daysets.midnight(first_whole),
+    )
+    return part if category == tallies.ALL else part.where(_KUDOS.c.category == category)
+
+
+async def _windowed(
+    session: Session, period: str, since: datetime, first_whole: date, category: str, limit: int
+) -> Any:
+    """(receiver_id, points, kudos) of enough members to rank the first `limit` places since
+    `since`: everyone whose window total reaches the `limit`-th highest (`floor`), and everyone
+    with a kudos in the part of a day before the window. Anyone else has their window total
+    alone, below the floor, which at least `limit` of these reach."""
+    total: Any = tallies.TOTAL
+    points, kudos = total.c[f"{period}_points"], total.c[f"{period}_kudos"]
+    here = [total.c.category == category, kudos > 0]
+    floor = (
+        await session.execute(
+            select(points).where(*here).order_by(points.desc()).offset(limit - 1).limit(1)
+        )
+    ).scalar()
+    part = _part_day(since, first_whole, category)
+    window = select(total.c.member_id.label("receiver_id"), points, kudos).where(*here)
+    if floor is None:  # fewer than `limit` members in the window: all of them
+        both = union_all(window, part).subquery()
+    else:  # (two statements, not one OR: each a range of an index)
+        cut = part.subquery()
+        to_the_floor = window.where(points >= floor)
+        below = window.where(points < floor, total.c.member_id.in_(select(cut.c.receiver_id)))
+        both = union_all(to_the_floor, below, part).subquery()
+    return (
+        select(
+            both.c.receiver_id,
+            func.sum(both.c[f"{period}_points"]).label("points"),
+            func.sum(both.c[f"{period}_kudos"]).label("kudos"),
+        )
+        .group_by(both.c.receiver_id)
+        .having(func.sum(both.c[f"{period}_kudos"]) > 0)
+        .subquery()
+    )
+
+
 def _since(session: Session, since: datetime | None, category: str) -> Any:
     """(receiver_id, points, kudos) of every member with a live kudos since `since`."""
     total: Any = tallies.TOTAL
@@ -199,14 +262,7 @@ def _since(session: Session, since: datetime | None, category: str) -> Any:
         day.c.category == category, day.c.day >= first_whole
     )
     # The part of the first day after `since`, from the kudos themselves.
-    part = select(_KUDOS.c.receiver_id, _KUDOS.c.weight, literal(1)).where(
-        _LIVE_ROW,
-        _KUDOS.c.created_at >= since,
-        _KUDOS.c.created_at < daysets.midnight(first_whole),
-    )
-    if category != tallies.ALL:
-        part = part.where(_KUDOS.c.category == category)
-    both = union_all(days, part).subquery()
+    both = union_all(days, _part_day(since, first_whole, category)).subquery()
     points = func.sum(both.c.points).label("points")
     kudos = func.sum(both.c.kudos).label("kudos")
     return (

@@ -24,11 +24,16 @@ from flows.markup import Markdown, escape, mentions_as_names
 from flows.numbers import NotANumber, whole_number
 from flows.text import render
 from storage import recognition as store
+from storage import tallies
 from storage.models import Kudos, Member
 
 CATEGORY = re.compile(r"(?:^|\s)#(?P<id>[\w-]{1,32})\s*$")
 LEADING_FOR = re.compile(r"^\s*(?:for|pour|por|para)\b\s*", re.IGNORECASE)
-PERIODS = {"week": timedelta(days=7), "month": timedelta(days=30), "all": None}
+# The leaderboards: each period but "all" has its running totals (storage/tallies.py).
+PERIODS: dict[str, timedelta | None] = {
+    **{period: timedelta(days=days) for period, days in tallies.WINDOWS.items()},
+    "all": None,
+}
 MANAGER = "manager"
 
 
@@ -211,7 +216,12 @@ async def top(turn: Turn, args: str) -> None:
     length = PERIODS[period]
     since: datetime | None = turn.now - length if length else None
     standings = await store.leaderboard(
-        turn.session, since, category.id if category else None, limit=10
+        turn.session,
+        since,
+        category.id if category else None,
+        limit=10,
+        window=period if length else None,
+        roll=True,
     )
     title = turn.system_text(
         f"kudos_top_{period}", category=category_name(turn, category) if category else ""

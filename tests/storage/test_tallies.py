@@ -5,13 +5,15 @@ a day. (Migration 0015 fills them from the kudos a database has: test_tallies_mi
 
 from __future__ import annotations
 
+import random
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import select
 
 from storage import recognition, tallies
-from storage.models import KudosDayTotal, KudosTotal, Member
+from storage.health.daysets import first_whole_day
+from storage.models import KudosDayTotal, KudosTotal, KudosWindow, Member
 from storage.privacy import forget_member
 from storage.session import Database
 from tests.storage.rows import add, thank
@@ -69,11 +71,29 @@ async def rows(db: Database) -> tuple[list[tuple[object, ...]], list[tuple[objec
     return [tuple(row) for row in ever], [tuple(row) for row in daily]
 
 
+async def windows(db: Database) -> list[tuple[object, ...]]:
+    """Each member's and category's week and month totals that are not 0."""
+    async with db.reading() as session:
+        found = await session.execute(
+            select(
+                KudosTotal.member_id,
+                KudosTotal.category,
+                KudosTotal.week_points,
+                KudosTotal.week_kudos,
+                KudosTotal.month_points,
+                KudosTotal.month_kudos,
+            )
+            .where((KudosTotal.week_kudos != 0) | (KudosTotal.month_kudos != 0))
+            .order_by(KudosTotal.member_id, KudosTotal.category)
+        )
+    return [tuple(row) for row in found]
+
+
 async def assert_rebuild_agrees(db: Database) -> None:
-    kept = await rows(db)
+    kept = await rows(db), await windows(db)
     async with db.engine.begin() as connection:
         await connection.run_sync(tallies.rebuild)
-    assert await rows(db) == kept
+    assert (await rows(db), await windows(db)) == kept
 
 
 async def community(db: Database) -> dict[str, int]:
@@ -143,3 +163,95 @@ async def test_forgetting_a_giver_takes_their_kudos_out_of_everyones_totals(
     assert all(row[0] != ids["bo"] for row in ever)
     assert all(row[2] != ids["bo"] for row in daily)
     await assert_rebuild_agrees(db)
+
+
+async def ranked(
+    db: Database, now: datetime, period: str, category: str | None, *, window: bool
+) -> list[tuple[str, float, int]]:
+    """The first 3 places of `period` (and ties) at `now`: read from the window's totals (in a
+    transaction that may move it on) or, without `window`, by adding up day totals."""
+    since = now - timedelta(days=tallies.WINDOWS[period])
+    async with db.transaction() as session:
+        found = await recognition.leaderboard(
+            session, since, category, limit=3, window=period if window else None, roll=window
+        )
+        if window:  # it was read from the window, moved on to the period's first whole day
+            first = (
+                await session.execute(
+                    select(KudosWindow.first_day).where(KudosWindow.period == period)
+                )
+            ).scalar()
+            assert first == first_whole_day(since)
+    return [(row.name, row.points, row.kudos) for row in found]
+
+
+async def assert_windows_rank_as_the_days(db: Database, now: datetime) -> None:
+    for period in tallies.WINDOWS:
+        for category in (None, "code", "docs"):
+            expected = await ranked(db, now, period, category, window=False)
+            assert await ranked(db, now, period, category, window=True) == expected, (
+                now,
+                period,
+                category,
+            )
+
+
+async def test_the_week_and_the_month_read_from_their_windows_rank_as_the_day_totals(
+    db: Database,
+) -> None:
+    """Kudos over 45 days, then 12 steps of 19 hours, each giving and revoking some (of days
+    inside and outside the windows), and one member forgotten: at each step both windows,
+    moved on by the leaderboard, rank as the day totals do (ties at the last place included:
+    the weights make many)."""
+    rng = random.Random(18)
+    ids = await people(db, "Ana", "Bo", "Cy", "Di", "Ed", "Fay", "Gus")
+    given: list[int] = []
+
+    async def some(count: int, now: datetime, back: float) -> None:
+        async with db.transaction() as session:
+            for _ in range(count):
+                giver, receiver = rng.sample(ids, 2)
+                when = now - timedelta(hours=rng.uniform(0, back * 24))
+                category = rng.choice(["code", "docs", "design"])
+                weight = rng.choice([1.0, 1.0, 0.5, 1.5])
+                given.append(await thank(session, giver, receiver, when, category, weight))
+
+    await some(250, NOW, 45)
+    now = NOW
+    for step in range(12):
+        now += timedelta(hours=19)
+        await some(6, now, 1)
+        async with db.transaction() as session:
+            for kudos_id in rng.sample(given, 3):  # some already revoked: nothing happens
+                await recognition.revoke(session, kudos_id, by=ids[0], now=now)
+        if step == 6:
+            async with db.transaction() as session:
+                member = await session.get(Member, ids[3])
+                assert member is not None
+                await forget_member(session, member, actor="cli")
+            ids.remove(ids[3])
+        await assert_windows_rank_as_the_days(db, now)
+    await assert_rebuild_agrees(db)
+
+
+async def test_a_window_ahead_of_the_clock_is_worked_out_anew(db: Database) -> None:
+    """A clock set back (or another replica's, a moment behind at midnight) asks for a window
+    that starts before the one kept: it is worked out again from the day totals."""
+    await community(db)
+    await assert_windows_rank_as_the_days(db, NOW + timedelta(days=6))
+    await assert_windows_rank_as_the_days(db, NOW)
+
+
+async def test_a_read_only_transaction_on_a_new_day_adds_the_days_up(db: Database) -> None:
+    """Reading cannot move a window on: on a day after the window's, it adds the day totals
+    up instead, and ranks the same."""
+    await community(db)
+    await assert_windows_rank_as_the_days(db, NOW)
+    later = NOW + timedelta(days=2)
+    since = later - timedelta(days=7)
+    async with db.reading() as session:
+        assert not await tallies.window_from(session, "week", first_whole_day(since), roll=False)
+        found = await recognition.leaderboard(session, since, None, window="week", roll=False)
+    assert [(row.name, row.points, row.kudos) for row in found] == await ranked(
+        db, later, "week", None, window=False
+    )

@@ -1,14 +1,16 @@
-"""Migration 0015 fills the kudos' running totals from the kudos a database already has."""
+"""Migrations 0015 and 0018 fill the kudos' running totals (ever, per day, and the week's and
+the month's windows) from the kudos a database already has."""
 
 from __future__ import annotations
 
 from datetime import timedelta
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import select, text
 
+from storage.models import KudosWindow
 from tests.storage.rows import from_revision, old_members, opened
-from tests.storage.test_tallies import ago, assert_rebuild_agrees, rows
+from tests.storage.test_tallies import ago, assert_rebuild_agrees, rows, windows
 
 
 @pytest.fixture
@@ -45,4 +47,15 @@ async def test_the_migration_fills_the_totals_from_the_kudos(database_url: str) 
         day = ago(3).date()
         assert ever == [(2, "", 3.0, 2), (2, "code", 1.0, 1), (2, "docs", 2.0, 1)]
         assert daily == [(day, "", 2, 3.0, 2), (day, "code", 2, 1.0, 1), (day, "docs", 2, 2.0, 1)]
+        # The windows, placed as on the last day with kudos, hold them all.
+        async with db.reading() as session:
+            first = dict(
+                (await session.execute(select(KudosWindow.period, KudosWindow.first_day))).all()
+            )
+        assert first == {"week": day - timedelta(days=6), "month": day - timedelta(days=29)}
+        assert await windows(db) == [
+            (2, "", 3.0, 2, 3.0, 2),
+            (2, "code", 1.0, 1, 1.0, 1),
+            (2, "docs", 2.0, 1, 2.0, 1),
+        ]
         await assert_rebuild_agrees(db)
