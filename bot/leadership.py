@@ -36,6 +36,7 @@ class Leadership:
         self.name = name
         self.retry_seconds = retry_seconds
         self.leading = asyncio.Event()  # set while this replica holds the lock
+        self.tried = asyncio.Event()  # set once it has tried to take the lock the first time
 
     async def run(self, work: Work) -> None:
         """Run `work` whenever this replica leads, until cancelled. `work` is cancelled when
@@ -43,12 +44,17 @@ class Leadership:
         if self.db.sqlite:
             while True:
                 self.leading.set()
+                self.tried.set()
                 await self._guarded(work)
                 await asyncio.sleep(self.retry_seconds)
         while True:
             try:
                 async with self.db.engine.connect() as connection:
-                    if await self._acquire(connection):
+                    acquired = await self._acquire(connection)
+                    if acquired:
+                        self.leading.set()
+                    self.tried.set()
+                    if acquired:
                         await self._lead(connection, work)
             except asyncio.CancelledError:
                 raise
@@ -56,6 +62,7 @@ class Leadership:
                 log.warning("leadership %s: %s", self.name, exc)
             finally:
                 self.leading.clear()
+                self.tried.set()
             await asyncio.sleep(self.retry_seconds)
 
     async def _acquire(self, connection: AsyncConnection) -> bool:

@@ -39,6 +39,8 @@ from storage.migrate import upgrade
 from storage.session import Database
 
 log = logging.getLogger("onramp.runtime")
+SENDER_LOCK_WAIT_SECONDS = 5.0  # at start, how long to wait for the first try for the sender's lock
+LEADERSHIP_RETRY_SECONDS = 5.0  # how often a replica that does not lead tries to (bot/leadership)
 
 
 def tune_garbage_collector() -> None:
@@ -165,6 +167,10 @@ class Onramp:
             metrics.deduplicated(event.platform)
         if not receipt.outbox_ids:
             return receipt
+        if not receipt.claimed and not self.sender.leading():
+            # Another replica sends them: told, it sends them; nothing here to wait for.
+            self.sender.kick(receipt.outbox_ids)
+            return replace(receipt, settled=None, claimed=())
         settled = self.sender.settled(receipt.outbox_ids)
         if receipt.claimed or self.dispatcher.claim is not None:
             self.sender.deliver_claimed(receipt.claimed)
@@ -182,6 +188,12 @@ class Onramp:
             async with self.db.transaction() as session:
                 await outbox.reclaim_all_sending(session)
         self._sender_task = asyncio.create_task(self.sender.run(), name="onramp-sender")
+        if not self.db.sqlite:  # one replica sends (bot/sender.py): this one, if it can
+            sending = Leadership(self.db, "sender", retry_seconds=LEADERSHIP_RETRY_SECONDS)
+            self.sender.leading = sending.leading.is_set
+            self._leading.append(asyncio.create_task(sending.run(self.sender.lead)))
+            with contextlib.suppress(TimeoutError):  # (the database answers, or it is down)
+                await asyncio.wait_for(sending.tried.wait(), SENDER_LOCK_WAIT_SECONDS)
         if self._asks_time_zones():  # opened (built, the first time) before anyone answers
             self._warming = asyncio.create_task(self._warm_time_zones(), name="onramp-timezones")
         self.scheduler = AsyncIOScheduler(timezone="UTC")
@@ -202,7 +214,9 @@ class Onramp:
             await adapter.start(self.receive)
             # e.g. long polling: on one replica at a time; none in an adapter's webhook mode
             if adapter.leads:
-                leadership = Leadership(self.db, f"{name}:lead")
+                leadership = Leadership(
+                    self.db, f"{name}:lead", retry_seconds=LEADERSHIP_RETRY_SECONDS
+                )
                 self._leading.append(
                     asyncio.create_task(leadership.run(adapter.lead), name=f"onramp-lead-{name}")
                 )

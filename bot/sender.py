@@ -8,6 +8,12 @@ no system can close is a crash between the platform accepting a message and our 
 it: that message is sent again after the lease expires (at-least-once at the wire, for that
 instant).
 
+With several replicas on PostgreSQL, one of them sends: the one holding the sender's lock
+(`bot.leadership`), so one throttle keeps each platform within its limits (a throttle per
+replica sent N times the limit, and the platforms answered 429). The others commit their
+messages and tell it (`NOTIFY`); it listens (`lead`) and sweeps them at once. If it dies,
+another replica takes the lock over and sweeps what its leases held once they run out.
+
 Here: the send loop, leases, and the order of each member's messages. What became of each
 attempt is written by `bot.outcomes` (with `bot.retry_policy` deciding retries), in group
 commits (`bot.group_commit`).
@@ -37,6 +43,7 @@ LEASE_ROOM_SECONDS = 15.0  # a send must start this long before its lease runs o
 BEHIND_RETRY_SECONDS = (0.0, 0.25, 1.0, 3.0)  # rows behind a message sent elsewhere, then sweep
 HELD_BATCHES = 10  # the sweep leases no more while this many batches' rows are held
 CAMPAIGN_STATE_SECONDS = 1.0  # how stale a campaign's cancelled-or-not may be at a send
+LISTEN_CHECK_SECONDS = 5.0  # the sending replica checks its listening connection this often
 BATCH_PATIENCE = 0.05  # seconds new rows wait for the batch in flight before going beside it
 
 
@@ -77,11 +84,64 @@ class Sender:
         # Per campaign: when its state was read (loop time), and whether it was cancelled.
         self._campaigns: dict[int, tuple[float, bool]] = {}
         self._campaigns_read = asyncio.Lock()
+        # Whether this process sends: on PostgreSQL, while it holds the sender's lock (the
+        # runtime sets this); SQLite has one process.
+        self.leading: Callable[[], bool] = lambda: True
+        self._sweep_asked = False
+        self._telling: asyncio.Task[None] | None = None
+        self._tell_again = False
 
     def kick(self, outbox_ids: Iterable[int]) -> None:
-        """Deliver these soon (they were just committed)."""
+        """Deliver these soon (they were just committed); or, where another replica sends,
+        tell it."""
+        if not self.leading():
+            self._tell_the_sender()
+            return
         self._wanted.update(outbox_ids)
         self._wake.set()
+
+    def sweep_soon(self) -> None:
+        """Sweep now (another replica committed messages), or once the sweep in progress is
+        over."""
+        self._sweep_asked = True
+        self._wake.set()
+
+    def _tell_the_sender(self) -> None:
+        """NOTIFY the sending replica: one statement at a time, and one more for whatever
+        was committed while it was on its way."""
+        self._tell_again = True
+        if self._telling is None or self._telling.done():
+            self._telling = asyncio.create_task(self._tell(), name="onramp-tell-sender")
+
+    async def _tell(self) -> None:
+        while self._tell_again:
+            self._tell_again = False
+            try:
+                await outbox.notify(self.db)
+            except Exception as exc:  # it sweeps every `sweep_seconds` anyway
+                log.warning("could not tell the sending replica: %s", exc)
+
+    async def lead(self) -> None:
+        """The sending replica's work, while it holds the sender's lock (`bot.leadership`
+        cancels it when the lock is lost): hear the other replicas' messages and sweep them
+        at once; first, whatever waited for a sender."""
+        async with self.db.engine.connect() as connection:
+            raw = (await connection.get_raw_connection()).driver_connection
+            assert raw is not None
+
+            def heard(*_: object) -> None:
+                self.sweep_soon()
+
+            await raw.add_listener(outbox.CHANNEL, heard)
+            try:
+                self.sweep_soon()
+                while True:  # raises once the connection is gone: the lock's owner restarts it
+                    await asyncio.sleep(LISTEN_CHECK_SECONDS)
+                    await connection.exec_driver_sql("SELECT 1")
+                    await connection.commit()
+            finally:
+                with contextlib.suppress(Exception):
+                    await raw.remove_listener(outbox.CHANNEL, heard)
 
     async def recorded(self, delivery_id: str) -> None:
         """Wait until a message this process has just sent is recorded with its delivery id,
@@ -94,8 +154,8 @@ class Sender:
         hand what this returns to `deliver_claimed` once that transaction has committed. Rows
         behind an earlier undelivered message to the same recipient are not leased: they go
         once that message's outcome is recorded (or with the sweep, if another process or a
-        retry holds it)."""
-        if not outbox_ids:
+        retry holds it). None are leased where another replica sends."""
+        if not outbox_ids or not self.leading():
             return []
         claimed: list[Outbox] = await outbox.claim(
             session,
@@ -158,10 +218,13 @@ class Sender:
                         current, current_since = self._start(self._next_batch()), loop.time()
                     else:
                         loop.call_later(BATCH_PATIENCE - waited, self._wake.set)
-                if loop.time() >= next_sweep:
+                if loop.time() >= next_sweep or self._sweep_asked:
                     if sweeping is None or sweeping.done():
+                        self._sweep_asked = False  # (asked during a sweep: one more after it)
                         sweeping = self._start(self._renew_then_sweep())
-                    next_sweep = loop.time() + self.settings.sweep_seconds
+                        next_sweep = loop.time() + self.settings.sweep_seconds
+                    elif loop.time() >= next_sweep:
+                        next_sweep = loop.time() + self.settings.sweep_seconds
         finally:
             for task in self._deliveries:
                 task.cancel()
@@ -202,6 +265,8 @@ class Sender:
         for recipient in [r for r in self._behind if r not in self._sending]:
             del self._behind[recipient]
         self._behind_tries.clear()
+        if not self.leading():
+            return  # another replica sends (this one still renews what it holds)
         while len(self._held) < HELD_BATCHES * self.settings.batch_size:
             rows = await self._claim_due(None)
             if rows:

@@ -22,7 +22,7 @@ from sqlalchemy import (
 )
 
 from storage.models import Outbox
-from storage.session import Session
+from storage.session import Database, Session
 from storage.statuses import DeliveryStatus, OutboxStatus
 
 OPEN = (OutboxStatus.PENDING, OutboxStatus.SENDING)
@@ -369,3 +369,14 @@ async def record_delivery(
         },
     )
     return bool(result.rowcount)
+
+
+# Where replicas that do not send tell the one that does about new messages (bot/sender.py).
+CHANNEL = "onramp_outbox"
+
+
+async def notify(db: Database) -> None:
+    """Wake the sending replica (PostgreSQL's NOTIFY, delivered to it once this commits)."""
+    async with db.engine.connect() as connection:
+        await connection.exec_driver_sql(f"NOTIFY {CHANNEL}")
+        await connection.commit()
