@@ -17,7 +17,7 @@ from typing import Any, Protocol, TypeVar
 
 from sqlalchemy import create_engine as create_sync_engine
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine, Result, make_url
+from sqlalchemy.engine import Connection, Engine, Result, make_url
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker
 from sqlalchemy.orm import Session as SyncSession
 from sqlalchemy.orm import sessionmaker
@@ -177,15 +177,14 @@ class Database:
         self._gate = asyncio.Lock()
         self._async_sessions = async_sessionmaker(engine, expire_on_commit=False, autoflush=False)
         self._sync_engine: Engine | None = None
+        # SQLite: one connection for every write transaction, kept open: taking one from the
+        # pool and handing it back (with its reset) cost as much as a turn's statements.
+        self._writer: Connection | None = None
         if self.sqlite:
             url = make_url(engine.url).set(drivername="sqlite+pysqlite")
             self._sync_engine = create_sync_engine(url, connect_args={"timeout": 30})
             translate_connect_errors(self._sync_engine, url)
             configure_sqlite(self._sync_engine, sqlite_synchronous)
-            # No autoflush: a turn flushes its ORM changes once, where it needs them.
-            self._sync_sessions = sessionmaker(
-                self._sync_engine, expire_on_commit=False, autoflush=False
-            )
             # Reads on connections of their own, which begin without taking the write lock: a
             # long read (a dashboard page, `onramp report` beside a running bot) neither waits
             # for a transaction in progress nor holds up the next one.
@@ -213,11 +212,32 @@ class Database:
             # to acknowledge), so a burst of work never starves the rest.
             await asyncio.sleep(0)
             async with self._gate:
-                with self._sync_sessions() as session, session.begin():
-                    yield LoopSession(session, self._plans)
+                connection = self._writing_connection()
+                with connection.begin():  # committed on success, else rolled back
+                    # No autoflush: a turn flushes its ORM changes once, where it needs them.
+                    session = SyncSession(
+                        bind=connection,
+                        expire_on_commit=False,
+                        autoflush=False,
+                        join_transaction_mode="rollback_only",
+                    )
+                    try:
+                        yield LoopSession(session, self._plans)
+                        session.flush()
+                    finally:
+                        session.close()
             return
         async with self._async_sessions() as async_session, async_session.begin():
             yield AsyncSessionAdapter(async_session)
+
+    def _writing_connection(self) -> Connection:
+        """The connection write transactions run on (SQLite's one writer); a new one if it
+        was closed or invalidated (a disconnect)."""
+        writer = self._writer
+        if writer is None or writer.closed or writer.invalidated:
+            assert self._sync_engine is not None
+            writer = self._writer = self._sync_engine.connect()
+        return writer
 
     @asynccontextmanager
     async def reading(self) -> AsyncIterator[Session]:
@@ -229,6 +249,9 @@ class Database:
             yield AsyncSessionAdapter(async_session)
 
     async def dispose(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
         if self._sync_engine is not None:
             self._sync_engine.dispose()
             self._read_engine.dispose()

@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 from sqlalchemy import bindparam, insert, select, update
+from sqlalchemy.orm import Session as OrmSession
 
 from storage.migrate import upgrade
 from storage.models import DueWork, Member, Outbox
@@ -60,7 +61,7 @@ async def _both(db: Database, statement: Any, params: Any) -> tuple[Any, Any]:
     transaction that is rolled back, so both see the same data."""
     results = []
     for plans in ({}, None):
-        with db._sync_sessions() as orm, orm.begin():  # type: ignore[union-attr]
+        with OrmSession(db._sync_engine) as orm, orm.begin():
             session = LoopSession(orm, plans)
             result = await session.core(statement, params)
             rows = [tuple(row) for row in result.all()] if result.returns_rows else []
