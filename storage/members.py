@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from sqlalchemy import String, and_, bindparam, cast, func, literal_column, select
 from sqlmodel import col
@@ -176,24 +177,21 @@ async def with_role(session: Session, role: str) -> list[Member]:
 
 # Built once: SQLite runs each as a prepared statement (storage/prepared.py); every `/kudos`
 # names its receiver through one of them.
-_BY_EXTERNAL_ID = (
-    select(Identity.member_id)
-    .where(
-        Identity.platform == bindparam("platform"),
-        Identity.workspace == bindparam("workspace"),
-        Identity.external_id == bindparam("external_id"),
+def _ids_on_platform(column: Any, name: str) -> Any:
+    """The members with an identity of one platform and workspace whose `column` is `name`."""
+    return (
+        select(Identity.member_id)
+        .where(
+            Identity.platform == bindparam("platform"),
+            Identity.workspace == bindparam("workspace"),
+            column == bindparam(name),
+        )
+        .distinct()
     )
-    .distinct()
-)
-_BY_HANDLE = (
-    select(Identity.member_id)
-    .where(
-        Identity.platform == bindparam("platform"),
-        Identity.workspace == bindparam("workspace"),
-        Identity.username == bindparam("handle"),
-    )
-    .distinct()
-)
+
+
+_BY_EXTERNAL_ID = _ids_on_platform(Identity.external_id, "external_id")
+_BY_HANDLE = _ids_on_platform(Identity.username, "handle")
 # From the members of that name (ix_member_name_key), each with an identity there: joined
 # the other way, SQLite would read every identity of the platform first.
 _BY_NAME = select(Member.id).where(
