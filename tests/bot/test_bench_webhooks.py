@@ -1,7 +1,8 @@
 """bench/webhooks.py on a tiny community, in its own processes: the events are acknowledged
 and every reply is delivered once and in order, by one replica on SQLite killed halfway and
 started again, and by two replicas sharing PostgreSQL. No timing is asserted (tests never
-do): only that the run did the work it reports. (A replica killed among others on
+do): only that the run did the work it reports, and that two replicas, one sending, keep
+within the workspace's limit together. (A replica killed among others on
 PostgreSQL, whose leases the others take over after 20 s, is the benchmark's own run, in
 docs/developers/benchmarks.md; the takeover itself is tested in tests/bot/test_sender*.py.)"""
 
@@ -59,7 +60,9 @@ def test_one_replica_on_sqlite_killed_halfway_and_started_again() -> None:
 @pytest.mark.skipif(POSTGRES_URL is None, reason=SKIP_POSTGRES)
 def test_two_replicas_on_postgresql() -> None:
     assert POSTGRES_URL is not None
-    figures = bench("--replicas", "2", "--postgres", POSTGRES_URL)
+    # A workspace limit two senders would go past together: one replica sends (bot/sender.py).
+    figures = bench("--replicas", "2", "--postgres", POSTGRES_URL, "--workspace-rate", "10")
     assert (figures["database"], figures["replicas"], figures["killed"]) == ("postgresql", 2, None)
     assert len(figures["bot_peak_rss_mb"]) == 2 and figures["non_2xx"] == 0
+    assert figures["rate_limited_429s"] == 0
     delivered_once_each(figures)
