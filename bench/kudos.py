@@ -3,7 +3,8 @@
     python bench/kudos.py [--members 100] [--kudos 5000] [--warmup 500]
         [--backend sqlite|postgresql|both] [--postgres-url URL]
 
-`members` members join and finish the sample onboarding first (unmeasured). Then `warmup`
+The database is migrated first by `onramp db upgrade` in a process of its own, as a deployment
+does. `members` members join and finish the sample onboarding (unmeasured). Then `warmup`
 kudos (unmeasured) and `kudos` measured ones are typed one after another, each
 `/kudos [Name](member:id) for … #category` from a random member to another, through the
 memory adapter: each is committed, answered, and its replies delivered before the next is
@@ -22,10 +23,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import random
 import resource
 import shutil
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -110,7 +113,20 @@ async def running(
     url: str, never_quiet: bool = False
 ) -> AsyncIterator[tuple[Onramp, MemoryAdapter]]:
     """The bot on the sample content with the loosened rules, on a memory adapter, started
-    as `onramp run` starts it; stopped after."""
+    as `onramp run` starts it, on a database migrated beforehand by `onramp db upgrade` in a
+    process of its own (as a deployment does: the bot's process then never imports Alembic);
+    stopped after."""
+    migrated = await asyncio.to_thread(
+        subprocess.run,
+        [sys.executable, "-m", "bot.cli", "db", "upgrade"],
+        cwd=ROOT,
+        env={**os.environ, "ONRAMP_DATABASE__URL": url},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if migrated.returncode != 0:
+        raise SystemExit(f"onramp db upgrade failed:\n{migrated.stderr[-2000:]}")
     with tempfile.TemporaryDirectory() as folder:
         content = _content(Path(folder), never_quiet)
         settings = load_settings(
@@ -143,6 +159,7 @@ async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]
             )
             sent = time.perf_counter()
             await deliver(memory, _kudos(giver, args, n))
+            memory.sent.clear()  # the platform's side: not the bot's memory
             if n >= warmup:
                 latencies.append(time.perf_counter() - sent)
         seconds = time.perf_counter() - started
