@@ -50,11 +50,7 @@ class Leadership:
         while True:
             try:
                 async with self.db.engine.connect() as connection:
-                    acquired = await self._acquire(connection)
-                    if acquired:
-                        self.leading.set()
-                    self.tried.set()
-                    if acquired:
+                    if await self._acquire(connection):
                         await self._lead(connection, work)
             except asyncio.CancelledError:
                 raise
@@ -74,6 +70,7 @@ class Leadership:
     async def _lead(self, connection: AsyncConnection, work: Work) -> None:
         log.info("this replica now leads %s", self.name)
         self.leading.set()
+        self.tried.set()  # (after `leading`: who waits for it sees this replica lead)
         task = asyncio.create_task(self._guarded_forever(work), name=f"lead:{self.name}")
         try:
             while not task.done():

@@ -280,21 +280,24 @@ async def member_turn(
 async def turn_for(turn: Turn, member_id: int) -> Turn | None:
     """A turn of another member inside this one's transaction: what it queues is written when
     this turn's is. None if they cannot be reached (no identity, or they sent /stop)."""
-    if member_id == turn.member.id:
-        return turn
-    known = next((other for other in turn.others if other.member.id == member_id), None)
+    known = _known(turn, member_id)
     if known is not None:
         return known
     found = await members.member_and_identity(turn.session, member_id)
     return turn_with(turn, *found) if found is not None else None
 
 
+def _known(turn: Turn, member_id: int | None) -> Turn | None:
+    """This turn, if it is the member's, or the turn of theirs it holds already."""
+    if member_id == turn.member.id:
+        return turn
+    return next((other for other in turn.others if other.member.id == member_id), None)
+
+
 def turn_with(turn: Turn, member: Member, identity: Identity) -> Turn | None:
     """`turn_for` a member this turn has read already, with where to reach them (their
     identity seen last): no query."""
-    if member.id == turn.member.id:
-        return turn
-    known = next((other for other in turn.others if other.member.id == member.id), None)
+    known = _known(turn, member.id)
     if known is not None:
         return known
     if member.opted_out:

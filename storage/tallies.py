@@ -224,42 +224,37 @@ async def window_from(session: Session, period: str, first_day: date, *, roll: b
     found = (await session.execute(statement.with_for_update())).first()  # read again, locked
     if found is not None and found[0] == first_day:
         return True  # moved on meanwhile, by another replica
-    if found is None or found[0] > first_day:
-        await _rebase(session, period, first_day, found is None)
-        return True
-    # The days left behind, category by category: each a range of the day totals' key
-    # (category, day, member_id), instead of reading every day of every category.
-    categories = list((await session.execute(_CATEGORIES)).scalars())
-    days = "category IN :categories AND day >= :old AND day < :new"
-    gone = text(
-        f"UPDATE kudos_total SET {period}_points = CASE"
-        f" WHEN kudos_total.{period}_kudos = days.kudos THEN 0"  # no float dust left over
-        f" ELSE kudos_total.{period}_points - days.points END,"
-        f" {period}_kudos = kudos_total.{period}_kudos - days.kudos"
-        f" FROM {_totals_of_days(days)} WHERE {_SAME_ROW}"
-    ).bindparams(
-        bindparam("categories", expanding=True),
-        bindparam("old", type_=Date()),
-        bindparam("new", type_=Date()),
-    )
-    if categories:
-        await session.execute(gone, {"categories": categories, "old": found[0], "new": first_day})
-    await session.execute(
-        WINDOW.update().where(WINDOW.c.period == period).values(first_day=first_day)
-    )
-    return True
-
-
-async def _rebase(session: Session, period: str, first_day: date, new: bool) -> None:
-    """`period`'s window worked out anew from `first_day` on."""
-    points, kudos = TOTAL.c[f"{period}_points"], TOTAL.c[f"{period}_kudos"]
-    await session.execute(
-        TOTAL.update().where(or_(points != 0, kudos != 0)).values({points: 0, kudos: 0})
-    )
-    if new:
+    anew = found is None or found[0] > first_day  # (a clock set back, or no row yet)
+    if anew:  # all of it worked out again, below
+        points, kudos = TOTAL.c[f"{period}_points"], TOTAL.c[f"{period}_kudos"]
+        await session.execute(
+            TOTAL.update().where(or_(points != 0, kudos != 0)).values({points: 0, kudos: 0})
+        )
+    else:
+        # The days left behind, category by category: each a range of the day totals' key
+        # (category, day, member_id), instead of reading every day of every category.
+        categories = list((await session.execute(_CATEGORIES)).scalars())
+        days = "category IN :categories AND day >= :old AND day < :new"
+        gone = text(
+            f"UPDATE kudos_total SET {period}_points = CASE"
+            f" WHEN kudos_total.{period}_kudos = days.kudos THEN 0"  # no float dust left over
+            f" ELSE kudos_total.{period}_points - days.points END,"
+            f" {period}_kudos = kudos_total.{period}_kudos - days.kudos"
+            f" FROM {_totals_of_days(days)} WHERE {_SAME_ROW}"
+        ).bindparams(
+            bindparam("categories", expanding=True),
+            bindparam("old", type_=Date()),
+            bindparam("new", type_=Date()),
+        )
+        if categories:
+            moved = {"categories": categories, "old": found[0], "new": first_day}
+            await session.execute(gone, moved)
+    if found is None:
         await session.execute(WINDOW.insert(), {"period": period, "first_day": first_day})
     else:
         await session.execute(
             WINDOW.update().where(WINDOW.c.period == period).values(first_day=first_day)
         )
-    await session.execute(_fill(period))
+    if anew:
+        await session.execute(_fill(period))  # (from the new first day, just written)
+    return True
