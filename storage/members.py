@@ -8,6 +8,7 @@ from typing import Any
 from sqlalchemy import String, and_, bindparam, cast, func, literal_column, select
 from sqlmodel import col
 
+from storage import loading
 from storage.models import FlowRun, Identity, Member, name_key, utcnow
 from storage.session import Session
 from storage.statuses import RunStatus
@@ -26,12 +27,11 @@ _FIND_IDENTITY = (
 async def find_identity(
     session: Session, platform: str, workspace: str, external_id: str
 ) -> tuple[Identity, Member] | None:
-    row = (
-        await session.execute(
-            _FIND_IDENTITY,
-            {"platform": platform, "workspace": workspace, "external_id": external_id},
-        )
-    ).first()
+    row = await loading.first(
+        session,
+        _FIND_IDENTITY,
+        {"platform": platform, "workspace": workspace, "external_id": external_id},
+    )
     return (row[0], row[1]) if row else None
 
 
@@ -53,12 +53,11 @@ async def find_identity_and_run(
     session: Session, platform: str, workspace: str, external_id: str
 ) -> tuple[Identity, Member, FlowRun | None] | None:
     """The member behind a platform identity, with their active flow run: one query a turn."""
-    row = (
-        await session.execute(
-            _FIND_WITH_RUN,
-            {"platform": platform, "workspace": workspace, "external_id": external_id},
-        )
-    ).first()
+    row = await loading.first(
+        session,
+        _FIND_WITH_RUN,
+        {"platform": platform, "workspace": workspace, "external_id": external_id},
+    )
     return (row[0], row[1], row[2]) if row else None
 
 
@@ -154,7 +153,7 @@ _MEMBER_AND_IDENTITY = (
 
 async def member_and_identity(session: Session, member_id: int) -> tuple[Member, Identity] | None:
     """A member and where to reach them (the identity seen last), in one query."""
-    found = (await session.execute(_MEMBER_AND_IDENTITY, {"member_id": member_id})).first()
+    found = await loading.first(session, _MEMBER_AND_IDENTITY, {"member_id": member_id})
     return (found[0], found[1]) if found else None
 
 

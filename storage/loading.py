@@ -1,0 +1,94 @@
+"""ORM objects from one row of a fixed statement, without the ORM's general loader.
+
+Every event loads the member behind it (with their identity and flow run), and every `/kudos`
+its receiver. Through `Session.execute` each such load cost about 0.2 ms, most of it in the
+ORM's loading machinery (a compile state, row processors, an identity-map protocol for every
+kind of mapping); the row itself, run as Core (`Session.core`, a prepared statement on
+SQLite), costs a tenth of that. Here the row's columns become the objects directly: each
+entity's columns go into a new instance's dictionary, which is then made persistent in the
+session as a query would make it (`make_transient_to_detached`, then `add`), so the session
+tracks its changes and writes them back as before. An object already in the session is
+returned as it is, as a query returns it.
+
+Only plain column mappings are supported (no relationships, deferred columns or polymorphic
+loading); `_shape` refuses anything else when it first sees a statement.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import inspect
+from sqlalchemy.orm import Mapper, make_transient_to_detached
+
+from storage.session import Session
+
+
+@dataclass(frozen=True)
+class _Part:
+    mapper: Mapper[Any]
+    keys: tuple[str, ...]  # attribute names, in the row's order
+    start: int  # where this entity's columns begin in the row
+    primary_key: int  # the position of its primary key in the row
+
+
+_SHAPES: dict[Any, tuple[_Part, ...]] = {}
+
+
+def _shape(statement: Any) -> tuple[_Part, ...]:
+    """Which columns of the statement's row belong to which entity (worked out once)."""
+    shape = _SHAPES.get(statement)
+    if shape is not None:
+        return shape
+    columns = list(statement.selected_columns)
+    parts, start = [], 0
+    for description in statement.column_descriptions:
+        entity = description["entity"]
+        if entity is None or description["expr"] is not entity:  # a column, not an entity
+            raise TypeError("select whole entities and nothing else")
+        mapper: Mapper[Any] = inspect(entity)
+        if mapper.relationships or mapper.polymorphic_on is not None:
+            raise TypeError(f"{mapper.class_.__name__}: only plain column mappings load here")
+        own = columns[start : start + len(mapper.columns)]
+        whole = len(own) == len(mapper.columns) and all(
+            column is mine for column, mine in zip(own, mapper.columns, strict=True)
+        )
+        if not whole or len(mapper.primary_key) != 1:
+            raise TypeError(f"{mapper.class_.__name__}: select whole entities, one key each")
+        keys = tuple(mapper.get_property_by_column(column).key for column in own)
+        parts.append(_Part(mapper, keys, start, start + own.index(mapper.primary_key[0])))
+        start += len(own)
+    if start != len(columns):
+        raise TypeError("select whole entities and nothing else")
+    shape = _SHAPES[statement] = tuple(parts)
+    return shape
+
+
+async def first(session: Session, statement: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
+    """The entities of the statement's first row, persistent in `session` (None for an
+    entity whose key is NULL, as an outer join gives); None when there is no row."""
+    shape = _shape(statement)
+    row = (await session.core(statement, params)).first()
+    if row is None:
+        return None
+    orm = session.orm
+    identities = orm.identity_map
+    found: list[Any] = []
+    for part in shape:
+        key_value = row[part.primary_key]
+        if key_value is None:
+            found.append(None)
+            continue
+        identity = part.mapper.identity_key_from_primary_key((key_value,))
+        instance = identities.get(identity)
+        if instance is None:
+            instance = part.mapper.class_manager.new_instance()
+            start = part.start
+            instance.__dict__.update(
+                zip(part.keys, row[start : start + len(part.keys)], strict=True)
+            )
+            make_transient_to_detached(instance)
+            orm.add(instance)
+        found.append(instance)
+    return tuple(found)

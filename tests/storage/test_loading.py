@@ -1,0 +1,123 @@
+"""storage/loading.py: objects made from a row as the ORM's own query makes them, on both
+databases: the same values, tracked by the session (changes written back), the session's own
+object when it has one, None for an outer join's missing side."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from sqlalchemy import bindparam, func, inspect, select, update
+
+from storage import loading, writeback
+from storage.members import _FIND_WITH_RUN, create_member
+from storage.models import FlowRun, Identity, Member
+from storage.session import Database
+from storage.statuses import RunStatus
+
+WHEN = datetime(2026, 3, 4, 5, 6, 7, tzinfo=UTC)
+WHERE = {"platform": "slack", "workspace": "T1", "external_id": "U1"}
+
+
+async def _member(db: Database, *, run: bool) -> int:
+    async with db.transaction() as session:
+        _, member = await create_member(
+            session, **WHERE, display_name="Zoë 😀", locale="pt-BR", conversation="D1", now=WHEN
+        )
+        member.roles, member.profile, member.consent_at = ["mentor"], {"a": [1, "é"]}, WHEN
+        if run:
+            session.add(
+                FlowRun(
+                    member_id=member.id,
+                    flow_id="welcome",
+                    step_id="language",
+                    state={"answers": {"x": 1}},
+                    status=RunStatus.ACTIVE,
+                    started_at=WHEN,
+                    updated_at=WHEN,
+                    expires_at=WHEN,
+                )
+            )
+        assert member.id is not None
+        return member.id
+
+
+def _values(instance: Any) -> dict[str, Any]:
+    return {a.key: getattr(instance, a.key) for a in inspect(type(instance)).column_attrs}
+
+
+@pytest.mark.parametrize("run", [True, False], ids=["with a run", "without"])
+async def test_a_row_gives_what_the_orm_query_gives(db: Database, run: bool) -> None:
+    await _member(db, run=run)
+    async with db.reading() as session:
+        expected = (await session.execute(_FIND_WITH_RUN, WHERE)).first()
+    async with db.reading() as session:
+        loaded = await loading.first(session, _FIND_WITH_RUN, WHERE)
+        assert loaded is not None
+        for ours, theirs in zip(loaded, expected, strict=True):
+            if theirs is None:
+                assert ours is None
+                continue
+            assert type(ours) is type(theirs)
+            assert _values(ours) == _values(theirs)
+            state = inspect(ours)
+            assert state.persistent and not state.modified and not state.expired_attributes
+            assert state.session is session.orm
+    member = loaded[1]
+    assert member.profile == {"a": [1, "é"]} and member.consent_at == WHEN
+    assert (loaded[2] is None) == (not run)
+
+
+async def test_no_row_is_none(db: Database) -> None:
+    async with db.reading() as session:
+        assert await loading.first(session, _FIND_WITH_RUN, WHERE) is None
+
+
+async def test_an_object_the_session_holds_is_returned_as_it_is(db: Database) -> None:
+    member_id = await _member(db, run=False)
+    async with db.transaction() as session:
+        held = await session.get(Member, member_id)
+        assert held is not None
+        held.display_name = "changed, not yet written"
+        loaded = await loading.first(session, _FIND_WITH_RUN, WHERE)
+        assert loaded is not None and loaded[1] is held
+        assert held.display_name == "changed, not yet written"
+
+
+async def test_changes_to_loaded_objects_are_written_back(db: Database) -> None:
+    member_id = await _member(db, run=True)
+    async with db.transaction() as session:
+        loaded = await loading.first(session, _FIND_WITH_RUN, WHERE)
+        assert loaded is not None
+        identity, member, run = loaded
+        member.locale, member.roles = "fr", ["mentor", "manager"]
+        identity.username = "zoe"
+        run.step_id = "timezone"
+        await writeback.write_back(session)
+    async with db.transaction() as session:
+        loaded = await loading.first(session, _FIND_WITH_RUN, WHERE)
+        assert loaded is not None
+        identity, member, run = loaded
+        assert (member.locale, member.roles) == ("fr", ["mentor", "manager"])
+        assert (identity.username, run.step_id) == ("zoe", "timezone")
+        # The ORM's own flush sees them as it sees queried objects: one change, one UPDATE.
+        member.display_name = "Zoé"
+        await session.flush()
+    async with db.reading() as session:
+        names = await session.execute(select(Member.display_name, Member.name_key))
+        assert list(names) == [("Zoé", "zoé")]
+        assert await session.get(Member, member_id) is not None
+
+
+async def test_only_whole_entities_load() -> None:
+    with pytest.raises(TypeError, match="whole entities"):
+        loading._shape(select(Member, Identity.platform))
+    with pytest.raises(TypeError, match="whole entities"):
+        loading._shape(select(Member.id, Member.display_name))
+    with pytest.raises(TypeError, match="whole entities"):
+        loading._shape(select(Member, func.count()).group_by(Member.id))
+    # A statement that is not a SELECT of entities is refused too.
+    with pytest.raises((TypeError, AttributeError)):
+        loading._shape(update(Member).where(Member.id == bindparam("id")))
+    assert [p.mapper.class_ for p in loading._shape(_FIND_WITH_RUN)] == [Identity, Member, FlowRun]
