@@ -7,8 +7,9 @@ changes racing never make two rows, and what a change replaced is decided by the
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, select
 from sqlmodel import col
 
 from storage.models import Consent
@@ -28,28 +29,50 @@ async def set_consent(
     Granting sets `given_at` and clears `withdrawn_at`; withdrawing sets `withdrawn_at` and
     keeps `given_at` (when they had agreed). The same choice again changes nothing, so the
     first `given_at` and its `source` stay."""
-    insert = dialect_insert(session.get_bind().dialect.name)(Consent)
-    statement = insert.values(
-        member_id=member_id,
-        purpose=purpose,
-        granted=granted,
-        given_at=now if granted else None,
-        withdrawn_at=None if granted else now,
-        source=source,
+    dialect = session.get_bind().dialect.name
+    result = await session.core(
+        _UPSERTS[dialect, granted],
+        {
+            "new_member": member_id,
+            "new_purpose": purpose,
+            "new_when": now,
+            "new_source": source,
+        },
     )
-    changes = {"granted": granted, "source": statement.excluded.source}
+    return result.first() is not None
+
+
+def _upsert(dialect: str, granted: bool) -> Any:
+    """Granting sets `given_at` and clears `withdrawn_at`; withdrawing sets `withdrawn_at`;
+    a row that already says the same is left as it is (and returns nothing)."""
+    when = bindparam("new_when")
+    statement = dialect_insert(dialect)(Consent).values(
+        member_id=bindparam("new_member"),
+        purpose=bindparam("new_purpose"),
+        granted=granted,
+        given_at=when if granted else None,
+        withdrawn_at=None if granted else when,
+        source=bindparam("new_source"),
+    )
+    changes: dict[str, Any] = {"granted": granted, "source": statement.excluded.source}
     if granted:
         changes |= {"given_at": statement.excluded.given_at, "withdrawn_at": None}
     else:
         changes |= {"withdrawn_at": statement.excluded.withdrawn_at}
-    result = await session.execute(
-        statement.on_conflict_do_update(
-            index_elements=["member_id", "purpose"],
-            set_=changes,
-            where=col(Consent.granted) != granted,
-        ).returning(col(Consent.id))
-    )
-    return result.scalar_one_or_none() is not None
+    return statement.on_conflict_do_update(
+        index_elements=["member_id", "purpose"],
+        set_=changes,
+        where=col(Consent.granted) != granted,
+    ).returning(col(Consent.id))
+
+
+# Built once (each build made an alias and its columns, in reference cycles): every newcomer
+# records consent during onboarding.
+_UPSERTS = {
+    (dialect, granted): _upsert(dialect, granted)
+    for dialect in ("sqlite", "postgresql")
+    for granted in (True, False)
+}
 
 
 async def consents(session: Session, member_id: int) -> dict[str, Consent]:

@@ -215,9 +215,7 @@ async def active_mentorship(session: Session, member_id: int) -> Mentorship | No
     ).scalar_one_or_none()
 
 
-async def mentors(session: Session) -> list[MentorLoad]:
-    """Every mentor with their load: active mentorships, and open offers, which hold a place
-    until answered. One query."""
+def _mentors_with_load() -> Any:
     active = (
         select(Mentorship.mentor_id, func.count().label("n"))
         .where(Mentorship.status == MentorshipStatus.ACTIVE)
@@ -230,7 +228,7 @@ async def mentors(session: Session) -> list[MentorLoad]:
         .group_by(MentorOffer.mentor_id)
         .subquery()
     )
-    rows = await session.execute(
+    return (
         select(
             MentorProfile,
             Member,
@@ -241,6 +239,17 @@ async def mentors(session: Session) -> list[MentorLoad]:
         .outerjoin(offered, offered.c.mentor_id == MentorProfile.member_id)
         .order_by(MentorProfile.member_id)
     )
+
+
+# Built once: every newcomer who asks for a mentor reads it, and building its two subqueries
+# made about thirty objects in reference cycles each time, left for the collector.
+_MENTORS_WITH_LOAD = _mentors_with_load()
+
+
+async def mentors(session: Session) -> list[MentorLoad]:
+    """Every mentor with their load: active mentorships, and open offers, which hold a place
+    until answered. One query."""
+    rows = await session.execute(_MENTORS_WITH_LOAD)
     return [MentorLoad(profile, member, int(load)) for profile, member, load in rows.all()]
 
 
