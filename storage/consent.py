@@ -45,7 +45,7 @@ async def set_consent(
 def _upsert(dialect: str, granted: bool) -> Any:
     """Granting sets `given_at` and clears `withdrawn_at`; withdrawing sets `withdrawn_at`;
     a row that already says the same is left as it is (and returns nothing)."""
-    when = bindparam("new_when")
+    when: Any = bindparam("new_when")
     statement = dialect_insert(dialect)(Consent).values(
         member_id=bindparam("new_member"),
         purpose=bindparam("new_purpose"),
