@@ -2,11 +2,19 @@
 
 from __future__ import annotations
 
-from bot.cli.app import app
+import sys
+
+INTERRUPTED = 130  # the shell's code for a command ended by Ctrl-C (128 + SIGINT)
 
 
 def main() -> None:
+    """`onramp`. Its imports take about a second: a Ctrl-C in that second ends it quietly, as
+    one during a command does, instead of printing where the import was."""
+    try:
+        from bot.cli.app import app
+    except KeyboardInterrupt:
+        sys.exit(INTERRUPTED)
     app()
 
 
-__all__ = ["app", "main"]
+__all__ = ["main"]

@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -235,3 +236,27 @@ def test_role_gives_and_takes_a_role(home: dict[str, str]) -> None:
     exported = json.loads(onramp("export", "console:Zuri", env=home).stdout)
     actions = [entry["action"] for entry in exported["audit_log"]]
     assert actions.count("role.added") == 1 and actions.count("role.removed") == 1
+
+
+def test_ctrl_c_while_onramp_is_still_importing_ends_it_without_a_traceback() -> None:
+    """A Ctrl-C in the second `onramp` spends importing (pressed at once after `make run`)
+    printed thirty lines of where the import was."""
+    interrupted_import = (
+        "import sys\n"
+        "class Interrupt:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name == 'bot.cli.app':\n"
+        "            raise KeyboardInterrupt\n"
+        "sys.meta_path.insert(0, Interrupt())\n"
+        "from bot.cli import main\n"
+        "main()\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", interrupted_import],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert (result.returncode, result.stdout, result.stderr) == (130, "", "")

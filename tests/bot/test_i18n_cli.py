@@ -15,7 +15,7 @@ from babel.messages.pofile import read_po, write_po
 from ruamel.yaml import YAML
 from typer.testing import CliRunner
 
-from bot.cli import app
+from bot.cli.app import app
 from tests.bot.test_cli import ROOT
 
 
