@@ -39,6 +39,20 @@ from storage.migrate import upgrade
 from storage.session import Database
 
 log = logging.getLogger("onramp.runtime")
+
+
+class _NotAnErrorAtStop(logging.Filter):
+    """A periodic job cancelled because the bot is stopping is logged by APScheduler as "Error
+    running job", with a traceback: it is not one (its transaction is rolled back, and the
+    job runs again after the restart)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        error = record.exc_info[1] if record.exc_info else None
+        return not isinstance(error, asyncio.CancelledError)
+
+
+JOBS_LOG = logging.getLogger("apscheduler.executors.default")
+JOBS_LOG.addFilter(_NotAnErrorAtStop())
 SENDER_LOCK_WAIT_SECONDS = 5.0  # at start, how long to wait for the first try for the sender's lock
 LEADERSHIP_RETRY_SECONDS = 5.0  # how often a replica that does not lead tries to (bot/leadership)
 
