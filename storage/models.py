@@ -42,8 +42,22 @@ def _when(nullable: bool = False, index: bool = False) -> Any:
     return Field(default=None, sa_type=UTCDateTime, nullable=nullable, index=index)
 
 
-def _json(default: Any) -> Any:
-    return Field(default_factory=default, sa_type=JSONDocument, nullable=False)
+def _json(default: type[list[Any]] | type[dict[str, Any]]) -> Any:
+    return Field(default_factory=_EMPTY[default], sa_type=JSONDocument, nullable=False)
+
+
+def _empty_list() -> list[Any]:
+    return []
+
+
+def _empty_dict() -> dict[str, Any]:
+    return {}
+
+
+# Python functions rather than `list` and `dict` themselves: pydantic reads a default factory's
+# signature each time it calls it, and a builtin's is parsed from its text signature, which made
+# a class and a dozen objects in reference cycles for every new member, run or answer.
+_EMPTY: dict[type[Any], Any] = {list: _empty_list, dict: _empty_dict}
 
 
 def _status(default: StrEnum, length: int = 16) -> Any:
