@@ -30,9 +30,19 @@ class MemoryAdapter(Adapter):
     name = "memory"
     capabilities = Capabilities(max_buttons=10, markdown="markdown")
 
-    def __init__(self, settings: Any = None, *, capabilities: Capabilities | None = None) -> None:
+    def __init__(
+        self,
+        settings: Any = None,
+        *,
+        capabilities: Capabilities | None = None,
+        remembers: bool = False,
+    ) -> None:
+        """`remembers`: a platform that can say whether it already has a message (Slack's
+        history), asked after a crash (`already_sent`); by default it cannot, as Telegram."""
         if capabilities is not None:  # a test's platform with other limits
             self.capabilities = capabilities
+        self.remembers = remembers
+        self._delivered: dict[int, str] = {}  # outbox id -> delivery id, when it remembers
         self.sent: list[OutgoingMessage] = []
         self.inbox: Inbox | None = None
         # Errors to raise on the next sends, in order: simulate throttling and outages.
@@ -53,7 +63,15 @@ class MemoryAdapter(Adapter):
         queue = self._listeners.get(message.recipient)
         if queue is not None:
             queue.put_nowait(message)
-        return f"memory-{next(self._ids)}"
+        delivery_id = f"memory-{next(self._ids)}"
+        if self.remembers and message.outbox_id is not None:
+            self._delivered[message.outbox_id] = delivery_id
+        return delivery_id
+
+    async def already_sent(self, message: OutgoingMessage) -> str | None:
+        if not self.remembers or message.outbox_id is None:
+            return None
+        return self._delivered.get(message.outbox_id)
 
     def listen(self, recipient: str) -> asyncio.Queue[OutgoingMessage]:
         """A queue receiving every message later sent to `recipient` (for benchmarks)."""

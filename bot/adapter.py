@@ -169,6 +169,14 @@ class Adapter(abc.ABC):
         """The bot's own texts; called once before start(), for what the adapter says itself
         rather than the core (the console's goodbye), in the member's language."""
 
+    async def already_sent(self, message: OutgoingMessage) -> str | None:
+        """The platform's id for this message if the platform already has it, else None.
+        Asked before a message goes again after an attempt whose outcome was lost (the
+        process stopped between handing it over and recording it, or its lease ran out), so
+        that a crash sends nothing twice where the platform can say. None by default: the
+        core cannot tell, and sends it again."""
+        return None
+
     async def lead(self) -> None:  # noqa: B027 (optional: a no-op by design)
         """Work only one replica may do (long polling, an event queue): run while this
         replica holds the lock (`bot/leadership.py`), cancelled when it stops leading. Only

@@ -84,6 +84,13 @@ _retried = Counter(
     ["platform"],
     registry=REGISTRY,
 )
+_not_resent = Counter(
+    "onramp_messages_not_resent",
+    "Messages whose outcome a crash lost, found on the platform already and so not sent "
+    "again (platforms that can be asked: Slack).",
+    ["platform"],
+    registry=REGISTRY,
+)
 _failed_events = Counter(
     "onramp_failed_events",
     "Events whose handling kept failing: recorded as failed (onramp events failed) and "
@@ -91,7 +98,7 @@ _failed_events = Counter(
     ["platform"],
     registry=REGISTRY,
 )
-_PER_PLATFORM = (_received, _deduplicated, _sent, _failed, _retried, _failed_events)
+_PER_PLATFORM = (_received, _deduplicated, _sent, _failed, _retried, _not_resent, _failed_events)
 
 
 def declare(platforms: Iterable[str]) -> None:
@@ -130,6 +137,10 @@ def failed(platform: str) -> None:
 
 def retried(platform: str) -> None:
     _retried.labels(platform).inc()
+
+
+def resend_avoided(platform: str) -> None:
+    _not_resent.labels(platform).inc()
 
 
 async def outbox_pending(db: Database) -> dict[str, int]:

@@ -29,6 +29,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot import metrics
 from bot.adapter import Adapter, DeliveryError
 from bot.messages import OutgoingMessage
 from bot.outcomes import Outcome, Outcomes
@@ -461,6 +462,10 @@ class Sender:
         return (lease_until - self.clock()).total_seconds() - room
 
     async def _delivered(self, adapter: Adapter, message: OutgoingMessage, row: Outbox) -> Outcome:
+        if row.last_error == outbox.OUTCOME_UNKNOWN:
+            found = await self._already_sent(adapter, message)
+            if found is not None:
+                return Outcome(row, delivery_id=found)
         try:
             delivery_id = await adapter.send(message)
             self.outcomes.handed_over(delivery_id)
@@ -470,6 +475,21 @@ class Sender:
         except Exception as exc:  # an adapter bug must not stop other members' messages
             log.exception("adapter %s failed to send", row.platform)
             return Outcome(row, error=DeliveryError(f"{type(exc).__name__}: {exc}"))
+
+    async def _already_sent(self, adapter: Adapter, message: OutgoingMessage) -> str | None:
+        """After an attempt whose outcome was lost: the platform's id for the message if it
+        has it already (then it is recorded as sent, not sent twice)."""
+        try:
+            found = await adapter.already_sent(message)
+        except Exception:  # an adapter bug: sending again is what happens without the check
+            log.exception("adapter %s could not say whether it had a message", adapter.name)
+            return None
+        if found is not None:
+            metrics.resend_avoided(adapter.name)
+            log.info(
+                "message already on the platform; not sent again", extra={"platform": adapter.name}
+            )
+        return found
 
     def _let_go(self, outbox_id: int) -> None:
         """Its outcome is recorded, or never will be by this attempt: not ours to renew."""

@@ -15,6 +15,7 @@ from sqlalchemy import (
     column,
     exists,
     func,
+    literal,
     or_,
     select,
     tuple_,
@@ -26,6 +27,10 @@ from storage.session import Database, Session
 from storage.statuses import DeliveryStatus, OutboxStatus
 
 OPEN = (OutboxStatus.PENDING, OutboxStatus.SENDING)
+# A claimed row's `last_error` when its previous lease ran out with no outcome recorded (a
+# crash between handing it to the platform and recording that): the sender asks the
+# platform whether it has it before sending it again (`Adapter.already_sent`).
+OUTCOME_UNKNOWN = "lease ran out with no outcome recorded"
 
 
 async def claim(
@@ -156,6 +161,12 @@ def _claim(dialect: str, by_ids: bool, by_platform: bool, locked_first: bool = F
             status=OutboxStatus.SENDING,
             lease_until=bindparam("lease_until"),
             attempts=table.c.attempts + 1,
+            # Taken again while still `sending`: the last holder's lease ran out with no
+            # outcome recorded, so it may have reached the platform (`OUTCOME_UNKNOWN`).
+            last_error=case(
+                (table.c.status == OutboxStatus.SENDING, literal(OUTCOME_UNKNOWN)),
+                else_=table.c.last_error,
+            ),
         )
         .returning(*table.c)
     )
@@ -302,11 +313,12 @@ async def cancel_for_member(session: Session, member_id: int) -> None:
 
 
 async def reclaim_all_sending(session: Session) -> int:
-    """At start-up of the only process (SQLite): nothing can still be in flight."""
+    """At start-up of the only process (SQLite): nothing can still be in flight. A row still
+    `sending` may have reached the platform before the process stopped: `OUTCOME_UNKNOWN`."""
     result = await session.execute(
         update(Outbox)
         .where(Outbox.status == OutboxStatus.SENDING)
-        .values(status=OutboxStatus.PENDING, lease_until=None)
+        .values(status=OutboxStatus.PENDING, lease_until=None, last_error=OUTCOME_UNKNOWN)
     )
     return int(result.rowcount)
 

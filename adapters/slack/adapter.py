@@ -70,6 +70,10 @@ _BOLT_LOG = logging.getLogger("onramp.slack.bolt")
 _BOLT_LOG.addFilter(lambda record: "`token` will be unused" not in record.getMessage())
 EVENTS_PATH = "/slack/events"
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+# Every message is posted with this metadata event type and its outbox row's id, so that after
+# a crash the row is looked up in the conversation's latest messages before it goes again.
+SENT_EVENT_TYPE = "onramp_message"
+HISTORY_LOOKBACK = 100  # a member's messages go in order: an unrecorded one is among the last
 
 
 class SlackAdapter(Adapter):
@@ -235,6 +239,7 @@ class SlackAdapter(Adapter):
                 blocks=rendered.blocks,
                 unfurl_links=False,
                 unfurl_media=slack_blocks.unfurl_media(message),
+                metadata=_marked(message),
             )
         except call_errors() as exc:
             error = delivery_error(exc)
@@ -242,6 +247,34 @@ class SlackAdapter(Adapter):
                 self._dm_channels.pop(message.recipient, None)
             raise error from exc
         return str(posted["ts"])
+
+    async def already_sent(self, message: OutgoingMessage) -> str | None:
+        """Its `ts` if the conversation's latest messages hold one this bot posted for the
+        same outbox row (the message metadata `send` attaches); None when not, or when Slack
+        cannot be asked (the message is then sent again)."""
+        if message.outbox_id is None:
+            return None
+        try:
+            channel = await self._channel(message.recipient)
+            history = await self._web.conversations_history(
+                channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
+            )
+        except call_errors() as exc:
+            log.warning(
+                "slack history unreadable; sending again", extra={"reason": error_code(exc)}
+            )
+            return None
+        bot_user = self._bot_user_id()
+        for posted in history.get("messages") or []:
+            metadata = posted.get("metadata") or {}
+            payload = metadata.get("event_payload") or {}
+            if (
+                metadata.get("event_type") == SENT_EVENT_TYPE
+                and payload.get("outbox_id") == message.outbox_id
+                and (bot_user is None or posted.get("user") in (bot_user, None))
+            ):
+                return str(posted["ts"])
+        return None
 
     # Receiving over HTTP: what Bolt would let through badly is refused first.
 
@@ -404,6 +437,13 @@ class SlackAdapter(Adapter):
 
 
 _REJECTED = "onramp_rejected"  # a listener's reason for refusing a malformed payload
+
+
+def _marked(message: OutgoingMessage) -> dict[str, Any] | None:
+    """The message metadata `already_sent` finds a posted message by."""
+    if message.outbox_id is None:
+        return None
+    return {"event_type": SENT_EVENT_TYPE, "event_payload": {"outbox_id": message.outbox_id}}
 
 
 def _ok() -> BoltResponse:

@@ -29,6 +29,7 @@ from bot.adapter import Receipt
 from bot.commands import command_menu
 from bot.events import CommandInvoked, Event, MessageReceived
 from bot.features import build_registry
+from bot.messages import OutgoingMessage
 from bot.runtime import Onramp
 from bot.settings import AdaptersSettings, SenderSettings, Settings, SlackSettings, WebSettings
 from flows.content import load_tree_or_raise
@@ -667,6 +668,41 @@ async def test_a_failed_post_is_tried_again_and_a_refused_one_given_up(
         await asyncio.sleep(0.05)
     opened = [c for c in slack.calls("conversations.open") if c["users"] == "U0GONE0001"]
     assert len(opened) == 2  # once per message: a refused DM is not remembered
+
+
+async def test_a_message_already_posted_is_found_by_its_outbox_row(
+    bot: Bot, slack: SlackEmulator, users: Users
+) -> None:
+    """After a crash between posting and recording, the sender asks before it posts again:
+    every message carries its outbox row's id as message metadata, read back from the DM's
+    latest messages (`conversations.history`, `include_all_metadata`)."""
+    await bot.post(event_callback(team_join(users[ADA])))
+    posted = await bot.messages(ADA, 2)
+    async with bot.onramp.db.reading() as session:
+        rows = (await session.execute(select(Outbox).order_by(col(Outbox.id)))).scalars().all()
+    assert [row.delivery_id for row in rows[:2]] == [m["ts"] for m in posted[:2]]
+    assert posted[0]["metadata"] == {
+        "event_type": "onramp_message",
+        "event_payload": {"outbox_id": rows[0].id},
+    }
+
+    def asking(outbox_id: int | None) -> OutgoingMessage:
+        return OutgoingMessage(platform="slack", recipient=ADA, text="…", outbox_id=outbox_id)
+
+    assert await bot.adapter.already_sent(asking(rows[1].id)) == posted[1]["ts"]
+    assert await bot.adapter.already_sent(asking(rows[0].id)) == posted[0]["ts"]
+    assert await bot.adapter.already_sent(asking(10_000)) is None  # never posted
+    histories = len(slack.calls("conversations.history"))
+    assert await bot.adapter.already_sent(asking(None)) is None  # nothing to look for
+    assert len(slack.calls("conversations.history")) == histories
+    call = slack.calls("conversations.history")[-1]
+    assert call["include_all_metadata"] in ("1", "true", True)
+    slack.faults.add(
+        Fault(
+            status=200, path="conversations.history", body={"ok": False, "error": "missing_scope"}
+        )
+    )
+    assert await bot.adapter.already_sent(asking(rows[0].id)) is None  # cannot tell: post again
 
 
 # Set-up.

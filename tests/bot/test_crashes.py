@@ -15,6 +15,7 @@ from sqlalchemy import select
 
 from adapters.memory import Chat, MemoryAdapter
 from bot.events import MessageReceived
+from bot.metrics import REGISTRY
 from bot.runtime import Onramp
 from bot.settings import Settings
 from storage import outbox, runs
@@ -157,6 +158,45 @@ async def test_crash_between_send_and_record_resends_rather_than_loses(
         assert texts[2].startswith("First, a quick question")
         assert len(texts) == 3
         assert [r.status for r in await _rows(second)] == ["sent", "sent"]
+    finally:
+        await second.stop()
+
+
+def _not_resent() -> float:
+    value = REGISTRY.get_sample_value("onramp_messages_not_resent_total", {"platform": "memory"})
+    return value or 0.0
+
+
+async def test_crash_between_send_and_record_sends_nothing_twice_where_the_platform_can_tell(
+    settings: Settings,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The same window, on a platform that can say whether it has a message (Slack, by the
+    metadata every message carries): after the restart the sender asks before it sends the
+    message whose outcome was lost, finds it, and records it as sent with the platform's id."""
+    memory = MemoryAdapter(remembers=True)
+    not_resent_before = _not_resent()
+    first = await _restart(settings, memory, clock)
+    chat = _told_her_language(memory)
+    await _stall_sender(first)
+    await chat.join(wait=False)
+    _crash_once(outbox, "mark_sent", monkeypatch)
+    with pytest.raises(Crash):
+        await first.sender.deliver_claimed_now()
+    assert len(chat.messages) == 1
+    await first.stop()
+    second = await _restart(settings, memory, clock)
+    try:
+        await second.sender.deliver(None)
+        texts = [m.text for m in chat.messages]
+        assert texts[0].startswith("👋 Hello Ada")
+        assert texts[1].startswith("First, a quick question")
+        assert len(texts) == 2
+        rows = await _rows(second)
+        assert [r.status for r in rows] == ["sent", "sent"]
+        assert rows[0].delivery_id == "memory-1"  # the first attempt's, found on the platform
+        assert _not_resent() == not_resent_before + 1
     finally:
         await second.stop()
 

@@ -3,8 +3,9 @@
 `SlackEmulator` serves, on loopback:
 
 * the Web API at `POST|GET /api/<method>` (form or JSON bodies, token from `Authorization:
-  Bearer` or the `token` parameter) for `auth.test`, `conversations.open`, `chat.postMessage`,
-  `chat.update`, `chat.postEphemeral`, `users.info` and `apps.connections.open`, answering with
+  Bearer` or the `token` parameter) for `auth.test`, `conversations.open`, `chat.postMessage`
+  (with message `metadata`), `chat.update`, `chat.postEphemeral`, `conversations.history` (the
+  latest messages, no cursor paging), `users.info` and `apps.connections.open`, answering with
   the shapes and error codes of Slack's method reference (`not_authed`, `invalid_auth`,
   `not_allowed_token_type`, `unknown_method`, `channel_not_found`, `user_not_found`, `no_text`,
   `message_not_found`);
@@ -24,7 +25,7 @@ Events API callbacks, `url_verification`, slash commands and `block_actions`, ea
 HTTP body with a signing secret.
 
 Not emulated: other Web API methods, rate limits on methods other than `chat.postMessage`,
-threads and message history reads, `response_url` webhooks, OAuth and multiple workspaces,
+threads, history paging, `response_url` webhooks, OAuth and multiple workspaces,
 Socket Mode `disconnect` messages and refreshes, and Slack's own retries of unacknowledged
 events (push again with `retry_attempt` to imitate one).
 """
@@ -94,7 +95,7 @@ def _decode(content_type: str, body: bytes, query: Mapping[str, str]) -> Params:
         params.update(json.loads(body or b"{}"))
     else:
         params.update(parse_qsl(body.decode(), keep_blank_values=True))
-    for key in ("blocks", "attachments"):
+    for key in ("blocks", "attachments", "metadata"):
         if isinstance(params.get(key), str):
             params[key] = json.loads(params[key])
     return params
@@ -132,6 +133,7 @@ class SlackEmulator(FakeServer):
             "chat.postMessage": self._post_message,
             "chat.update": self._update,
             "chat.postEphemeral": self._post_ephemeral,
+            "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "apps.connections.open": self._connections_open,
         }
@@ -345,6 +347,29 @@ class SlackEmulator(FakeServer):
             return _fail("no_text")
         return _ok(message_ts=self._next_ts())
 
+    def _conversations_history(self, params: Params) -> Response:
+        """The latest `limit` messages (100 by default, 999 at most), newest first, as Slack
+        answers; message metadata only with `include_all_metadata`."""
+        channel = params.get("channel", "")
+        if not channel:
+            return _fail("channel_not_found")
+        if channel not in self._history:
+            return _fail("channel_not_found")
+        try:
+            limit = min(int(params.get("limit") or 100), 999)
+        except ValueError:
+            return _fail("invalid_limit")
+        newest = list(reversed(self._history[channel]))
+        shown = newest[:limit]
+        if not _truthy(params.get("include_all_metadata")):
+            shown = [{k: v for k, v in m.items() if k != "metadata"} for m in shown]
+        return _ok(
+            messages=shown,
+            has_more=len(newest) > limit,
+            pin_count=0,
+            response_metadata={"next_cursor": ""},
+        )
+
     def _users_info(self, params: Params) -> Response:
         user = self._users.get(params.get("user", ""))
         if user is None:
@@ -402,7 +427,7 @@ class SlackEmulator(FakeServer):
             "text": params.get("text", ""),
             "ts": self._next_ts(),
         }
-        message.update({k: params[k] for k in ("blocks", "thread_ts") if k in params})
+        message.update({k: params[k] for k in ("blocks", "thread_ts", "metadata") if k in params})
         return message
 
     def _next_ts(self) -> str:

@@ -74,6 +74,43 @@ async def test_claim_retakes_a_sending_row_whose_lease_has_expired(db: Database)
     assert (stored.attempts, stored.lease_until) == (2, NOW + LEASE)
 
 
+async def test_a_row_retaken_after_its_lease_ran_out_is_marked_in_doubt(db: Database) -> None:
+    """Its last holder may have handed it to the platform before dying: the sender asks the
+    platform before sending it again (`Adapter.already_sent`). A row taken from `pending`
+    keeps what it had: nothing (never tried) or the error of a failed attempt."""
+    expired, new, failed = await add(
+        db,
+        message("a", "ada", status="sending", lease_until=EARLIER, attempts=1),
+        message("b", "bob"),
+        message("c", "cy", attempts=1),
+    )
+    async with db.transaction() as session:  # tried, failed, and due again
+        await session.core(
+            text("UPDATE outbox SET last_error = 'ratelimited' WHERE id = :id"), {"id": failed}
+        )
+    async with db.transaction() as session:
+        rows = {row.id: row for row in await outbox.claim(session, NOW, LEASE, 10)}
+    assert rows[expired].last_error == outbox.OUTCOME_UNKNOWN
+    assert rows[new].last_error is None
+    assert rows[failed].last_error == "ratelimited"
+    assert (await load(db, Outbox, expired)).last_error == outbox.OUTCOME_UNKNOWN
+
+
+async def test_a_sqlite_start_marks_every_row_it_finds_sending_in_doubt(db: Database) -> None:
+    sending, pending = await add(
+        db, message("a", "ada", status="sending", lease_until=LATER), message("b", "bob")
+    )
+    async with db.transaction() as session:
+        assert await outbox.reclaim_all_sending(session) == 1
+    found = await load(db, Outbox, sending)
+    assert (found.status, found.lease_until, found.last_error) == (
+        "pending",
+        None,
+        outbox.OUTCOME_UNKNOWN,
+    )
+    assert (await load(db, Outbox, pending)).last_error is None
+
+
 async def test_claim_leaves_a_sending_row_whose_lease_is_live(db: Database) -> None:
     await add(db, message("a", status="sending", lease_until=NOW, attempts=1))
     assert await _claim(db) == []
