@@ -35,11 +35,11 @@ lock) is sent SIGKILL once half the events were acknowledged: it leaves the rota
 fail and are posted again to the others, as Slack retries them). With one replica, it is
 started again and rejoins the rotation. The sender's lease is 20 s here (60 by default), so
 what the killed replica held is sent by the others within the run. Lost and duplicated are
-counted as always; the one gap the outbox cannot close is a message the platform accepted
-in the instant before the kill and the replica never recorded (bot/sender.py): it is sent
-again, and counted in `duplicated`. Only rows leased for sending at the kill can be, and
-`killed.sending_at_kill` says how many there were (an upper bound: some were still waiting
-for their turn under the rate limit).
+counted as always. A message the platform accepted in the instant before the kill, which the
+replica never recorded, is looked up on Slack before it goes again (`Adapter.already_sent`);
+on WhatsApp, which cannot be asked, it is sent again and counted in `duplicated`. Only rows
+leased for sending at the kill can be, and `killed.sending_at_kill` says how many there were
+(an upper bound: some were still waiting for their turn under the rate limit).
 
 Prints one JSON object.
 """
