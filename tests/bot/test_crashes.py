@@ -132,14 +132,11 @@ async def test_crash_after_claim_before_send(
         await second.stop()
 
 
-async def test_crash_between_send_and_record_resends_rather_than_loses(
-    settings: Settings,
-    memory: MemoryAdapter,
-    clock: FakeClock,
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    """The one window no system can close: the platform took the message, we died before
-    recording it. Onramp resends it (at-least-once) rather than risk losing it."""
+async def _crash_between_send_and_record(
+    settings: Settings, memory: MemoryAdapter, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> tuple[Chat, Onramp]:
+    """A newcomer's welcome reaches the platform, then the bot dies before recording it; the
+    bot is started again and its sender sweeps. Returns the chat and the restarted bot."""
     first = await _restart(settings, memory, clock)
     chat = _told_her_language(memory)
     await _stall_sender(first)
@@ -150,8 +147,21 @@ async def test_crash_between_send_and_record_resends_rather_than_loses(
     assert len(chat.messages) == 1  # each message is recorded before the next one goes
     await first.stop()
     second = await _restart(settings, memory, clock)
+    await second.sender.deliver(None)
+    return chat, second
+
+
+async def test_crash_between_send_and_record_resends_rather_than_loses(
+    settings: Settings,
+    memory: MemoryAdapter,
+    clock: FakeClock,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The window no outbox can close alone: the platform took the message, we died before
+    recording it. On a platform that cannot say what it has, Onramp resends it
+    (at-least-once) rather than risk losing it."""
+    chat, second = await _crash_between_send_and_record(settings, memory, clock, monkeypatch)
     try:
-        await second.sender.deliver(None)
         texts = [m.text for m in chat.messages]
         assert texts[0].startswith("👋 Hello Ada")
         assert texts[1] == texts[0]  # only the message in flight is repeated
@@ -175,20 +185,10 @@ async def test_crash_between_send_and_record_sends_nothing_twice_where_the_platf
     """The same window, on a platform that can say whether it has a message (Slack, by the
     metadata every message carries): after the restart the sender asks before it sends the
     message whose outcome was lost, finds it, and records it as sent with the platform's id."""
-    memory = MemoryAdapter(remembers=True)
     not_resent_before = _not_resent()
-    first = await _restart(settings, memory, clock)
-    chat = _told_her_language(memory)
-    await _stall_sender(first)
-    await chat.join(wait=False)
-    _crash_once(outbox, "mark_sent", monkeypatch)
-    with pytest.raises(Crash):
-        await first.sender.deliver_claimed_now()
-    assert len(chat.messages) == 1
-    await first.stop()
-    second = await _restart(settings, memory, clock)
+    memory = MemoryAdapter(remembers=True)
+    chat, second = await _crash_between_send_and_record(settings, memory, clock, monkeypatch)
     try:
-        await second.sender.deliver(None)
         texts = [m.text for m in chat.messages]
         assert texts[0].startswith("👋 Hello Ada")
         assert texts[1].startswith("First, a quick question")
