@@ -190,8 +190,13 @@ async def _joined(session: Session, member_ids: Iterable[int]) -> list[datetime]
     ids = sorted(set(member_ids))
     if not ids:
         return []
-    found = await session.execute(select(_MEMBER.c.created_at).where(_MEMBER.c.id.in_(ids)))
+    found = await session.core(_JOINED, {"ids": ids})
     return list(found.scalars())
+
+
+# Built once: an IN list built per call left its parameter in reference cycles (every
+# newcomer finishing the onboarding).
+_JOINED = select(_MEMBER.c.created_at).where(_MEMBER.c.id.in_(bindparam("ids", expanding=True)))
 
 
 async def _funnel_moved(session: Session, joined: Iterable[Any], on: date | None) -> None:

@@ -253,17 +253,31 @@ async def mentors(session: Session) -> list[MentorLoad]:
     return [MentorLoad(profile, member, int(load)) for profile, member, load in rows.all()]
 
 
-async def request(session: Session, member_id: int, now: datetime) -> RequestStatus | None:
-    """The newcomer asks for a mentor. Returns None if the request is new (or was cancelled
-    and is open again), or the state of the request they already have."""
-    insert = dialect_insert(session.get_bind().dialect.name)
-    created = await session.execute(
-        insert(MentorRequest)
-        .values(member_id=member_id, status=RequestStatus.WAITING, requested_at=now, updated_at=now)
+def _ask(dialect: str) -> Any:
+    asked_at: Any = bindparam("asked_at")
+    return (
+        dialect_insert(dialect)(MentorRequest)
+        .values(
+            member_id=bindparam("asker"),
+            status=RequestStatus.WAITING,
+            requested_at=asked_at,
+            updated_at=asked_at,
+        )
         .on_conflict_do_nothing(index_elements=["member_id"])
         .returning(MentorRequest.id)
     )
-    if created.scalar_one_or_none() is not None:
+
+
+# Built once (each build left objects in reference cycles): every newcomer who wants a mentor.
+_ASK = {dialect: _ask(dialect) for dialect in ("sqlite", "postgresql")}
+
+
+async def request(session: Session, member_id: int, now: datetime) -> RequestStatus | None:
+    """The newcomer asks for a mentor. Returns None if the request is new (or was cancelled
+    and is open again), or the state of the request they already have."""
+    dialect = session.get_bind().dialect.name
+    created = await session.core(_ASK[dialect], {"asker": member_id, "asked_at": now})
+    if created.first() is not None:
         await activity.requested(session, member_id, now)
         return None
     reopened = await session.execute(

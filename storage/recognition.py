@@ -350,14 +350,28 @@ async def badges_of(session: Session, member_id: int) -> dict[str, datetime]:
 
 async def award(session: Session, member_id: int, badge: str, now: datetime) -> bool:
     """Award a badge; False if the member has it already (each badge once)."""
-    insert = dialect_insert(session.get_bind().dialect.name)
-    result = await session.execute(
-        insert(BadgeAward)
-        .values(member_id=member_id, badge=badge, awarded_at=now)
+    dialect = session.get_bind().dialect.name
+    result = await session.core(
+        _AWARD[dialect], {"awardee": member_id, "awarded_badge": badge, "awarded_when": now}
+    )
+    return result.first() is not None
+
+
+def _award(dialect: str) -> Any:
+    return (
+        dialect_insert(dialect)(BadgeAward)
+        .values(
+            member_id=bindparam("awardee"),
+            badge=bindparam("awarded_badge"),
+            awarded_at=bindparam("awarded_when"),
+        )
         .on_conflict_do_nothing(index_elements=["member_id", "badge"])
         .returning(BadgeAward.id)
     )
-    return result.scalar_one_or_none() is not None
+
+
+# Built once (each build left objects in reference cycles for the collector).
+_AWARD = {dialect: _award(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 async def everyone(session: Session) -> list[tuple[int, str, str, float, int]]:
