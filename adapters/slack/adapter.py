@@ -74,6 +74,7 @@ _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
 # a crash the row is looked up in the conversation's latest messages before it goes again.
 SENT_EVENT_TYPE = "onramp_message"
 HISTORY_LOOKBACK = 100  # a member's messages go in order: an unrecorded one is among the last
+HISTORY_RETRIES = 3  # times a rate-limited history read waits and tries again
 
 
 class SlackAdapter(Adapter):
@@ -122,6 +123,7 @@ class SlackAdapter(Adapter):
         # The outbox retries it instead, recorded and with backoff (see adapters/slack/errors.py).
         self._web = self._client(self._token)
         self._post = self._client(self._token, retry_handlers=[])
+        self._history = self._history_client(self._token)
         self.app = self._bolt_app()
         self._inbox: Inbox | None = None
         self._auth: AuthorizeResult | None = None
@@ -179,6 +181,23 @@ class SlackAdapter(Adapter):
             base_url=self.settings.api_url,
             timeout=int(self.settings.request_timeout_seconds),
             **options,
+        )
+
+    def _history_client(self, token: str | None) -> AsyncWebClient:
+        """For `already_sent`: `conversations.history` is rate limited (Tier 3, about 50 a
+        minute), and after a crash with many messages in doubt a 429 would mean "cannot
+        tell", so a duplicate; this client waits as Slack's `Retry-After` says, and retries."""
+        from slack_sdk.http_retry.builtin_async_handlers import (
+            AsyncConnectionErrorRetryHandler,
+            AsyncRateLimitErrorRetryHandler,
+        )
+
+        return self._client(
+            token,
+            retry_handlers=[
+                AsyncConnectionErrorRetryHandler(),
+                AsyncRateLimitErrorRetryHandler(max_retry_count=HISTORY_RETRIES),
+            ],
         )
 
     # The adapter contract.
@@ -256,7 +275,7 @@ class SlackAdapter(Adapter):
             return None
         try:
             channel = await self._channel(message.recipient)
-            history = await self._web.conversations_history(
+            history = await self._history.conversations_history(
                 channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
             )
         except call_errors() as exc:

@@ -703,6 +703,13 @@ async def test_a_message_already_posted_is_found_by_its_outbox_row(
         )
     )
     assert await bot.adapter.already_sent(asking(rows[0].id)) is None  # cannot tell: post again
+    # Rate limited (Tier 3): it waits as Slack says and asks again, rather than post twice.
+    slack.faults.add(
+        Fault(status=429, path="conversations.history", headers={"Retry-After": "1"}, times=2)
+    )
+    asked = len(slack.calls("conversations.history"))
+    assert await bot.adapter.already_sent(asking(rows[0].id)) == posted[0]["ts"]
+    assert len(slack.calls("conversations.history")) == asked + 3  # two 429s, then the answer
 
 
 # Set-up.
