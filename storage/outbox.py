@@ -16,6 +16,7 @@ from sqlalchemy import (
     exists,
     func,
     literal,
+    literal_column,
     or_,
     select,
     tuple_,
@@ -82,11 +83,12 @@ def _candidates(dialect: str, by_ids: bool, by_platform: bool) -> Any:
     earlier = table.alias("earlier")
     now: Any = bindparam("now")
 
-    def claimable(row: Any) -> Any:
+    def claimable(row: Any, status: Any = None) -> Any:
+        status = row.c.status if status is None else status
         conditions = [
             or_(
-                and_(row.c.status == OutboxStatus.PENDING, row.c.not_before <= now),
-                and_(row.c.status == OutboxStatus.SENDING, row.c.lease_until < now),
+                and_(status == OutboxStatus.PENDING, row.c.not_before <= now),
+                and_(status == OutboxStatus.SENDING, row.c.lease_until < now),
             )
         ]
         if by_ids:
@@ -102,9 +104,15 @@ def _candidates(dialect: str, by_ids: bool, by_platform: bool) -> Any:
         or_(*(earlier.c.status == status for status in OPEN)),  # no IN list: one shape
         ~claimable(earlier),
     )
+    status = table.c.status
+    if by_ids and dialect == "sqlite":
+        # `+status`, which no index serves: SQLite would otherwise read every due row through
+        # the status index (thousands while a campaign is queued: 0.9 ms a claim at 5,000, and
+        # every event claims its replies) instead of looking the few given ids up (18 µs).
+        status = literal_column(f"+{table.name}.status", type_=table.c.status.type)
     return (
         select(table.c.id)
-        .where(claimable(table), ~blocked_by_earlier)
+        .where(claimable(table, status), ~blocked_by_earlier)
         .order_by(table.c.id)
         .limit(bindparam("limit"))
     )

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import sqlite3
 from datetime import timedelta
 
 import pytest
@@ -109,6 +111,32 @@ async def test_a_sqlite_start_marks_every_row_it_finds_sending_in_doubt(db: Data
         outbox.OUTCOME_UNKNOWN,
     )
     assert (await load(db, Outbox, pending)).last_error is None
+
+
+async def test_claiming_given_ids_on_sqlite_looks_those_rows_up(db: Database) -> None:
+    """Every event claims its own replies by id. SQLite read every due row through the status
+    index to find them (thousands while a campaign is queued: 0.9 ms a claim at 5,000); the
+    plan must look the ids up by key instead."""
+    if not db.sqlite:
+        pytest.skip("a SQLite query plan")
+    queued = await add(db, *(message(f"queued{n}", f"member{n}") for n in range(50)))
+    ours = await add(db, message("a", "ada"), message("b", "ada"))
+    compiled = outbox._claim("sqlite", True, False).compile(dialect=db.engine.dialect)
+    given = {"now": NOW, "lease_until": NOW + LEASE, "limit": 10, "ids": json.dumps(ours)}
+    processors = compiled._bind_processors
+    bound = []
+    for name in compiled.positiontup:
+        value = given.get(name, compiled.binds[name].effective_value)
+        bound.append(processors[name](value) if name in processors else value)
+    driver = sqlite3.connect(str(db.engine.url.database))
+    try:
+        plan = [row[3] for row in driver.execute(f"EXPLAIN QUERY PLAN {compiled.string}", bound)]
+    finally:
+        driver.close()
+    outer = [step for step in plan if step.startswith("SEARCH outbox ")]
+    assert outer and all("INTEGER PRIMARY KEY" in step for step in outer), plan
+    assert not any("ix_outbox_status_not_before" in step for step in plan), plan
+    assert len(queued) == 50 and await _claim(db, ids=ours) == ours
 
 
 async def test_claim_leaves_a_sending_row_whose_lease_is_live(db: Database) -> None:
