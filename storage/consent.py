@@ -7,6 +7,7 @@ changes racing never make two rows, and what a change replaced is decided by the
 from __future__ import annotations
 
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, select
@@ -31,7 +32,7 @@ async def set_consent(
     first `given_at` and its `source` stay."""
     dialect = session.get_bind().dialect.name
     result = await session.core(
-        _UPSERTS[dialect, granted],
+        _upsert(dialect, granted),
         {
             "new_member": member_id,
             "new_purpose": purpose,
@@ -42,9 +43,12 @@ async def set_consent(
     return result.first() is not None
 
 
+@cache
 def _upsert(dialect: str, granted: bool) -> Any:
     """Granting sets `given_at` and clears `withdrawn_at`; withdrawing sets `withdrawn_at`;
-    a row that already says the same is left as it is (and returns nothing)."""
+    a row that already says the same is left as it is (and returns nothing). Built once per
+    dialect and choice (each build made an alias and its columns, in reference cycles): every
+    newcomer records consent during onboarding."""
     when: Any = bindparam("new_when")
     statement = dialect_insert(dialect)(Consent).values(
         member_id=bindparam("new_member"),
@@ -64,15 +68,6 @@ def _upsert(dialect: str, granted: bool) -> Any:
         set_=changes,
         where=col(Consent.granted) != granted,
     ).returning(col(Consent.id))
-
-
-# Built once (each build made an alias and its columns, in reference cycles): every newcomer
-# records consent during onboarding.
-_UPSERTS = {
-    (dialect, granted): _upsert(dialect, granted)
-    for dialect in ("sqlite", "postgresql")
-    for granted in (True, False)
-}
 
 
 async def consents(session: Session, member_id: int) -> dict[str, Consent]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
@@ -253,7 +254,10 @@ async def mentors(session: Session) -> list[MentorLoad]:
     return [MentorLoad(profile, member, int(load)) for profile, member, load in rows.all()]
 
 
+@cache
 def _ask(dialect: str) -> Any:
+    """Built once per dialect (each build left objects in reference cycles): every newcomer
+    who wants a mentor."""
     asked_at: Any = bindparam("asked_at")
     return (
         dialect_insert(dialect)(MentorRequest)
@@ -268,15 +272,11 @@ def _ask(dialect: str) -> Any:
     )
 
 
-# Built once (each build left objects in reference cycles): every newcomer who wants a mentor.
-_ASK = {dialect: _ask(dialect) for dialect in ("sqlite", "postgresql")}
-
-
 async def request(session: Session, member_id: int, now: datetime) -> RequestStatus | None:
     """The newcomer asks for a mentor. Returns None if the request is new (or was cancelled
     and is open again), or the state of the request they already have."""
     dialect = session.get_bind().dialect.name
-    created = await session.core(_ASK[dialect], {"asker": member_id, "asked_at": now})
+    created = await session.core(_ask(dialect), {"asker": member_id, "asked_at": now})
     if created.first() is not None:
         await activity.requested(session, member_id, now)
         return None

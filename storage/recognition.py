@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
+from functools import cache
 from typing import Any
 
 from sqlalchemy import bindparam, func, insert, literal, or_, select, union_all, update
@@ -352,12 +353,15 @@ async def award(session: Session, member_id: int, badge: str, now: datetime) -> 
     """Award a badge; False if the member has it already (each badge once)."""
     dialect = session.get_bind().dialect.name
     result = await session.core(
-        _AWARD[dialect], {"awardee": member_id, "awarded_badge": badge, "awarded_when": now}
+        _award(dialect), {"awardee": member_id, "awarded_badge": badge, "awarded_when": now}
     )
     return result.first() is not None
 
 
+@cache
 def _award(dialect: str) -> Any:
+    """Built once per dialect (each build left objects in reference cycles for the
+    collector)."""
     return (
         dialect_insert(dialect)(BadgeAward)
         .values(
@@ -368,10 +372,6 @@ def _award(dialect: str) -> Any:
         .on_conflict_do_nothing(index_elements=["member_id", "badge"])
         .returning(BadgeAward.id)
     )
-
-
-# Built once (each build left objects in reference cycles for the collector).
-_AWARD = {dialect: _award(dialect) for dialect in ("sqlite", "postgresql")}
 
 
 async def everyone(session: Session) -> list[tuple[int, str, str, float, int]]:
