@@ -139,7 +139,7 @@ def retried(platform: str) -> None:
     _retried.labels(platform).inc()
 
 
-def resend_avoided(platform: str) -> None:
+def not_resent(platform: str) -> None:
     _not_resent.labels(platform).inc()
 
 

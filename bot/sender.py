@@ -485,7 +485,7 @@ class Sender:
             log.exception("adapter %s could not say whether it had a message", adapter.name)
             return None
         if found is not None:
-            metrics.resend_avoided(adapter.name)
+            metrics.not_resent(adapter.name)
             log.info(
                 "message already on the platform; not sent again", extra={"platform": adapter.name}
             )
