@@ -20,6 +20,7 @@ from sqlalchemy import (
 from sqlmodel import Field, SQLModel
 
 from storage.statuses import (
+    OUTBOX_OPEN_SQL,
     CampaignState,
     DeliveryStatus,
     DueStatus,
@@ -324,7 +325,16 @@ class ProcessedEvent(SQLModel, table=True):
 class Outbox(SQLModel, table=True):
     __table_args__ = (
         Index("ix_outbox_status_not_before", "status", "not_before"),
-        Index("ix_outbox_recipient", "platform", "recipient", "id"),
+        # A recipient's open rows, which a claim checks before taking a later one: only rows
+        # still to be delivered, so the check reads a handful whatever a member's history.
+        Index(
+            "ix_outbox_open",
+            "platform",
+            "recipient",
+            "id",
+            sqlite_where=text(OUTBOX_OPEN_SQL),
+            postgresql_where=text(OUTBOX_OPEN_SQL),
+        ),
         Index("ix_outbox_delivery", "platform", "delivery_id"),
     )
 

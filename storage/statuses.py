@@ -31,6 +31,11 @@ class OutboxStatus(StrEnum):
     CANCELLED = "cancelled"
 
 
+# An outbox row still to be delivered, as SQL: the condition of the partial index of open
+# rows (`ix_outbox_open`), which a query uses only when it states the same condition.
+OUTBOX_OPEN_SQL = "status IN ('pending', 'sending')"
+
+
 class DeliveryStatus(StrEnum):
     """What a platform said of a sent message later (WhatsApp's status callbacks)."""
 

@@ -136,6 +136,8 @@ async def test_claiming_given_ids_on_sqlite_looks_those_rows_up(db: Database) ->
     outer = [step for step in plan if step.startswith("SEARCH outbox ")]
     assert outer and all("INTEGER PRIMARY KEY" in step for step in outer), plan
     assert not any("ix_outbox_status_not_before" in step for step in plan), plan
+    # a recipient's earlier rows are read from the index of open ones, not their history
+    assert any(step.startswith("SEARCH earlier USING INDEX ix_outbox_open") for step in plan), plan
     assert len(queued) == 50 and await _claim(db, ids=ours) == ours
 
 
