@@ -79,13 +79,53 @@ class LoopSession(_Additions):
 
     `core` runs prepared statements straight on the driver (`storage/prepared.py`) when it is
     given a plan cache; without one (with `echo` on, so every statement is logged) SQLAlchemy
-    runs them.
+    runs them. Given a `connection` instead of an ORM session, it makes its ORM session only
+    when something asks for one: a transaction of Core statements alone (the sender's record
+    of what it delivered) never pays for the session's setup and teardown.
     """
 
-    def __init__(self, session: SyncSession, plans: dict[Any, Plan | None] | None = None) -> None:
-        self._session: SyncSession = session
+    def __init__(
+        self,
+        session: SyncSession | None,
+        plans: dict[Any, Plan | None] | None = None,
+        connection: Connection | None = None,
+    ) -> None:
+        assert session is not None or connection is not None
+        self._orm_session = session
+        self._connection = connection
         self._plans = plans
         self._cursor: Any = None
+
+    @property
+    def _session(self) -> SyncSession:  # type: ignore[override]  # made on first use
+        if self._orm_session is None:
+            # No autoflush: a turn flushes its ORM changes once, where it needs them.
+            self._orm_session = SyncSession(
+                bind=self._connection,
+                expire_on_commit=False,
+                autoflush=False,
+                join_transaction_mode="rollback_only",
+            )
+        return self._orm_session
+
+    def _bound(self) -> Connection:
+        if self._connection is None:
+            self._connection = self._session.connection()
+        return self._connection
+
+    def get_bind(self) -> Any:
+        if self._orm_session is None and self._connection is not None:
+            return self._connection
+        return self._session.get_bind()
+
+    def finish(self) -> None:
+        """Flush the ORM session's changes, if it was ever made (at the transaction's end)."""
+        if self._orm_session is not None:
+            self._orm_session.flush()
+
+    def close(self) -> None:
+        if self._orm_session is not None:
+            self._orm_session.close()
 
     async def execute(self, statement: Any, params: Any = None) -> Result[Any]:
         return self._session.execute(statement, params)
@@ -93,10 +133,10 @@ class LoopSession(_Additions):
     async def core(self, statement: Any, params: Any = None) -> Any:
         plans = self._plans
         if plans is None or params is None:
-            return self._session.connection().execute(statement, params)
+            return self._bound().execute(statement, params)
         one = params if isinstance(params, Mapping) else (params[0] if params else None)
         if one is None:
-            return self._session.connection().execute(statement, params)
+            return self._bound().execute(statement, params)
         # An INSERT or UPDATE sets the columns it is given: its SQL depends on their names.
         key = (statement, frozenset(one))
         try:
@@ -106,9 +146,9 @@ class LoopSession(_Additions):
                 plans.clear()
             plan = plans[key] = prepared.plan_for(statement, self.get_bind().dialect, one)
         if plan is None:
-            return self._session.connection().execute(statement, params)
+            return self._bound().execute(statement, params)
         if self._cursor is None:
-            driver = self._session.connection().connection.driver_connection
+            driver = self._bound().connection.driver_connection
             assert driver is not None
             self._cursor = driver.cursor()
         return prepared.execute(self._cursor, plan, params)
@@ -122,7 +162,7 @@ class LoopSession(_Additions):
             yield
 
     async def flush(self) -> None:
-        self._session.flush()
+        self.finish()
 
     async def delete(self, instance: object) -> None:
         self._session.delete(instance)
@@ -214,16 +254,10 @@ class Database:
             async with self._gate:
                 connection = self._writing_connection()
                 with connection.begin():  # committed on success, else rolled back
-                    # No autoflush: a turn flushes its ORM changes once, where it needs them.
-                    session = SyncSession(
-                        bind=connection,
-                        expire_on_commit=False,
-                        autoflush=False,
-                        join_transaction_mode="rollback_only",
-                    )
+                    session = LoopSession(None, self._plans, connection)
                     try:
-                        yield LoopSession(session, self._plans)
-                        session.flush()
+                        yield session
+                        session.finish()
                     finally:
                         session.close()
             return
