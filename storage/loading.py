@@ -11,7 +11,8 @@ tracks its changes and writes them back as before. An object already in the sess
 returned as it is, as a query returns it.
 
 Only plain column mappings are supported (no relationships, deferred columns or polymorphic
-loading); `_shape` refuses anything else when it first sees a statement.
+loading); `_shape` refuses anything else when it first sees a statement. Plain columns may
+follow the entities (a count beside a mentor, say): they come back as they are.
 """
 
 from __future__ import annotations
@@ -33,20 +34,31 @@ class _Part:
     primary_key: int  # the position of its primary key in the row
 
 
-_SHAPES: dict[Any, tuple[_Part, ...]] = {}
+@dataclass(frozen=True)
+class _Shape:
+    parts: tuple[_Part, ...]
+    columns: int  # plain columns after the entities' own
 
 
-def _shape(statement: Any) -> tuple[_Part, ...]:
+_SHAPES: dict[Any, _Shape] = {}
+
+
+def _shape(statement: Any) -> _Shape:
     """Which columns of the statement's row belong to which entity (worked out once)."""
     shape = _SHAPES.get(statement)
     if shape is not None:
         return shape
     columns = list(statement.selected_columns)
+    descriptions = list(statement.column_descriptions)
+    plain = 0
+    while descriptions and descriptions[-1]["expr"] is not descriptions[-1]["entity"]:
+        descriptions.pop()  # a plain column after the entities
+        plain += 1
     parts, start = [], 0
-    for description in statement.column_descriptions:
+    for description in descriptions:
         entity = description["entity"]
         if entity is None or description["expr"] is not entity:  # a column, not an entity
-            raise TypeError("select whole entities and nothing else")
+            raise TypeError("select whole entities, then plain columns, and nothing else")
         mapper: Mapper[Any] = inspect(entity)
         if mapper.relationships or mapper.polymorphic_on is not None:
             raise TypeError(f"{mapper.class_.__name__}: only plain column mappings load here")
@@ -59,23 +71,35 @@ def _shape(statement: Any) -> tuple[_Part, ...]:
         keys = tuple(mapper.get_property_by_column(column).key for column in own)
         parts.append(_Part(mapper, keys, start, start + own.index(mapper.primary_key[0])))
         start += len(own)
-    if start != len(columns):
-        raise TypeError("select whole entities and nothing else")
-    shape = _SHAPES[statement] = tuple(parts)
+    if not parts or start + plain != len(columns):
+        raise TypeError("select whole entities, then plain columns, and nothing else")
+    shape = _SHAPES[statement] = _Shape(tuple(parts), plain)
     return shape
 
 
 async def first(session: Session, statement: Any, params: dict[str, Any]) -> tuple[Any, ...] | None:
     """The entities of the statement's first row, persistent in `session` (None for an
-    entity whose key is NULL, as an outer join gives); None when there is no row."""
+    entity whose key is NULL, as an outer join gives), then its plain columns; None when
+    there is no row."""
     shape = _shape(statement)
     row = (await session.core(statement, params)).first()
     if row is None:
         return None
+    return _objects(session, shape, row)
+
+
+async def every(session: Session, statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
+    """`first`, for every row of the statement."""
+    shape = _shape(statement)
+    rows = (await session.core(statement, params)).all()
+    return [_objects(session, shape, row) for row in rows]
+
+
+def _objects(session: Session, shape: _Shape, row: Any) -> tuple[Any, ...]:
     orm = session.orm
     identities = orm.identity_map
     found: list[Any] = []
-    for part in shape:
+    for part in shape.parts:
         key_value = row[part.primary_key]
         if key_value is None:
             found.append(None)
@@ -91,4 +115,6 @@ async def first(session: Session, statement: Any, params: dict[str, Any]) -> tup
             make_transient_to_detached(instance)
             orm.add(instance)
         found.append(instance)
+    if shape.columns:
+        found.extend(row[len(row) - shape.columns :])
     return tuple(found)

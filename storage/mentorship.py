@@ -17,7 +17,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, or_, select, update
 
-from storage import activity
+from storage import activity, loading
 from storage.models import Member, MentorOffer, MentorProfile, MentorRequest, Mentorship
 from storage.session import Session, dialect_insert
 from storage.statuses import MentorshipStatus, OfferStatus, RequestStatus
@@ -250,8 +250,8 @@ _MENTORS_WITH_LOAD = _mentors_with_load()
 async def mentors(session: Session) -> list[MentorLoad]:
     """Every mentor with their load: active mentorships, and open offers, which hold a place
     until answered. One query."""
-    rows = await session.execute(_MENTORS_WITH_LOAD)
-    return [MentorLoad(profile, member, int(load)) for profile, member, load in rows.all()]
+    rows = await loading.every(session, _MENTORS_WITH_LOAD, {})
+    return [MentorLoad(profile, member, int(load)) for profile, member, load in rows]
 
 
 @cache
@@ -340,14 +340,27 @@ async def offer(session: Session, offer_id: int) -> MentorOffer | None:
     return await session.get(MentorOffer, offer_id)
 
 
+# Read when a newcomer is matched (built once: the hot path only binds parameters).
+_OPEN_OFFERS = (
+    select(MentorOffer).where(MentorOffer.status == bindparam("offered")).order_by(MentorOffer.id)
+)
+_OFFERED_TO = select(MentorOffer.mentor_id).where(
+    MentorOffer.newcomer_id == bindparam("newcomer_id")
+)
+_MENTEE_OF = (
+    select(Mentorship)
+    .where(
+        Mentorship.newcomer_id == bindparam("newcomer_id"),
+        Mentorship.status == bindparam("active"),
+    )
+    .limit(1)
+)
+
+
 async def open_offers(session: Session) -> list[MentorOffer]:
     """Every offer still waiting for its mentor's answer."""
-    rows = await session.execute(
-        select(MentorOffer)
-        .where(MentorOffer.status == OfferStatus.OFFERED)
-        .order_by(MentorOffer.id)
-    )
-    return list(rows.scalars())
+    rows = await loading.every(session, _OPEN_OFFERS, {"offered": OfferStatus.OFFERED})
+    return [offer for (offer,) in rows]
 
 
 async def open_offers_to(session: Session, mentor_id: int) -> list[MentorOffer]:
@@ -380,26 +393,15 @@ async def profile_of(session: Session, member_id: int) -> MentorProfile | None:
 
 async def mentors_offered(session: Session, newcomer_id: int) -> set[int]:
     """Every mentor this newcomer was ever proposed to."""
-    rows = await session.execute(
-        select(MentorOffer.mentor_id).where(MentorOffer.newcomer_id == newcomer_id)
-    )
-    return set(rows.scalars())
+    rows = await session.core(_OFFERED_TO, {"newcomer_id": newcomer_id})
+    return {mentor_id for (mentor_id,) in rows.all()}
 
 
 async def mentee_of(session: Session, newcomer_id: int) -> Mentorship | None:
     """The newcomer's active mentorship, if they have one."""
-    return (
-        (
-            await session.execute(
-                select(Mentorship).where(
-                    Mentorship.newcomer_id == newcomer_id,
-                    Mentorship.status == MentorshipStatus.ACTIVE,
-                )
-            )
-        )
-        .scalars()
-        .first()
-    )
+    params = {"newcomer_id": newcomer_id, "active": MentorshipStatus.ACTIVE}
+    found = await loading.first(session, _MENTEE_OF, params)
+    return found[0] if found is not None else None
 
 
 @dataclass(frozen=True)

@@ -316,24 +316,40 @@ async def kudos_count(
     return int((await session.core(statement, given)).first()[0])
 
 
+# Badge progress, read when a flow or a mentorship ends (built once).
+_FLOWS_COMPLETED = (
+    select(func.count())
+    .select_from(FlowRun)
+    .where(FlowRun.member_id == bindparam("member_id"), FlowRun.status == bindparam("completed"))
+)
+_FLOWS_COMPLETED_OF = {
+    None: _FLOWS_COMPLETED,
+    "flow": _FLOWS_COMPLETED.where(FlowRun.flow_id == bindparam("flow")),
+}
+_MENTORSHIPS_COMPLETED = (
+    select(func.count())
+    .select_from(Mentorship)
+    .where(
+        Mentorship.end_reason == "completed",
+        or_(
+            Mentorship.newcomer_id == bindparam("member_id"),
+            Mentorship.mentor_id == bindparam("member_id"),
+        ),
+    )
+)
+
+
 async def flows_completed(session: Session, member_id: int, flow: str | None = None) -> int:
-    where = [FlowRun.member_id == member_id, FlowRun.status == RunStatus.COMPLETED]
+    params: dict[str, Any] = {"member_id": member_id, "completed": RunStatus.COMPLETED}
     if flow is not None:
-        where.append(FlowRun.flow_id == flow)
-    result = await session.execute(select(func.count()).select_from(FlowRun).where(*where))
-    return int(result.scalar_one())
+        params["flow"] = flow
+    statement = _FLOWS_COMPLETED_OF[None if flow is None else "flow"]
+    return int((await session.core(statement, params)).first()[0])
 
 
 async def mentorships_completed(session: Session, member_id: int) -> int:
-    result = await session.execute(
-        select(func.count())
-        .select_from(Mentorship)
-        .where(
-            Mentorship.end_reason == "completed",
-            or_(Mentorship.newcomer_id == member_id, Mentorship.mentor_id == member_id),
-        )
-    )
-    return int(result.scalar_one())
+    result = await session.core(_MENTORSHIPS_COMPLETED, {"member_id": member_id})
+    return int(result.first()[0])
 
 
 _BADGE: Any = BadgeAward.__table__

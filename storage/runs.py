@@ -8,6 +8,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, delete, select, update
 
+from storage import loading
 from storage.models import Answer, FlowRun
 from storage.session import Session, dialect_insert
 from storage.statuses import RunStatus
@@ -23,6 +24,12 @@ _CURRENT_RUN = (
     .limit(1)
 )
 _ANSWERS = select(Answer.step_id, Answer.value).where(Answer.run_id == bindparam("run_id"))
+_LAST_PAUSED_RUN = (
+    select(FlowRun)
+    .where(FlowRun.member_id == bindparam("member_id"), FlowRun.status == bindparam("paused"))
+    .order_by(FlowRun.id.desc())
+    .limit(1)
+)
 
 
 @cache
@@ -40,10 +47,9 @@ async def current_run(session: Session, member_id: int) -> FlowRun | None:
 
 
 async def last_paused_run(session: Session, member_id: int) -> FlowRun | None:
-    statement = select(FlowRun).where(
-        FlowRun.member_id == member_id, FlowRun.status == RunStatus.PAUSED
-    )
-    return (await session.execute(statement.order_by(FlowRun.id.desc()))).scalars().first()
+    params = {"member_id": member_id, "paused": RunStatus.PAUSED}
+    found = await loading.first(session, _LAST_PAUSED_RUN, params)
+    return found[0] if found is not None else None
 
 
 async def answers_of(session: Session, run_id: int) -> dict[str, Any]:

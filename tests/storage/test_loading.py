@@ -110,14 +110,52 @@ async def test_changes_to_loaded_objects_are_written_back(db: Database) -> None:
         assert await session.get(Member, member_id) is not None
 
 
-async def test_only_whole_entities_load() -> None:
+async def test_every_row_loads_with_the_plain_columns_after_its_entities(db: Database) -> None:
+    await _member(db, run=True)
+    async with db.transaction() as session:
+        _, other = await create_member(
+            session,
+            platform="slack",
+            workspace="T1",
+            external_id="U2",
+            display_name="Ana",
+            locale="es",
+            now=WHEN,
+        )
+    statement = (
+        select(Member, func.count(FlowRun.id), func.max(FlowRun.flow_id))
+        .outerjoin(FlowRun, FlowRun.member_id == Member.id)
+        .group_by(Member.id)
+        .order_by(Member.id)
+    )
+    async with db.reading() as session:
+        expected = (await session.execute(statement)).all()
+    async with db.reading() as session:
+        loaded = await loading.every(session, statement, {})
+        assert [(m.id, m.display_name, n, f) for m, n, f in loaded] == [
+            (m.id, m.display_name, n, f) for m, n, f in expected
+        ]
+        assert [n for _, n, _ in loaded] == [1, 0] and loaded[1][0].id == other.id
+        assert all(inspect(m).persistent for m, _, _ in loaded)
+    async with db.reading() as session:
+        assert await loading.every(session, statement.where(Member.id < 0), {}) == []
+
+
+async def test_only_whole_entities_then_plain_columns_load() -> None:
     with pytest.raises(TypeError, match="whole entities"):
-        loading._shape(select(Member, Identity.platform))
+        loading._shape(select(Identity.platform, Member))
     with pytest.raises(TypeError, match="whole entities"):
         loading._shape(select(Member.id, Member.display_name))
     with pytest.raises(TypeError, match="whole entities"):
-        loading._shape(select(Member, func.count()).group_by(Member.id))
+        loading._shape(select(func.count(), Member).group_by(Member.id))
+    with pytest.raises(TypeError, match="whole entities"):
+        loading._shape(select(Member, Identity.platform, FlowRun))
     # A statement that is not a SELECT of entities is refused too.
     with pytest.raises((TypeError, AttributeError)):
         loading._shape(update(Member).where(Member.id == bindparam("id")))
-    assert [p.mapper.class_ for p in loading._shape(_FIND_WITH_RUN)] == [Identity, Member, FlowRun]
+    shape = loading._shape(_FIND_WITH_RUN)
+    assert [p.mapper.class_ for p in shape.parts] == [
+        Identity,
+        Member,
+        FlowRun,
+    ] and not shape.columns
