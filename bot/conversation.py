@@ -28,7 +28,7 @@ from flows.engine import (
 )
 from flows.markup import Markdown
 from flows.schema import CONSENT_PREFIX, Flow
-from storage import activity, consent, due, runs
+from storage import activity, consent, due, loading, runs, writeback
 from storage.models import FlowRun
 from storage.privacy import pseudonym
 from storage.statuses import RunStatus
@@ -66,8 +66,7 @@ async def start_flow(turn: Turn, flow: Flow, context: Mapping[str, Any] | None =
         expires_at=turn.now + flow.expire_after if flow.expire_after else None,
         state={"context": dict(context)} if context else {},
     )
-    turn.session.add(run)
-    await turn.session.flush()
+    await loading.add_new(turn.session, run)
     if run.expires_at is not None:
         await turn.schedule("flow.expire", expire_key(run), run.expires_at, {"run": run.id})
     await _apply(turn, run, flow, _advance(turn, run, flow, RunState(), Start()))
@@ -265,7 +264,7 @@ async def _close(turn: Turn, run: FlowRun, status: RunStatus) -> None:
     if status == RunStatus.COMPLETED:
         await activity.finished(turn.session, run.member_id, run.flow_id, turn.now)
         if turn.member.consent is not False:  # nothing more is kept about one who declined
-            await turn.session.flush()  # the hooks count completed runs
+            await writeback.write_back(turn.session, keep=True)  # the hooks count completed runs
             for hook in turn.registry.completion_hooks:
                 await hook(turn, run)
         paused = await runs.last_paused_run(turn.session, _member_id(turn))

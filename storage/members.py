@@ -81,8 +81,7 @@ async def create_member(
         created_at=now,
         last_active_at=now,
     )
-    session.add(member)
-    await session.flush()
+    await loading.add_new(session, member)
     assert member.id is not None
     identity = Identity(
         member_id=member.id,
@@ -92,8 +91,7 @@ async def create_member(
         dm_conversation=conversation,
         created_at=now,
     )
-    session.add(identity)
-    await session.flush()
+    await loading.add_new(session, identity)
     return identity, member
 
 

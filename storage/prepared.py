@@ -13,12 +13,14 @@ parameters expanded into IN lists — is left to SQLAlchemy (`plan_for` gives No
 
 from __future__ import annotations
 
+import sqlite3
 from collections import namedtuple
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.engine import Dialect
+from sqlalchemy.exc import DBAPIError
 
 Converter = Callable[[Any], Any] | None
 
@@ -123,7 +125,21 @@ def _returned_columns(statement: Any) -> list[tuple[str, Any]] | None:
 def execute(
     cursor: Any, plan: Plan, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
 ) -> PreparedResult:
-    """Run `plan` once, or once per parameter set, on a DB-API cursor."""
+    """Run `plan` once, or once per parameter set, on a DB-API cursor. A driver's error is
+    raised as SQLAlchemy raises it (`IntegrityError` for a unique key taken, and so on), so
+    callers catch the same errors whichever path ran the statement; its parameters are left
+    out of the message (they can be a member's words)."""
+    try:
+        return _execute(cursor, plan, params)
+    except sqlite3.Error as error:
+        raise DBAPIError.instance(
+            plan.sql, None, error, sqlite3.Error, hide_parameters=True
+        ) from error
+
+
+def _execute(
+    cursor: Any, plan: Plan, params: Mapping[str, Any] | Sequence[Mapping[str, Any]]
+) -> PreparedResult:
     if isinstance(params, Mapping):
         cursor.execute(plan.sql, plan.parameters(params))
         rows = plan.rows(cursor.fetchall()) if plan.row is not None else []

@@ -47,8 +47,10 @@ def _statement(model: type[Any]) -> Any:
 _UPDATES = {model: _statement(model) for model in _WRITABLE}
 
 
-async def write_back(session: Session) -> None:
-    """Write every changed member and run of this session, then flush whatever else is new."""
+async def write_back(session: Session, *, keep: bool = False) -> None:
+    """Write every changed member and run of this session, then flush whatever else is new.
+    The objects written are detached, or, with `keep` (mid-turn, so that a query sees the
+    changes), kept in the session as just written: clean, their later changes tracked."""
     orm_session = session.orm
     others_changed = bool(orm_session.new or orm_session.deleted)
     for instance in list(orm_session.dirty):
@@ -60,6 +62,10 @@ async def write_back(session: Session) -> None:
             continue
         values = {f"new_{name}": getattr(instance, name) for name in _WRITABLE[model]}
         await session.core(_UPDATES[model], {"row_id": instance.id, **values})
-        orm_session.expunge(instance)
+        if keep:  # as a flush leaves what it wrote: its values now the committed ones
+            state = inspect(instance)
+            state._commit_all(state.dict, orm_session.identity_map)
+        else:
+            orm_session.expunge(instance)
     if others_changed:
         await session.flush()

@@ -97,7 +97,7 @@ async def test_an_operator_lists_a_failed_event_and_runs_it_again_once_fixed(
 
     too_early = await _retry("ada:1", env)
     assert too_early.exit_code == 1
-    assert "Event ada:1 failed again: sqlite3.OperationalError" in too_early.stderr
+    assert "Event ada:1 failed again: sqlalchemy.exc.OperationalError" in too_early.stderr
     assert "Traceback" not in too_early.stderr
 
     _rename(database, "audit_log_gone", "audit_log")  # the fix

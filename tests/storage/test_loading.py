@@ -159,3 +159,56 @@ async def test_only_whole_entities_then_plain_columns_load() -> None:
         Member,
         FlowRun,
     ] and not shape.columns
+
+
+async def test_a_new_object_is_inserted_as_a_flush_inserts_it(db: Database) -> None:
+    async with db.transaction() as session:
+        ours = Member(
+            display_name="Zoë Ñandú", locale="pt-BR", created_at=WHEN, last_active_at=WHEN
+        )
+        await loading.add_new(session, ours)
+        state = inspect(ours)
+        assert ours.id is not None and state.persistent and not state.modified
+        assert state.session is session.orm
+        # the mapper's before_insert hook ran (the name key), every column came back
+        assert ours.name_key == "zoë ñandú" and ours.roles == [] and ours.created_at == WHEN
+        ours.locale = "fr"  # tracked like any loaded object
+        with pytest.raises(ValueError, match="only a new object"):
+            await loading.add_new(session, ours)
+        theirs = Member(
+            display_name="Zoë Ñandú", locale="pt-BR", created_at=WHEN, last_active_at=WHEN
+        )
+        session.add(theirs)
+        await session.flush()
+    async with db.reading() as session:
+        mine, flushed = await session.get(Member, ours.id), await session.get(Member, theirs.id)
+        assert mine is not None and flushed is not None and mine.locale == "fr"
+        mine.locale = flushed.locale
+        assert {k: v for k, v in _values(mine).items() if k != "id"} == {
+            k: v for k, v in _values(flushed).items() if k != "id"
+        }
+
+
+async def test_written_back_and_kept_an_object_is_clean_and_tracks_later_changes(
+    db: Database,
+) -> None:
+    member_id = await _member(db, run=True)
+    async with db.transaction() as session:
+        loaded = await loading.first(session, _FIND_WITH_RUN, WHERE)
+        assert loaded is not None
+        _, member, run = loaded
+        run.status, member.locale = RunStatus.COMPLETED, "fr"
+        await writeback.write_back(session, keep=True)
+        assert inspect(run).persistent and not inspect(run).modified
+        assert not session.orm.dirty
+        # a query in the same transaction sees what was written
+        counted = await session.core(
+            select(func.count()).select_from(FlowRun).where(FlowRun.status == "completed"), {}
+        )
+        assert counted.first()[0] == 1
+        member.display_name = "Zoé"  # changed after: still written at the end
+        await writeback.write_back(session)
+    async with db.reading() as session:
+        stored = await session.get(Member, member_id)
+        assert stored is not None and (stored.locale, stored.display_name) == ("fr", "Zoé")
+        assert (await session.get(FlowRun, run.id)).status == RunStatus.COMPLETED  # type: ignore[union-attr]
