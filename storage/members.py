@@ -155,6 +155,16 @@ async def member_and_identity(session: Session, member_id: int) -> tuple[Member,
     return (found[0], found[1]) if found else None
 
 
+async def reached_through(
+    session: Session, platform: str, workspace: str, external_id: str
+) -> tuple[Member, Identity] | None:
+    """The member with this id on a platform's workspace, and where to reach them (the
+    identity seen last, which may be another platform's), in one query: a mention resolved."""
+    where = {"platform": platform, "workspace": workspace, "external_id": external_id}
+    found = await loading.first(session, _REACHED_THROUGH, where)
+    return (found[0], found[1]) if found else None
+
+
 async def latest_identity(session: Session, member_id: int) -> Identity | None:
     """Where to reach a member: the platform identity they were seen on last."""
     result = await session.execute(
@@ -188,6 +198,13 @@ def _ids_on_platform(column: Any, name: str) -> Any:
 
 
 _BY_EXTERNAL_ID = _ids_on_platform(Identity.external_id, "external_id")
+_REACHED_THROUGH = (
+    select(Member, Identity)
+    .join(Identity, Identity.member_id == Member.id)
+    .where(col(Member.id).in_(_BY_EXTERNAL_ID))
+    .order_by(col(Identity.id).desc())
+    .limit(1)
+)
 _BY_HANDLE = _ids_on_platform(Identity.username, "handle")
 # From the members of that name (ix_member_name_key), each with an identity there: joined
 # the other way, SQLite would read every identity of the platform first.
@@ -203,22 +220,12 @@ _BY_NAME = select(Member.id).where(
 )
 
 
-async def named(
-    session: Session,
-    platform: str,
-    workspace: str,
-    *,
-    external_id: str | None = None,
-    name: str | None = None,
-) -> list[int]:
-    """The ids of the members of one platform and workspace with this id there; or by `name`:
-    their handle (username) if any member has it, else their display name, ignoring case in
-    every script (`name_key`); each an index seek (ix_identity_handle, ix_member_name_key)."""
+async def named(session: Session, platform: str, workspace: str, *, name: str) -> list[int]:
+    """The ids of the members of one platform and workspace called `name`: their handle
+    (username) if any member has it, else their display name, ignoring case in every script
+    (`name_key`); each an index seek (ix_identity_handle, ix_member_name_key). A mention by
+    id is `reached_through`."""
     where = {"platform": platform, "workspace": workspace}
-    if external_id is not None:
-        found = await session.core(_BY_EXTERNAL_ID, {**where, "external_id": external_id})
-        return list(found.scalars())
-    assert name is not None
     by_handle = await session.core(_BY_HANDLE, {**where, "handle": name.casefold()})
     ids = list(by_handle.scalars())
     if ids:

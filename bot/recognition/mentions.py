@@ -31,12 +31,14 @@ class Named:
 async def resolve(turn: Turn, match: re.Match[str]) -> Named:
     identity = turn.identity
     where = (turn.session, identity.platform, identity.workspace)
-    if match.group("id"):
+    if match.group("id"):  # one member at most has an id there: found and loaded at once
         shown = match.group("label") or match.group("id")
-        found = await members.named(*where, external_id=match.group("id"))
-    else:
-        shown = match.group("quoted") or match.group("word")
-        found = await members.named(*where, name=shown)
+        reached = await members.reached_through(*where, external_id=match.group("id"))
+        if reached is None:
+            return Named(None, shown, "kudos_unknown_member")
+        return Named(reached[0], shown, identity=reached[1])
+    shown = match.group("quoted") or match.group("word")
+    found = await members.named(*where, name=shown)
     if len(found) > 1:
         return Named(None, shown, "kudos_ambiguous_member", len(found))
     reached = await members.member_and_identity(turn.session, found[0]) if found else None

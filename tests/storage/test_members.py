@@ -7,7 +7,14 @@ from typing import Any
 import pytest
 from sqlalchemy.exc import IntegrityError
 
-from storage.members import create_member, find_identity, find_member, identities_of
+from storage.members import (
+    create_member,
+    find_identity,
+    find_member,
+    identities_of,
+    reached_through,
+)
+from storage.models import Identity
 from storage.session import Database
 
 
@@ -123,3 +130,20 @@ async def test_find_member_is_none_for_ids_that_are_not_plain_integers_in_range(
     await _create(db, "console", "", "ada")
     async with db.reading() as session:
         assert await find_member(session, reference) is None
+
+
+async def test_a_mention_finds_its_member_and_where_they_were_seen_last(db: Database) -> None:
+    """`/kudos [Ada](member:U1)` on Slack: Ada is found by her Slack id, and reached on the
+    platform she was seen on last (here Telegram, an identity added after)."""
+    ada = await _create(db, "slack", "T1", "U1", display_name="Ada")
+    await _create(db, "slack", "T2", "U1", display_name="Another workspace's U1")
+    async with db.transaction() as session:
+        session.add(Identity(member_id=ada, platform="telegram", workspace="", external_id="42"))
+    async with db.reading() as session:
+        found = await reached_through(session, "slack", "T1", "U1")
+        assert found is not None
+        member, identity = found
+        assert (member.id, member.display_name) == (ada, "Ada")
+        assert (identity.platform, identity.external_id) == ("telegram", "42")
+        assert await reached_through(session, "slack", "T1", "U404") is None
+        assert await reached_through(session, "zulip", "T1", "U1") is None
