@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, text
 
+from storage.database import SQLITE_MMAP_BYTES
 from storage.models import ProcessedEvent
 from storage.session import Database, Session, dialect_insert
 from tests.storage.rows import NOW, count
@@ -60,3 +61,15 @@ async def test_a_read_in_progress_holds_up_no_write(db: Database) -> None:
 async def _keys(session: Session) -> list[str]:
     statement = select(ProcessedEvent.dedupe_key).order_by(ProcessedEvent.dedupe_key)
     return list((await session.execute(statement)).scalars())
+
+
+async def test_on_sqlite_only_reading_connections_map_the_database_file(db: Database) -> None:
+    """A mapping's touched pages count in the process's RSS: the writer, busy all day, keeps
+    to SQLite's own page cache; readers (the dashboard's scans) map the file."""
+    if not db.sqlite:
+        pytest.skip("SQLite's memory-mapped reads")
+    async with db.transaction() as session:
+        writing = (await session.execute(text("PRAGMA mmap_size"))).scalar()
+    async with db.reading() as session:
+        reading = (await session.execute(text("PRAGMA mmap_size"))).scalar()
+    assert (writing, reading) == (0, SQLITE_MMAP_BYTES)
