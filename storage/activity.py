@@ -26,14 +26,14 @@ rows are written.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Date, bindparam, column, func, or_, select, text, update
+from sqlalchemy import Date, bindparam, or_, select, text, update
 from sqlalchemy.engine import Connection
 
+from storage import lists
 from storage.health import daysets, sql
 from storage.models import Member, MemberActivity
 from storage.session import Session, dialect_insert
@@ -49,14 +49,12 @@ _MEMBER: Any = Member.__table__  # type: ignore[attr-defined]
 
 
 def _first_reached(dialect: str) -> Any:
-    # The ids as one JSON parameter on SQLite, so the statement keeps one shape and runs
-    # prepared (storage/prepared.py); an expanding list on PostgreSQL.
-    ids: Any = bindparam("member_ids", expanding=True)
-    if dialect == "sqlite":
-        ids = select(column("value")).select_from(func.json_each(bindparam("member_ids")))
     return (
         update(_MEMBER)
-        .where(_MEMBER.c.id.in_(ids), _MEMBER.c.first_reached_at.is_(None))
+        .where(
+            _MEMBER.c.id.in_(lists.one_of(dialect, "member_ids")),
+            _MEMBER.c.first_reached_at.is_(None),
+        )
         .values(first_reached_at=bindparam("sent_at", type_=UTCDateTime()))
         .returning(_MEMBER.c.created_at)
     )
@@ -85,7 +83,7 @@ async def first_reached(session: Session, member_ids: Iterable[int], sent_at: da
     if not ids:
         return
     dialect = session.get_bind().dialect.name
-    value: Any = json.dumps(ids) if dialect == "sqlite" else ids
+    value = lists.value(dialect, ids)
     reached = await session.core(_FIRST_REACHED[dialect], {"member_ids": value, "sent_at": sent_at})
     # Almost always members who joined today. One who joined before waited on a day the
     # health metrics may have summarised already: that day's waits are worked out again.

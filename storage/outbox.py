@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
 from datetime import datetime, timedelta
 from functools import cache
@@ -12,7 +11,6 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
-    column,
     exists,
     func,
     literal,
@@ -24,6 +22,7 @@ from sqlalchemy import (
     update,
 )
 
+from storage import lists
 from storage.models import Outbox
 from storage.session import Database, Session
 from storage.statuses import OUTBOX_OPEN_SQL, DeliveryStatus, OutboxStatus
@@ -63,9 +62,9 @@ async def claim(
     dialect = session.get_bind().dialect.name
     params: dict[str, Any] = {"now": now, "lease_until": now + lease, "limit": limit}
     if ids is not None:
-        params["ids"] = _list_value(dialect, ids)
+        params["ids"] = lists.value(dialect, ids)
     if platforms is not None:
-        params["platforms"] = _list_value(dialect, platforms)
+        params["platforms"] = lists.value(dialect, platforms)
     locked_first = dialect == "postgresql" and ids is None
     if locked_first:
         locked = await session.core(_lock_recipients(platforms is not None), params)
@@ -93,9 +92,9 @@ def _candidates(dialect: str, by_ids: bool, by_platform: bool) -> Any:
             )
         ]
         if by_ids:
-            conditions.append(row.c.id.in_(_one_of(dialect, "ids")))
+            conditions.append(row.c.id.in_(lists.one_of(dialect, "ids")))
         if by_platform:
-            conditions.append(row.c.platform.in_(_one_of(dialect, "platforms")))
+            conditions.append(row.c.platform.in_(lists.one_of(dialect, "platforms")))
         return and_(*conditions)
 
     blocked_by_earlier = exists().where(
@@ -191,7 +190,7 @@ async def renew(
     if not outbox_ids:
         return []
     dialect = session.get_bind().dialect.name
-    params = {"ids": _list_value(dialect, outbox_ids), "now": now, "lease_until": lease_until}
+    params = {"ids": lists.value(dialect, outbox_ids), "now": now, "lease_until": lease_until}
     result = await session.core(_renew(dialect), params)
     return [row.id for row in result.all()]
 
@@ -202,7 +201,7 @@ def _renew(dialect: str) -> Any:
     return (
         update(table)
         .where(
-            table.c.id.in_(_one_of(dialect, "ids")),
+            table.c.id.in_(lists.one_of(dialect, "ids")),
             table.c.status == OutboxStatus.SENDING,
             table.c.lease_until > bindparam("now"),
         )
@@ -211,25 +210,12 @@ def _renew(dialect: str) -> Any:
     )
 
 
-def _list_value(dialect: str, values: Sequence[Any]) -> Any:
-    """The value bound for a `_one_of` parameter."""
-    return json.dumps(list(values)) if dialect == "sqlite" else list(values)
-
-
-def _one_of(dialect: str, name: str) -> Any:
-    """A list bound as one parameter: JSON on SQLite, so the statement keeps one shape
-    (prepared); an expanding list elsewhere."""
-    if dialect == "sqlite":
-        return select(column("value")).select_from(func.json_each(bindparam(name)))
-    return bindparam(name, expanding=True)
-
-
 async def recipients(session: Session, outbox_ids: Sequence[int]) -> dict[int, tuple[str, str]]:
     """Platform and recipient of those of these rows that are still to be delivered."""
     if not outbox_ids:
         return {}
     dialect = session.get_bind().dialect.name
-    result = await session.core(_recipients(dialect), {"ids": _list_value(dialect, outbox_ids)})
+    result = await session.core(_recipients(dialect), {"ids": lists.value(dialect, outbox_ids)})
     return {row.id: (row.platform, row.recipient) for row in result.all()}
 
 
@@ -237,7 +223,8 @@ async def recipients(session: Session, outbox_ids: Sequence[int]) -> dict[int, t
 def _recipients(dialect: str) -> Any:
     table = Outbox.__table__
     return select(table.c.id, table.c.platform, table.c.recipient).where(
-        table.c.id.in_(_one_of(dialect, "ids")), or_(*(table.c.status == status for status in OPEN))
+        table.c.id.in_(lists.one_of(dialect, "ids")),
+        or_(*(table.c.status == status for status in OPEN)),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
@@ -9,7 +10,7 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, literal, or_, select, union_all, update
 
-from storage import activity, tallies
+from storage import activity, lists, tallies
 from storage.health import daysets
 from storage.models import BadgeAward, FlowRun, Kudos, Member, Mentorship
 from storage.session import Session, dialect_insert
@@ -363,6 +364,23 @@ _BADGES_OF = (
 async def badges_of(session: Session, member_id: int) -> dict[str, datetime]:
     rows = (await session.core(_BADGES_OF, {"member_id": member_id})).all()
     return {badge: at for badge, at in rows}
+
+
+async def badges_of_each(session: Session, member_ids: Sequence[int]) -> dict[int, set[str]]:
+    """The badges of each of these members (a kudos' giver and receiver), in one query."""
+    dialect = session.get_bind().dialect.name
+    params = {"member_ids": lists.value(dialect, member_ids)}
+    owned: dict[int, set[str]] = {member_id: set() for member_id in member_ids}
+    for member_id, badge in (await session.core(_badges_of_each(dialect), params)).all():
+        owned[member_id].add(badge)
+    return owned
+
+
+@cache
+def _badges_of_each(dialect: str) -> Any:
+    return select(_BADGE.c.member_id, _BADGE.c.badge).where(
+        _BADGE.c.member_id.in_(lists.one_of(dialect, "member_ids"))
+    )
 
 
 async def award(session: Session, member_id: int, badge: str, now: datetime) -> bool:

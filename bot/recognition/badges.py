@@ -3,6 +3,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from pydantic import BaseModel, ConfigDict
 
 from bot.registry import Registry
@@ -41,17 +43,40 @@ async def check(turn: Turn, *kinds: str, category: str | None = None) -> None:
     """Award every badge of these kinds (kudos_received, kudos_given, flows_completed,
     mentorships_completed) the member has now reached; after a kudos, only the badges its
     `category` counts towards."""
-    have = await store.badges_of(turn.session, turn.member.id or 0)
+    await check_each([(turn, kinds)], category=category)
+
+
+async def check_each(
+    checks: Sequence[tuple[Turn, Sequence[str]]], *, category: str | None = None
+) -> None:
+    """`check` for several members at once (a kudos' receiver and giver): the badges they
+    already have are read in one query, and none at all when no badge counts these kinds."""
+    wanted = [(turn, _counting(turn, kinds, category)) for turn, kinds in checks]
+    wanted = [(turn, badges) for turn, badges in wanted if badges]
+    if not wanted:
+        return
+    members = [turn.member.id or 0 for turn, _ in wanted]
+    have = await store.badges_of_each(wanted[0][0].session, members)
+    for turn, badges in wanted:
+        for badge in badges:
+            if badge.id in have[turn.member.id or 0]:
+                continue
+            assert badge.when is not None
+            if await progress(turn, badge) >= badge.when.target:
+                await give(turn, badge)
+
+
+def _counting(turn: Turn, kinds: Sequence[str], category: str | None) -> list[Badge]:
+    """The content's badges that count one of these kinds (and, after a kudos, its category)."""
+    counting = []
     for badge in turn.content.badges.badges:
         when = badge.when
-        if when is None or badge.id in have:
-            continue
-        if not any(getattr(when, kind) is not None for kind in kinds):
+        if when is None or not any(getattr(when, kind) is not None for kind in kinds):
             continue
         if category is not None and when.category not in (None, category):
             continue  # counts kudos of another kind: this one changed nothing towards it
-        if await progress(turn, badge) >= when.target:
-            await give(turn, badge)
+        counting.append(badge)
+    return counting
 
 
 async def give(turn: Turn, badge: Badge) -> bool:

@@ -153,7 +153,6 @@ async def give(turn: Turn, args: str) -> None:
                 category=category_name(other, category),
             )
         )
-        await badges.check(other, "kudos_received", category=category.id)
     if shout and channel:
         locale = turn.content.community.default_locale
         turn.reply(
@@ -167,7 +166,9 @@ async def give(turn: Turn, args: str) -> None:
             ),
             to=channel,
         )
-    await badges.check(turn, "kudos_given", category=category.id)
+    # The receiver's badges (only where they can be told), then the giver's: one query.
+    received = [(other, ("kudos_received",))] if other is not None else []
+    await badges.check_each([*received, (turn, ("kudos_given",))], category=category.id)
 
 
 def _unreachable_in_private(turn: Turn) -> bool:
