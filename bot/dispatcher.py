@@ -297,19 +297,19 @@ class Dispatcher:
         self, event: Event, session: Session
     ) -> tuple[Identity, Member, FlowRun | None, bool]:
         """The member behind the event, their active run, and whether they were just created."""
-        found = await members.find_identity_and_run(
-            session, event.platform, event.workspace, event.actor
-        )
-        if found is not None:
-            identity, member, run = found
-            if not self.db.sqlite:
-                # Serialise concurrent events of one member across workers and replicas, then
-                # read their run again under the lock.
-                await session.execute(
-                    select(col(Member.id)).where(col(Member.id) == member.id).with_for_update()
-                )
-                run = await runs.current_run(session, member.id or 0)
-            return identity, member, run, False
+        where = (session, event.platform, event.workspace, event.actor)
+        if self.db.sqlite:  # one writer: nobody else can change them meanwhile
+            found = await members.find_identity_and_run(*where)
+            if found is not None:
+                return *found, False
+        else:
+            # Concurrent events of one member (workers, replicas) are serialised on the
+            # member's row lock; the member, then their run, are read once it is ours: read
+            # before it, they could be what the event ahead went on to change.
+            locked = await members.find_identity_locked(*where)
+            if locked is not None:
+                identity, member = locked
+                return identity, member, await runs.current_run(session, member.id or 0), False
         identity, member = await members.create_member(
             session,
             platform=event.platform,

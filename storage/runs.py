@@ -42,8 +42,8 @@ def _save_answer(dialect: str) -> Any:
 
 
 async def current_run(session: Session, member_id: int) -> FlowRun | None:
-    result = await session.execute(_CURRENT_RUN, {"member_id": member_id})
-    return result.scalars().first()
+    found = await loading.first(session, _CURRENT_RUN, {"member_id": member_id})
+    return found[0] if found is not None else None
 
 
 async def last_paused_run(session: Session, member_id: int) -> FlowRun | None:

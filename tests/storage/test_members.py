@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 import pytest
@@ -10,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from storage.members import (
     create_member,
     find_identity,
+    find_identity_locked,
     find_member,
     identities_of,
     reached_through,
@@ -147,3 +149,35 @@ async def test_a_mention_finds_its_member_and_where_they_were_seen_last(db: Data
         assert (identity.platform, identity.external_id) == ("telegram", "42")
         assert await reached_through(session, "slack", "T1", "U404") is None
         assert await reached_through(session, "zulip", "T1", "U1") is None
+
+
+async def test_a_locked_find_waits_for_the_event_ahead_and_sees_what_it_wrote(
+    db: Database,
+) -> None:
+    """PostgreSQL: two events of one member at once (two workers or replicas). The second
+    waits for the first's lock and then reads the member as the first left them: read before
+    the lock, its copy would be older and its write-back would undo the first's changes."""
+    if db.sqlite:
+        pytest.skip("SQLite has one writer: nobody else can change a member meanwhile")
+    await _create(db, "slack", "T1", "U1", display_name="Ada", locale="en")
+    first_holds = asyncio.Event()
+    second_read: list[str | None] = []
+
+    async def second() -> None:
+        await first_holds.wait()
+        async with db.transaction() as session:
+            found = await find_identity_locked(session, "slack", "T1", "U1")
+            assert found is not None
+            second_read.append(found[1].locale)
+
+    waiting = asyncio.create_task(second())
+    async with db.transaction() as session:
+        found = await find_identity_locked(session, "slack", "T1", "U1")
+        assert found is not None
+        found[1].locale = "fr"
+        await session.flush()
+        first_holds.set()
+        await asyncio.sleep(0.3)  # the second is now waiting for the lock
+        assert second_read == []
+    await waiting
+    assert second_read == ["fr"]
