@@ -28,6 +28,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
+from functools import cache
 from typing import Any
 
 from sqlalchemy import Date, bindparam, or_, select, text, update
@@ -188,13 +189,16 @@ async def _joined(session: Session, member_ids: Iterable[int]) -> list[datetime]
     ids = sorted(set(member_ids))
     if not ids:
         return []
-    found = await session.core(_JOINED, {"ids": ids})
+    dialect = _dialect(session)
+    found = await session.core(_joined_at(dialect), {"ids": lists.value(dialect, ids)})
     return list(found.scalars())
 
 
-# Built once: an IN list built per call left its parameter in reference cycles (every
-# newcomer finishing the onboarding).
-_JOINED = select(_MEMBER.c.created_at).where(_MEMBER.c.id.in_(bindparam("ids", expanding=True)))
+@cache
+def _joined_at(dialect: str) -> Any:
+    """Built once per dialect (an IN list built per call left its parameter in reference
+    cycles), with the ids as one parameter: prepared on SQLite."""
+    return select(_MEMBER.c.created_at).where(_MEMBER.c.id.in_(lists.one_of(dialect, "ids")))
 
 
 async def _funnel_moved(session: Session, joined: Iterable[Any], on: date | None) -> None:
