@@ -57,6 +57,9 @@ async def start_flow(turn: Turn, flow: Flow, context: Mapping[str, Any] | None =
         if current.status == RunStatus.CANCELLED:
             current.finished_at = turn.now
         await due.cancel(turn.session, nudge_key(current))
+        # Written now, as a flush did: a flow that ends within this turn looks for the run it
+        # paused (`last_paused_run`) before the turn writes its changes back.
+        await writeback.write_back(turn.session, keep=True)
     run = FlowRun(
         member_id=_member_id(turn),
         flow_id=flow.id,

@@ -6,8 +6,11 @@ from sqlalchemy import select
 
 from adapters.memory import Chat
 from bot.commands import command_menu
+from bot.conversation import start_flow
 from bot.events import ChoiceMade
 from bot.runtime import Onramp
+from bot.turn import member_turn
+from storage import runs
 from storage.models import AuditLog, FlowRun, Member, Outbox
 
 
@@ -175,3 +178,22 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
     assert menu["language"]["fr"].startswith("changer la langue")  # "/language CODE :" too
     assert menu["feedback"]["es"] == "¿Qué tal fue tu bienvenida?"  # a flow's title
     assert all(set(d) == {"en", "fr", "es", "pt", "ar", "sw"} for d in menu.values())
+
+
+async def test_a_paused_run_is_written_before_the_flow_that_paused_it_goes_on(
+    chat: Chat, onramp: Onramp
+) -> None:
+    """A flow that ends within the turn that started it looks for the run it paused
+    (`last_paused_run`) before the turn writes its changes back: the pause must be written
+    already (a member who declined consent has nothing else written mid-turn)."""
+    await _language_and_consent(chat)
+    async with onramp.db.transaction() as session:
+        member = (await session.execute(select(Member))).scalars().one()
+        assert member.id is not None
+        turn = await member_turn(
+            session, onramp.db, onramp.content, member.id, onramp.clock(), "t", onramp.registry
+        )
+        assert turn is not None
+        await start_flow(turn, onramp.content.flows["feedback"])
+        paused = await runs.last_paused_run(session, member.id)
+        assert paused is not None and paused.flow_id == "onboarding"
