@@ -28,6 +28,7 @@ import contextlib
 import logging
 import re
 from collections.abc import Awaitable, Callable
+from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from pydantic import SecretStr
@@ -38,7 +39,7 @@ from starlette.routing import Route
 from adapters.background import Background, logged, retry_until_done
 from adapters.http import Malformed, reject
 from adapters.slack import blocks as slack_blocks
-from adapters.slack import payloads, requests
+from adapters.slack import payloads, requests, sent
 from adapters.slack.errors import (
     BAD_TOKEN,
     SlackConfigError,
@@ -70,11 +71,6 @@ _BOLT_LOG = logging.getLogger("onramp.slack.bolt")
 _BOLT_LOG.addFilter(lambda record: "`token` will be unused" not in record.getMessage())
 EVENTS_PATH = "/slack/events"
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
-# Every message is posted with this metadata event type and its outbox row's id, so that after
-# a crash the row is looked up in the conversation's latest messages before it goes again.
-SENT_EVENT_TYPE = "onramp_message"
-HISTORY_LOOKBACK = 100  # a member's messages go in order: an unrecorded one is among the last
-HISTORY_RETRIES = 3  # times a rate-limited history read waits and tries again
 
 
 class SlackAdapter(Adapter):
@@ -123,7 +119,7 @@ class SlackAdapter(Adapter):
         # The outbox retries it instead, recorded and with backoff (see adapters/slack/errors.py).
         self._web = self._client(self._token)
         self._post = self._client(self._token, retry_handlers=[])
-        self._history = self._history_client(self._token)
+        self._history = sent.history_client(partial(self._client, self._token))
         self.app = self._bolt_app()
         self._inbox: Inbox | None = None
         self._auth: AuthorizeResult | None = None
@@ -181,23 +177,6 @@ class SlackAdapter(Adapter):
             base_url=self.settings.api_url,
             timeout=int(self.settings.request_timeout_seconds),
             **options,
-        )
-
-    def _history_client(self, token: str | None) -> AsyncWebClient:
-        """For `already_sent`: `conversations.history` is rate limited (Tier 3, about 50 a
-        minute), and after a crash with many messages in doubt a 429 would mean "cannot
-        tell", so a duplicate; this client waits as Slack's `Retry-After` says, and retries."""
-        from slack_sdk.http_retry.builtin_async_handlers import (
-            AsyncConnectionErrorRetryHandler,
-            AsyncRateLimitErrorRetryHandler,
-        )
-
-        return self._client(
-            token,
-            retry_handlers=[
-                AsyncConnectionErrorRetryHandler(),
-                AsyncRateLimitErrorRetryHandler(max_retry_count=HISTORY_RETRIES),
-            ],
         )
 
     # The adapter contract.
@@ -258,7 +237,7 @@ class SlackAdapter(Adapter):
                 blocks=rendered.blocks,
                 unfurl_links=False,
                 unfurl_media=slack_blocks.unfurl_media(message),
-                metadata=_marked(message),
+                metadata=sent.marked(message),
             )
         except call_errors() as exc:
             error = delivery_error(exc)
@@ -275,25 +254,12 @@ class SlackAdapter(Adapter):
             return None
         try:
             channel = await self._channel(message.recipient)
-            history = await self._history.conversations_history(
-                channel=channel, limit=HISTORY_LOOKBACK, include_all_metadata=True
-            )
+            return await sent.find(self._history, channel, message.outbox_id, self._bot_user_id())
         except call_errors() as exc:
             log.warning(
                 "slack history unreadable; sending again", extra={"reason": error_code(exc)}
             )
             return None
-        bot_user = self._bot_user_id()
-        for posted in history.get("messages") or []:
-            metadata = posted.get("metadata") or {}
-            payload = metadata.get("event_payload") or {}
-            if (
-                metadata.get("event_type") == SENT_EVENT_TYPE
-                and payload.get("outbox_id") == message.outbox_id
-                and (bot_user is None or posted.get("user") in (bot_user, None))
-            ):
-                return str(posted["ts"])
-        return None
 
     # Receiving over HTTP: what Bolt would let through badly is refused first.
 
@@ -456,13 +422,6 @@ class SlackAdapter(Adapter):
 
 
 _REJECTED = "onramp_rejected"  # a listener's reason for refusing a malformed payload
-
-
-def _marked(message: OutgoingMessage) -> dict[str, Any] | None:
-    """The message metadata `already_sent` finds a posted message by."""
-    if message.outbox_id is None:
-        return None
-    return {"event_type": SENT_EVENT_TYPE, "event_payload": {"outbox_id": message.outbox_id}}
 
 
 def _ok() -> BoltResponse:
