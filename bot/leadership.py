@@ -17,9 +17,10 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
-from sqlalchemy import func, select, text
+from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
+from storage import database
 from storage.session import Database
 
 log = logging.getLogger("onramp.leadership")
@@ -73,10 +74,7 @@ class Leadership:
         self.tried.set()  # (after `leading`: who waits for it sees this replica lead)
         task = asyncio.create_task(self._guarded_forever(work), name=f"lead:{self.name}")
         try:
-            while not task.done():
-                await asyncio.sleep(self.retry_seconds)
-                await connection.execute(text("SELECT 1"))  # raises once the connection is gone
-                await connection.commit()
+            await database.watch(connection, self.retry_seconds, until=task.done)
         finally:
             log.info("this replica no longer leads %s", self.name)
             task.cancel()

@@ -35,7 +35,7 @@ from bot.messages import OutgoingMessage
 from bot.outcomes import Outcome, Outcomes
 from bot.settings import SenderSettings
 from bot.throttle import Sent, Throttle, bulk_limits
-from storage import campaigns, outbox
+from storage import campaigns, database, outbox
 from storage.models import Outbox
 from storage.session import Database, Session
 
@@ -136,10 +136,8 @@ class Sender:
             await raw.add_listener(outbox.CHANNEL, heard)
             try:
                 self.sweep_soon()
-                while True:  # raises once the connection is gone: the lock's owner restarts it
-                    await asyncio.sleep(LISTEN_CHECK_SECONDS)
-                    await connection.exec_driver_sql("SELECT 1")
-                    await connection.commit()
+                # raises once the connection is gone: the lock's owner restarts it
+                await database.watch(connection, LISTEN_CHECK_SECONDS)
             finally:
                 with contextlib.suppress(Exception):
                     await raw.remove_listener(outbox.CHANNEL, heard)

@@ -8,18 +8,20 @@ a traceback.
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import os
 import re
 import socket
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Engine, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import NullPool
 
 # The drivers Onramp runs on, by what a URL may say before "://".
@@ -206,3 +208,15 @@ def configure_sqlite(engine: Engine, synchronous: str, *, writing: bool = True) 
             driver.execute(begin)
         else:  # aiosqlite (migrations): its own way
             connection.exec_driver_sql(begin)
+
+
+async def watch(
+    connection: AsyncConnection, every: float, until: Callable[[], bool] = lambda: False
+) -> None:
+    """A round trip on `connection` every `every` seconds until `until()`: raises once the
+    connection is gone (a server restarted, a network cut), which is how a replica holding a
+    session-level lock, or listening for notifications, learns it lost them."""
+    while not until():
+        await asyncio.sleep(every)
+        await connection.exec_driver_sql("SELECT 1")
+        await connection.commit()
