@@ -306,7 +306,7 @@ class Dispatcher:
             # Concurrent events of one member (workers, replicas) are serialised on the
             # member's row lock; the member, then their run, are read once it is ours: read
             # before it, they could be what the event ahead went on to change.
-            locked = await members.find_identity_locked(*where)
+            locked = await members.find_identity(*where, locked=True)
             if locked is not None:
                 identity, member = locked
                 return identity, member, await runs.current_run(session, member.id or 0), False

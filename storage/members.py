@@ -24,31 +24,20 @@ _FIND_IDENTITY = (
 )
 
 
-async def find_identity(
-    session: Session, platform: str, workspace: str, external_id: str
-) -> tuple[Identity, Member] | None:
-    row = await loading.first(
-        session,
-        _FIND_IDENTITY,
-        {"platform": platform, "workspace": workspace, "external_id": external_id},
-    )
-    return (row[0], row[1]) if row else None
-
-
 # PostgreSQL: the member row locked as it is read, so the member is read as it is once the
 # lock is ours (READ COMMITTED gives a locked row's latest version), never from before.
 _FIND_IDENTITY_LOCKED = _FIND_IDENTITY.with_for_update(of=Member)
 
 
-async def find_identity_locked(
-    session: Session, platform: str, workspace: str, external_id: str
+async def find_identity(
+    session: Session, platform: str, workspace: str, external_id: str, *, locked: bool = False
 ) -> tuple[Identity, Member] | None:
-    """`find_identity`, holding the member's row lock until the transaction ends: concurrent
-    events of one member (two workers, two replicas) are taken one after the other, each
-    seeing what the one before wrote."""
+    """The identity and its member; `locked`, holding the member's row lock until the
+    transaction ends: concurrent events of one member (two workers, two replicas) are taken
+    one after the other, each seeing what the one before wrote."""
     row = await loading.first(
         session,
-        _FIND_IDENTITY_LOCKED,
+        _FIND_IDENTITY_LOCKED if locked else _FIND_IDENTITY,
         {"platform": platform, "workspace": workspace, "external_id": external_id},
     )
     return (row[0], row[1]) if row else None

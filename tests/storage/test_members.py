@@ -11,7 +11,6 @@ from sqlalchemy.exc import IntegrityError
 from storage.members import (
     create_member,
     find_identity,
-    find_identity_locked,
     find_member,
     identities_of,
     reached_through,
@@ -166,13 +165,13 @@ async def test_a_locked_find_waits_for_the_event_ahead_and_sees_what_it_wrote(
     async def second() -> None:
         await first_holds.wait()
         async with db.transaction() as session:
-            found = await find_identity_locked(session, "slack", "T1", "U1")
+            found = await find_identity(session, "slack", "T1", "U1", locked=True)
             assert found is not None
             second_read.append(found[1].locale)
 
     waiting = asyncio.create_task(second())
     async with db.transaction() as session:
-        found = await find_identity_locked(session, "slack", "T1", "U1")
+        found = await find_identity(session, "slack", "T1", "U1", locked=True)
         assert found is not None
         found[1].locale = "fr"
         await session.flush()
