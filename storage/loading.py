@@ -94,6 +94,12 @@ async def first(session: Session, statement: Any, params: dict[str, Any]) -> tup
     return _objects(session, shape, row)
 
 
+async def one(session: Session, statement: Any, params: dict[str, Any]) -> Any:
+    """The one entity a statement selects, from its first row; None when there is none."""
+    found = await first(session, statement, params)
+    return found[0] if found is not None else None
+
+
 async def every(session: Session, statement: Any, params: dict[str, Any]) -> list[tuple[Any, ...]]:
     """`first`, for every row of the statement."""
     shape = _shape(statement)

@@ -400,8 +400,8 @@ async def mentors_offered(session: Session, newcomer_id: int) -> set[int]:
 async def mentee_of(session: Session, newcomer_id: int) -> Mentorship | None:
     """The newcomer's active mentorship, if they have one."""
     params = {"newcomer_id": newcomer_id, "active": MentorshipStatus.ACTIVE}
-    found = await loading.first(session, _MENTEE_OF, params)
-    return found[0] if found is not None else None
+    mentorship: Mentorship | None = await loading.one(session, _MENTEE_OF, params)
+    return mentorship
 
 
 @dataclass(frozen=True)

@@ -42,14 +42,14 @@ def _save_answer(dialect: str) -> Any:
 
 
 async def current_run(session: Session, member_id: int) -> FlowRun | None:
-    found = await loading.first(session, _CURRENT_RUN, {"member_id": member_id})
-    return found[0] if found is not None else None
+    run: FlowRun | None = await loading.one(session, _CURRENT_RUN, {"member_id": member_id})
+    return run
 
 
 async def last_paused_run(session: Session, member_id: int) -> FlowRun | None:
     params = {"member_id": member_id, "paused": RunStatus.PAUSED}
-    found = await loading.first(session, _LAST_PAUSED_RUN, params)
-    return found[0] if found is not None else None
+    run: FlowRun | None = await loading.one(session, _LAST_PAUSED_RUN, params)
+    return run
 
 
 async def answers_of(session: Session, run_id: int) -> dict[str, Any]:

@@ -72,6 +72,21 @@ async def test_a_row_gives_what_the_orm_query_gives(db: Database, run: bool) -> 
 async def test_no_row_is_none(db: Database) -> None:
     async with db.reading() as session:
         assert await loading.first(session, _FIND_WITH_RUN, WHERE) is None
+        assert (
+            await loading.one(
+                session, select(Member).where(Member.id == bindparam("id")), {"id": 1}
+            )
+            is None
+        )
+
+
+async def test_one_gives_the_entity_of_the_first_row(db: Database) -> None:
+    member_id = await _member(db, run=False)
+    statement = select(Member).where(Member.id == bindparam("id"))
+    async with db.reading() as session:
+        member = await loading.one(session, statement, {"id": member_id})
+        assert isinstance(member, Member) and member.id == member_id
+        assert inspect(member).session is session.orm
 
 
 async def test_an_object_the_session_holds_is_returned_as_it_is(db: Database) -> None:
