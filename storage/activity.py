@@ -83,7 +83,7 @@ async def first_reached(session: Session, member_ids: Iterable[int], sent_at: da
     ids = sorted(set(member_ids))
     if not ids:
         return
-    dialect = session.get_bind().dialect.name
+    dialect = _dialect(session)
     value = lists.value(dialect, ids)
     reached = await session.core(_FIRST_REACHED[dialect], {"member_ids": value, "sent_at": sent_at})
     # Almost always members who joined today. One who joined before waited on a day the

@@ -323,9 +323,9 @@ _FLOWS_COMPLETED = (
     .select_from(FlowRun)
     .where(FlowRun.member_id == bindparam("member_id"), FlowRun.status == bindparam("completed"))
 )
-_FLOWS_COMPLETED_OF = {
-    None: _FLOWS_COMPLETED,
-    "flow": _FLOWS_COMPLETED.where(FlowRun.flow_id == bindparam("flow")),
+_FLOWS_COMPLETED_OF = {  # of one flow, or of any (keyed like _GIVEN_COUNT)
+    True: _FLOWS_COMPLETED.where(FlowRun.flow_id == bindparam("flow")),
+    False: _FLOWS_COMPLETED,
 }
 _MENTORSHIPS_COMPLETED = (
     select(func.count())
@@ -344,7 +344,7 @@ async def flows_completed(session: Session, member_id: int, flow: str | None = N
     params: dict[str, Any] = {"member_id": member_id, "completed": RunStatus.COMPLETED}
     if flow is not None:
         params["flow"] = flow
-    statement = _FLOWS_COMPLETED_OF[None if flow is None else "flow"]
+    statement = _FLOWS_COMPLETED_OF[flow is not None]
     return int((await session.core(statement, params)).first()[0])
 
 
