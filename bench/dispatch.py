@@ -2,6 +2,7 @@
 
     python bench/dispatch.py [--members 1000] [--mode closed|open|both]
         [--concurrency 16] [--rate 1000] [--postgres-rate 150] [--backend sqlite|postgresql|both]
+        [--driver-time]
 
 `members` newcomers go through the whole flow (a join and seven answers each), in two modes:
 - closed loop: `concurrency` newcomers mid-conversation at any moment, each answering as soon
@@ -11,7 +12,8 @@
 Prints JSON per backend and mode: events/s, messages/s, p50/p99 latency per event (from
 hand-over to the bot until its replies were delivered; every event is committed before its
 replies go out), CPU per event and the process's peak RSS. PostgreSQL runs when
-ONRAMP_TEST_POSTGRES_URL (or --postgres-url) names a server.
+ONRAMP_TEST_POSTGRES_URL (or --postgres-url) names a server. With `--driver-time`, SQLite's runs
+also report the CPU SQLite itself spent per event (bench/driver_time.py).
 """
 
 from __future__ import annotations
@@ -36,6 +38,7 @@ sys.path.insert(0, str(ROOT))
 
 
 from adapters.memory import MemoryAdapter  # noqa: E402
+from bench import driver_time  # noqa: E402
 from bot.events import Event, MemberJoined, MessageReceived  # noqa: E402
 from bot.runtime import Onramp, tune_garbage_collector  # noqa: E402
 from bot.settings import load_settings  # noqa: E402
@@ -85,6 +88,7 @@ class Measuring:
 
     def __enter__(self) -> None:
         self.started, self.cpu_started = time.perf_counter(), time.process_time()
+        driver_time.DRIVER.reset()
 
     def __exit__(self, *exc: object) -> None:
         self.run.seconds = time.perf_counter() - self.started
@@ -151,7 +155,12 @@ async def open_loop(memory: MemoryAdapter, members: int, rate: float) -> Run:
 
 
 async def bench(
-    backend: str, url: str, members: int, concurrency: int, rate: float | None
+    backend: str,
+    url: str,
+    members: int,
+    concurrency: int,
+    rate: float | None,
+    driver: bool = False,
 ) -> dict[str, Any]:
     settings = load_settings(
         ROOT / "bot.toml", database={"url": url}, content={"path": ROOT / "content"}
@@ -185,6 +194,7 @@ async def bench(
         # barely moved by other work on the machine.
         "cpu_ms_per_event": round(run.cpu_seconds / events * 1000, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **(driver_time.DRIVER.per_event(events) if driver and backend == "sqlite" else {}),
     }
 
 
@@ -199,7 +209,14 @@ async def main() -> None:
     )
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
     parser.add_argument("--postgres-url", default=os.environ.get("ONRAMP_TEST_POSTGRES_URL"))
+    parser.add_argument(
+        "--driver-time",
+        action="store_true",
+        help="also report the CPU SQLite itself spends per event (bench/driver_time.py)",
+    )
     args = parser.parse_args()
+    if args.driver_time:
+        driver_time.install()
     modes = {"closed": ["closed"], "open": ["open"], "both": ["closed", "open"]}[args.mode]
     results = []
     if args.backend in ("sqlite", "both"):
@@ -207,7 +224,11 @@ async def main() -> None:
             with tempfile.TemporaryDirectory() as folder:
                 url = f"sqlite+aiosqlite:///{Path(folder) / 'bench.db'}"
                 rate = args.rate if mode == "open" else None
-                results.append(await bench("sqlite", url, args.members, args.concurrency, rate))
+                results.append(
+                    await bench(
+                        "sqlite", url, args.members, args.concurrency, rate, args.driver_time
+                    )
+                )
     if args.backend in ("postgresql", "both"):
         if not args.postgres_url:
             results.append({"backend": "postgresql", "skipped": "set ONRAMP_TEST_POSTGRES_URL"})

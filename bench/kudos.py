@@ -1,7 +1,7 @@
 """Kudos, one at a time, as members type them: the workload errbot and opsdroid were measured on.
 
     python bench/kudos.py [--members 100] [--kudos 5000] [--warmup 500]
-        [--backend sqlite|postgresql|both] [--postgres-url URL]
+        [--backend sqlite|postgresql|both] [--postgres-url URL] [--driver-time]
 
 The database is migrated first by `onramp db upgrade` in a process of its own, as a deployment
 does. `members` members join and finish the sample onboarding (unmeasured). Then `warmup`
@@ -15,7 +15,9 @@ so each measured event does the whole work of a kudos: rules, store, badges, tha
 Prints JSON per backend: events/s, p50 and p99 latency (hand-over to replies delivered), CPU
 ms per event (the whole process: bot and load, which moves far less with the machine's load
 than events/s) and the process's peak RSS. PostgreSQL runs when ONRAMP_TEST_POSTGRES_URL (or
---postgres-url) names a server.
+--postgres-url) names a server. With `--driver-time`, the SQLite run also reports the CPU that
+SQLite itself spent per kudos, and how much of it in COMMIT (bench/driver_time.py): the part
+of the cost that no change to the bot's Python removes.
 """
 
 from __future__ import annotations
@@ -44,7 +46,7 @@ from ruamel.yaml import YAML  # noqa: E402
 from sqlalchemy import func, select  # noqa: E402
 
 from adapters.memory import MemoryAdapter  # noqa: E402
-from bench import backends  # noqa: E402
+from bench import backends, driver_time  # noqa: E402
 from bench.dispatch import ANSWERS as ONBOARDING  # noqa: E402  (the whole sample onboarding)
 from bench.dispatch import deliver  # noqa: E402
 from bot.events import CommandInvoked, MemberJoined, MessageReceived  # noqa: E402
@@ -142,7 +144,9 @@ async def running(
             await app.stop()
 
 
-async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]:
+async def run(
+    url: str, members: int, kudos: int, warmup: int, driver: bool = False
+) -> dict[str, Any]:
     async with running(url) as (app, memory):
         names = [f"member{n:03d}" for n in range(members)]
         await _onboard(memory, names)
@@ -152,6 +156,7 @@ async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]
         for n in range(warmup + kudos):
             if n == warmup:
                 started, cpu_started = time.perf_counter(), time.process_time()
+                driver_time.DRIVER.reset()
             giver, receiver = rng.sample(names, 2)
             args = (
                 f"[{receiver.title()}](member:{receiver}) "
@@ -167,6 +172,8 @@ async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]
         async with app.db.reading() as session:
             stored = (await session.execute(select(func.count()).select_from(Kudos))).scalar()
     ordered = sorted(latencies)
+    # (SQLite only: on PostgreSQL the database's work is another process's CPU)
+    timed = driver and url.startswith("sqlite")
     return {
         "members": members,
         "kudos": kudos,
@@ -180,6 +187,7 @@ async def run(url: str, members: int, kudos: int, warmup: int) -> dict[str, Any]
         "latency_ms_p99": round(ordered[int(len(ordered) * 0.99) - 1] * 1000, 2),
         "cpu_ms_per_event": round(cpu_seconds / kudos * 1000, 3),
         "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+        **(driver_time.DRIVER.per_event(kudos) if timed else {}),
     }
 
 
@@ -188,10 +196,17 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=100)
     parser.add_argument("--kudos", type=int, default=5000)
     parser.add_argument("--warmup", type=int, default=500)
+    parser.add_argument(
+        "--driver-time",
+        action="store_true",
+        help="also report the CPU SQLite itself spends per kudos (bench/driver_time.py)",
+    )
     backends.add_options(parser)
     args = parser.parse_args()
+    if args.driver_time:
+        driver_time.install()
     results = await backends.on_each(
-        args, lambda url: run(url, args.members, args.kudos, args.warmup)
+        args, lambda url: run(url, args.members, args.kudos, args.warmup, args.driver_time)
     )
     print(json.dumps(results, indent=2))
 
