@@ -36,6 +36,7 @@ from storage.statuses import RunStatus
 log = logging.getLogger("onramp.flows")
 
 COLUMN_FIELDS = ("locale", "timezone", "display_name")
+ANSWERS = "answers"  # the consent purpose of keeping a member's answers after a run
 
 
 def nudge_key(run: FlowRun) -> str:
@@ -230,6 +231,18 @@ async def record_consent(turn: Turn, purpose: str, granted: bool, source: str) -
     return changed
 
 
+async def answers_kept(turn: Turn) -> bool:
+    """Whether the member's answers are kept once a run ends (the `answers` purpose): what
+    they chose in /privacy, else their answer to the onboarding's data question (`consent`),
+    else community.yaml's default."""
+    said = await consent.said(turn.session, _member_id(turn), ANSWERS)
+    if said is not None:
+        return said
+    if turn.member.consent is not None:
+        return turn.member.consent
+    return turn.content.community.consent_default(ANSWERS)
+
+
 async def _await_input(turn: Turn, run: FlowRun, flow: Flow, waiting: AwaitInput) -> bool:
     """Set the question's timers; True while a nudge is scheduled."""
     nudging = waiting.timeout is not None
@@ -260,8 +273,9 @@ async def _close(turn: Turn, run: FlowRun, status: RunStatus) -> None:
     run.status, run.finished_at, run.updated_at = status, turn.now, turn.now
     await due.cancel(turn.session, nudge_key(run))
     await due.cancel(turn.session, expire_key(run))
-    if turn.member.consent is False:
-        # The member declined: keep nothing they answered, and no profile beyond the refusal.
+    if not await answers_kept(turn):
+        # The member declined, or withdrew `answers` since: keep nothing they answered, and no
+        # profile beyond the refusal. The run needed its answers until now (its branches).
         await runs.erase_answers(turn.session, _run_id(run))
         turn.member.profile = {}
     if status == RunStatus.COMPLETED:

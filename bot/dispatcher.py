@@ -31,7 +31,7 @@ from bot.registry import Registry
 from bot.turn import Turn
 from flows.content import ContentTree
 from flows.engine import Pick, Reply, Resume
-from storage import activity, campaigns, members, outbox, runs, writeback
+from storage import activity, campaigns, members, outbox, privacy, runs, writeback
 from storage import failed_events as failed_store
 from storage.models import FlowRun, Identity, Member, ProcessedEvent
 from storage.privacy import pseudonym
@@ -219,6 +219,13 @@ class Dispatcher:
             if found is not None and event.display_name:
                 found[1].display_name = event.display_name[:200]
             return Receipt(duplicate=False)
+        if isinstance(event, MemberJoined) and await self._erased(session, event):
+            # They asked to be erased: a workspace join does not bring them back. If they
+            # write to the bot themselves, they start fresh.
+            log.info(
+                "a join of someone who was erased: not welcomed", extra={"platform": event.platform}
+            )
+            return Receipt(duplicate=False)
         identity, member, run, created = await self._member(event, session)
         if event.display_name and not member.display_name:  # unknown on first contact
             member.display_name = event.display_name[:200]
@@ -263,6 +270,13 @@ class Dispatcher:
                 },
             )
         return Receipt(duplicate=False, outbox_ids=outbox_ids)
+
+    async def _erased(self, session: Session, event: MemberJoined) -> bool:
+        """Whether someone unknown joining was a member erased at their request."""
+        where = (session, event.platform, event.workspace, event.actor)
+        if await members.find_identity(*where) is not None:
+            return False
+        return await privacy.was_erased(*where)
 
     async def _active(
         self, session: Session, event: Event, member: Member, created: bool, now: datetime

@@ -8,7 +8,7 @@ commands in it, and late answers and hooks run in it.
 
 from __future__ import annotations
 
-from bot import commands, consent, mode_commands, profile_actions, timers
+from bot import commands, consent, mode_commands, privacy, profile_actions, timers
 from bot.campaigns import commands as campaign_commands
 from bot.campaigns import delivery as campaign_delivery
 from bot.health import chat as health_chat
@@ -21,8 +21,9 @@ from bot.registry import Registry
 
 def build_registry() -> Registry:
     """Every feature, in order. The menu: /start /restart /help /language /stop, /mode
-    /links, /mentor, /kudos /badges, /announcements, /campaign, /dashboard /digest. A button
-    pressed late is offered to the mentor offers first, then to the campaigns."""
+    /links, /mentor, /kudos /badges, /announcements, /privacy, /campaign, /dashboard /digest.
+    A button pressed late is offered to the mentor offers first, then /privacy's, then to the
+    campaigns."""
     registry = Registry()
     commands.register(registry)  # /start /restart /help /language /stop
     mode_commands.register(registry)  # /mode /links
@@ -36,6 +37,7 @@ def build_registry() -> Registry:
     badges.register(registry)
     kudos.register(registry)  # /kudos /badges
     consent.register(registry)  # /announcements
+    privacy.register(registry)  # /privacy
     campaign_commands.register(registry)  # /campaign
     health_chat.register(registry)  # /dashboard
     health_digest.register(registry)  # /digest, and the weekly digests

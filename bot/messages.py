@@ -45,6 +45,11 @@ class Invite:
     source: str
 
 
+# In an outbox row's payload: the last message to a member being erased (Turn.farewell), which
+# the sender deletes once it is delivered or given up on.
+FAREWELL = "farewell"
+
+
 @dataclass(frozen=True)
 class OutgoingMessage:
     """Text is Markdown: **bold**, *italic*, `code`, [links](https://…) and line breaks.
@@ -102,6 +107,7 @@ class OutgoingMessage:
         cls, platform: str, recipient: str, payload: dict[str, Any], outbox_id: int | None = None
     ) -> OutgoingMessage:
         data = dict(payload)
+        data.pop(FAREWELL, None)  # the sender's business, not the platform's
         choices = tuple(Choice(**c) for c in data.pop("choices", ()))
         template = data.pop("template", None)
         invite = data.pop("invite", None)

@@ -98,6 +98,13 @@ _failed_events = Counter(
     ["platform"],
     registry=REGISTRY,
 )
+_pruned = Counter(
+    "onramp_rows_pruned",
+    "Rows deleted by housekeeping once [retention] says they were kept long enough, by kind "
+    "of data.",
+    ["kind"],
+    registry=REGISTRY,
+)
 _PER_PLATFORM = (_received, _deduplicated, _sent, _failed, _retried, _not_resent, _failed_events)
 
 
@@ -125,6 +132,11 @@ def rejected(platform: str, reason: str) -> None:
 
 def failed_event(platform: str) -> None:
     _failed_events.labels(platform).inc()
+
+
+def pruned(kind: str, rows: int) -> None:
+    """Housekeeping deleted `rows` of one kind of data (bot/retention.py)."""
+    _pruned.labels(kind).inc(rows)
 
 
 def sent(platform: str) -> None:

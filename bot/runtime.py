@@ -14,7 +14,7 @@ from typing import Any
 
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
-from bot import metrics, web
+from bot import metrics, privacy_web, retention, web
 from bot.adapter import Adapter, AdapterFactory, Receipt, available_adapters, refused_adapters
 from bot.adapter_texts import adapter_texts
 from bot.campaigns import delivery as campaign_delivery
@@ -34,7 +34,7 @@ from bot.version import VERSION
 from flows import timezones
 from flows.content import ContentTree, load_tree_or_raise
 from flows.schema import AskStep
-from storage import housekeeping, outbox
+from storage import outbox, pseudonyms
 from storage.migrate import upgrade
 from storage.session import Database
 
@@ -116,6 +116,9 @@ class Onramp:
         self.adapters = dict(adapters)
         self.clock = clock
         self.registry = registry if registry is not None else build_registry()
+        # /privacy reads the retention in force (and, once the web app serves them, hands out
+        # download links: bot/web.py).
+        privacy_web.serve(self.registry, privacy_web.Served(settings))
         self.sender = Sender(
             db, self.adapters, settings.sender, clock, settings.campaigns.reserve_share
         )
@@ -198,8 +201,10 @@ class Onramp:
             grace = max(1, math.ceil(self.settings.runtime.stop_timeout_seconds) - 1)
             self.web = web.WebServer(web.create_app(self), self.settings.web, grace)
             self.web.bind()  # first: a busy port stops start-up before anything has started
-        if self.db.sqlite:  # one process owns a SQLite database: nothing is still in flight
-            async with self.db.transaction() as session:
+        async with self.db.transaction() as session:
+            # The pseudonyms' key (logs, audit entries), made once if the operator set none.
+            pseudonyms.install(await pseudonyms.key_of(session))
+            if self.db.sqlite:  # one process owns a SQLite database: nothing is in flight
                 await outbox.reclaim_all_sending(session)
         self._sender_task = asyncio.create_task(self.sender.run(), name="onramp-sender")
         if not self.db.sqlite:  # one replica sends (bot/sender.py): this one, if it can
@@ -301,28 +306,11 @@ class Onramp:
         """Store the health metrics' sets of the days that closed (bot/health/day_sets.py)."""
         return await day_sets.fill(self.db, self.clock(), self.content.community.onboarding_flow)
 
-    async def housekeeping(self) -> None:
-        now = self.clock()
-        retention = self.settings.retention
-        async with self.db.transaction() as session:
-            events, sent = await housekeeping.prune(
-                session,
-                events_before=now - timedelta(days=retention.processed_events_days),
-                sent_before=now - timedelta(days=retention.sent_messages_days),
-            )
-            failed = await housekeeping.prune_failed_events(
-                session, before=now - timedelta(days=retention.failed_events_days)
-            )
-            links, sessions = await housekeeping.prune_dashboard_access(session, now=now)
-        log.info(
-            "housekeeping",
-            extra={
-                "pruned_events": events,
-                "pruned_messages": sent,
-                "pruned_failed": failed,
-                "pruned_dashboard": links + sessions,
-            },
-        )
+    async def housekeeping(self) -> dict[str, int] | None:
+        """Everything `[retention]` says was kept long enough, deleted on the replica that
+        sends (bot/retention.py)."""
+        leading = self.sender.leading()
+        return await retention.run(self.db, self.settings.retention, self.clock(), leading=leading)
 
     async def run_until_closed(self, stop_requested: asyncio.Event | None = None) -> None:
         """Serve until a stop is requested (SIGTERM, SIGINT), an adapter that owns the session

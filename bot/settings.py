@@ -11,6 +11,7 @@ import os
 import re
 import tomllib
 import zoneinfo
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal
 
@@ -154,11 +155,55 @@ class EventSettings(Section):
     attempts: int = Field(default=3, ge=1, le=10)
 
 
+KEEP = "keep"  # a retention setting that keeps the rows until the member is erased
+
+
+def _days(minimum: int) -> Callable[[Any], Any]:
+    """A number of days (at least `minimum`), or "keep", read as None (no limit)."""
+
+    def days(value: Any) -> int | None:
+        if isinstance(value, str) and value.strip().lower() == KEEP:
+            return None
+        if isinstance(value, str) and value.strip().isdigit():
+            value = int(value.strip())  # from the environment: ONRAMP_RETENTION__..._DAYS=30
+        if isinstance(value, int) and not isinstance(value, bool) and value >= minimum:
+            return value
+        shown = json.dumps(value) if isinstance(value, str | int | float | bool) else "a table"
+        raise ValueError(f'expected a number of days ({minimum} or more) or "{KEEP}", got {shown}')
+
+    return days
+
+
+# A retention in days; None (written "keep") keeps the rows until the member is erased.
+Days = Annotated[int | None, BeforeValidator(_days(1))]
+# Activity must outlive the four weeks after a finished flow, which decide whether the member
+# was retained (storage/activity.py), and the hour before a day's summaries are stored.
+ActivityDays = Annotated[int | None, BeforeValidator(_days(35))]
+
+
 class RetentionSettings(Section):
-    processed_events_days: int = Field(default=30, ge=1)
-    sent_messages_days: int = Field(default=90, ge=1)
+    """How long each kind of data is kept, applied every 6 hours by one replica (bot/retention.py);
+    `onramp privacy policy` prints the result in words."""
+
+    # Platform event ids, kept to recognise a redelivered event.
+    processed_events_days: Days = 30
+    # Messages delivered (`sent`), cancelled before sending, and given up on (`failed`),
+    # counted from when they were sent (or queued). Messages still to send are never pruned.
+    sent_messages_days: Days = 90
+    cancelled_messages_days: Days = 30
+    failed_messages_days: Days = 30
     # Failed events, and the events kept to run them again (`onramp events retry`).
-    failed_events_days: int = Field(default=14, ge=1)
+    failed_events_days: Days = 14
+    # What members answered in flows, counted from when the run finished; what a flow saved
+    # to the member's profile stays with the member. Open runs keep their answers.
+    answers_days: Days = 180
+    # Finished runs (completed, cancelled, expired), with their answers; each member's last
+    # completed run of each flow stays, as the record that they finished it.
+    finished_runs_days: Days = 400
+    # The days each member was active, and the health metrics' summaries of them.
+    activity_days: ActivityDays = 400
+    # Who did what (manager actions, erasures, role changes), without the data itself.
+    audit_log_days: Days = 730
 
 
 class WebSettings(Section):

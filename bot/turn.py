@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime
@@ -13,7 +14,7 @@ from babel import UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from sqlalchemy import insert
 
-from bot.messages import Choice, Invite, OutgoingMessage, TemplateRef
+from bot.messages import FAREWELL, Choice, Invite, OutgoingMessage, TemplateRef
 from bot.modes import as_text, without_links
 from flows.content import ContentTree
 from flows.text import render
@@ -194,6 +195,15 @@ class Turn:
                 "created_at": self.now,
             }
         )
+
+    def farewell(self, text: str) -> None:
+        """The last message to a member whose data this turn erases: queued about no member
+        (their rows go with the erasure), under a key that names nobody, and deleted from the
+        outbox once delivered or given up on, so that their address does not stay behind."""
+        self.reply(text)
+        last = self._queued[-1]
+        last |= {"member_id": None, "dedupe_key": f"farewell:{secrets.token_hex(12)}"}
+        last["payload"] |= {FAREWELL: True}
 
     def _links_taken_out(self, message: OutgoingMessage) -> OutgoingMessage:
         """Lite mode: the message's links as markers, kept on the member for /links (those

@@ -37,6 +37,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("onramp.web")
 OWN_PATHS = ("/healthz", "/readyz", "/metrics")
 DASHBOARD = "/dashboard"  # and every path under it: the managers' pages
+PRIVACY = "/privacy"  # and every path under it: members' one-time export downloads
 # Probes give up after a second or two; a database that takes longer is not ready.
 CHECK_TIMEOUT_SECONDS = 2.0
 
@@ -74,6 +75,7 @@ def create_app(onramp: Onramp) -> Starlette:
             Route("/readyz", probes.readyz),
             Route("/metrics", probes.scrape),
             *dashboard_routes(onramp),
+            *privacy_routes(onramp),
             *(route for _, route in owned),
         ],
         middleware=[
@@ -95,14 +97,25 @@ def dashboard_routes(onramp: Onramp) -> list[BaseRoute]:
     return [*access.routes(onramp, signer), *dashboard.routes(onramp)]
 
 
+def privacy_routes(onramp: Onramp) -> list[BaseRoute]:
+    """A member's export downloaded once (bot/privacy_web.py); /privacy in chat then hands
+    out links to it."""
+    from bot import privacy_web
+    from bot.health.signing import secret_key
+
+    links = privacy_web.Downloads(secret_key, onramp.clock, onramp.settings.dashboard.link_minutes)
+    return privacy_web.routes(onramp, links)
+
+
 def _refuse_clashes(owned: Owned) -> None:
     owners: dict[str, str] = dict.fromkeys(OWN_PATHS, "the web server")
     for platform, route in owned:
         path = getattr(route, "path", None)
         if path is None:
             continue
-        if path == DASHBOARD or path.startswith(f"{DASHBOARD}/"):
-            raise WebServerError(f"adapter {platform!r}: route {path} is the dashboard's")
+        for own, whose in ((DASHBOARD, "the dashboard's"), (PRIVACY, "the privacy downloads'")):
+            if path == own or path.startswith(f"{own}/"):
+                raise WebServerError(f"adapter {platform!r}: route {path} is {whose}")
         if path in owners:
             raise WebServerError(f"adapter {platform!r}: route {path} is taken by {owners[path]}")
         owners[path] = f"adapter {platform!r}"
@@ -223,7 +236,7 @@ def _webhook(path: str) -> bool:
     manager's page, which must not wait behind a burst of webhooks (nor take their slots)."""
     if path in OWN_PATHS:
         return False
-    return path != DASHBOARD and not path.startswith(f"{DASHBOARD}/")
+    return not any(path == own or path.startswith(f"{own}/") for own in (DASHBOARD, PRIVACY))
 
 
 class BodyLimit:

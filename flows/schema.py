@@ -299,6 +299,27 @@ class Flow(Strict):
     steps: list[Step] = Field(min_length=1)
 
 
+ConsentDefault = Literal["granted", "asked"]
+# The purposes the core enforces, each where its data is used (docs/managers/consent.md), with
+# what counts for a member who never said when community.yaml does not say: the service they
+# joined for (answers, mentorship) and what they have seen it do since they joined
+# (leaderboards, anonymous statistics) until they withdraw; announcements only once asked.
+CORE_PURPOSES: dict[str, ConsentDefault] = {
+    "answers": "granted",
+    "mentorship": "granted",
+    "leaderboards": "granted",
+    "announcements": "asked",
+    "statistics": "granted",
+}
+# Purposes that may count before a member agrees: none of them sends the member anything.
+OPT_OUT_PURPOSES = ("answers", "mentorship", "leaderboards", "statistics")
+
+
+def _announcements_only() -> dict[str, ConsentDefault]:
+    """community.yaml without `consent_purposes`: the one the core's /announcements is about."""
+    return {"announcements": "asked"}
+
+
 class Community(Strict):
     schema_version: Literal[1] = SCHEMA_VERSION
     name: str
@@ -308,9 +329,12 @@ class Community(Strict):
     links: dict[str, str] = Field(default_factory=dict)
     # Profile fields a flow may `set` beyond the built-in ones; a community stores only these.
     profile_fields: list[Id] = Field(default_factory=list)
-    # What members may be asked to agree to, each on its own (`set: {consent.<purpose>: …}`);
-    # the core's /announcements command is about "announcements".
-    consent_purposes: list[Id] = Field(default_factory=lambda: ["announcements"])
+    # What members may agree to, each on its own (`set: {consent.<purpose>: …}`, /privacy),
+    # and what counts for a member who never said: `granted` (until they withdraw) or `asked`
+    # (only once they agree). A list names purposes with their usual default (CORE_PURPOSES;
+    # `asked` for a community's own). docs/managers/consent.md says why each default is what
+    # it is.
+    consent_purposes: dict[Id, ConsentDefault] = Field(default_factory=_announcements_only)
     # How messages are sent on each platform until a member chooses with /mode: rich
     # (buttons, link previews), text (numbered options) or lite (text, short, links on request).
     default_mode: dict[str, Mode] = Field(default_factory=dict)
@@ -320,6 +344,40 @@ class Community(Strict):
         if self.default_locale not in self.locales:
             raise ValueError(f"default_locale {self.default_locale!r} must be one of 'locales'")
         return self
+
+    @field_validator("consent_purposes", mode="before")
+    @classmethod
+    def _listed(cls, value: Any) -> Any:
+        """`[announcements, leaderboards]`: each with its usual default."""
+        if isinstance(value, list) and all(isinstance(purpose, str) for purpose in value):
+            return {purpose: CORE_PURPOSES.get(purpose, "asked") for purpose in value}
+        return value
+
+    @field_validator("consent_purposes")
+    @classmethod
+    def _defaults_allowed(cls, value: dict[str, ConsentDefault]) -> dict[str, ConsentDefault]:
+        for purpose, default in value.items():
+            if default == "granted" and purpose not in OPT_OUT_PURPOSES:
+                raise ValueError(
+                    f"'{purpose}: granted': only {', '.join(OPT_OUT_PURPOSES)} may count before "
+                    f"a member agrees (campaigns reach only members who said yes); "
+                    f"write '{purpose}: asked'"
+                )
+            if purpose == "statistics" and default != "granted":
+                raise ValueError(
+                    "'statistics: asked': anonymous statistics count every member until they "
+                    "withdraw (docs/managers/consent.md); write 'statistics: granted'"
+                )
+        return value
+
+    def consent_default(self, purpose: str) -> bool:
+        """Whether `purpose` counts as agreed for a member who never said."""
+        default = self.consent_purposes.get(purpose) or CORE_PURPOSES.get(purpose, "asked")
+        return default == "granted"
+
+    def purposes(self) -> list[str]:
+        """Every purpose a member can choose (/privacy): the core's, then the community's own."""
+        return [*CORE_PURPOSES, *(p for p in self.consent_purposes if p not in CORE_PURPOSES)]
 
 
 class SystemTexts(Strict):

@@ -66,6 +66,7 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "group_welcome_button": "the label of that button (at most 64 characters)",
     "command_mentor": "mentorship: command mentor",
     "someone": "mentorship: someone",
+    "former_member": "privacy: who an erased member becomes in others' messages and kudos",
     "mentor_usage": "mentorship: mentor usage",
     "mentor_requested": "mentorship: mentor requested",
     "mentor_waiting": "mentorship: mentor waiting",
@@ -255,6 +256,66 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "digest_disabled": "/digest when the content turned digests off (dashboard.yaml)",
     "digest_bad_day": "/digest with a day it cannot read ({{ context.day }})",
     "digest_bad_time": "/digest with a time it cannot read ({{ context.time }})",
+    # /privacy (bot/privacy.py, bot/privacy_actions.py, bot/privacy_web.py).
+    "command_privacy": "/help line for privacy",
+    "privacy_intro": "/privacy: above what is kept about the member",
+    "privacy_kept_profile": "/privacy: the profile, how long ({{ context.how_long }}) and why",
+    "privacy_kept_answers": "/privacy: flow answers, how long ({{ context.how_long }}) and why",
+    "privacy_kept_messages": "/privacy: messages sent to the member, how long "
+    "({{ context.how_long }}) and why",
+    "privacy_kept_activity": "/privacy: activity, mentorships, kudos and badges, how long "
+    "({{ context.how_long }}) and why",
+    "privacy_kept_events": "/privacy: ids of the member's messages, how long "
+    "({{ context.how_long }}) and why",
+    "privacy_kept_failed": "/privacy: a message that failed, how long ({{ context.how_long }}) "
+    "and why",
+    "privacy_kept_audit": "/privacy: the audit log, how long ({{ context.how_long }}) and why",
+    "privacy_days": "/privacy: a retention in days ({{ count }})",
+    "privacy_kept_until_erased": "/privacy: data no retention setting limits",
+    "privacy_platforms": "/privacy: the platforms this member record covers "
+    "({{ context.platforms }})",
+    "privacy_export_offer": "/privacy: the message above the Export button",
+    "privacy_consent_offer": "/privacy: the message above the consent button",
+    "privacy_erase_offer": "/privacy: the message above the Erase button",
+    "privacy_button_export": "/privacy: the Export button",
+    "privacy_button_consent": "/privacy: the consent button",
+    "privacy_button_erase": "/privacy: the Erase button",
+    "privacy_typed_choices": "/privacy where there are no buttons: the three commands",
+    "privacy_export_file": "/privacy export on the console: where the file is ({{ context.path }})",
+    "privacy_export_link": "/privacy export: a one-time download link ({{ context.url }}), "
+    "good for {{ count }} minutes",
+    "privacy_export_no_link": "/privacy export when this bot serves no web app",
+    "privacy_erase_confirm": "/privacy erase: what it erases and what stays, before confirming",
+    "privacy_erase_confirm_button": "/privacy erase: the confirm button",
+    "privacy_erase_confirm_typed": "/privacy erase where there are no buttons: the command "
+    "that confirms ({{ context.command }})",
+    "privacy_erase_word": "/privacy erase: the word that confirms, typed (one word)",
+    "privacy_erased": "the last message after an erasure: what stays, and why",
+    "privacy_erase_expired": "/privacy erase confirmed too late: nothing erased",
+    "privacy_erase_nothing": "a /privacy button pressed after the member was erased",
+    "privacy_erase_others": "/privacy erase naming someone else: refused, operators use the CLI",
+    "privacy_consent_intro": "/privacy consent: above the purposes",
+    "privacy_consent_yes": "/privacy consent: a purpose agreed to",
+    "privacy_consent_no": "/privacy consent: a purpose not agreed to",
+    "privacy_consent_typed": "/privacy consent where there are no buttons: how to change one",
+    "privacy_consent_turn_on": "/privacy consent: the button that agrees to a purpose",
+    "privacy_consent_turn_off": "/privacy consent: the button that withdraws a purpose",
+    "privacy_consent_changed": "/privacy consent: after a change ({{ context.line }}: the "
+    "purpose and its state)",
+    "privacy_consent_unknown": "/privacy consent with a name or state it cannot read "
+    "({{ context.known }}: the purposes)",
+    "privacy_purpose_answers": "/privacy consent: the answers purpose's name",
+    "privacy_purpose_mentorship": "/privacy consent: the mentorship purpose's name",
+    "privacy_purpose_leaderboards": "/privacy consent: the leaderboards purpose's name",
+    "privacy_purpose_announcements": "/privacy consent: the announcements purpose's name",
+    "privacy_purpose_statistics": "/privacy consent: the statistics purpose's name",
+    "privacy_in_private": "/privacy in a group from a member the bot cannot write to "
+    "privately: come over",
+    "privacy_download_title": "the export download page: its title",
+    "privacy_download_body": "the export download page: above its button",
+    "privacy_download_button": "the export download page: the button",
+    "privacy_download_used": "the export download page: a link used already, or too old",
+    "privacy_download_gone": "the export download page: the member was erased meanwhile",
     # What the console (adapters/console.py) prints itself, in the member's language.
     "console_intro": "the console's first line: how to answer, /help and /quit",
     "console_goodbye": "the console's last line, after /quit or the end of its input",
@@ -279,6 +340,7 @@ RESERVED_COMMANDS = frozenset(
         "campaign",
         "dashboard",
         "digest",
+        "privacy",
     }
 )
 
@@ -372,6 +434,19 @@ SYSTEM_TEXT_CONTEXT: dict[str, tuple[str, ...]] = {
     "digest_on": ("day", "next", "time", "zone"),
     "digest_bad_day": ("day",),
     "digest_bad_time": ("time",),
+    "privacy_kept_profile": ("how_long",),
+    "privacy_kept_answers": ("how_long",),
+    "privacy_kept_messages": ("how_long",),
+    "privacy_kept_activity": ("how_long",),
+    "privacy_kept_events": ("how_long",),
+    "privacy_kept_failed": ("how_long",),
+    "privacy_kept_audit": ("how_long",),
+    "privacy_platforms": ("platforms",),
+    "privacy_export_file": ("path",),
+    "privacy_export_link": ("url",),
+    "privacy_erase_confirm_typed": ("command",),
+    "privacy_consent_changed": ("line",),
+    "privacy_consent_unknown": ("known",),
 }
 COUNTED_SYSTEM_TEXTS = frozenset(
     {
@@ -419,6 +494,8 @@ COUNTED_SYSTEM_TEXTS = frozenset(
         "campaign_cancelled",
         "dashboard_link",
         "digest_and_more",
+        "privacy_days",
+        "privacy_export_link",
     }
 )
 
@@ -440,6 +517,18 @@ BARE_SYSTEM_TEXTS = frozenset(
         "command_campaign",
         "command_dashboard",
         "command_digest",
+        "command_privacy",
+        "privacy_erase_word",
+        "privacy_purpose_answers",
+        "privacy_purpose_mentorship",
+        "privacy_purpose_leaderboards",
+        "privacy_purpose_announcements",
+        "privacy_purpose_statistics",
+        "privacy_download_title",
+        "privacy_download_body",
+        "privacy_download_button",
+        "privacy_download_used",
+        "privacy_download_gone",
         "campaign_opt_out",
         "yes_words",
         "no_words",

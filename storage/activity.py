@@ -31,21 +31,52 @@ from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
-from sqlalchemy import Date, bindparam, or_, select, text, update
+from sqlalchemy import (
+    Date,
+    Integer,
+    String,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.engine import Connection
 
 from storage import lists
 from storage.health import daysets, sql
-from storage.models import Member, MemberActivity
+from storage.models import Consent, FlowMilestone, Member, MemberActivity
 from storage.session import Session, dialect_insert
 from storage.types import UTCDateTime
 
 _TABLE: Any = MemberActivity.__table__  # type: ignore[attr-defined]
+# The consent purpose of the days of activity: counted until the member withdraws it (its
+# default is always `granted`: community.yaml cannot ask it first), so nothing is recorded
+# for a member who withdrew (docs/managers/consent.md).
+STATISTICS = "statistics"
+
+
+def _record(dialect: str) -> Any:
+    """The day, unless known already or the member withdrew `statistics`: one statement."""
+    day = select(
+        bindparam("member_id", type_=Integer()),
+        bindparam("day", type_=Date()),
+        bindparam("platform", type_=String()),
+    ).where(~exists().where(_CONSENT.c.member_id == bindparam("member_id"), _WITHDRAWN))
+    return (
+        dialect_insert(dialect)(_TABLE)
+        .from_select(["member_id", "day", "platform"], day)
+        .on_conflict_do_nothing()
+    )
+
+
+_CONSENT: Any = Consent.__table__  # type: ignore[attr-defined]
+_WITHDRAWN = and_(_CONSENT.c.purpose == STATISTICS, _CONSENT.c.granted.is_(False))
 # Built once per dialect: the same statement object is what SQLite's prepared plans key on.
-_RECORD = {
-    dialect: dialect_insert(dialect)(_TABLE).on_conflict_do_nothing()
-    for dialect in ("sqlite", "postgresql")
-}
+_RECORD = {dialect: _record(dialect) for dialect in ("sqlite", "postgresql")}
 _MEMBER: Any = Member.__table__  # type: ignore[attr-defined]
 
 
@@ -301,3 +332,22 @@ def rebuild(connection: Connection) -> None:
         " WHERE kind IN ('funnel', 'first_kudos')",
     ):
         connection.execute(text(statement))
+
+
+async def forget_activity(session: Session, member_id: int) -> int:
+    """The member withdrew `statistics`: their days of activity go, with the retention worked
+    out from them, and the summaries that counted them are worked out again without them.
+    How many days went."""
+    days = await session.execute(select(_TABLE.c.day).where(_TABLE.c.member_id == member_id))
+    active_days = [row[0] for row in days.all()]
+    await daysets.forget_days(session, [daysets.Kind.ACTIVE], active_days)
+    milestones: Any = FlowMilestone.__table__  # type: ignore[attr-defined]
+    retained = await session.execute(
+        update(milestones)
+        .where(milestones.c.member_id == member_id, milestones.c.retained_on.is_not(None))
+        .values(retained_on=None)
+    )
+    if getattr(retained, "rowcount", 0):
+        await _funnel_moved(session, await _joined(session, [member_id]), None)
+    await session.execute(delete(_TABLE).where(_TABLE.c.member_id == member_id))
+    return len(active_days)

@@ -195,6 +195,10 @@ def configure_sqlite(engine: Engine, synchronous: str, *, writing: bool = True) 
         # a turn's few pages are served as well by SQLite's own cache.
         if not writing:
             cursor.execute(f"PRAGMA mmap_size={SQLITE_MMAP_BYTES}")
+        else:
+            # What is deleted or overwritten is overwritten with zeros, not left in free
+            # space: an erased member's words must not survive in the file (issue 20).
+            cursor.execute("PRAGMA secure_delete=ON")
         cursor.close()
 
     begin = "BEGIN IMMEDIATE" if writing else "BEGIN"

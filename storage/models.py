@@ -579,8 +579,10 @@ class Kudos(SQLModel, table=True):
     )
 
     id: int | None = Field(default=None, primary_key=True)
-    giver_id: int = _member_fk(index=False)
-    receiver_id: int = _member_fk(index=False)
+    # None once that member is erased (storage/privacy.py): the kudos still counts for the
+    # other one, from or to "a former member" (migration 0020).
+    giver_id: int | None = _member_fk(nullable=True, index=False)
+    receiver_id: int | None = _member_fk(nullable=True, index=False)
     category: str = Field(max_length=32)
     reason: str = Field(max_length=500)
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
@@ -746,3 +748,26 @@ class DashboardSession(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
     expires_at: datetime = Field(sa_type=UTCDateTime, index=True)
     last_seen_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class ErasedIdentity(SQLModel, table=True):
+    """Someone who asked for their data to be erased, as a keyed pseudonym of the platform
+    identity they used (storage/pseudonyms.py), so that the bot never welcomes them again on a
+    workspace join nor sends them a campaign, without keeping who they were. If they come back
+    on their own, they start fresh."""
+
+    __tablename__ = "erased_identity"
+
+    key: str = Field(primary_key=True, max_length=64)
+    erased_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)
+
+
+class AppSecret(SQLModel, table=True):
+    """A secret the bot made itself because the operator set none (the pseudonyms' key without
+    `ONRAMP_PSEUDONYM_KEY`), kept here so that every replica and restart shares it."""
+
+    __tablename__ = "app_secret"
+
+    name: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=200)
+    created_at: datetime = Field(default_factory=utcnow, sa_type=UTCDateTime)

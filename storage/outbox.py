@@ -11,6 +11,7 @@ from sqlalchemy import (
     and_,
     bindparam,
     case,
+    delete,
     exists,
     func,
     literal,
@@ -283,6 +284,11 @@ async def release(session: Session, outbox_ids: Sequence[int]) -> None:
             .where(Outbox.id.in_(outbox_ids), Outbox.status == OutboxStatus.SENDING)
             .values(status=OutboxStatus.PENDING, lease_until=None, attempts=Outbox.attempts - 1)
         )
+
+
+async def delete_settled(session: Session, outbox_ids: Sequence[int]) -> None:
+    """Rows that must not stay once their delivery is settled (an erased member's last)."""
+    await session.execute(delete(Outbox).where(Outbox.id.in_(outbox_ids)))
 
 
 async def cancel_leased(session: Session, outbox_ids: Sequence[int]) -> None:

@@ -1,4 +1,7 @@
-"""Kudos and badges: recording them, the counts the anti-abuse rules need, leaderboards."""
+"""Kudos and badges: recording them, the counts the anti-abuse rules need, leaderboards.
+
+Leaderboards and the contributors' export list only members who allow `leaderboards` (consent
+per purpose, `listed` below); kudos to the others still count, for their badges and totals."""
 
 from __future__ import annotations
 
@@ -10,13 +13,20 @@ from typing import Any
 
 from sqlalchemy import bindparam, func, insert, literal, or_, select, union_all, update
 
-from storage import activity, lists, tallies
+from storage import activity, consent, lists, tallies
 from storage.health import daysets
 from storage.models import BadgeAward, FlowRun, Kudos, Member, Mentorship
 from storage.session import Session, dialect_insert
 from storage.statuses import RunStatus
 
 _LIVE = Kudos.revoked_at.is_(None)
+LEADERBOARDS = "leaderboards"  # the consent purpose of being listed
+
+
+def listed(member_id: Any, default: bool) -> Any:
+    """SQL: whether the member in `member_id` may be listed (`leaderboards`, counted as
+    `default` until they say)."""
+    return consent.allows(member_id, LEADERBOARDS, default)
 
 
 @dataclass(frozen=True)
@@ -128,7 +138,9 @@ async def revoke(session: Session, kudos_id: int, by: int, now: datetime) -> Kud
         .returning(Kudos)
     )
     revoked: Kudos | None = result.scalar_one_or_none()
-    if revoked is not None:  # it may have been the receiver's first
+    if revoked is None:
+        return None
+    if revoked.receiver_id is not None:  # (None: a former member's) perhaps their first
         await activity.recount(session, receivers=[revoked.receiver_id])
         await tallies.add(
             session,
@@ -138,10 +150,10 @@ async def revoke(session: Session, kudos_id: int, by: int, now: datetime) -> Kud
             -revoked.weight,
             -1,
         )
-        # The health metrics' summaries of its day (givers, receivers, kudos) hold no longer.
-        day = revoked.created_at.astimezone(UTC).date()
-        kinds = (daysets.Kind.GAVE, daysets.Kind.RECEIVED, daysets.Kind.KUDOS)
-        await daysets.forget_days(session, kinds, [day])
+    # The health metrics' summaries of its day (givers, receivers, kudos) hold no longer.
+    day = revoked.created_at.astimezone(UTC).date()
+    kinds = (daysets.Kind.GAVE, daysets.Kind.RECEIVED, daysets.Kind.KUDOS)
+    await daysets.forget_days(session, kinds, [day])
     return revoked
 
 
@@ -153,6 +165,7 @@ async def leaderboard(
     *,
     window: str | None = None,
     roll: bool = False,
+    listed_by_default: bool = True,
 ) -> list[Standing]:
     """The members who received the most (weighted) kudos since `since` (ever, if None), in
     `category` if given: the first `limit` places, and everyone tied with the last of them.
@@ -163,15 +176,18 @@ async def leaderboard(
     day after `since`; `roll` lets a window a day behind move on first (a transaction that may
     write). Without (or when the window cannot be read: a read-only transaction on a new day),
     the day totals of the days after it are added up. Names are read for the few members
-    shown."""
+    shown. Members who do not allow `leaderboards` (`listed_by_default` until they say) are
+    left out, and the places are counted without them."""
     kind = category or tallies.ALL
     totals = None
     if window is not None and since is not None:
         first_whole = daysets.first_whole_day(since)
         if await tallies.window_from(session, window, first_whole, roll=roll):
-            totals = await _windowed(session, window, since, first_whole, kind, limit)
+            totals = await _windowed(
+                session, window, since, first_whole, kind, limit, listed_by_default
+            )
     if totals is None:
-        totals = _since(session, since, kind)
+        totals = _since(session, since, kind, listed_by_default)
     points = totals.c.points
     ranked = select(totals.c.receiver_id, points, totals.c.kudos).order_by(
         points.desc(), totals.c.receiver_id
@@ -203,18 +219,26 @@ async def leaderboard(
     return standings
 
 
-def _part_day(since: datetime, first_whole: date, category: str) -> Any:
-    """(receiver_id, points, kudos) of each live kudos in the part of `since`'s day after it."""
+def _part_day(since: datetime, first_whole: date, category: str, by_default: bool) -> Any:
+    """(receiver_id, points, kudos) of each live kudos in the part of `since`'s day after it,
+    to a member who may be listed."""
     part = select(_KUDOS.c.receiver_id, _KUDOS.c.weight, literal(1)).where(
         _LIVE_ROW,
         _KUDOS.c.created_at >= since,
         _KUDOS.c.created_at < daysets.midnight(first_whole),
+        listed(_KUDOS.c.receiver_id, by_default),
     )
     return part if category == tallies.ALL else part.where(_KUDOS.c.category == category)
 
 
 async def _windowed(
-    session: Session, period: str, since: datetime, first_whole: date, category: str, limit: int
+    session: Session,
+    period: str,
+    since: datetime,
+    first_whole: date,
+    category: str,
+    limit: int,
+    by_default: bool,
 ) -> Any:
     """(receiver_id, points, kudos) of enough members to rank the first `limit` places since
     `since`: everyone whose window total reaches the `limit`-th highest (`floor`), and everyone
@@ -222,13 +246,13 @@ async def _windowed(
     alone, below the floor, which at least `limit` of these reach."""
     total: Any = tallies.TOTAL
     points, kudos = total.c[f"{period}_points"], total.c[f"{period}_kudos"]
-    here = [total.c.category == category, kudos > 0]
+    here = [total.c.category == category, kudos > 0, listed(total.c.member_id, by_default)]
     floor = (
         await session.execute(
             select(points).where(*here).order_by(points.desc()).offset(limit - 1).limit(1)
         )
     ).scalar()
-    part = _part_day(since, first_whole, category)
+    part = _part_day(since, first_whole, category, by_default)
     window = select(total.c.member_id.label("receiver_id"), points, kudos).where(*here)
     if floor is None:  # fewer than `limit` members in the window: all of them
         both = union_all(window, part).subquery()
@@ -249,22 +273,29 @@ async def _windowed(
     )
 
 
-def _since(session: Session, since: datetime | None, category: str) -> Any:
-    """(receiver_id, points, kudos) of every member with a live kudos since `since`."""
+def _since(session: Session, since: datetime | None, category: str, by_default: bool) -> Any:
+    """(receiver_id, points, kudos) of every member who may be listed with a live kudos since
+    `since`."""
     total: Any = tallies.TOTAL
     if since is None:
         return (
             select(total.c.member_id.label("receiver_id"), total.c.points, total.c.kudos)
-            .where(total.c.category == category, total.c.kudos > 0)
+            .where(
+                total.c.category == category,
+                total.c.kudos > 0,
+                listed(total.c.member_id, by_default),
+            )
             .subquery()
         )
     day: Any = tallies.DAY
     first_whole = daysets.first_whole_day(since)
     days = select(day.c.member_id.label("receiver_id"), day.c.points, day.c.kudos).where(
-        day.c.category == category, day.c.day >= first_whole
+        day.c.category == category,
+        day.c.day >= first_whole,
+        listed(day.c.member_id, by_default),
     )
     # The part of the first day after `since`, from the kudos themselves.
-    both = union_all(days, _part_day(since, first_whole, category)).subquery()
+    both = union_all(days, _part_day(since, first_whole, category, by_default)).subquery()
     points = func.sum(both.c.points).label("points")
     kudos = func.sum(both.c.kudos).label("kudos")
     return (
@@ -408,9 +439,11 @@ def _award(dialect: str) -> Any:
     )
 
 
-async def everyone(session: Session) -> list[tuple[int, str, str, float, int]]:
-    """Every member with live kudos received: id, name, category, points, count (for
-    exports)."""
+async def everyone(
+    session: Session, listed_by_default: bool = True
+) -> list[tuple[int, str, str, float, int]]:
+    """Every member who may be listed (`leaderboards`, `listed_by_default` until they say)
+    with live kudos received: id, name, category, points, count (for exports)."""
     rows = await session.execute(
         select(
             Kudos.receiver_id,
@@ -420,7 +453,7 @@ async def everyone(session: Session) -> list[tuple[int, str, str, float, int]]:
             func.count(),
         )
         .join(Member, Member.id == Kudos.receiver_id)
-        .where(_LIVE)
+        .where(_LIVE, listed(Kudos.receiver_id, listed_by_default))
         .group_by(Kudos.receiver_id, Member.display_name, Kudos.category)
         .order_by(Kudos.receiver_id, Kudos.category)
     )

@@ -101,3 +101,13 @@ async def open_runs_of(session: Session, member_id: int, flow_id: str) -> list[F
         FlowRun.status.in_(OPEN),
     )
     return list((await session.execute(statement.order_by(FlowRun.id))).scalars())
+
+
+async def erase_finished_answers(session: Session, member_id: int) -> int:
+    """Delete the member's answers to runs that have ended (an open run still branches on
+    its own, until it ends); how many went."""
+    still_open = select(FlowRun.id).where(FlowRun.member_id == member_id, FlowRun.status.in_(OPEN))
+    result = await session.execute(
+        delete(Answer).where(Answer.member_id == member_id, Answer.run_id.not_in(still_open))
+    )
+    return int(getattr(result, "rowcount", 0) or 0)

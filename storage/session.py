@@ -11,6 +11,7 @@ The async engine (aiosqlite) stays for migrations and anything outside a turn.
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any, Protocol, TypeVar
@@ -27,6 +28,7 @@ from storage.database import configure_sqlite, create_engine, translate_connect_
 from storage.prepared import Plan
 
 T = TypeVar("T")
+log = logging.getLogger("onramp.storage")
 
 
 def dialect_insert(dialect: str) -> Any:
@@ -50,6 +52,11 @@ class Session(Protocol):
 
     async def flush(self) -> None: ...
     async def delete(self, instance: object) -> None: ...
+    def scrub_after_commit(self) -> None:
+        """Once this transaction commits, leave no copy of what it deleted or overwrote in
+        the database's files (SQLite: empty its log of recent pages; an erasure asks)."""
+        ...
+
     def add(self, instance: object) -> None: ...
     def add_all(self, instances: Sequence[object]) -> None: ...
     def get_bind(self) -> Any: ...
@@ -63,6 +70,10 @@ class _Additions:
     """What both implementations do the same way: adding objects and naming the bind."""
 
     _session: SyncSession | AsyncSession
+    scrub = False  # asked by scrub_after_commit
+
+    def scrub_after_commit(self) -> None:
+        self.scrub = True
 
     def add(self, instance: object) -> None:
         self._session.add(instance)
@@ -260,6 +271,8 @@ class Database:
                         session.finish()
                     finally:
                         session.close()
+                if session.scrub:
+                    _empty_the_log(connection)
             return
         async with self._async_sessions() as async_session, async_session.begin():
             yield AsyncSessionAdapter(async_session)
@@ -290,6 +303,18 @@ class Database:
             self._sync_engine.dispose()
             self._read_engine.dispose()
         await self.engine.dispose()
+
+
+def _empty_the_log(connection: Connection) -> None:
+    """Copy SQLite's log of recent pages (the WAL, which still holds the pages as they were
+    before) into the database and truncate it. With `secure_delete` on the writer, the pages
+    copied in hold no trace of what was deleted. A reader in the middle of a long read keeps
+    its pages: then it is said, and the next checkpoint overwrites them."""
+    driver = connection.connection.driver_connection  # outside any transaction
+    assert driver is not None
+    busy, _, _ = driver.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+    if busy:
+        log.warning("the database's log could not be emptied after an erasure: a read was open")
 
 
 __all__ = ["AsyncSessionAdapter", "Database", "LoopSession", "Session"]

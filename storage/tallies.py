@@ -131,7 +131,8 @@ def _grouped(dialect: str, daily: bool, receivers: Any = None) -> Any:
         keys = [KUDOS.c.receiver_id, *by] + ([day] if daily else [])
         columns = [KUDOS.c.receiver_id, category] + ([day] if daily else [])
         statement = select(*columns, func.sum(KUDOS.c.weight), func.count()).where(
-            KUDOS.c.revoked_at.is_(None)
+            KUDOS.c.revoked_at.is_(None),
+            KUDOS.c.receiver_id.is_not(None),  # (None: received by a former member)
         )
         if receivers is not None:
             statement = statement.where(KUDOS.c.receiver_id.in_(receivers))

@@ -46,6 +46,10 @@ COMMANDS: dict[str, tuple[str, str]] = {
     ),
     "export": ("bot.cli.privacy:export", "Print as JSON everything stored about one member."),
     "forget": ("bot.cli.privacy:forget", "Erase everything stored about one member."),
+    "privacy": (
+        "bot.cli.privacy_policy:app",
+        "Privacy: the retention policy in effect, in words.",
+    ),
     "mentors": (
         "bot.cli.mentors:mentors",
         "List mentors: languages, topics, hours, load and status.",

@@ -10,12 +10,12 @@ import typer
 
 from bot.cli.state import state
 from bot.features import build_registry
-from bot.mentorship.offers import member_leaving
+from bot.privacy_actions import leaving as privacy_leaving
 from bot.turn import member_turn
 from flows.content import load_tree_or_raise
 from storage.members import find_member
-from storage.models import Member
-from storage.privacy import export_member, forget_member
+from storage.models import AuditLog, Member
+from storage.privacy import FORMER_MEMBER, export_member, forget_member
 from storage.session import Database, Session
 
 MemberArgument = Annotated[
@@ -35,18 +35,20 @@ async def with_member(reference: str, action: Any) -> Any:
         return await action(session, member, db)
 
 
-async def leaving(session: Session, db: Database, member: Member) -> None:
+async def leaving(session: Session, db: Database, member: Member) -> str:
     """Before the erasure: whoever shares a mentorship or an offer with the member is told
-    and moved on (their messages stay queued; the member's own go with their data)."""
+    and moved on (their messages stay queued; the member's own go with their data), as
+    /privacy does in chat (`bot.privacy_actions.leaving`). What they become in others'
+    messages: "a former member" in the community's language."""
     registry = build_registry()
     content = load_tree_or_raise(state.settings().content.path, actions=registry.actions)
     now = state.clock()
     key = f"forget:{member.id}:{int(now.timestamp())}"
     turn = await member_turn(session, db, content, member.id or 0, now, key, registry)
     if turn is None:
-        return
-    await member_leaving(turn)
-    await turn.flush()
+        return FORMER_MEMBER
+    await privacy_leaving(turn)
+    return turn.system_text("former_member", locale=content.community.default_locale)
 
 
 def _not_found(reference: str) -> typer.Exit:
@@ -54,10 +56,15 @@ def _not_found(reference: str) -> typer.Exit:
     return typer.Exit(1)
 
 
+async def _export(session: Session, found: Member, _: Database) -> dict[str, Any]:
+    document = await export_member(session, found)
+    # Audited, without the data: who asked (an operator) and about whom.
+    session.add(AuditLog(actor="cli", action="member.exported", member_id=found.id, detail={}))
+    return document
+
+
 def export(member: MemberArgument) -> None:
-    document = asyncio.run(
-        with_member(member, lambda session, found, _: export_member(session, found))
-    )
+    document = asyncio.run(with_member(member, _export))
     if document is None:
         raise _not_found(member)
     typer.echo(json.dumps(document, indent=2, ensure_ascii=False, default=str))
@@ -71,8 +78,8 @@ def forget(
         typer.confirm(f"Erase everything stored about {member}? This cannot be undone", abort=True)
 
     async def _forget(session: Any, found: Any, db: Database) -> bool:
-        await leaving(session, db, found)
-        await forget_member(session, found, actor="cli")
+        former = await leaving(session, db, found)
+        await forget_member(session, found, actor="cli", former=former)
         return True
 
     if asyncio.run(with_member(member, _forget)) is None:

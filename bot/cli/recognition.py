@@ -2,6 +2,9 @@
 
 onramp recognition export --format all-contributors [--output .all-contributorsrc]
 onramp recognition export --format csv [--output kudos.csv]
+
+Members who withdrew `leaderboards` (or never agreed, where community.yaml asks it) are left
+out: the export is published.
 """
 
 from __future__ import annotations
@@ -31,9 +34,11 @@ class Format(StrEnum):
     csv = "csv"
 
 
-async def _rows() -> tuple[list[tuple[int, str, str, float, int]], dict[int, str]]:
+async def _rows(
+    listed_by_default: bool,
+) -> tuple[list[tuple[int, str, str, float, int]], dict[int, str]]:
     async with state.database() as db, db.reading() as session:
-        rows = await store.everyone(session)
+        rows = await store.everyone(session, listed_by_default)
         logins: dict[int, str] = {}
         for member_id in {row[0] for row in rows}:
             found = await members.member_and_identity(session, member_id)
@@ -62,7 +67,8 @@ def export(
 ) -> None:
     """Everyone thanked, with their kinds of contribution: an .all-contributorsrc, or a table."""
     content = load_tree_or_raise(state.settings().content.path, actions=build_registry().actions)
-    rows, logins = asyncio.run(_rows())
+    listed_by_default = content.community.consent_default(store.LEADERBOARDS)
+    rows, logins = asyncio.run(_rows(listed_by_default))
     if format is Format.csv:
         buffer = io.StringIO()
         writer = csv.writer(buffer)

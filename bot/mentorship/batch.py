@@ -14,7 +14,7 @@ from sqlalchemy import func, select
 
 from bot.mentorship.matching import Rules, optimize, score
 from bot.mentorship.offers import make_offer, withdraw
-from bot.mentorship.people import as_newcomer, available_mentors, reasons_data
+from bot.mentorship.people import as_newcomer, available_mentors, matchable, reasons_data
 from bot.registry import Registry
 from bot.turn import Turn, member_turn
 from flows.content import ContentTree
@@ -75,6 +75,9 @@ async def _match(
         member = await session.get(Member, newcomer_id)
         if member is not None:
             by_id[newcomer_id] = member
+    allowed = await matchable(session, content, by_id)  # withdrew `mentorship`: not matched
+    by_id = {newcomer_id: m for newcomer_id, m in by_id.items() if newcomer_id in allowed}
+    held = {newcomer_id: o for newcomer_id, o in held.items() if newcomer_id in allowed}
     if not by_id:
         return BatchResult()
     free = {offer.mentor_id for offer in held.values()}

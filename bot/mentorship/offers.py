@@ -28,6 +28,7 @@ from bot.mentorship.people import (
     reasons_text,
     rules,
     topic_names,
+    wants_mentorship,
 )
 from bot.messages import group_recipient
 from bot.registry import Registry
@@ -57,6 +58,7 @@ async def ask_for_mentor(turn: Turn) -> None:
     if already == "matched":  # their mentorship ended: they may ask again
         await store.request_moved(turn.session, member_id, RequestStatus.WAITING, turn.now)
     turn.audit("mentor.requested")
+    await wants_mentorship(turn, source="mentor_request")
     if await offer_next(turn, turn):
         turn.reply(turn.system_text("mentor_requested"))
     else:
@@ -322,6 +324,22 @@ async def member_stopped(turn: Turn) -> None:
             await offer_again(turn, offer.newcomer_id)
     await cancel_request(turn)
     await store.set_paused(turn.session, member_id, True, turn.now)
+
+
+async def mentorship_withdrawn(turn: Turn) -> None:
+    """The member withdrew `mentorship` (/privacy): offers waiting for them as a mentor go to
+    the next mentor, and their own request ends (a mentor it was offered to is told it was
+    withdrawn). No new offer comes to them or for them until they agree again (asking for a
+    mentor, or /mentor signup, is agreeing). Mentorships under way carry on: either can end
+    theirs with /mentor end."""
+    member_id = turn.member.id or 0
+    for offer in await store.open_offers_to(turn.session, member_id):
+        if await store.withdraw(turn.session, offer.id or 0, turn.now) is not None:
+            await due.cancel(turn.session, expire_key(offer.id or 0))
+            turn.audit("mentor.offer_withdrawn", offer=offer.id, reason="consent")
+            await _close_offer_run(turn, offer)
+            await offer_again(turn, offer.newcomer_id)
+    await cancel_request(turn)
 
 
 async def member_leaving(turn: Turn) -> None:

@@ -7,6 +7,7 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 
+from bot.conversation import record_consent
 from bot.mentorship.matching import Mentor, Person, Reason, Rules
 from bot.turn import Turn, turn_for
 from flows.content import ContentTree
@@ -14,12 +15,31 @@ from flows.feature_settings import Experience
 from flows.markup import member_link
 from flows.schema import AskStep
 from flows.text import render
-from storage import members
+from storage import consent, members
 from storage import mentorship as store
 from storage.models import Member, MentorProfile
 from storage.session import Session
 
 MAX_CAPACITY = 50
+MENTORSHIP = "mentorship"  # the consent purpose of being matched, as a mentor or a newcomer
+
+
+def by_default(content: ContentTree) -> bool:
+    """Whether a member who never said counts as allowing `mentorship` (community.yaml)."""
+    return content.community.consent_default(MENTORSHIP)
+
+
+async def matchable(session: Session, content: ContentTree, member_ids: Any) -> set[int]:
+    """Which of these members allow `mentorship`: only they are matched."""
+    return await consent.allowing(session, member_ids, MENTORSHIP, by_default(content))
+
+
+async def wants_mentorship(turn: Turn, source: str) -> None:
+    """The member asked for a mentor, or to mentor: that is agreeing to be matched, recorded
+    (and audited) if it was withdrawn or never given where community.yaml asks it first."""
+    member_id = turn.member.id or 0
+    if not await matchable(turn.session, turn.content, [member_id]):
+        await record_consent(turn, MENTORSHIP, True, source=source)
 
 
 def rules(turn: Turn) -> Rules:
@@ -81,8 +101,12 @@ async def available_mentors(
     that a batch never puts two offers to one mentor at once."""
     busy = {offer.mentor_id for offer in await store.open_offers(session)} - set(free)
     found = []
-    for row in await store.mentors(session):
+    rows = await store.mentors(session)
+    allowed = await matchable(session, content, [row.member.id or 0 for row in rows])
+    for row in rows:
         mentor_id = row.member.id or 0
+        if mentor_id not in allowed:  # withdrew `mentorship`: never offered
+            continue
         load = row.active - (1 if mentor_id in free else 0)
         levels = content.matching.experience
         mentor = as_mentor(row.profile, row.member, load, mentor_id in busy, levels)

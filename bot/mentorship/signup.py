@@ -6,7 +6,7 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 
-from bot.mentorship.people import MAX_CAPACITY, listed
+from bot.mentorship.people import MAX_CAPACITY, listed, wants_mentorship
 from bot.registry import Registry
 from bot.turn import Turn
 from flows.numbers import whole_number
@@ -43,6 +43,7 @@ async def save_mentor_profile(turn: Turn, steps: ProfileSteps) -> None:
     if "mentor" not in turn.member.roles:
         turn.member.roles = [*turn.member.roles, "mentor"]
     turn.audit("mentor.signed_up", capacity=capacity)
+    await wants_mentorship(turn, source="mentor_signup")
 
 
 def _capacity(value: Any) -> int | None:

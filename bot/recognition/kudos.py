@@ -23,8 +23,8 @@ from flows.feature_settings import Category
 from flows.markup import Markdown, escape, mentions_as_names
 from flows.numbers import NotANumber, whole_number
 from flows.text import render
+from storage import consent, tallies
 from storage import recognition as store
-from storage import tallies
 from storage.models import Kudos, Member
 
 CATEGORY = re.compile(r"(?:^|\s)#(?P<id>[\w-]{1,32})\s*$")
@@ -125,6 +125,8 @@ async def give(turn: Turn, args: str) -> None:
     weight = reciprocal.weight if mutual else 1.0
     channel = recognition.shout_out_channels.get(turn.identity.platform)
     shout = bool(channel) and counts.shouted < rules.shout_outs_per_hour
+    if shout:  # both are named in the channel: only if both allow being listed
+        shout = await _both_listed(turn, giver_id, receiver_id)
     kudos_id = await store.give(
         session,
         giver_id=giver_id,
@@ -169,6 +171,13 @@ async def give(turn: Turn, args: str) -> None:
     # The receiver's badges (only where they can be told), then the giver's: one query.
     received = [(other, ("kudos_received",))] if other is not None else []
     await badges.check_each([*received, (turn, ("kudos_given",))], category=category.id)
+
+
+async def _both_listed(turn: Turn, giver_id: int, receiver_id: int) -> bool:
+    """Whether giver and receiver both allow `leaderboards`, which shout-outs are part of."""
+    default = turn.content.community.consent_default(store.LEADERBOARDS)
+    pair = {giver_id, receiver_id}
+    return await consent.allowing(turn.session, pair, store.LEADERBOARDS, default) == pair
 
 
 def _unreachable_in_private(turn: Turn) -> bool:
@@ -223,6 +232,7 @@ async def top(turn: Turn, args: str) -> None:
         limit=10,
         window=period if length else None,
         roll=True,
+        listed_by_default=turn.content.community.consent_default(store.LEADERBOARDS),
     )
     title = turn.system_text(
         f"kudos_top_{period}", category=category_name(turn, category) if category else ""
@@ -256,7 +266,11 @@ async def revoke(turn: Turn, which: str) -> None:
         turn.reply(turn.system_text("kudos_revoke_unknown", name=which))
         return
     await _audit_revoke(turn, revoked)
-    receiver = await turn.session.get(Member, revoked.receiver_id)
+    receiver = (
+        await turn.session.get(Member, revoked.receiver_id)
+        if revoked.receiver_id is not None
+        else None  # erased: the text says "someone"
+    )
     turn.reply(
         turn.system_text(
             "kudos_revoked",

@@ -156,8 +156,10 @@ async def _givers_and_receivers(
     givers: dict[Any, list[int]] = defaultdict(list)
     receivers: dict[Any, list[int]] = defaultdict(list)
     for on, giver, receiver in await session.execute(statement):
-        givers[on].append(giver)
-        receivers[on].append(receiver)
+        if giver is not None:  # (None: a former member's side of the kudos)
+            givers[on].append(giver)
+        if receiver is not None:
+            receivers[on].append(receiver)
     sides = {
         side: {sql.as_date(on): BitMap(ids) for on, ids in by_day.items()}
         for side, by_day in ((Kind.GAVE, givers), (Kind.RECEIVED, receivers))

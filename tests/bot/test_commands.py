@@ -168,6 +168,7 @@ def test_the_command_menu_describes_every_command_in_every_language(onramp: Onra
         "kudos",
         "badges",
         "announcements",
+        "privacy",
         "campaign",
         "dashboard",
         "digest",

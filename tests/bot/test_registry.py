@@ -12,7 +12,7 @@ import pytest
 import bot
 import flows
 from adapters.memory import Chat, MemoryAdapter
-from bot import mode_commands
+from bot import mode_commands, privacy
 from bot.campaigns import commands as campaign_commands
 from bot.features import build_registry
 from bot.mentorship import offers
@@ -40,6 +40,7 @@ MENU = [
     "kudos",
     "badges",
     "announcements",
+    "privacy",
     "campaign",
     "dashboard",
     "digest",
@@ -49,7 +50,11 @@ MENU = [
 def test_the_bot_registry_has_the_stated_order() -> None:
     registry = build_registry()
     assert list(registry.commands) == MENU
-    assert registry.late_answers == [offers.offer_answered_already, campaign_commands.pressed]
+    assert registry.late_answers == [
+        offers.offer_answered_already,
+        privacy.pressed,
+        campaign_commands.pressed,
+    ]
     assert registry.stop_hooks == [offers.member_stopped]
     assert registry.completion_hooks == [badges.flow_completed]
     assert sorted(registry.due_kinds) == [

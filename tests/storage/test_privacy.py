@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 from sqlmodel import SQLModel, col
 
-from storage import mentorship
+from storage import mentorship, pseudonyms
 from storage.members import create_member
 from storage.models import (
     Answer,
@@ -214,21 +216,28 @@ async def test_forget_deletes_every_row_of_the_member(db: Database) -> None:
         assert await count(db, model, member_id == ada) == 0, _table(model)
 
 
-async def test_forget_leaves_one_audit_entry_with_only_a_pseudonym(db: Database) -> None:
+async def test_forget_keeps_the_audit_entries_about_them_with_only_a_keyed_pseudonym(
+    db: Database,
+) -> None:
     ada = await _member_with_everything(db, "ada")
+    async with db.reading() as session:
+        member = await session.get(Member, ada)
+        assert member is not None
+        joined = member.created_at
     await _forget(db, ada)
     async with db.reading() as session:
-        entries = (
-            (await session.execute(select(AuditLog).where(AuditLog.action == "member.forgotten")))
-            .scalars()
-            .all()
-        )
-    assert len(entries) == 1
-    assert await count(db, AuditLog) == 1
-    entry = entries[0]
-    assert (entry.actor, entry.member_id, entry.detail) == ("cli", None, {"member": pseudonym(ada)})
-    text = json.dumps(entry.detail)
+        entries = (await session.execute(select(AuditLog).order_by(AuditLog.id))).scalars().all()
+        key = await pseudonyms.key_of(session)
+    alias = pseudonyms.erased_pseudonym(ada, joined, key)
+    # What they did (joining) stays, with the pseudonym instead of their id; and the erasure.
+    assert [(e.actor, e.action, e.member_id, e.detail) for e in entries] == [
+        ("bot", "member.joined", None, {"member": alias}),
+        ("cli", "member.forgotten", None, {"member": alias}),
+    ]
+    text = json.dumps([e.detail for e in entries])
     assert "Ada" not in text and "example.org" not in text
+    # Keyed, and theirs alone: not the id's label (SQLite may give the id to a newcomer).
+    assert alias not in {pseudonym(ada, key), pseudonyms.erased_pseudonym(ada, joined, b"k")}
 
 
 async def test_forget_leaves_other_members_untouched(db: Database) -> None:
@@ -245,6 +254,22 @@ async def test_the_pseudonym_is_stable_and_differs_between_members() -> None:
     assert pseudonym(1) != pseudonym(2)
     assert len(pseudonym(1)) == 16
     assert set(pseudonym(1)) <= set("0123456789abcdef")
+    # Keyed: not the hash anyone can compute from the id, and another key gives another label.
+    unkeyed = hashlib.sha256(b"onramp-member:1").hexdigest()[:16]
+    assert pseudonym(1, b"k1") not in {unkeyed, pseudonym(1, b"k2")}
+
+
+async def test_the_key_is_the_environments_or_one_made_once_and_kept(
+    db: Database, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv(pseudonyms.VARIABLE, raising=False)
+    async with db.transaction() as session:
+        made = await pseudonyms.key_of(session)
+    async with db.transaction() as session:
+        assert await pseudonyms.key_of(session) == made  # kept: the same after a restart
+    monkeypatch.setenv(pseudonyms.VARIABLE, "from-the-environment")
+    async with db.transaction() as session:
+        assert await pseudonyms.key_of(session) == b"from-the-environment"
 
 
 def test_every_table_about_members_is_exported_and_forgotten() -> None:

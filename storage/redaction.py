@@ -1,0 +1,287 @@
+"""Copies of an erased member's name, words and ids in rows that are not theirs.
+
+A member's data is not only in their own rows: the kudos notice queued for the person they
+thanked holds their name and their reason, a shout-out in the recognition channel, a manager's
+alert and a mentor's offer hold their name, an audit entry of the kudos they received holds
+their id, a dedupe key holds their platform id. `redact` finds every such copy in the columns
+that can hold one (`COLUMNS`, whatever the row's status: a failed message too) and rewrites it:
+- their name (and their platform handles) becomes `former` ("a former member");
+- their own words (answers, kudos reasons, check-in comments, an intro) become "[…]";
+- their platform ids (in a mention, a dedupe key, an error) become their keyed pseudonym, so
+  keys that were distinct stay distinct;
+- their member id, where a JSON document names a member (`MEMBER_KEYS`), becomes the pseudonym.
+
+Every text column of every table is either listed in `COLUMNS` or, in `STRUCTURAL`, declared
+to hold only what the bot or an operator wrote (a test keeps the two lists complete).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import Text, cast, or_, select, update
+from sqlmodel import SQLModel
+
+from storage.models import (
+    Answer,
+    AuditLog,
+    Campaign,
+    CampaignRecipient,
+    CheckIn,
+    DueWork,
+    FailedEvent,
+    FlowRun,
+    Kudos,
+    MentorOffer,
+    MentorProfile,
+    Outbox,
+    ProcessedEvent,
+)
+from storage.session import Session
+
+WORDS = "[…]"
+MEMBER_KEYS = frozenset(
+    {"member", "member_id", "receiver", "giver", "mentor", "newcomer", "mentee", "by"}
+)
+# The JSON documents that name members by id ({"receiver": 42}), as turn.audit and due work
+# write them (json's ", " and ": ", which PostgreSQL's jsonb prints too).
+ID_DOCUMENTS = frozenset({("audit_log", "detail"), ("due_work", "payload"), ("flow_run", "state")})
+# Keys and dedupe keys: only ids are rewritten there (a name in a key is someone's id).
+KEYS = frozenset(
+    {("outbox", "dedupe_key"), ("due_work", "key"), ("failed_event", "dedupe_key")}
+    | {("failed_event", "actor"), ("processed_event", "dedupe_key"), ("audit_log", "actor")}
+)
+SHORTEST_WORDS = 4  # an answer shorter than this ("1", "Oui") is a choice, not their words
+
+# (model, column): the text or JSON columns where a copy of someone's data can be.
+COLUMNS: tuple[tuple[type[SQLModel], str], ...] = (
+    (Outbox, "payload"),
+    (Outbox, "dedupe_key"),
+    (Outbox, "last_error"),
+    (AuditLog, "actor"),
+    (AuditLog, "detail"),
+    (DueWork, "key"),
+    (DueWork, "payload"),
+    (DueWork, "last_error"),
+    (FailedEvent, "dedupe_key"),
+    (FailedEvent, "actor"),
+    (FailedEvent, "event"),
+    (ProcessedEvent, "dedupe_key"),
+    (Answer, "value"),
+    (FlowRun, "state"),
+    (Campaign, "requested_by"),
+    (Campaign, "approved_by"),
+    (CampaignRecipient, "name"),
+    (MentorProfile, "intro"),
+    (MentorOffer, "reasons"),
+    (CheckIn, "comment"),
+    (Kudos, "reason"),
+)
+# Text columns that hold only what the bot, a content author or an operator wrote, or a
+# member's own data that goes with their row (their name, their identity): never a copy.
+STRUCTURAL: dict[str, frozenset[str]] = {
+    "app_secret": frozenset({"name", "value"}),
+    "campaign": frozenset({"key", "title", "definition", "definition_hash"}),
+    "day_summary": frozenset({"kind"}),
+    "erased_identity": frozenset({"key"}),
+    "kudos_window": frozenset({"period"}),
+    "member": frozenset(
+        {"display_name", "name_key", "locale", "timezone", "roles", "profile", "source"}
+        | {"mode", "links"}
+    ),
+    "processed_event": frozenset({"platform"}),
+    "audit_log": frozenset({"action"}),
+    "badge_award": frozenset({"badge"}),
+    "campaign_recipient": frozenset(
+        {"platform", "workspace", "recipient", "locale", "reason", "delivery_id"}
+    ),
+    "consent": frozenset({"purpose", "source"}),
+    "dashboard_link": frozenset({"nonce"}),
+    "dashboard_session": frozenset({"token_hash"}),
+    "due_work": frozenset({"kind"}),
+    "failed_event": frozenset({"platform", "workspace", "event_type", "error"}),
+    "flow_milestone": frozenset({"flow_id"}),
+    "flow_run": frozenset({"flow_id", "step_id"}),
+    "identity": frozenset({"platform", "workspace", "external_id", "dm_conversation"})
+    | frozenset({"username"}),
+    "kudos": frozenset({"category"}),
+    "kudos_day_total": frozenset({"category"}),
+    "kudos_total": frozenset({"category"}),
+    "member_activity": frozenset({"platform"}),
+    "mentor_profile": frozenset({"topics", "languages"}),
+    "outbox": frozenset({"platform", "recipient", "delivery_id"}),
+    "answer": frozenset({"flow_id", "step_id"}),
+    "mentorship": frozenset({"end_reason"}),
+}
+
+
+@dataclass
+class Traces:
+    """What of one member may have been copied into others' rows."""
+
+    member_id: int
+    alias: str  # their keyed pseudonym
+    former: str  # "a former member", in the community's language
+    names: set[str] = field(default_factory=set)
+    words: set[str] = field(default_factory=set)
+    ids: dict[str, set[str]] = field(default_factory=dict)  # platform: ids, conversations
+    _rewriters: dict[tuple[str | None, bool], _Rewriter] = field(default_factory=dict)
+
+    def add_id(self, platform: str, value: str) -> None:
+        self.ids.setdefault(platform, set()).add(value)
+
+    def add_words(self, values: Iterable[Any]) -> None:
+        for value in values:
+            for text in _strings(value):
+                if len(text.strip()) >= SHORTEST_WORDS:
+                    self.words.add(text.strip())
+
+    def needles(self, text: bool = True) -> list[str]:
+        """Substrings a LIKE looks for, to find the rows worth reading: the longest run of
+        letters and digits of each trace (whatever markup escaped around it), as typed and as
+        JSON writes it (non-ASCII as \\u escapes). Without `text`, of their ids alone."""
+        found: set[str] = set()
+        traces = set().union(*self.ids.values()) if self.ids else set()
+        for trace in (self.names | self.words | traces) if text else traces:
+            runs = re.findall(r"[^\W_]+", trace) or [trace]
+            longest = max(runs, key=len)
+            found |= {longest, json.dumps(longest)[1:-1]}
+        return sorted(found, key=len)
+
+    def rewrite(self, value: str, platform: str | None = None, text: bool = True) -> str:
+        """`value` with every trace replaced: their ids on `platform` (on every platform
+        when None), and with `text`, their names and words too (not in a key or a dedupe
+        key, where a name is someone else's id)."""
+        rewriter = self._rewriters.get((platform, text))
+        if rewriter is None:
+            ids = self.ids.get(platform, set()) if platform else set().union(*self.ids.values())
+            names, words = (self.names, self.words) if text else (set(), set())
+            rewriter = _Rewriter(names, words, ids, self)
+            self._rewriters[(platform, text)] = rewriter
+        return rewriter.sub(value)
+
+    def rewrite_value(
+        self, value: Any, key: str | None = None, platform: str | None = None, text: bool = True
+    ) -> Any:
+        """A JSON document (or a plain value) with its strings rewritten, and the member's id
+        replaced by the pseudonym where a key says it names a member."""
+        if isinstance(value, str):
+            value = value.replace(f"member:{self.member_id}", f"member:{self.alias}")
+            return self.rewrite(value, platform, text)
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, int) and key in MEMBER_KEYS and value == self.member_id:
+            return self.alias
+        if isinstance(value, dict):
+            return {k: self.rewrite_value(v, k, platform, text) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.rewrite_value(v, key, platform, text) for v in value]
+        return value
+
+
+class _Rewriter:
+    """One compiled pattern: a mention of them (`[name](member:ID)`) as a whole; then each
+    trace, longest first (a name inside a longer answer goes with the answer), whatever its
+    case and however markup escaped it (a backslash before any sign), bounded by non-word
+    characters (so that "Ada" leaves "Adam" alone)."""
+
+    def __init__(self, names: set[str], words: set[str], ids: set[str], traces: Traces) -> None:
+        self.former = traces.former
+        replacements: dict[str, str] = {}
+        for trace in words:
+            replacements[_plain(trace)] = WORDS
+        for trace in ids:
+            replacements[_plain(trace)] = traces.alias
+        for trace in names:
+            replacements[_plain(trace)] = traces.former
+        self.replacements = replacements
+        parts = []
+        if ids:
+            alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
+            parts.append(rf"(?P<link>\[(?:\\.|[^\\\]])*\]\(member:(?:{alternatives})\))")
+        if replacements:
+            ordered = sorted(replacements, key=len, reverse=True)
+            body = "|".join(_escapable(trace) for trace in ordered)
+            parts.append(rf"(?<!\w)(?P<trace>{body})(?!\w)")
+        self.pattern = re.compile("|".join(parts) or r"(?!x)x", re.IGNORECASE)
+
+    def sub(self, value: str) -> str:
+        return self.pattern.sub(self._replacement, value)
+
+    def _replacement(self, found: re.Match[str]) -> str:
+        if found.groupdict().get("link"):
+            by = self.former
+        else:
+            by = self.replacements[_plain(found.group("trace"))]
+        before = found.string[: found.start()].rstrip(" *_")
+        if by == self.former and (not before or before[-1] in ".!?\n"):
+            return by[:1].upper() + by[1:]  # "A former member left…" at a sentence's start
+        return by
+
+
+def _plain(text: str) -> str:
+    """A trace as found, without markup's escapes, case folded: how replacements are kept."""
+    return re.sub(r"\\(.)", r"\1", text).casefold()
+
+
+def _escapable(trace: str) -> str:
+    """A pattern for `trace` that also matches it with a backslash before any sign or
+    underscore (the content's Markdown escapes member text so: flows/markup.py)."""
+    return "".join(
+        re.escape(c) if c.isalnum() or c.isspace() else r"\\?" + re.escape(c) for c in trace
+    )
+
+
+def _strings(value: Any) -> Iterable[str]:
+    if isinstance(value, str):
+        yield value
+    elif isinstance(value, dict):
+        for item in value.values():
+            yield from _strings(item)
+    elif isinstance(value, list | tuple | set):
+        for item in value:
+            yield from _strings(item)
+
+
+async def redact(session: Session, traces: Traces) -> int:
+    """Rewrite every copy of `traces` in rows that are not the member's own (their own are
+    deleted). How many rows changed."""
+    changed = 0
+    for model, name in COLUMNS:
+        table = model.__table__  # type: ignore[attr-defined]
+        column = table.c[name]
+        text = (table.name, name) not in KEYS
+        platform = table.c.get("platform")
+        primary = list(table.primary_key.columns)
+        stored = cast(column, Text)
+        conditions = [stored.ilike(_like(n), escape="\\") for n in traces.needles(text)]
+        if (table.name, name) in ID_DOCUMENTS:
+            conditions += [
+                stored.like(f'%"{key}": {traces.member_id}{end}%')
+                for key in sorted(MEMBER_KEYS)
+                for end in (",", "}")
+            ]
+        if name == "actor":
+            conditions.append(column == f"member:{traces.member_id}")
+        if not conditions:
+            continue
+        read = [*primary, column] + ([platform] if platform is not None else [])
+        for row in (await session.execute(select(*read).where(or_(*conditions)))).all():
+            key = row[: len(primary)]
+            value = row[len(primary)]
+            on = row[-1] if platform is not None else None
+            rewritten = traces.rewrite_value(value, name, on, text)
+            if rewritten == value:
+                continue
+            where = [c == k for c, k in zip(primary, key, strict=True)]
+            await session.execute(update(table).where(*where).values({name: rewritten}))
+            changed += 1
+    return changed
+
+
+def _like(needle: str) -> str:
+    return "%" + needle.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
