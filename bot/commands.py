@@ -19,11 +19,11 @@ from storage import due, outbox, runs
 from storage.statuses import RunStatus
 
 
-async def late_answer(turn: Turn, step_id: str) -> bool:
+async def late_answer(turn: Turn, step_id: str, choice_ids: tuple[str, ...] = ()) -> bool:
     """A button pressed on a question no flow waits for: the first feature that knows it
     answers (True), in the order the features registered."""
     for handler in turn.registry.late_answers:
-        if await handler(turn, step_id):
+        if await handler(turn, step_id, choice_ids):
             return True
     return False
 

@@ -371,7 +371,7 @@ class Dispatcher:
             case ChoiceMade(step_id=step_id, choice_ids=choice_ids):
                 if run is not None and run.step_id == step_id and run.state.get("waiting"):
                     await conversation.continue_flow(turn, run, Pick(tuple(choice_ids)))
-                elif await commands.late_answer(turn, step_id):
+                elif await commands.late_answer(turn, step_id, tuple(choice_ids)):
                     pass  # a feature knew the question and answered
                 elif run is not None:  # a button from an earlier question
                     await conversation.continue_flow(turn, run, Resume())

@@ -11,10 +11,10 @@ Typed without a slash too: "my data", "export my data", "erase my data", "mes do
 "effacer mes données", "mis datos", "meus dados", "بياناتي", "data zangu"…
 
 The choices are buttons where the platform has them (and the member reads messages in rich
-mode): a late answer brings a button back with its question's id only, so each choice is a
-message with one button (`privacy.export`, `privacy.consent`, `privacy.erase`, and a purpose's
-`privacy.consent.NAME.on|off`). Elsewhere the member types the commands, which each message
-names. Erasing someone else is for the operators' CLI, never chat.
+mode): the summary's three (`privacy.menu`), the confirmation (`privacy.erase.<when>`), a
+purpose's (`privacy.consent.NAME.on|off`), each brought back as a late answer with the ids of
+the choices pressed. Elsewhere the member types the commands, which each message names.
+Erasing someone else is for the operators' CLI, never chat.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from sqlmodel import col
 
 from bot import privacy_actions as actions
 from bot.adapter import can_start_dm
-from bot.messages import Invite
+from bot.messages import Choice, Invite
 from bot.privacy_actions import plain
 from bot.privacy_web import served
 from bot.registry import Registry
@@ -57,6 +57,7 @@ _VERB = (
 )
 _MY_DATA = r"(?:my\s+data|mes\s+donn[ée]es|mis\s+datos|meus\s+dados|بياناتي|data\s+zangu)"
 # "my data", "export my data", "effacer mes données", "privacy settings": the whole message.
+MENU = ("export", "consent", "erase")  # the summary's buttons, in this order
 TYPED = re.compile(
     rf"(?i)(?P<args>(?:{_VERB}\s+)?{_MY_DATA}|privacy\s+settings|my\s+privacy"
     r"|ma\s+confidentialit[ée]|mi\s+privacidad|minha\s+privacidade|faragha\s+yangu)[\s.!?]*"
@@ -113,12 +114,13 @@ async def summary(turn: Turn) -> None:
         turn.reply("\n".join(lines))
         turn.reply(turn.system_text("privacy_typed_choices"))
         return
-    export = actions.button(turn.system_text("privacy_button_export"), "export")
-    consent = actions.button(turn.system_text("privacy_button_consent"), "consent")
-    erase = actions.button(turn.system_text("privacy_button_erase"), "erase")
-    turn.reply("\n".join([*lines, "", turn.system_text("privacy_export_offer")]), **export)
-    turn.reply(turn.system_text("privacy_consent_offer"), **consent)
-    turn.reply(turn.system_text("privacy_erase_offer"), **erase)
+    offers = [
+        turn.system_text("privacy_export_offer"),
+        turn.system_text("privacy_consent_offer"),
+        turn.system_text("privacy_erase_offer"),
+    ]
+    choices = tuple(Choice(choice, turn.system_text(f"privacy_button_{choice}")) for choice in MENU)
+    turn.reply("\n".join([*lines, "", *offers]), choices=choices, step_id="privacy.menu")
 
 
 def _how_long(turn: Turn, retention: object, settings: tuple[str, ...]) -> str:
@@ -156,15 +158,23 @@ def _unreachable_in_private(turn: Turn) -> bool:
     return True
 
 
-async def pressed(turn: Turn, step_id: str) -> bool:
-    """One of /privacy's buttons: `privacy.export`, `privacy.consent`, `privacy.erase`,
-    `privacy.erase.<when asked>` (the confirmation) or `privacy.consent.<purpose>.<on|off>`."""
+async def pressed(turn: Turn, step_id: str, choice_ids: tuple[str, ...] = ()) -> bool:
+    """One of /privacy's buttons: the summary's three (`privacy.menu`: export, consent or
+    erase), `privacy.erase.<when asked>` (the confirmation) or
+    `privacy.consent.<purpose>.<on|off>`; `privacy.export`, `privacy.consent` and
+    `privacy.erase` as earlier versions sent them."""
     parts = step_id.split(".")
     if parts[0] != "privacy" or len(parts) < 2:
         return False
     if turn.newcomer:  # made by this very tap: whoever pressed it before was erased
         turn.reply(turn.system_text("privacy_erase_nothing"))
         return True
+    if parts[1:] == ["menu"]:
+        if len(choice_ids) != 1 or choice_ids[0] not in MENU:
+            return False
+        parts = ["privacy", choice_ids[0]]
+    elif choice_ids not in ((), (actions.PRESS,)):
+        return False  # not this one-button message's choice
     match parts[1:]:
         case ["export"]:
             await actions.export(turn)

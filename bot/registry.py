@@ -23,9 +23,10 @@ from flows.actions import ActionSpec, NoParameters
 from storage.models import DueWork, FlowRun
 
 CommandHandler = Callable[[Turn, str], Awaitable[None]]
-# A button pressed on a question no flow waits for any more (a double tap, an old message):
-# a feature that recognises it answers and returns True.
-LateAnswer = Callable[[Turn, str], Awaitable[bool]]
+# A button pressed on a question no flow waits for (a feature's own buttons, a double tap, an
+# old message), with the question's id and the ids of the choices pressed: a feature that
+# recognises it answers and returns True.
+LateAnswer = Callable[[Turn, str, tuple[str, ...]], Awaitable[bool]]
 # What a feature does when a member sends /stop (hand their open work to others), in the
 # same turn, before their timers are cancelled.
 StopHook = Callable[[Turn], Awaitable[None]]

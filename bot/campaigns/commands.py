@@ -78,7 +78,7 @@ async def campaign_command(turn: Turn, args: str) -> None:
     await subcommand(turn, key.casefold(), more.strip().casefold() == CONFIRM)
 
 
-async def pressed(turn: Turn, step_id: str) -> bool:
+async def pressed(turn: Turn, step_id: str, choice_ids: tuple[str, ...] = ()) -> bool:
     """A button of ours: `campaign.send.ID`, `campaign.approve.ID` or `campaign.cancel.ID`.
     Pressed twice, the second press finds the first one's work done and says so."""
     prefix, _, rest = step_id.partition(".")

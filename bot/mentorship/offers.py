@@ -355,7 +355,7 @@ async def member_leaving(turn: Turn) -> None:
     await store.set_paused(turn.session, member_id, True, turn.now)
 
 
-async def offer_answered_already(turn: Turn, step_id: str) -> bool:
+async def offer_answered_already(turn: Turn, step_id: str, _: tuple[str, ...] = ()) -> bool:
     """Accept or Decline tapped again (or on an old offer): say where the latest offer to
     this mentor stands, rather than a puzzled "nothing pending"."""
     flow = turn.content.flows.get(turn.content.matching.offer_flow)

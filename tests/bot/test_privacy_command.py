@@ -87,28 +87,32 @@ async def test_the_summary_says_what_is_kept_and_offers_three_buttons(
     chat = Chat(memory, user="ada", display_name="Ada")
     await member(chat)
     await chat.say("/privacy")
-    summary = chat.expect("What I keep about you", "90 days", "30 days", "memory")
-    assert [c.label for c in summary.choices] == ["Export my data"]
-    consent = chat.expect("what you agreed to")
-    erase = chat.expect("erase everything")
-    assert (summary.step_id, consent.step_id, erase.step_id) == (
-        "privacy.export",
-        "privacy.consent",
-        "privacy.erase",
+    summary = chat.expect(
+        "What I keep about you", "90 days", "30 days", "memory", "what you agreed to"
     )
-    assert [c.label for c in erase.choices] == ["Erase my data"]
+    assert "erase everything" in summary.text
+    assert summary.step_id == "privacy.menu"
+    assert [c.label for c in summary.choices] == ["Export my data", "My consents", "Erase my data"]
+    chat.expect_nothing()  # one message, three buttons
     assert "privacy.shown" in await actions(onramp)
+    await chat.press("consent")
+    chat.expect("what you agreed to")
+    chat.skip(len(chat.unread()))
+    await chat.press("erase")  # on the last purpose's own button: not one of its choices
+    chat.expect("whenever you need me")  # nothing was changed
+    await chat.say("/privacy")
+    chat.skip()
+    await chat.press("erase")
+    chat.expect("cannot be undone")
 
 
 async def test_in_french_the_whole_thing_is_french(onramp: Onramp, memory: MemoryAdapter) -> None:
     chat = Chat(memory, user="ada", display_name="Ada")
     await member(chat, "fr")
     await chat.say("mes données")
-    summary = chat.expect("Ce que je garde sur vous", "90 jours", "Pour")
+    summary = chat.expect("Ce que je garde sur vous", "90 jours", "Pour", "effacer tout")
     assert summary.choices[0].label == "Exporter mes données"
-    chat.expect("ce que vous avez accepté")
-    chat.expect("effacer tout")
-    await chat.press("press")  # Effacer mes données
+    await chat.press("erase")  # Effacer mes données
     confirm = chat.expect("sans retour possible", "un ancien membre")
     assert confirm.choices[0].label == "Oui, tout effacer"
     await chat.say("/privacy consent")
@@ -162,15 +166,15 @@ async def test_an_export_link_works_once(
     chat = Chat(memory, user="ada", display_name="Ada")
     await member(chat)
     await chat.say("/privacy")
-    chat.skip(3)
+    chat.skip()
     await chat.send_event(
         ChoiceMade(
             platform="memory",
             dedupe_key="ada:export",
             actor="ada",
             conversation="ada",
-            step_id="privacy.export",
-            choice_ids=("press",),
+            step_id="privacy.menu",
+            choice_ids=("export",),
         )
     )
     message = chat.expect("download everything I keep about you", "works once")
