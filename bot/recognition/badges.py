@@ -12,6 +12,7 @@ from bot.turn import Turn
 from flows.feature_settings import Badge
 from flows.markup import Markdown, escape
 from flows.text import render
+from storage import consent
 from storage import recognition as store
 from storage.models import FlowRun
 
@@ -86,7 +87,7 @@ async def give(turn: Turn, badge: Badge) -> bool:
     turn.reply(turn.system_text("badge_earned", badge=badge_name(turn, badge)))
     recognition = turn.content.recognition
     channel = recognition.shout_out_channels.get(turn.identity.platform)
-    if recognition.announce_badges and channel:
+    if recognition.announce_badges and channel and await _listed(turn):
         locale = turn.content.community.default_locale
         turn.reply(
             turn.system_text(
@@ -98,6 +99,14 @@ async def give(turn: Turn, badge: Badge) -> bool:
             to=channel,
         )
     return True
+
+
+async def _listed(turn: Turn) -> bool:
+    """Whether the member allows `leaderboards`, which announcing their badge in the
+    recognition channel is part of (as shout-outs are)."""
+    default = turn.content.community.consent_default(store.LEADERBOARDS)
+    member = turn.member.id or 0
+    return await consent.allowing(turn.session, [member], store.LEADERBOARDS, default) == {member}
 
 
 class BadgeParameters(BaseModel):

@@ -47,3 +47,27 @@ async def test_kudos_are_shouted_out_within_the_hourly_limit(
     assert all(m.locale == "en" for m in wall.messages)  # the community's language
     told = [m.text for m in bea.messages if "vous remercie" in m.text]
     assert len(told) == 3
+
+
+async def test_who_withdrew_leaderboards_is_neither_shouted_out_nor_announced(
+    onramp: Onramp, memory: MemoryAdapter
+) -> None:
+    ada = Chat(memory, user="ada", display_name="Ada")
+    bea = Chat(memory, user="bea", display_name="Bea")
+    for chat in (ada, bea):
+        await chat.say("/help")
+        chat.skip()
+    await ada.say("/privacy consent leaderboards off")
+    ada.expect("Saved", "no")
+    wall = Chat(memory, user="kudos-wall")
+    await ada.say("/kudos @bea for the release notes #docs")
+    ada.expect("Bea")  # thanked, and told
+    ada.expect("First thanks")  # her badge, said to her alone
+    await bea.say("/kudos @ada for the review #code")
+    # Neither kudos names her in the channel, nor does her badge; Bea's badge is announced.
+    assert [m.text for m in wall.messages] == ["🏅 Bea earned the badge 🌱 First thanks!"]
+    await ada.say("/privacy consent leaderboards on")
+    await bea.say("/kudos @ada for the second review #code")
+    assert [m.text for m in wall.messages][1:] == [
+        "🎉 Bea thanks Ada for the second review (💻 Code)"
+    ]
