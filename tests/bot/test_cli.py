@@ -114,7 +114,13 @@ def test_console_chat_export_and_forget(home: dict[str, str]) -> None:
 
     refused = onramp("forget", "console:Zuri", stdin="n\n", env=home)
     assert refused.returncode == 1
-    assert onramp("export", "console:Zuri", env=home).returncode == 0  # still there
+    again = onramp("export", "console:Zuri", env=home)
+    assert again.returncode == 0  # still there
+    # each export is audited (who asked: an operator), without the data
+    audited = [
+        (a["actor"], a["action"], a["detail"]) for a in json.loads(again.stdout)["audit_log"]
+    ]
+    assert ("cli", "member.exported", {}) in audited
 
     forgotten = onramp("forget", "console:Zuri", "--yes", env=home)
     assert forgotten.returncode == 0
