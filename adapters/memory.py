@@ -27,6 +27,9 @@ from bot.messages import OutgoingMessage
 
 
 class MemoryAdapter(Adapter):
+    """Carries no files unless a test says so (`capabilities=Capabilities(max_document_bytes=
+    …)`): then the messages with a document are in `documents`."""
+
     name = "memory"
     capabilities = Capabilities(max_buttons=10, markdown="markdown")
 
@@ -59,6 +62,9 @@ class MemoryAdapter(Adapter):
     async def send(self, message: OutgoingMessage) -> str:
         if self.failures:
             raise self.failures.popleft()
+        document = message.document
+        if document is not None and document.size > self.capabilities.max_document_bytes:
+            raise DeliveryError("memory: file too large", permanent=True)
         self.sent.append(message)
         queue = self._listeners.get(message.recipient)
         if queue is not None:
@@ -72,6 +78,11 @@ class MemoryAdapter(Adapter):
         if not self.remembers or message.outbox_id is None:
             return None
         return self._delivered.get(message.outbox_id)
+
+    @property
+    def documents(self) -> list[OutgoingMessage]:
+        """The messages sent with a file (`message.document`), oldest first."""
+        return [message for message in self.sent if message.document is not None]
 
     def listen(self, recipient: str) -> asyncio.Queue[OutgoingMessage]:
         """A queue receiving every message later sent to `recipient` (for benchmarks)."""

@@ -42,6 +42,9 @@ class Capabilities:
     # Hours after a member's last message during which the bot may write freely; after that
     # only an approved template goes (WhatsApp's 24-hour window). None: no such window.
     reply_window_hours: float | None = None
+    # The largest file, in bytes, the bot may send with a message (`OutgoingMessage.document`,
+    # a member's data export); 0: the platform carries no files, and the core sends a link.
+    max_document_bytes: int = 0
 
 
 @dataclass(frozen=True)

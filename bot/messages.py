@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
@@ -45,9 +47,51 @@ class Invite:
     source: str
 
 
-# In an outbox row's payload: the last message to a member being erased (Turn.farewell), which
-# the sender deletes once it is delivered or given up on.
+# In an outbox row's payload: a message that must not outlive its delivery (the last message to
+# a member being erased, a member's data export), which the sender deletes once it is delivered
+# or given up on, and scrubs from the database's files. `FAREWELL` is what rows queued before
+# the flag had a general name carry.
+DELETE_ONCE_SETTLED = "delete_once_settled"
 FAREWELL = "farewell"
+_SETTLED_FLAGS = (DELETE_ONCE_SETTLED, FAREWELL)
+
+
+def deleted_once_settled(payload: dict[str, Any]) -> bool:
+    """Whether an outbox row with this payload goes once its delivery is settled."""
+    return any(payload.get(flag) for flag in _SETTLED_FLAGS)
+
+
+@dataclass(frozen=True)
+class Document:
+    """A file sent with a message (a member's data export), where the platform carries files
+    (`Capabilities.max_document_bytes`): its name, media type and bytes. In an outbox row's
+    payload its content is text when it is UTF-8 (JSON is), else base64."""
+
+    name: str
+    media_type: str
+    content: bytes = field(repr=False)
+
+    @property
+    def size(self) -> int:
+        return len(self.content)
+
+    def to_payload(self) -> dict[str, Any]:
+        head = {"name": self.name, "media_type": self.media_type}
+        try:
+            return head | {"text": self.content.decode("utf-8")}
+        except UnicodeDecodeError:
+            return head | {"base64": base64.b64encode(self.content).decode("ascii")}
+
+    @classmethod
+    def from_payload(cls, data: dict[str, Any]) -> Document:
+        if "text" in data:
+            content = str(data["text"]).encode("utf-8")
+        else:
+            try:
+                content = base64.b64decode(str(data.get("base64", "")), validate=True)
+            except binascii.Error:
+                content = b""
+        return cls(name=str(data["name"]), media_type=str(data["media_type"]), content=content)
 
 
 @dataclass(frozen=True)
@@ -77,6 +121,8 @@ class OutgoingMessage:
     # How the member wants messages (/mode): "rich", or "text" and "lite", which the core has
     # already made numbered text; in "lite" an adapter also turns link previews off.
     mode: str = "rich"
+    # A file sent with the text (the text is its caption), where the platform carries files.
+    document: Document | None = None
     outbox_id: int | None = field(default=None, compare=False)
 
     @property
@@ -85,7 +131,7 @@ class OutgoingMessage:
 
     def to_payload(self) -> dict[str, Any]:
         """What the outbox stores; platform and recipient have columns of their own."""
-        return {
+        payload: dict[str, Any] = {
             "text": self.text,
             "choices": [{"id": c.id, "label": c.label} for c in self.choices],
             "multiple": self.multiple,
@@ -101,13 +147,18 @@ class OutgoingMessage:
             "campaign": self.campaign,
             "mode": self.mode,
         }
+        if self.document is not None:  # only then: other messages' rows stay as they were
+            payload["document"] = self.document.to_payload()
+        return payload
 
     @classmethod
     def from_payload(
         cls, platform: str, recipient: str, payload: dict[str, Any], outbox_id: int | None = None
     ) -> OutgoingMessage:
         data = dict(payload)
-        data.pop(FAREWELL, None)  # the sender's business, not the platform's
+        for flag in _SETTLED_FLAGS:  # the sender's business, not the platform's
+            data.pop(flag, None)
+        document = data.pop("document", None)
         choices = tuple(Choice(**c) for c in data.pop("choices", ()))
         template = data.pop("template", None)
         invite = data.pop("invite", None)
@@ -121,6 +172,7 @@ class OutgoingMessage:
             else None,
             invite=Invite(**invite) if invite else None,
             last_inbound_at=datetime.fromisoformat(last_inbound) if last_inbound else None,
+            document=Document.from_payload(document) if document else None,
             outbox_id=outbox_id,
             **data,
         )

@@ -20,7 +20,7 @@ from datetime import datetime
 from bot import metrics
 from bot.adapter import DeliveryError
 from bot.group_commit import GroupCommit
-from bot.messages import FAREWELL
+from bot.messages import deleted_once_settled
 from bot.retry_policy import JITTER, GiveUp, RetryAt, next_attempt
 from bot.settings import SenderSettings
 from storage import activity, campaigns, outbox
@@ -142,9 +142,9 @@ class Outcomes:
             settled = [
                 o.row.id or 0
                 for o in outcomes
-                if o.row.payload.get(FAREWELL) and o.attempted and not o.retrying
+                if deleted_once_settled(o.row.payload) and o.attempted and not o.retrying
             ]
-            if settled:  # an erased member's last message: their address goes with it
+            if settled:  # an erased member's last message, a data export: gone with delivery
                 await outbox.delete_settled(session, settled)
                 session.scrub_after_commit()  # and from the database's files
         for outcome in outcomes:

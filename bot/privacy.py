@@ -25,8 +25,7 @@ from sqlalchemy import select
 from sqlmodel import col
 
 from bot import privacy_actions as actions
-from bot.adapter import can_start_dm
-from bot.messages import Choice, Invite
+from bot.messages import Choice
 from bot.privacy_actions import plain
 from bot.privacy_web import served
 from bot.registry import Registry
@@ -77,7 +76,7 @@ def action_of(args: str) -> tuple[str | None, list[str]]:
 
 
 async def privacy(turn: Turn, args: str) -> None:
-    if _unreachable_in_private(turn):
+    if turn.unreachable_in_private("privacy_in_private", "privacy"):
         return
     action, rest = action_of(args)
     if action == "export":
@@ -141,21 +140,6 @@ async def _platforms(turn: Turn) -> list[str]:
     statement = select(col(Identity.platform)).where(col(Identity.member_id) == turn.member.id)
     found = sorted(set((await turn.session.execute(statement)).scalars()))
     return [PLATFORM_NAMES.get(name, name) for name in found or [turn.identity.platform]]
-
-
-def _unreachable_in_private(turn: Turn) -> bool:
-    """Asked in a group by someone the bot cannot write to privately: they are asked, in the
-    group, to come over; nothing about their data is said there."""
-    if turn.group is None or turn.identity.dm_conversation is not None:
-        return False
-    if can_start_dm(turn.identity.platform):
-        return False
-    turn.reply(
-        turn.system_text("privacy_in_private"),
-        to=turn.group,
-        invite=Invite(turn.system_text("group_welcome_button"), "privacy"),
-    )
-    return True
 
 
 async def pressed(turn: Turn, step_id: str, choice_ids: tuple[str, ...] = ()) -> bool:

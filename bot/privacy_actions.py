@@ -21,10 +21,12 @@ from bot import privacy_web
 from bot.adapter import available_adapters
 from bot.consent import wanted
 from bot.mentorship.offers import member_leaving
-from bot.messages import Choice
+from bot.messages import Choice, Document
 from bot.purposes import purposes_of, set_purpose
 from bot.turn import Turn
+from flows.content import ContentTree
 from flows.markup import Markdown
+from flows.schema import AskStep
 from storage.privacy import export_member, forget_member
 
 PRESS = "press"  # the one choice of a one-button message
@@ -56,7 +58,8 @@ def button(label: str, step: str) -> dict[str, Any]:
 
 
 async def export(turn: Turn) -> None:
-    """A file written here on the console; elsewhere a one-time link, when a web app serves
+    """A file written here on the console; elsewhere the file in the member's private chat,
+    where their platform carries one that big; else a one-time link, when a web app serves
     them (the document is made when the link is used)."""
     served = privacy_web.served(turn.registry)
     if turn.identity.platform == CONSOLE:
@@ -64,6 +67,14 @@ async def export(turn: Turn) -> None:
         turn.audit("privacy.exported", via="file")
         turn.reply(turn.system_text("privacy_export_file", path=Markdown(f"`{path}`")))
         return
+    largest = served.max_document_bytes(turn.identity.platform)
+    if largest > 0:
+        document = await _document(turn)
+        if document.size <= largest:
+            turn.audit("privacy.exported", via="document", size=document.size)
+            turn.reply(turn.system_text("privacy_export_document"), document=document)
+            return
+        turn.audit("privacy.export_too_big", size=document.size, limit=largest)
     if served.downloads is None:
         turn.audit("privacy.export_unavailable")
         turn.reply(turn.system_text("privacy_export_no_link"))
@@ -75,10 +86,21 @@ async def export(turn: Turn) -> None:
     turn.reply(turn.system_text("privacy_export_link", count=minutes, url=link), links=True)
 
 
+async def _document(turn: Turn) -> Document:
+    """The member's export as a JSON file, named as the web app's download is."""
+    text = _json(await export_member(turn.session, turn.member))
+    name = f"onramp-data-{turn.now:%Y%m%d}.json"
+    return Document(name=name, media_type="application/json", content=text.encode("utf-8"))
+
+
+def _json(document: dict[str, Any]) -> str:
+    return json.dumps(document, indent=2, ensure_ascii=False, default=str)
+
+
 def _write(folder: Path, turn: Turn, document: dict[str, Any]) -> Path:
     folder.mkdir(parents=True, exist_ok=True, mode=0o700)
     path = folder / f"onramp-data-{turn.member.id}-{turn.now:%Y%m%dT%H%M%SZ}.json"
-    text = json.dumps(document, indent=2, ensure_ascii=False, default=str)
+    text = _json(document)
     handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)  # theirs alone
     with os.fdopen(handle, "w", encoding="utf-8") as file:
         file.write(text)
@@ -138,6 +160,21 @@ async def erase(turn: Turn) -> None:
         actor="member",
         # what they become in others' messages: one text, in the community's language
         former=turn.system_text("former_member", locale=turn.content.community.default_locale),
+        free_text=free_text_steps(turn.content),
+    )
+
+
+FREE_TEXT = frozenset({"text", "email", "url", "regex"})  # inputs a member words themselves
+
+
+def free_text_steps(content: ContentTree) -> frozenset[tuple[str, str]]:
+    """The (flow, step) of every question answered in the member's own words, whose answers
+    an erasure takes out of other people's text too (not choices, numbers, time zones)."""
+    return frozenset(
+        (flow.id, step.id)
+        for flow in content.flows.values()
+        for step in flow.steps
+        if isinstance(step, AskStep) and step.input in FREE_TEXT
     )
 
 

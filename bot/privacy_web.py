@@ -16,8 +16,8 @@ import functools
 import html
 import json
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -28,6 +28,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 from starlette.routing import BaseRoute, Route
 
+from bot.adapter import Adapter, available_adapters
 from bot.registry import Registry
 from bot.settings import Settings
 from flows.content import ContentTree
@@ -107,11 +108,22 @@ class Downloads:
 @dataclass(frozen=True)
 class Served:
     """What /privacy needs from the running bot: its settings (retention), where the console
-    writes exports, and the download links, when a web app serves them."""
+    writes exports, the download links, when a web app serves them, and the running adapters
+    (which of their platforms carry a file, and how big)."""
 
     settings: Settings
     exports: Path = EXPORTS
     downloads: Downloads | None = None
+    adapters: Mapping[str, Adapter] = field(default_factory=dict)
+
+    def max_document_bytes(self, platform: str) -> int:
+        """The largest file the bot may send on `platform`: its running adapter's capability
+        (a test's adapter may say otherwise than its class), else its installed class's."""
+        running = self.adapters.get(platform)
+        if running is not None:
+            return running.capabilities.max_document_bytes
+        factory = available_adapters().get(platform)
+        return 0 if factory is None else factory.capabilities.max_document_bytes
 
 
 _served: WeakKeyDictionary[Registry, Served] = WeakKeyDictionary()
@@ -133,7 +145,7 @@ def served(registry: Registry) -> Served:
 def routes(onramp: Onramp, downloads: Downloads) -> list[BaseRoute]:
     """The download pages; /privacy in chat then hands out links to them."""
     downloads.base_url = onramp.settings.web.base_url()
-    serve(onramp.registry, Served(onramp.settings, downloads=downloads))
+    serve(onramp.registry, Served(onramp.settings, downloads=downloads, adapters=onramp.adapters))
     pages = _Pages(onramp, downloads)
     return [
         Route(f"{EXPORT_PATH}/{{token}}", pages.confirm, methods=["GET"]),

@@ -118,7 +118,7 @@ class Onramp:
         self.registry = registry if registry is not None else build_registry()
         # /privacy reads the retention in force (and, once the web app serves them, hands out
         # download links: bot/web.py).
-        privacy_web.serve(self.registry, privacy_web.Served(settings))
+        privacy_web.serve(self.registry, privacy_web.Served(settings, adapters=self.adapters))
         self.sender = Sender(
             db, self.adapters, settings.sender, clock, settings.campaigns.reserve_share
         )

@@ -368,6 +368,9 @@ class ZulipSettings(Section):
     # waits 10 s); later ones are sent through the API.
     reply_budget_seconds: float = Field(default=2.0, gt=0, lt=10)
     request_timeout_seconds: float = Field(default=15.0, gt=0)
+    # The largest file the server takes, in MiB (its MAX_FILE_UPLOAD_SIZE, 25 by default): a
+    # member's /privacy export bigger than this is a download link instead of a file.
+    max_upload_mib: PositiveInt = 25
 
 
 class RuntimeSettings(Section):

@@ -14,7 +14,15 @@ from babel import UnknownLocaleError
 from babel.dates import format_date, format_datetime
 from sqlalchemy import insert
 
-from bot.messages import FAREWELL, Choice, Invite, OutgoingMessage, TemplateRef
+from bot.adapter import can_start_dm
+from bot.messages import (
+    DELETE_ONCE_SETTLED,
+    Choice,
+    Document,
+    Invite,
+    OutgoingMessage,
+    TemplateRef,
+)
 from bot.modes import as_text, without_links
 from flows.content import ContentTree
 from flows.text import render
@@ -146,11 +154,15 @@ class Turn:
         template: TemplateRef | None = None,
         short: str | None = None,
         links: bool = False,
+        document: Document | None = None,
     ) -> None:
         """Queue a message to the member's private chat, or to conversation `to` (a group).
 
         In the member's private chat their mode applies (bot/modes.py): `short` is said
-        instead of `text` in lite mode, where links become markers, unless `links` (/links)."""
+        instead of `text` in lite mode, where links become markers, unless `links` (/links).
+        A `document` goes with the text as its caption (where the platform carries files: the
+        caller checks `Capabilities.max_document_bytes`), and its outbox row is deleted once
+        delivered or given up on: a file is never kept in the outbox."""
         mode = self.mode if to is None else "rich"  # a group reads the message as it is
         if mode == "lite" and short is not None:
             text = short
@@ -176,6 +188,7 @@ class Turn:
             locale=self.locale,
             campaign=self.campaign,
             mode=mode,
+            document=document,
         )
         if self.footer:
             message = replace(message, text=f"{text.rstrip()}\n\n{self.footer}")
@@ -184,13 +197,16 @@ class Turn:
             message = as_text(message)
         if mode == "lite" and not links:
             message = self._links_taken_out(message)
+        payload = message.to_payload()
+        if document is not None:
+            payload[DELETE_ONCE_SETTLED] = True
         self._queued.append(
             {
                 "dedupe_key": f"{self.key}#{len(self._queued)}",
                 "member_id": self.member.id,
                 "platform": message.platform,
                 "recipient": message.recipient,
-                "payload": message.to_payload(),
+                "payload": payload,
                 "not_before": self.now,
                 "created_at": self.now,
             }
@@ -203,7 +219,7 @@ class Turn:
         self.reply(text)
         last = self._queued[-1]
         last |= {"member_id": None, "dedupe_key": f"farewell:{secrets.token_hex(12)}"}
-        last["payload"] |= {FAREWELL: True}
+        last["payload"] |= {DELETE_ONCE_SETTLED: True}
 
     def _links_taken_out(self, message: OutgoingMessage) -> OutgoingMessage:
         """Lite mode: the message's links as markers, kept on the member for /links (those
@@ -218,6 +234,22 @@ class Turn:
         if taken:  # the turn's first message with links said how to get them
             return replace(message, text=text)
         return replace(message, text=f"{text.rstrip()}\n\n{self.system_text('links_hint')}")
+
+    def unreachable_in_private(self, text_key: str, source: str) -> bool:
+        """Asked in a group by someone the bot may not write to privately yet (Telegram,
+        before they started it): they are asked, in the group, with the `text_key` text and a
+        button that opens a private chat (`source` says where they came from), to come over;
+        nothing else is said there, and the caller does nothing more (True)."""
+        if self.group is None or self.identity.dm_conversation is not None:
+            return False
+        if can_start_dm(self.identity.platform):
+            return False
+        self.reply(
+            self.system_text(text_key),
+            to=self.group,
+            invite=Invite(self.system_text("group_welcome_button"), source),
+        )
+        return True
 
     def spoke_privately(self) -> bool:
         """Whether this turn queued a message to the member's private chat (so far)."""

@@ -284,6 +284,8 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "privacy_export_file": "/privacy export on the console: where the file is ({{ context.path }})",
     "privacy_export_link": "/privacy export: a one-time download link ({{ context.url }}), "
     "good for {{ count }} minutes",
+    "privacy_export_document": "/privacy export: the caption of the file sent in the member's "
+    "direct message",
     "privacy_export_no_link": "/privacy export when this bot serves no web app",
     "privacy_erase_confirm": "/privacy erase: what it erases and what stays, before confirming",
     "privacy_erase_confirm_button": "/privacy erase: the confirm button",

@@ -16,6 +16,7 @@ left in the database file's free pages either.
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from datetime import date
 from typing import Any
 
@@ -121,12 +122,22 @@ FORMER_MEMBER = "a former member"
 
 
 async def forget_member(
-    session: Session, member: Member, actor: str, *, former: str = FORMER_MEMBER
+    session: Session,
+    member: Member,
+    actor: str,
+    *,
+    former: str = FORMER_MEMBER,
+    free_text: Collection[tuple[str, str]] = (),
 ) -> None:
     """Erase the member: delete their rows, rewrite every copy of their name, words and ids in
     others' rows (`former` stands for their name there: "a former member" in the community's
     language), keep their kudos as counts for the others, pseudonymise the audit entries about
-    them, remember their identities' pseudonyms, and leave one `member.forgotten` entry."""
+    them, remember their identities' pseudonyms, and leave one `member.forgotten` entry.
+
+    Their words are what they typed: kudos reasons, check-in comments, a mentor's intro, and
+    the answers to the questions in `free_text` ((flow, step) pairs: the content's text
+    questions). An answer picked from choices ("docs") is not theirs to take out of anyone
+    else's text."""
     assert member.id is not None
     key = await pseudonyms.key_of(session)
     alias = pseudonyms.erased_pseudonym(member.id, member.created_at, key)
@@ -135,7 +146,7 @@ async def forget_member(
         .scalars()
         .all()
     )
-    traces = await _traces(session, member, identities, alias, former)
+    traces = await _traces(session, member, identities, alias, former, free_text)
     await failed_events.forget(session, member.id)  # before their identities go
     # Others' milestones that rested on their rows: the mentorships they mentored
     # (storage/activity.py works those firsts out again once the rows go).
@@ -160,7 +171,12 @@ async def forget_member(
 
 
 async def _traces(
-    session: Session, member: Member, identities: list[Identity], alias: str, former: str
+    session: Session,
+    member: Member,
+    identities: list[Identity],
+    alias: str,
+    former: str,
+    free_text: Collection[tuple[str, str]],
 ) -> redaction.Traces:
     """Their name, handles, ids and the words they wrote, as others' rows may copy them."""
     assert member.id is not None
@@ -172,9 +188,14 @@ async def _traces(
         for value in (identity.external_id, identity.dm_conversation):
             if value:
                 traces.add_id(identity.platform, value)
-    traces.add_words(member.profile.values() if member.profile else ())
+    answers = select(Answer.flow_id, Answer.step_id, Answer.value).where(
+        col(Answer.member_id) == member.id
+    )
+    typed = set(free_text)
+    traces.add_words(
+        value for flow, step, value in await session.execute(answers) if (flow, step) in typed
+    )
     columns: list[tuple[Any, Any]] = [
-        (Answer.value, col(Answer.member_id) == member.id),
         (Kudos.reason, col(Kudos.giver_id) == member.id),
         (CheckIn.comment, col(CheckIn.member_id) == member.id),
         (MentorProfile.intro, col(MentorProfile.member_id) == member.id),

@@ -17,6 +17,7 @@ to hold only what the bot or an operator wrote (a test keeps the two lists compl
 
 from __future__ import annotations
 
+import base64
 import json
 import re
 from collections.abc import Iterable
@@ -56,6 +57,7 @@ KEYS = frozenset(
     | {("failed_event", "actor"), ("processed_event", "dedupe_key"), ("audit_log", "actor")}
 )
 SHORTEST_WORDS = 4  # an answer shorter than this ("1", "Oui") is a choice, not their words
+SHORTEST_ENCODED_ID = 8  # a shorter id's base64 forms are too short to tell from chance
 
 # (model, column): the text or JSON columns where a copy of someone's data can be.
 COLUMNS: tuple[tuple[type[SQLModel], str], ...] = (
@@ -129,10 +131,15 @@ class Traces:
     names: set[str] = field(default_factory=set)
     words: set[str] = field(default_factory=set)
     ids: dict[str, set[str]] = field(default_factory=dict)  # platform: ids, conversations
+    # platform: the ids as base64 shows them inside an opaque id (WhatsApp's message ids,
+    # `wamid.…`, are base64 holding the sender's number), at each of the three alignments
+    encoded: dict[str, set[str]] = field(default_factory=dict)
     _rewriters: dict[tuple[str | None, bool], _Rewriter] = field(default_factory=dict)
 
     def add_id(self, platform: str, value: str) -> None:
         self.ids.setdefault(platform, set()).add(value)
+        if len(value) >= SHORTEST_ENCODED_ID:
+            self.encoded.setdefault(platform, set()).update(_base64_forms(value))
 
     def add_words(self, values: Iterable[Any]) -> None:
         for value in values:
@@ -145,7 +152,7 @@ class Traces:
         letters and digits of each trace (whatever markup escaped around it), as typed and as
         JSON writes it (non-ASCII as \\u escapes). Without `text`, of their ids alone."""
         found: set[str] = set()
-        traces = set().union(*self.ids.values()) if self.ids else set()
+        traces = set().union(*self.ids.values(), *self.encoded.values())
         for trace in (self.names | self.words | traces) if text else traces:
             runs = re.findall(r"[^\W_]+", trace) or [trace]
             longest = max(runs, key=len)
@@ -159,8 +166,13 @@ class Traces:
         rewriter = self._rewriters.get((platform, text))
         if rewriter is None:
             ids = self.ids.get(platform, set()) if platform else set().union(*self.ids.values())
+            encoded = (
+                self.encoded.get(platform, set())
+                if platform
+                else set().union(*self.encoded.values())
+            )
             names, words = (self.names, self.words) if text else (set(), set())
-            rewriter = _Rewriter(names, words, ids, self)
+            rewriter = _Rewriter(names, words, ids, encoded, self)
             self._rewriters[(platform, text)] = rewriter
         return rewriter.sub(value)
 
@@ -189,7 +201,15 @@ class _Rewriter:
     case and however markup escaped it (a backslash before any sign), bounded by non-word
     characters (so that "Ada" leaves "Adam" alone)."""
 
-    def __init__(self, names: set[str], words: set[str], ids: set[str], traces: Traces) -> None:
+    def __init__(
+        self,
+        names: set[str],
+        words: set[str],
+        ids: set[str],
+        encoded: set[str],
+        traces: Traces,
+    ) -> None:
+        self.alias = traces.alias
         self.former = traces.former
         replacements: dict[str, str] = {}
         for trace in words:
@@ -200,6 +220,9 @@ class _Rewriter:
             replacements[_plain(trace)] = traces.former
         self.replacements = replacements
         parts = []
+        if encoded:  # inside a longer opaque id: no boundaries, and case matters in base64
+            forms = "|".join(re.escape(e) for e in sorted(encoded, key=len, reverse=True))
+            parts.append(rf"(?P<encoded>(?-i:{forms}))")
         if ids:
             alternatives = "|".join(re.escape(i) for i in sorted(ids, key=len, reverse=True))
             parts.append(rf"(?P<link>\[(?:\\.|[^\\\]])*\]\(member:(?:{alternatives})\))")
@@ -213,6 +236,8 @@ class _Rewriter:
         return self.pattern.sub(self._replacement, value)
 
     def _replacement(self, found: re.Match[str]) -> str:
+        if found.groupdict().get("encoded"):
+            return self.alias
         if found.groupdict().get("link"):
             by = self.former
         else:
@@ -221,6 +246,19 @@ class _Rewriter:
         if by == self.former and (not before or before[-1] in ".!?\n"):
             return by[:1].upper() + by[1:]  # "A former member left…" at a sentence's start
         return by
+
+
+def _base64_forms(value: str) -> set[str]:
+    """`value` as it reads inside any base64 text, standard or URL-safe: at each of the three
+    alignments its bytes can take there, the characters that depend on its bytes alone."""
+    raw = value.encode()
+    forms = set()
+    for pad in range(3):
+        encoded = base64.b64encode(b"\0" * pad + raw).decode()
+        first, last = -(-pad * 8 // 6), (pad + len(raw)) * 8 // 6
+        form = encoded[first:last]
+        forms |= {form, form.replace("+", "-").replace("/", "_")}
+    return forms
 
 
 def _plain(text: str) -> str:

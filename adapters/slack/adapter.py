@@ -71,6 +71,7 @@ _BOLT_LOG = logging.getLogger("onramp.slack.bolt")
 _BOLT_LOG.addFilter(lambda record: "`token` will be unused" not in record.getMessage())
 EVENTS_PATH = "/slack/events"
 _USER_ID = re.compile(r"[UW][A-Z0-9]{2,}")
+MAX_DOCUMENT = 100 * 1000 * 1000
 
 
 class SlackAdapter(Adapter):
@@ -82,6 +83,9 @@ class SlackAdapter(Adapter):
         can_start_dm=True,
         has_slash_commands=True,
         can_group_dm=True,  # conversations.open with several users (scope mpim:write)
+        # Slack takes files up to 1 GB; a file waits in an outbox row until it goes, so far
+        # less: a member's data export is a few kilobytes (scope files:write).
+        max_document_bytes=MAX_DOCUMENT,
     )
 
     @classmethod
@@ -230,6 +234,8 @@ class SlackAdapter(Adapter):
     async def send(self, message: OutgoingMessage) -> str:
         try:
             channel = await self._channel(message.recipient)
+            if message.document is not None:
+                return await self._upload(channel, message)
             rendered = slack_blocks.render_message(message)
             posted = await self._post.chat_postMessage(
                 channel=channel,
@@ -245,6 +251,22 @@ class SlackAdapter(Adapter):
                 self._dm_channels.pop(message.recipient, None)
             raise error from exc
         return str(posted["ts"])
+
+    async def _upload(self, channel: str, message: OutgoingMessage) -> str:
+        """A file shared in `channel` with the text as its comment: files.getUploadURLExternal,
+        the bytes POSTed to the URL it gives, then files.completeUploadExternal (slack-sdk's
+        files_upload_v2). Returns the file's id: a file shared has no message `ts` to give."""
+        assert message.document is not None
+        document = message.document
+        completed = await self._post.files_upload_v2(
+            channel=channel,
+            filename=document.name,
+            content=document.content,
+            title=document.name,
+            initial_comment=slack_blocks.render_message(message).text or None,
+        )
+        files = completed.get("files") or []
+        return str(files[0]["id"]) if files else document.name
 
     async def already_sent(self, message: OutgoingMessage) -> str | None:
         """Its `ts` if the conversation's latest messages hold one this bot posted for the

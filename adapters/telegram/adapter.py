@@ -61,6 +61,7 @@ class TelegramAdapter(Adapter):
         markdown="telegram_html",
         can_start_dm=False,
         has_slash_commands=True,
+        max_document_bytes=outgoing.MAX_DOCUMENT,
     )
 
     @classmethod
@@ -175,7 +176,10 @@ class TelegramAdapter(Adapter):
 
         try:
             await self._initialize()  # the sender may start before start() has run
-            sent = await outgoing.send(self.bot, message)
+            if message.document is not None:
+                sent = await outgoing.send_document(self.bot, message)
+            else:
+                sent = await outgoing.send(self.bot, message)
         except TelegramError as exc:
             raise delivery_error(exc) from exc
         return str(sent.message_id)

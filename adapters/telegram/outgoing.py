@@ -18,6 +18,8 @@ if TYPE_CHECKING:  # python-telegram-bot is imported when a message is built to 
 
 log = logging.getLogger("onramp.telegram")
 MAX_TEXT = 4096  # UTF-16 code units
+MAX_CAPTION = 1024  # a document's caption, after entities parsing
+MAX_DOCUMENT = 50 * 1000 * 1000  # what a bot may send through the Bot API: 50 MB
 _NOT_PAYLOAD = re.compile(r"[^A-Za-z0-9_-]")
 
 
@@ -52,6 +54,28 @@ async def send(bot: Bot, message: OutgoingMessage) -> Message:
         shortened(render(text, PLAIN)),
         reply_markup=markup,
         link_preview_options=previews,
+    )
+
+
+async def send_document(bot: Bot, message: OutgoingMessage) -> Message:
+    """Post `message.document` as a file (sendDocument, multipart/form-data) with the text as
+    its caption: HTML within 1024 characters, else plain text, shortened."""
+    from telegram import InputFile
+
+    assert message.document is not None
+    document = message.document
+    upload = InputFile(document.content, filename=document.name)
+    caption: str | None = render(message.text, TELEGRAM_HTML) if message.text else None
+    parse_mode: str | None = "HTML"
+    if caption is not None and utf16_length(render(message.text, PLAIN)) > MAX_CAPTION:
+        caption, parse_mode = shortened(render(message.text, PLAIN), MAX_CAPTION), None
+    return await bot.send_document(
+        _chat_id(message.recipient),
+        upload,
+        caption=caption,
+        parse_mode=parse_mode,
+        filename=document.name,
+        disable_content_type_detection=True,
     )
 
 
@@ -109,10 +133,10 @@ def utf16_length(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
 
 
-def shortened(text: str) -> str:
-    if utf16_length(text) <= MAX_TEXT:
+def shortened(text: str, limit: int = MAX_TEXT) -> str:
+    if utf16_length(text) <= limit:
         return text
-    cut = text[: MAX_TEXT - 1]
-    while utf16_length(cut) > MAX_TEXT - 1:  # characters beyond the BMP count twice
+    cut = text[: limit - 1]
+    while utf16_length(cut) > limit - 1:  # characters beyond the BMP count twice
         cut = cut[:-1]
     return cut + "…"

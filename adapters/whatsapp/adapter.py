@@ -65,6 +65,7 @@ class WhatsAppAdapter(Adapter):
         # Meta's convention for marketing: "STOP" alone unsubscribes (here: announcements).
         opt_out_keywords=("stop", "unsubscribe"),
         reply_window_hours=WINDOW.total_seconds() / 3600,  # then only a template goes
+        max_document_bytes=bodies.MAX_DOCUMENT,  # uploaded, then sent as a document message
     )
 
     @classmethod
@@ -137,6 +138,8 @@ class WhatsAppAdapter(Adapter):
     async def send(self, message: OutgoingMessage) -> str:
         """Free-form inside the member's 24-hour window, the message's template outside it."""
         closed = _window_closed(message.last_inbound_at, self.clock())
+        if message.document is not None:
+            return await self._send_document(message, closed)
         if closed is None:
             try:
                 return await self._post(bodies.free_form(message, self.settings.list_button))
@@ -154,6 +157,27 @@ class WhatsAppAdapter(Adapter):
             return await self._post(bodies.template(message))
         except graph.GraphError as exc:
             raise graph.delivery_error(exc, self.settings) from exc
+
+    async def _send_document(self, message: OutgoingMessage, closed: str | None) -> str:
+        """The file uploaded (POST /media), then a document message naming it: free-form,
+        so only inside the member's 24-hour window (no template carries our file)."""
+        import httpx
+
+        assert message.document is not None
+        if closed is not None:
+            raise DeliveryError(
+                f"whatsapp: {closed}, and a file goes only inside it", permanent=True
+            )
+        document = message.document
+        try:
+            media_id = await self.graph.upload_media(
+                document.name, bodies.document_type(document.media_type), document.content
+            )
+            return await self._post(bodies.document(message, media_id))
+        except graph.GraphError as exc:
+            raise graph.delivery_error(exc, self.settings) from exc
+        except httpx.HTTPError as exc:
+            raise graph.network_error(exc) from exc
 
     # Receiving.
 

@@ -25,6 +25,20 @@ from bot.messages import OutgoingMessage, numbered_text
 
 JSON = dict[str, Any]
 MAX_TEXT = 4096
+MAX_CAPTION = 1024  # a media message's caption
+MAX_DOCUMENT = 100 * 1000 * 1000  # a document's largest size: 100 MB
+DOCUMENT_TYPES = frozenset(
+    {
+        "text/plain",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
 MAX_BUTTONS, MAX_BUTTON_TITLE, MAX_BUTTON_BODY = 3, 20, 1024
 MAX_ROWS, MAX_ROW_TITLE, MAX_LIST_BODY = 10, 24, 4096
 _PICK = "c"
@@ -69,6 +83,21 @@ def free_form(message: OutgoingMessage, list_labels: Mapping[str, str]) -> JSON:
     return _envelope(
         message, "text", {"body": _shortened(render(text, WHATSAPP)), "preview_url": False}
     )
+
+
+def document(message: OutgoingMessage, media_id: str) -> JSON:
+    """A document message: the uploaded file by its media id, its name, the text as caption."""
+    assert message.document is not None
+    content: JSON = {"id": media_id, "filename": message.document.name}
+    if message.text.strip():
+        content["caption"] = _shortened(render(message.text, WHATSAPP), MAX_CAPTION)
+    return _envelope(message, "document", content)
+
+
+def document_type(media_type: str) -> str:
+    """The media type a document is uploaded as: WhatsApp takes documents of a few types only
+    (text, PDF, Office's), so other text (JSON) goes as text/plain; its name keeps its kind."""
+    return media_type if media_type in DOCUMENT_TYPES else "text/plain"
 
 
 def template(message: OutgoingMessage) -> JSON:
@@ -130,5 +159,5 @@ def _list(message: OutgoingMessage, labels: list[str], list_labels: Mapping[str,
     return {"type": "list", "action": {"button": label, "sections": sections}}
 
 
-def _shortened(text: str) -> str:
-    return text if len(text) <= MAX_TEXT else text[: MAX_TEXT - 1] + "…"
+def _shortened(text: str, limit: int = MAX_TEXT) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -16,11 +16,13 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import io
 import logging
 import re
 import threading
 from concurrent.futures import CancelledError as FutureCancelled
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
@@ -43,6 +45,7 @@ from bot.settings import Secrets, Settings, ZulipSettings
 log = logging.getLogger("onramp.zulip")
 WEBHOOK_PATH = "/zulip/webhook"
 MAX_TEXT = 10_000  # Zulip's longest message, in characters
+MIB = 1024 * 1024  # a server's upload limit is in MiB (MAX_FILE_UPLOAD_SIZE, 25 by default)
 SENDERS = 16  # threads (and connections) sending at once
 JSON = dict[str, Any]
 
@@ -87,6 +90,9 @@ class ZulipAdapter(Adapter):
         can_start_dm=True,
         has_slash_commands=False,
         can_group_dm=True,  # a direct message to several users
+        # A file is uploaded, then linked in the message; the server's limit is a setting
+        # (`[zulip] max_upload_mib`), which each adapter's own capabilities follow.
+        max_document_bytes=25 * MIB,
     )
 
     @classmethod
@@ -102,6 +108,8 @@ class ZulipAdapter(Adapter):
     def __init__(self, settings: Settings, secrets: Secrets | None = None) -> None:
         self.settings: ZulipSettings = settings.zulip
         self.leads = self.settings.mode == "events"  # webhooks need no leading replica
+        largest = self.settings.max_upload_mib * MIB
+        self.capabilities = replace(type(self).capabilities, max_document_bytes=largest)
         secrets = secrets or Secrets()
         self._credentials = _credentials(self.settings, secrets)
         self._token = b""
@@ -172,6 +180,8 @@ class ZulipAdapter(Adapter):
 
     async def send(self, message: OutgoingMessage) -> str:
         content = _content(message)
+        if message.document is not None:  # uploaded first; the message links to it
+            content = await self._with_upload(message, content)
         if delivery_id := self._answers.take(message.outbox_id, message.recipient, content):
             return delivery_id
         api = await self._api_or_error()
@@ -191,6 +201,31 @@ class ZulipAdapter(Adapter):
         if not reply.ok:
             raise zulip_api.refusal(reply)
         return str(reply.body.get("id"))
+
+    async def _with_upload(self, message: OutgoingMessage, content: str) -> str:
+        """Upload the message's file (POST /user_uploads, multipart/form-data) and return the
+        message's content with a link to it: sent to the member, the link lets them open it
+        (an upload is the uploader's alone until a message shares it)."""
+        assert message.document is not None
+        api = await self._api_or_error()
+        held = api.rate.hold()
+        if held > 0:
+            raise DeliveryError("zulip: held back until the rate limit resets", retry_after=held)
+        upload = io.BytesIO(message.document.content)
+        upload.name = message.document.name
+        timeout = self.settings.request_timeout_seconds
+        call = partial(api.call, "user_uploads", "POST", None, timeout, files=[upload])
+        try:
+            reply = await self._in_thread(call)
+        except call_errors() as exc:
+            raise zulip_api.failure(exc) from exc
+        if not reply.ok:
+            raise zulip_api.refusal(reply)
+        link = str(reply.body.get("url") or reply.body.get("uri") or "")  # `uri` before 9.0
+        if not link:
+            raise DeliveryError("zulip: the upload's answer has no url")
+        attached = f"[{_zulip_escape(message.document.name)}]({link})"
+        return f"{content.rstrip()}\n\n{attached}" if content.strip() else attached
 
     async def lead(self) -> None:
         """Read the event queue, which only one process may do: run on the replica that

@@ -25,7 +25,7 @@ import threading
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import IO, TYPE_CHECKING, Any
 
 from adapters.zulip.events import BotUser
 from bot.adapter import AdapterConfigError, DeliveryError
@@ -159,11 +159,15 @@ class Api:
         method: str = "POST",
         request: JSON | None = None,
         timeout: float | None = None,
+        files: list[IO[bytes]] | None = None,
     ) -> Answer:
-        """One request. Network failures raise `requests.RequestException` (or the client's
+        """One request (with `files`, multipart/form-data: each file a part named by its
+        `name`). Network failures raise `requests.RequestException` (or the client's
         `UnrecoverableNetworkError`); every answer, success or error, comes back."""
         self._last.status, self._last.headers = 0, {}
-        body = self.client.call_endpoint(url=url, method=method, request=request, timeout=timeout)
+        body = self.client.call_endpoint(
+            url=url, method=method, request=request, timeout=timeout, files=files
+        )
         status = self._last.status or int(body.get("status_code") or 0)
         answer = Answer(status, body, self._last.headers)
         wait = answer.retry_after()

@@ -10,6 +10,7 @@ import typer
 
 from bot.cli.state import state
 from bot.features import build_registry
+from bot.privacy_actions import free_text_steps
 from bot.privacy_actions import leaving as privacy_leaving
 from bot.turn import member_turn
 from flows.content import load_tree_or_raise
@@ -35,20 +36,24 @@ async def with_member(reference: str, action: Any) -> Any:
         return await action(session, member, db)
 
 
-async def leaving(session: Session, db: Database, member: Member) -> str:
+async def leaving(
+    session: Session, db: Database, member: Member
+) -> tuple[str, frozenset[tuple[str, str]]]:
     """Before the erasure: whoever shares a mentorship or an offer with the member is told
     and moved on (their messages stay queued; the member's own go with their data), as
     /privacy does in chat (`bot.privacy_actions.leaving`). What they become in others'
-    messages: "a former member" in the community's language."""
+    messages ("a former member" in the community's language), and the content's questions
+    answered in words (`forget_member`'s `free_text`)."""
     registry = build_registry()
     content = load_tree_or_raise(state.settings().content.path, actions=registry.actions)
     now = state.clock()
     key = f"forget:{member.id}:{int(now.timestamp())}"
     turn = await member_turn(session, db, content, member.id or 0, now, key, registry)
+    typed = free_text_steps(content)
     if turn is None:
-        return FORMER_MEMBER
+        return FORMER_MEMBER, typed
     await privacy_leaving(turn)
-    return turn.system_text("former_member", locale=content.community.default_locale)
+    return turn.system_text("former_member", locale=content.community.default_locale), typed
 
 
 def _not_found(reference: str) -> typer.Exit:
@@ -78,8 +83,8 @@ def forget(
         typer.confirm(f"Erase everything stored about {member}? This cannot be undone", abort=True)
 
     async def _forget(session: Any, found: Any, db: Database) -> bool:
-        former = await leaving(session, db, found)
-        await forget_member(session, found, actor="cli", former=former)
+        former, typed = await leaving(session, db, found)
+        await forget_member(session, found, actor="cli", former=former, free_text=typed)
         return True
 
     if asyncio.run(with_member(member, _forget)) is None:

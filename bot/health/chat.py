@@ -14,9 +14,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from weakref import WeakKeyDictionary
 
-from bot.adapter import can_start_dm
 from bot.health.signing import LinkSigner, sign_in_url
-from bot.messages import Invite
 from bot.registry import Registry
 from bot.turn import Turn
 from flows.markup import Markdown
@@ -43,7 +41,7 @@ def served_links(registry: Registry) -> Links | None:
 
 
 async def dashboard(turn: Turn, args: str) -> None:
-    if _unreachable_in_private(turn):
+    if turn.unreachable_in_private("dashboard_in_private", "dashboard"):
         return
     if not access.is_manager(turn.member):
         turn.audit("dashboard.link_refused", actor=f"member:{turn.member.id}")
@@ -58,21 +56,6 @@ async def dashboard(turn: Turn, args: str) -> None:
     url = Markdown(f"<{sign_in_url(links.base_url, token)}>")
     turn.audit("dashboard.link_sent", actor=f"member:{turn.member.id}", minutes=minutes)
     turn.reply(turn.system_text("dashboard_link", count=minutes, url=url), links=True)
-
-
-def _unreachable_in_private(turn: Turn) -> bool:
-    """Asked in a group by someone the bot cannot write to privately: they are asked, in the
-    group, to come over (and nothing else is said there)."""
-    if turn.group is None or turn.identity.dm_conversation is not None:
-        return False
-    if can_start_dm(turn.identity.platform):
-        return False
-    turn.reply(
-        turn.system_text("dashboard_in_private"),
-        to=turn.group,
-        invite=Invite(turn.system_text("group_welcome_button"), "dashboard"),
-    )
-    return True
 
 
 def register(registry: Registry) -> None:

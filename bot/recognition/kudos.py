@@ -13,8 +13,6 @@ from __future__ import annotations
 import re
 from datetime import datetime, timedelta
 
-from bot.adapter import can_start_dm
-from bot.messages import Invite
 from bot.recognition import badges
 from bot.recognition.mentions import MENTION, resolve
 from bot.registry import Registry
@@ -63,7 +61,7 @@ def category_name(turn: Turn, category: Category, locale: str | None = None) -> 
 
 
 async def give(turn: Turn, args: str) -> None:
-    if _unreachable_in_private(turn):
+    if turn.unreachable_in_private("kudos_in_private", "kudos"):
         return
     recognition = turn.content.recognition
     rules = recognition.rules
@@ -178,21 +176,6 @@ async def _both_listed(turn: Turn, giver_id: int, receiver_id: int) -> bool:
     default = turn.content.community.consent_default(store.LEADERBOARDS)
     pair = {giver_id, receiver_id}
     return await consent.allowing(turn.session, pair, store.LEADERBOARDS, default) == pair
-
-
-def _unreachable_in_private(turn: Turn) -> bool:
-    """Given in a group by someone the bot cannot write to privately (Telegram, before they
-    started it): nothing is recorded, and they are asked, in the group, to come over."""
-    if turn.group is None or turn.identity.dm_conversation is not None:
-        return False
-    if can_start_dm(turn.identity.platform):
-        return False
-    turn.reply(
-        turn.system_text("kudos_in_private"),
-        to=turn.group,
-        invite=Invite(turn.system_text("group_welcome_button"), "kudos"),
-    )
-    return True
 
 
 async def summary(turn: Turn) -> None:

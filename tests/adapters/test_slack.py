@@ -760,6 +760,7 @@ def test_the_manifest_declares_what_the_bot_uses() -> None:
         "channels:read",
         "chat:write",
         "commands",
+        "files:write",
         "im:history",
         "im:write",
         "mpim:write",

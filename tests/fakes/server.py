@@ -15,6 +15,8 @@ import threading
 import time
 from collections import defaultdict, deque
 from dataclasses import dataclass, field
+from email import policy
+from email.parser import BytesParser
 from typing import Any
 
 import uvicorn
@@ -31,6 +33,36 @@ class Recorded:
     body: bytes
     params: dict[str, Any]  # the decoded form, JSON or query parameters
     at: float = field(default_factory=time.monotonic)
+
+
+@dataclass(frozen=True)
+class Upload:
+    """A file the bot uploaded (a part of a multipart form with a filename, or a raw body), as
+    the emulator received it: the tests read it back from here."""
+
+    filename: str
+    media_type: str
+    content: bytes
+
+
+def multipart_form(content_type: str, body: bytes) -> dict[str, str | Upload]:
+    """The fields of a `multipart/form-data` body: text fields as text, file parts (those with
+    a filename) as `Upload`s. Empty when the body is not multipart or has no boundary."""
+    if not content_type.startswith("multipart/form-data") or "boundary=" not in content_type:
+        return {}
+    head = f"Content-Type: {content_type}\r\n\r\n".encode()
+    fields: dict[str, str | Upload] = {}
+    for part in BytesParser(policy=policy.HTTP).parsebytes(head + body).walk():
+        name = part.get_param("name", header="content-disposition")
+        content = part.get_payload(decode=True)
+        if not isinstance(name, str) or not isinstance(content, bytes):
+            continue
+        filename = part.get_filename()
+        if filename is not None:
+            fields[name] = Upload(filename, part.get_content_type(), content)
+        else:
+            fields[name] = content.decode()
+    return fields
 
 
 @dataclass

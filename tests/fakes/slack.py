@@ -5,10 +5,15 @@
 * the Web API at `POST|GET /api/<method>` (form or JSON bodies, token from `Authorization:
   Bearer` or the `token` parameter) for `auth.test`, `conversations.open`, `chat.postMessage`
   (with message `metadata`), `chat.update`, `chat.postEphemeral`, `conversations.history` (the
-  latest messages, no cursor paging), `users.info` and `apps.connections.open`, answering with
+  latest messages, no cursor paging), `users.info`, `apps.connections.open`, and a file's
+  upload: `files.getUploadURLExternal` (`filename`, `length`), the bytes POSTed to the URL it
+  gives (raw or as `multipart/form-data`, as Slack takes either; the length must match), then
+  `files.completeUploadExternal` (`files` as JSON, `channel_id`, `initial_comment`), which
+  shares the file in the channel as a message with `files` (`file_of` reads it back); answering
+  with
   the shapes and error codes of Slack's method reference (`not_authed`, `invalid_auth`,
   `not_allowed_token_type`, `unknown_method`, `channel_not_found`, `user_not_found`, `no_text`,
-  `message_not_found`);
+  `message_not_found`, `invalid_arguments`, `file_not_found`, `file_upload_size_restricted`);
 * `chat.postMessage` rate limits: per channel (default 1 per second) and, optionally, per
   workspace; over the limit Slack answers HTTP 429, `Retry-After: <seconds>` and
   `{"ok": false, "error": "ratelimited"}`, and the message is not delivered;
@@ -53,7 +58,7 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
-from tests.fakes.server import FakeServer, Faults, RateLimiter, Recorded
+from tests.fakes.server import FakeServer, Faults, RateLimiter, Recorded, Upload, multipart_form
 
 TEAM_ID = "T0ONRAMP01"
 TEAM_DOMAIN = "onramp-test"
@@ -111,8 +116,10 @@ class SlackEmulator(FakeServer):
         app_token: str = "xapp-test",
         channel_limit: Limit | None = (1, 1.0),
         workspace_limit: Limit | None = None,
+        max_file_bytes: int = 1024**3,
     ) -> None:
-        """`channel_limit` and `workspace_limit` cap `chat.postMessage`; None disables one."""
+        """`channel_limit` and `workspace_limit` cap `chat.postMessage`; None disables one.
+        `max_file_bytes`: the largest file the workspace takes (Slack's is 1 GB)."""
         self.bot_token = bot_token
         self.app_token = app_token
         self.requests: list[Recorded] = []
@@ -125,6 +132,10 @@ class SlackEmulator(FakeServer):
         self._history: dict[str, list[dict[str, Any]]] = {}  # channel id -> messages in order
         self._last_ts = 0
         self._tickets: set[str] = set()
+        self.max_file_bytes = max_file_bytes
+        self.files: dict[str, Upload] = {}  # file id -> the bytes uploaded for it
+        self.failing_uploads = 0  # the next this many POSTs to an upload URL answer 500
+        self._pending_files: dict[str, tuple[str, int]] = {}  # file id -> (filename, length)
         self._sockets: list[WebSocket] = []
         self._loop: asyncio.AbstractEventLoop | None = None
         self._methods: dict[str, Callable[[Params], Response]] = {
@@ -136,9 +147,12 @@ class SlackEmulator(FakeServer):
             "conversations.history": self._conversations_history,
             "users.info": self._users_info,
             "apps.connections.open": self._connections_open,
+            "files.getUploadURLExternal": self._get_upload_url,
+            "files.completeUploadExternal": self._complete_upload,
         }
         routes = [
             Route("/api/{method}", self._api, methods=["GET", "POST"]),
+            Route("/upload/v1/{file_id}", self._upload, methods=["POST"]),
             WebSocketRoute("/link/", self._link),
         ]
         super().__init__(Starlette(routes=routes))
@@ -215,6 +229,11 @@ class SlackEmulator(FakeServer):
             channel_or_user = dm_channel_id(channel_or_user)
         return list(self._history.get(channel_or_user, []))
 
+    def file_of(self, message: dict[str, Any]) -> Upload:
+        """The file shared in `message` (one of `messages_to`), as the app uploaded it."""
+        [shared] = message["files"]
+        return self.files[shared["id"]]
+
     # Socket Mode
 
     async def wait_for_connection(self) -> None:
@@ -290,7 +309,7 @@ class SlackEmulator(FakeServer):
             bot_id=BOT_ID,
             is_enterprise_install=False,
         )
-        response.headers["x-oauth-scopes"] = "chat:write,commands,im:write,users:read"
+        response.headers["x-oauth-scopes"] = "chat:write,commands,files:write,im:write,users:read"
         return response
 
     def _conversations_open(self, params: Params) -> Response:
@@ -325,6 +344,81 @@ class SlackEmulator(FakeServer):
         message = self._message(params)
         self._history[channel].append(message)
         return _ok(channel=channel, ts=message["ts"], message=message)
+
+    def _get_upload_url(self, params: Params) -> Response:
+        filename = str(params.get("filename") or "")
+        try:
+            length = int(params.get("length") or 0)
+        except ValueError:
+            return _fail("invalid_arguments")
+        if not filename or length <= 0:
+            return _fail("invalid_arguments")
+        if length > self.max_file_bytes:
+            return _fail("file_upload_size_restricted")
+        file_id = "F" + uuid.uuid4().hex[:10].upper()
+        self._pending_files[file_id] = (filename, length)
+        return _ok(upload_url=f"{self.url}/upload/v1/{file_id}", file_id=file_id)
+
+    async def _upload(self, request: Request) -> Response:
+        """The upload URL: the file's bytes, raw or as a multipart form's one file part."""
+        body = await request.body()
+        content_type = request.headers.get("content-type", "")
+        self.requests.append(
+            Recorded(request.method, request.url.path, dict(request.headers), body, {})
+        )
+        fault = self.faults.take(request.url.path)
+        if fault is not None:
+            await asyncio.sleep(fault.delay)
+            if fault.status is not None:
+                return Response(b"", fault.status, fault.headers)
+        if self.failing_uploads > 0:
+            self.failing_uploads -= 1
+            return Response("upload failed", 500)
+        file_id = request.path_params["file_id"]
+        pending = self._pending_files.get(file_id)
+        if pending is None:
+            return Response("not found", 404)
+        filename, length = pending
+        parts = [p for p in multipart_form(content_type, body).values() if isinstance(p, Upload)]
+        upload = parts[0] if parts else Upload(filename, content_type or "", body)
+        if len(upload.content) != length:
+            return Response("length mismatch", 400)
+        self.files[file_id] = Upload(filename, upload.media_type, upload.content)
+        return Response(f"OK - {length}", 200, media_type="text/plain")
+
+    def _complete_upload(self, params: Params) -> Response:
+        try:
+            listed = json.loads(params.get("files") or "[]")
+        except ValueError:
+            return _fail("invalid_arguments")
+        if not isinstance(listed, list) or not listed:
+            return _fail("invalid_arguments")
+        ids = [str(entry.get("id", "")) for entry in listed if isinstance(entry, dict)]
+        if len(ids) != len(listed) or any(i not in self.files for i in ids):
+            return _fail("file_not_found")
+        channel_id = params.get("channel_id") or ""
+        channel = self._resolve(channel_id) if channel_id else None
+        if channel_id and channel is None:
+            return _fail("channel_not_found")
+        shared = []
+        for entry, file_id in zip(listed, ids, strict=True):
+            upload = self.files[file_id]
+            filename, _ = self._pending_files.pop(file_id, (upload.filename, 0))
+            shared.append(
+                {
+                    "id": file_id,
+                    "name": filename,
+                    "title": entry.get("title") or filename,
+                    "mimetype": upload.media_type,
+                    "size": len(upload.content),
+                    "user": BOT_USER_ID,
+                }
+            )
+        if channel is not None:
+            message = self._message({"text": params.get("initial_comment", "")})
+            message |= {"files": shared, "upload": True}
+            self._history[channel].append(message)
+        return _ok(files=[{"id": f["id"], "title": f["title"]} for f in shared])
 
     def _update(self, params: Params) -> Response:
         channel = self._resolve(params.get("channel", ""))

@@ -16,17 +16,20 @@ Emulated:
 - `setWebhook` (HTTPS on ports 80, 88, 443 or 8443, secret token characters, `allowed_updates`,
   `drop_pending_updates`), `deleteWebhook`, `getWebhookInfo`;
 - `sendMessage` (403 for users who never started the bot or blocked it; `callback_data` at most
-  64 bytes), `editMessageText` and `editMessageReplyMarkup` (a keyboard left out is removed, as on
-  Telegram), `answerCallbackQuery`, `setMyCommands` / `getMyCommands` / `deleteMyCommands` per
-  scope and `language_code`;
+  64 bytes); `sendDocument` with the file uploaded as `multipart/form-data` (the same 403s and
+  flood limits, 413 over `max_document_bytes`, 50 MB, a caption at most 1024 characters; the
+  file is kept: `document_of`), `editMessageText` and `editMessageReplyMarkup` (a keyboard
+  left out is removed, as on Telegram), `answerCallbackQuery`, `setMyCommands` /
+  `getMyCommands` / `deleteMyCommands` per scope and `language_code`;
 - flood limits on sendMessage (`chat_limit`, `group_limit`, `overall_limit`: set, replace with
   another `RateLimiter` or `None`), 401 for a wrong token, 404 for an unknown method, `Faults`;
 - the platform side: update builders in the Bot API's shapes, `queue_update`, `deliver_webhook`.
 
 Not emulated: other methods (they get 404), pushing queued updates to the webhook (a test calls
-`deliver_webhook`), parsing `parse_mode` markup (text is kept as sent, without entities), files,
-inline mode, channels and `@username` chat ids, whether the bot is in a group, limits on edits,
-and the reference server's 3-second delay before repeating a 409.
+`deliver_webhook`), parsing `parse_mode` markup (text is kept as sent, without entities), files
+sent by file_id or URL, downloading files (`getFile`), inline mode, channels and `@username`
+chat ids, whether the bot is in a group, limits on edits, and the reference server's 3-second
+delay before repeating a 409.
 """
 
 from __future__ import annotations
@@ -44,8 +47,6 @@ import time
 from collections import defaultdict
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from email import policy
-from email.parser import BytesParser
 from http import HTTPStatus
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -56,7 +57,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import FakeServer, Fault, Faults, RateLimiter, Recorded
+from tests.fakes.server import (
+    FakeServer,
+    Fault,
+    Faults,
+    RateLimiter,
+    Recorded,
+    Upload,
+    multipart_form,
+)
 
 JSON = dict[str, Any]
 Limit = tuple[int, float]  # (requests, per seconds)
@@ -75,8 +84,9 @@ UPDATE_TYPES = frozenset(
 _OPT_IN_TYPES = frozenset({"chat_member", "message_reaction", "message_reaction_count"})
 # Parameters that are text even when they look like JSON; PTB JSON-encodes every other value.
 _TEXT_PARAMS = frozenset(
-    {"text", "parse_mode", "url", "secret_token", "callback_query_id", "language_code"}
+    {"text", "caption", "parse_mode", "url", "secret_token", "callback_query_id", "language_code"}
 )
+MAX_DOCUMENT_BYTES = 50 * 1000 * 1000  # what a bot may upload
 _SCOPES = frozenset(
     {"default", "all_private_chats", "all_group_chats", "all_chat_administrators", "chat",
      "chat_administrators", "chat_member"}
@@ -150,6 +160,7 @@ class TelegramEmulator:
         overall_limit: Limit | None = (30, 1.0),
         unstarted_users: Iterable[int] = (),
         blocked_users: Iterable[int] = (),
+        max_document_bytes: int = MAX_DOCUMENT_BYTES,
     ) -> None:
         self.token = token
         self.bot_user: JSON = {
@@ -163,6 +174,8 @@ class TelegramEmulator:
         self.overall_limit = RateLimiter(*overall_limit) if overall_limit else None
         self.unstarted_users = set(unstarted_users)  # 403: never pressed Start
         self.blocked_users = set(blocked_users)  # 403: blocked the bot
+        self.max_document_bytes = max_document_bytes
+        self.files: dict[str, Upload] = {}  # file_id -> what the bot uploaded
         self.faults = Faults()
         self.requests: list[Recorded] = []
         self.webhook: JSON | None = None  # url, secret_token, max_connections
@@ -184,6 +197,7 @@ class TelegramEmulator:
             "deleteWebhook": self._delete_webhook,
             "getWebhookInfo": self._get_webhook_info,
             "sendMessage": self._send_message,
+            "sendDocument": self._send_document,
             "editMessageText": self._edit_message_text,
             "editMessageReplyMarkup": self._edit,
             "answerCallbackQuery": self._answer_callback_query,
@@ -225,6 +239,11 @@ class TelegramEmulator:
         """The messages the bot delivered to `chat_id`, oldest first, as edited since."""
         with self._lock:
             return [copy.deepcopy(message) for message in self._sent.get(chat_id, [])]
+
+    def document_of(self, message: JSON) -> Upload:
+        """The file the bot sent in `message` (one of `messages_to`), as it was uploaded."""
+        with self._lock:
+            return self.files[message["document"]["file_id"]]
 
     def commands(self, language_code: str | None = None, scope: JSON | None = None) -> list[JSON]:
         """The command menu set for `scope` (default scope) and `language_code` (all languages)."""
@@ -533,6 +552,43 @@ class TelegramEmulator:
             self._sent[chat_id].append(message)
             return message
 
+    def _send_document(self, params: JSON) -> JSON:
+        """A file uploaded with the request (multipart/form-data); files named by file_id or
+        URL are not emulated."""
+        chat_id = _chat_id(params)
+        upload = params.get("document")
+        if not isinstance(upload, Upload):
+            raise _bad("there is no document in the request")
+        if len(upload.content) > self.max_document_bytes:
+            raise _ApiError(413, "Request Entity Too Large")
+        if not upload.content:
+            raise _bad("file must be non-empty")
+        caption = str(params.get("caption") or "")
+        if len(caption.encode("utf-16-le")) // 2 > 1024:
+            raise _bad("message caption is too long")
+        if chat_id in self.blocked_users:
+            raise _ApiError(403, "Forbidden: bot was blocked by the user")
+        if chat_id in self.unstarted_users:
+            raise _ApiError(403, "Forbidden: bot can't initiate conversation with a user")
+        self._check_flood(chat_id)
+        with self._lock:
+            file_id = f"BQACAgIAAxkBAAI{len(self.files) + 1:06d}"
+            self.files[file_id] = upload
+            name = str(params.get("filename") or upload.filename)
+            document = {
+                "file_name": name,
+                "mime_type": upload.media_type,
+                "file_id": file_id,
+                "file_unique_id": f"AgAD{len(self.files):06d}",
+                "file_size": len(upload.content),
+            }
+            content: JSON = {"document": document}
+            if caption:
+                content["caption"] = caption
+            message = self._message(self._chat(chat_id), self.bot_user, **content)
+            self._sent[chat_id].append(message)
+            return copy.deepcopy(message)
+
     def _check_flood(self, chat_id: int) -> None:
         limits = [
             (self.chat_limit, str(chat_id)),
@@ -610,19 +666,8 @@ def _body_params(content_type: str | None, body: bytes) -> dict[str, Any]:
         value = json.loads(body)
         return value if isinstance(value, dict) else {}
     if content_type.startswith("multipart/form-data"):
-        return _multipart(content_type, body)
+        return multipart_form(content_type, body)  # files are `Upload`s
     return dict(parse_qsl(body.decode(), keep_blank_values=True))
-
-
-def _multipart(content_type: str, body: bytes) -> dict[str, str | bytes]:
-    head = f"Content-Type: {content_type}\r\n\r\n".encode()
-    params: dict[str, str | bytes] = {}
-    for part in BytesParser(policy=policy.HTTP).parsebytes(head + body).walk():
-        name = part.get_param("name", header="content-disposition")
-        content = part.get_payload(decode=True)
-        if isinstance(name, str) and isinstance(content, bytes):  # files stay bytes
-            params[name] = content if part.get_filename() else content.decode()
-    return params
 
 
 def _decoded(name: str, value: Any) -> Any:

@@ -1,6 +1,6 @@
 """A local WhatsApp Cloud API (Graph API) that the WhatsApp adapter's httpx client talks to.
 
-`WhatsAppEmulator` serves, on loopback, the two Graph API calls the adapter makes:
+`WhatsAppEmulator` serves, on loopback, the Graph API calls the adapter makes:
 
 - `GET /{version}/{phone_number_id}`: the business number (display number, verified name);
 - `POST /{version}/{phone_number_id}/messages`: `text`, `interactive` (`button` and `list`)
@@ -18,6 +18,11 @@
   ago or more (the customer service window); 132001 for a template not approved in that
   language (`approve`) and 132000 for the wrong number of body parameters. A message that got
   through is recorded (`messages_to`) and gets a `wamid.` id.
+- `POST /{version}/{phone_number_id}/media`: a file uploaded as `multipart/form-data` with
+  `messaging_product=whatsapp`, its `type` and one `file` part; refused (100) without them, for
+  a type WhatsApp does not take as a document (text, PDF and Office's types only here) or
+  over 100 MB (`max_media_bytes`); answered with the media id that a `document` message
+  (`{"id", "filename", "caption"}`, caption up to 1024) then names (`document_of` reads it).
 - `Faults` as the other emulators have them (`emulator.faults.add(Fault(status=503))`).
 
 And the platform side: builders for what Meta POSTs to the business's webhook, in the shapes
@@ -33,8 +38,9 @@ non-ASCII characters, as Meta's are: a signature must be checked on the raw byte
 Each user's "last inbound" time opens their 24-hour window: building a message from them
 sets it (with `clock`, which a test may share with the bot), and `wrote(wa_id, at)` moves it.
 
-Not emulated: media, other message and interactive types, message templates' categories and
-their own components (headers, buttons), marking messages read (`status: read` POSTed by the
+Not emulated: media other than documents, media by `link`, retrieving or deleting media,
+other message and interactive types, message templates' categories and their own components
+(headers, buttons), marking messages read (`status: read` POSTed by the
 business), the daily unique-recipient tiers, webhooks pushed by the emulator itself (a test
 calls `deliver`), and asynchronous errors (Meta may also report 131047 later, as a `failed`
 status: `statuses_for(..., error=...)` builds one).
@@ -61,10 +67,22 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import FakeServer, Faults, RateLimiter, Recorded
+from tests.fakes.server import FakeServer, Faults, RateLimiter, Recorded, Upload, multipart_form
 
 JSON = dict[str, Any]
 Limit = tuple[int, float]  # (messages, per seconds)
+DOCUMENT_TYPES = frozenset(
+    {
+        "text/plain",
+        "application/pdf",
+        "application/msword",
+        "application/vnd.ms-excel",
+        "application/vnd.ms-powerpoint",
+        "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+        "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    }
+)
 
 DEFAULT_TOKEN = "EAAOnrampEmulatorAccessToken0123456789"
 DEFAULT_PHONE_NUMBER_ID = "106540352242922"
@@ -166,6 +184,7 @@ class WhatsAppEmulator:
         pair_limit: Limit | None = (1, 6.0),
         clock: Callable[[], datetime] = _utcnow,
         verified_name: str = "Open Health Commons",
+        max_media_bytes: int = 100 * 1000 * 1000,
     ) -> None:
         self.access_token = access_token
         self.phone_number_id = phone_number_id
@@ -179,11 +198,14 @@ class WhatsAppEmulator:
         self.sent: list[Sent] = []
         self.templates: dict[tuple[str, str], int] = {}  # (name, language) -> body parameters
         self.names: dict[str, str] = {}  # wa_id -> profile name
+        self.max_media_bytes = max_media_bytes
+        self.media: dict[str, Upload] = {}  # media id -> the file uploaded
         self._last_inbound: dict[str, datetime] = {}
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         routes = [
             Route("/{version}/{phone_number_id}/messages", self._messages, methods=["POST"]),
+            Route("/{version}/{phone_number_id}/media", self._upload, methods=["POST"]),
             Route("/{version}/{phone_number_id}", self._phone_number, methods=["GET"]),
         ]
         self.server = FakeServer(Starlette(routes=routes))
@@ -236,6 +258,16 @@ class WhatsAppEmulator:
         with self._lock:
             return [sent for sent in self.sent if sent.to == wa_id]
 
+    def uploads(self) -> list[JSON]:
+        """The form fields of every POST to /media, accepted or refused."""
+        with self._lock:
+            return [r.params for r in self.requests if r.path.endswith("/media")]
+
+    def document_of(self, sent: Sent) -> Upload:
+        """The file a `document` message (one of `messages_to`) named by its media id."""
+        with self._lock:
+            return self.media[sent.body["document"]["id"]]
+
     # Graph API.
 
     async def _phone_number(self, request: Request) -> Response:
@@ -271,6 +303,34 @@ class WhatsAppEmulator:
             return JSONResponse(self._send(params))
         except GraphError as error:
             return error.response()
+
+    async def _upload(self, request: Request) -> Response:
+        body = await request.body()
+        form = multipart_form(request.headers.get("content-type", ""), body)
+        self._record(request, body, dict(form))
+        if (failure := await self._fault(request)) is not None:
+            return failure
+        try:
+            self._check(request)
+            if form.get("messaging_product") != "whatsapp":
+                raise _bad_parameter("The parameter messaging_product is required.")
+            upload = form.get("file")
+            if not isinstance(upload, Upload):
+                raise _bad_parameter("The parameter file is required.")
+            kind = form.get("type")
+            if not isinstance(kind, str) or kind not in DOCUMENT_TYPES:
+                listed = ", ".join(sorted(DOCUMENT_TYPES))
+                raise _bad_parameter(
+                    f"Param file must be a file with one of the following types: {listed}"
+                )
+            if len(upload.content) > self.max_media_bytes or not upload.content:
+                raise GraphError(400, 131053, "Media upload error", details="file size not allowed")
+        except GraphError as error:
+            return error.response()
+        media_id = str(1_000_000_000_000_000 + next(self._ids))
+        with self._lock:
+            self.media[media_id] = Upload(upload.filename, kind, upload.content)
+        return JSONResponse({"id": media_id})
 
     async def _fault(self, request: Request) -> Response | None:
         """The next injected failure for this path, after its delay; None to answer normally."""
@@ -315,6 +375,7 @@ class WhatsAppEmulator:
             "text": _text,
             "interactive": _interactive,
             "template": self._template,
+            "document": self._document,
         }
         if kind not in checks:
             raise _bad_parameter(f"Unsupported message type: {kind}")
@@ -342,6 +403,17 @@ class WhatsAppEmulator:
             "contacts": [{"input": to, "wa_id": wa_id}],
             "messages": [message],
         }
+
+    def _document(self, document: JSON) -> None:
+        media_id = document.get("id")
+        if "link" in document:
+            raise _bad_parameter("Media by link is not emulated: upload it and send its id")
+        if not isinstance(media_id, str) or not media_id:
+            raise _missing("The parameter document['id'] is required.")
+        with self._lock:
+            if media_id not in self.media:
+                raise _bad_parameter(f"Invalid media id: {media_id}")
+        _length(document.get("caption", ""), "caption", 0, 1024)
 
     def _template(self, template: JSON) -> None:
         name = template.get("name")

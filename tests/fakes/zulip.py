@@ -14,6 +14,9 @@ Emulated, for one organization whose bot is `email`:
   `last_event_id` confirms and prunes events; `dont_block`), `DELETE events` (deregister, which
   ends a waiting poll), and `BAD_EVENT_QUEUE_ID` (400) for an unknown, deleted or expired
   queue: queues expire after `queue_timeout_seconds` without a poll, or when a test says;
+- `POST user_uploads`: one file as `multipart/form-data` (400 without one or with several,
+  and over `max_upload_mib`), answered with its `url` (from feature level 272) and `uri`;
+  `upload_linked` reads back the file a message links to;
 - `POST messages` (`type` private, direct (from feature level 174), stream or channel; `to` as
   user ids or emails; "Invalid user ID", empty content, truncation beyond 10,000 characters),
   `GET messages` (`anchor`, `num_before`, `num_after`; narrows `is:dm`, `is:private`,
@@ -28,7 +31,7 @@ Emulated, for one organization whose bot is `email`:
   and `deliver_webhook`, which then posts the bot's answer, or "Failure! …", as Zulip does).
 
 Not emulated: other endpoints (404), streams' subscriptions and permissions (the bot sees every
-stream), message edits, reactions, uploads themselves, presence, and Markdown rendering
+stream), message edits, reactions, downloading uploads, presence, and Markdown rendering
 (`apply_markdown` is ignored: content is kept as sent).
 """
 
@@ -58,7 +61,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from tests.fakes.server import FakeServer, Fault, Faults, RateLimiter, Recorded
+from tests.fakes.server import (
+    FakeServer,
+    Fault,
+    Faults,
+    RateLimiter,
+    Recorded,
+    Upload,
+    multipart_form,
+)
 
 JSON = dict[str, Any]
 Limit = tuple[int, float]  # (requests, per seconds)
@@ -148,6 +159,7 @@ class ZulipEmulator:
         longpoll_timeout_seconds: int = 90,
         feature_level: int = FEATURE_LEVEL,
         realm_name: str = "Open Health Commons",
+        max_upload_mib: int = 25,
     ) -> None:
         self.email = email
         self.api_key = api_key
@@ -157,6 +169,8 @@ class ZulipEmulator:
         self.longpoll_timeout_seconds = longpoll_timeout_seconds
         self.feature_level = feature_level
         self.realm_name = realm_name
+        self.max_upload_mib = max_upload_mib
+        self.uploads: dict[str, Upload] = {}  # /user_uploads/… path -> the file uploaded
         self.faults = Faults()
         self.requests: list[Recorded] = []
         self.throttled: list[str] = []  # the paths of requests refused with 429
@@ -211,6 +225,13 @@ class ZulipEmulator:
                 and m["type"] == "private"
                 and {r["id"] for r in m["display_recipient"]} == {user_id, self.bot["user_id"]}
             ]
+
+    def upload_linked(self, message: JSON) -> Upload:
+        """The file the bot uploaded that `message` (one of `messages_to`) links to."""
+        found = re.search(r"\((/user_uploads/[^)\s]+)\)", message["content"])
+        assert found is not None, f"no upload linked in {message['content']!r}"
+        with self._lock:
+            return self.uploads[found[1]]
 
     def sent(self) -> list[JSON]:
         """Every message the bot sent, oldest first."""
@@ -543,7 +564,13 @@ class ZulipEmulator:
 
     async def _endpoint(self, request: Request) -> Response:
         body = await request.body()
-        params = {**request.query_params, **_form(request.headers.get("content-type"), body)}
+        content_type = request.headers.get("content-type") or ""
+        params = {**request.query_params, **_form(content_type, body)}
+        files = multipart_form(content_type, body)
+        params |= {k: v for k, v in files.items() if isinstance(v, str)}
+        uploads = [v for v in files.values() if isinstance(v, Upload)]
+        if uploads:
+            params["_files"] = uploads
         self._record(request, body, params)
         if fault := self.faults.take(request.url.path):
             await asyncio.sleep(fault.delay)
@@ -598,6 +625,7 @@ class ZulipEmulator:
             ("POST", "messages"): self._send_message,
             ("GET", "messages"): self._get_messages,
             ("GET", "users/me"): self._own_user,
+            ("POST", "user_uploads"): self._upload,
         }
         handler = handlers.get((method, path))
         if handler is not None:
@@ -665,6 +693,25 @@ class ZulipEmulator:
         if queue is None or queue.deleted:
             raise _bad(f"Bad event queue ID: {queue_id}", "BAD_EVENT_QUEUE_ID", queue_id=queue_id)
         return queue
+
+    def _upload(self, params: JSON) -> JSON:
+        files = params.get("_files") or []
+        if not files:
+            raise _bad("You must specify a file.")
+        if len(files) > 1:
+            raise _bad("You may only upload one file at a time.")
+        upload: Upload = files[0]
+        if len(upload.content) > self.max_upload_mib * 1024 * 1024:
+            limit = f"({self.max_upload_mib} MiB)"
+            raise _bad(f"File is larger than this server's configured maximum upload size {limit}.")
+        name = re.sub(r"[^A-Za-z0-9_.-]", "_", upload.filename) or "uploaded-file"
+        path = f"/user_uploads/2/{uuid.uuid4().hex[:2]}/{uuid.uuid4().hex[:24]}/{name}"
+        with self._lock:
+            self.uploads[path] = upload
+        answer: JSON = {"uri": path, "filename": name}
+        if self.feature_level >= 272:
+            answer["url"] = path
+        return answer
 
     def _deregister(self, params: JSON) -> JSON:
         with self._lock:
@@ -794,8 +841,8 @@ def _answer_content(response: httpx.Response) -> str | None:
 
 
 def _form(content_type: str | None, body: bytes) -> JSON:
-    if not body:
-        return {}
+    if not body or (content_type or "").startswith("multipart/form-data"):
+        return {}  # a multipart form's fields are read by `multipart_form`
     if (content_type or "").startswith("application/json"):
         value = json.loads(body)
         return value if isinstance(value, dict) else {}

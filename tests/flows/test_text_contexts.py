@@ -40,6 +40,10 @@ BY_HAND = {
     ("bot/recognition/kudos.py", "f'kudos_top_{period}'"): frozenset(
         {"kudos_top_week", "kudos_top_month", "kudos_top_all"}
     ),
+    # Turn.unreachable_in_private's text, as /kudos, /dashboard and /privacy name it.
+    ("bot/turn.py", "text_key"): frozenset(
+        {"kudos_in_private", "dashboard_in_private", "privacy_in_private"}
+    ),
 }
 
 
