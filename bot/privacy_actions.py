@@ -24,9 +24,11 @@ from bot.mentorship.offers import member_leaving
 from bot.messages import Choice, Document
 from bot.purposes import purposes_of, set_purpose
 from bot.turn import Turn
+from flows.answers import match_choice
 from flows.content import ContentTree
 from flows.markup import Markdown
 from flows.schema import AskStep
+from flows.schema import Choice as ContentChoice
 from storage.privacy import export_member, forget_member
 
 PRESS = "press"  # the one choice of a one-button message
@@ -193,7 +195,7 @@ async def consent(turn: Turn, rest: list[str]) -> None:
         wanted_purpose = _purpose_named(turn, [p.name for p in found], rest)
         choice = wanted(" ".join(rest))
         if wanted_purpose is None or choice is None:
-            known = ", ".join(f"`{p.name}`" for p in found)
+            known = ", ".join(f"`{p.name}` ({purpose_name(turn, p.name)})" for p in found)
             turn.reply(turn.system_text("privacy_consent_unknown", known=Markdown(known)))
             return
         await consent_pressed(turn, wanted_purpose, choice)
@@ -260,13 +262,17 @@ def purpose_name(turn: Turn, purpose: str, locale: str | None = None) -> str:
 
 
 def _purpose_named(turn: Turn, purposes: list[str], rest: list[str]) -> str | None:
-    """The purpose the member's words name: its id, or its name in any of the languages."""
-    said = plain(" ".join(rest))
-    for purpose in purposes:
-        names = {plain(purpose)}
-        names |= {
-            plain(purpose_name(turn, purpose, shown)) for shown in turn.content.community.locales
-        }
-        if any(re.search(rf"(?<!\w){re.escape(name)}(?!\w)", said) for name in names):
-            return purpose
-    return None
+    """The purpose the member's words name (the on or off word aside), as an answer names a
+    choice (flows/answers.py): its id, its name in any of the languages, or a word or prefix
+    of a name that only one purpose has ("clasificaciones", "annonces"), typos forgiven."""
+    said = " ".join(w for w in rest if wanted(w) is None)
+    locales = turn.content.community.locales
+    choices = [
+        # (built as it is: a community's own purpose id need not be a valid choice id)
+        ContentChoice.model_construct(
+            id=purpose, label={shown: purpose_name(turn, purpose, shown) for shown in locales}
+        )
+        for purpose in purposes
+    ]
+    found = match_choice(said, choices, guess=True)
+    return found.id if found is not None else None

@@ -323,6 +323,31 @@ async def test_a_consent_toggle_changes_its_state(onramp: Onramp, memory: Memory
     assert "consent.announcements.given" in done and "consent.announcements.withdrawn" in done
 
 
+async def test_a_purpose_is_named_as_the_member_reads_it(
+    onramp: Onramp, memory: MemoryAdapter
+) -> None:
+    """In their own language, by a word of its name, with a typo, or by its id; an unknown
+    one gets the list, each with its name in their language."""
+    chat = Chat(memory, user="lucia", display_name="Lucía")
+    await member(chat, "es")
+    for typed, state in (
+        ("/privacy consent clasificaciones off", "no"),
+        ("/privacy consent off clasificasiones", "no"),
+        ("/privacy consent Aparecer en las clasificaciones on", "sí"),
+        ("/privacy consent leaderboards off", "no"),
+        ("/privacy consent anuncios on", "sí"),
+    ):
+        await chat.say(typed)
+        chat.expect(state)
+        chat.skip(len(chat.unread()))
+    await chat.say("/privacy consent tablas off")
+    unknown = chat.expect("`leaderboards` (Aparecer en las clasificaciones)")
+    assert "`announcements` (Anuncios)" in unknown.text
+    async with onramp.db.reading() as session:
+        rows = {r.purpose: r.granted for r in (await session.execute(select(Consent))).scalars()}
+    assert rows == {"leaderboards": False, "announcements": True}
+
+
 async def test_a_member_on_two_platforms_sees_what_the_record_covers(
     onramp: Onramp, memory: MemoryAdapter
 ) -> None:
