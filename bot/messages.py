@@ -56,6 +56,11 @@ FAREWELL = "farewell"
 _SETTLED_FLAGS = (DELETE_ONCE_SETTLED, FAREWELL)
 
 
+# In an outbox row's payload: what to tell the recipient, as a message of its own, if this one
+# is given up on (a data export a platform refused for good: they learn to ask again).
+IF_UNDELIVERED = "if_undelivered"
+
+
 def deleted_once_settled(payload: dict[str, Any]) -> bool:
     """Whether an outbox row with this payload goes once its delivery is settled."""
     return any(payload.get(flag) for flag in _SETTLED_FLAGS)
@@ -156,6 +161,7 @@ class OutgoingMessage:
         cls, platform: str, recipient: str, payload: dict[str, Any], outbox_id: int | None = None
     ) -> OutgoingMessage:
         data = dict(payload)
+        data.pop(IF_UNDELIVERED, None)  # the sender's, not the platform's
         for flag in _SETTLED_FLAGS:  # the sender's business, not the platform's
             data.pop(flag, None)
         document = data.pop("document", None)

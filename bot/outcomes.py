@@ -14,13 +14,13 @@ import logging
 import random
 from collections import defaultdict
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime
 
 from bot import metrics
 from bot.adapter import DeliveryError
 from bot.group_commit import GroupCommit
-from bot.messages import deleted_once_settled
+from bot.messages import IF_UNDELIVERED, OutgoingMessage, deleted_once_settled
 from bot.retry_policy import JITTER, GiveUp, RetryAt, next_attempt
 from bot.settings import SenderSettings
 from storage import activity, campaigns, outbox
@@ -144,6 +144,10 @@ class Outcomes:
                 for o in outcomes
                 if deleted_once_settled(o.row.payload) and o.attempted and not o.retrying
             ]
+            for outcome in outcomes:
+                notice = outcome.row.payload.get(IF_UNDELIVERED)
+                if notice and outcome.error is not None and not outcome.retrying:
+                    await _tell_undelivered(session, outcome.row, notice, now)
             if settled:  # an erased member's last message, a data export: gone with delivery
                 await outbox.delete_settled(session, settled)
                 session.scrub_after_commit()  # and from the database's files
@@ -195,6 +199,25 @@ async def _record_campaigns(session: Session, outcomes: list[Outcome], now: date
     ]
     await campaigns.record_sent(session, sent, now)
     await campaigns.record_failed(session, failed, now)
+
+
+async def _tell_undelivered(session: Session, row: Outbox, text: str, now: datetime) -> None:
+    """A message given up on had a notice for that case (`IF_UNDELIVERED`): it goes, as plain
+    text, to the same recipient, in this transaction (the next sweep sends it)."""
+    message = OutgoingMessage.from_payload(row.platform, row.recipient, row.payload)
+    notice = replace(message, text=text, choices=(), step_id=None, document=None)
+    await outbox.queue(
+        session,
+        {
+            "dedupe_key": f"undelivered:{row.id}",
+            "member_id": row.member_id,
+            "platform": row.platform,
+            "recipient": row.recipient,
+            "payload": notice.to_payload(),
+            "not_before": now,
+            "created_at": now,
+        },
+    )
 
 
 def _count(outcome: Outcome) -> None:

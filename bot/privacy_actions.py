@@ -74,7 +74,11 @@ async def export(turn: Turn) -> None:
         document = await _document(turn)
         if document.size <= largest:
             turn.audit("privacy.exported", via="document", size=document.size)
-            turn.reply(turn.system_text("privacy_export_document"), document=document)
+            turn.reply(
+                turn.system_text("privacy_export_document"),
+                document=document,
+                if_undelivered=turn.system_text("privacy_export_undelivered"),
+            )
             return
         turn.audit("privacy.export_too_big", size=document.size, limit=largest)
     if served.downloads is None:

@@ -17,6 +17,7 @@ from sqlalchemy import insert
 from bot.adapter import can_start_dm
 from bot.messages import (
     DELETE_ONCE_SETTLED,
+    IF_UNDELIVERED,
     Choice,
     Document,
     Invite,
@@ -155,6 +156,7 @@ class Turn:
         short: str | None = None,
         links: bool = False,
         document: Document | None = None,
+        if_undelivered: str | None = None,
     ) -> None:
         """Queue a message to the member's private chat, or to conversation `to` (a group).
 
@@ -162,7 +164,8 @@ class Turn:
         instead of `text` in lite mode, where links become markers, unless `links` (/links).
         A `document` goes with the text as its caption (where the platform carries files: the
         caller checks `Capabilities.max_document_bytes`), and its outbox row is deleted once
-        delivered or given up on: a file is never kept in the outbox."""
+        delivered or given up on: a file is never kept in the outbox. `if_undelivered` is told
+        them, as a message of its own, if this one is given up on."""
         mode = self.mode if to is None else "rich"  # a group reads the message as it is
         if mode == "lite" and short is not None:
             text = short
@@ -200,6 +203,8 @@ class Turn:
         payload = message.to_payload()
         if document is not None:
             payload[DELETE_ONCE_SETTLED] = True
+        if if_undelivered is not None:
+            payload[IF_UNDELIVERED] = if_undelivered
         self._queued.append(
             {
                 "dedupe_key": f"{self.key}#{len(self._queued)}",

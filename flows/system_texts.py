@@ -286,6 +286,8 @@ SYSTEM_TEXT_KEYS: dict[str, str] = {
     "good for {{ count }} minutes",
     "privacy_export_document": "/privacy export: the caption of the file sent in the member's "
     "direct message",
+    "privacy_export_undelivered": "/privacy export: the file could not be sent after every "
+    "attempt (the platform refused it); how to get it",
     "privacy_export_no_link": "/privacy export when this bot serves no web app",
     "privacy_erase_confirm": "/privacy erase: what it erases and what stays, before confirming",
     "privacy_erase_confirm_button": "/privacy erase: the confirm button",

@@ -14,6 +14,7 @@ from sqlalchemy import (
     delete,
     exists,
     func,
+    insert,
     literal,
     literal_column,
     or_,
@@ -284,6 +285,11 @@ async def release(session: Session, outbox_ids: Sequence[int]) -> None:
             .where(Outbox.id.in_(outbox_ids), Outbox.status == OutboxStatus.SENDING)
             .values(status=OutboxStatus.PENDING, lease_until=None, attempts=Outbox.attempts - 1)
         )
+
+
+async def queue(session: Session, row: dict[str, Any]) -> None:
+    """One message more, written beside an outcome (a notice that a message was given up)."""
+    await session.execute(insert(Outbox).values(row))
 
 
 async def delete_settled(session: Session, outbox_ids: Sequence[int]) -> None:

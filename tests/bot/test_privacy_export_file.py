@@ -113,6 +113,11 @@ async def test_a_failed_send_is_retried_and_given_up_without_keeping_the_file(
         await onramp.sender.deliver(None)
     assert len(memory.documents) == 1  # never delivered
     assert [row for row in await rows(onramp) if "document" in row.payload] == []
+    # …and she is told so, in a message of its own, rather than left waiting
+    clock.advance(minutes=1)
+    await onramp.sender.deliver(None)
+    told = [m for m in chat.unread() if "couldn't send you the file" in m.text]
+    assert len(told) == 1 and told[0].document is None and "/privacy export" in told[0].text
 
 
 async def test_an_export_bigger_than_the_platform_takes_is_not_a_file(
