@@ -8,6 +8,10 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
+from storage.statuses import DELETE_ONCE_SETTLED as DELETE_ONCE_SETTLED  # (re-exported)
+from storage.statuses import FAREWELL as FAREWELL
+from storage.statuses import SETTLED_FLAGS
+
 GROUP = "group:"  # a recipient that is several members at once: group:ID,ID,…
 
 
@@ -51,9 +55,7 @@ class Invite:
 # a member being erased, a member's data export), which the sender deletes once it is delivered
 # or given up on, and scrubs from the database's files. `FAREWELL` is what rows queued before
 # the flag had a general name carry.
-DELETE_ONCE_SETTLED = "delete_once_settled"
-FAREWELL = "farewell"
-_SETTLED_FLAGS = (DELETE_ONCE_SETTLED, FAREWELL)
+_SETTLED_FLAGS = SETTLED_FLAGS
 
 
 # In an outbox row's payload: what to tell the recipient, as a message of its own, if this one

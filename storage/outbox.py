@@ -8,9 +8,11 @@ from functools import cache
 from typing import Any
 
 from sqlalchemy import (
+    Text,
     and_,
     bindparam,
     case,
+    cast,
     delete,
     exists,
     func,
@@ -27,7 +29,7 @@ from sqlalchemy import (
 from storage import lists
 from storage.models import Outbox
 from storage.session import Database, Session
-from storage.statuses import OUTBOX_OPEN_SQL, DeliveryStatus, OutboxStatus
+from storage.statuses import OUTBOX_OPEN_SQL, SETTLED_FLAGS, DeliveryStatus, OutboxStatus
 
 OPEN = (OutboxStatus.PENDING, OutboxStatus.SENDING)
 # A claimed row's `last_error` when its previous lease ran out with no outcome recorded (a
@@ -315,6 +317,14 @@ async def mark_failed(session: Session, outbox_id: int, error: str) -> None:
 
 
 async def cancel_for_member(session: Session, member_id: int) -> None:
+    """The member's messages still to send will not go (/stop). One that must not outlive its
+    delivery (a data export's file) goes now instead of waiting, cancelled, for retention."""
+    flagged = or_(*(cast(Outbox.payload, Text).like(f'%"{flag}": true%') for flag in SETTLED_FLAGS))
+    await session.execute(
+        delete(Outbox).where(
+            Outbox.member_id == member_id, Outbox.status == OutboxStatus.PENDING, flagged
+        )
+    )
     await session.execute(
         update(Outbox)
         .where(Outbox.member_id == member_id, Outbox.status == OutboxStatus.PENDING)

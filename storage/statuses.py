@@ -21,6 +21,13 @@ class RunStatus(StrEnum):
     EXPIRED = "expired"
 
 
+# In an outbox row's payload: a message that must not outlive its delivery (bot/messages.py):
+# deleted once delivered or given up on, and when cancelled.
+DELETE_ONCE_SETTLED = "delete_once_settled"
+FAREWELL = "farewell"  # its name in rows queued before it had a general one
+SETTLED_FLAGS = (DELETE_ONCE_SETTLED, FAREWELL)
+
+
 class OutboxStatus(StrEnum):
     """A queued message: pending → sending (leased) → sent, failed or cancelled."""
 

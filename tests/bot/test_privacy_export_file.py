@@ -129,3 +129,13 @@ async def test_an_export_bigger_than_the_platform_takes_is_not_a_file(
     assert memory.documents == []
     done = await actions(onramp)
     assert "privacy.export_too_big" in done and "privacy.export_unavailable" in done
+
+
+async def test_a_stop_before_the_file_went_leaves_no_file_behind(
+    chat: Chat, onramp: Onramp, memory: MemoryAdapter
+) -> None:
+    memory.failures.append(DeliveryError("503"))  # the file waits for its next attempt…
+    await chat.say("/privacy export")
+    assert [row.status for row in await rows(onramp) if "document" in row.payload] == ["pending"]
+    await chat.say("/stop")  # …and the member stops everything meanwhile
+    assert [row for row in await rows(onramp) if "document" in row.payload] == []
