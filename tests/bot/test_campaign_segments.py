@@ -14,6 +14,7 @@ from flows.campaigns import Campaign
 from flows.content import ContentTree, load_tree_or_raise
 from storage.members import create_member
 from storage.models import Consent, FlowRun, Kudos, Member, MentorProfile, Mentorship
+from storage.privacy import forget_member
 from storage.session import Database
 from tests.conftest import CONTENT
 from tests.features import ACTIONS
@@ -207,3 +208,23 @@ def test_what_each_platform_allows_comes_from_its_adapters_capabilities() -> Non
     assert {"telegram", "whatsapp"} <= set(found.no_first_message)  # they must write first
     assert "slack" not in found.no_first_message
     assert found.enabled == ("slack", "whatsapp")
+
+
+async def test_an_erased_member_who_comes_back_gets_no_campaign_until_they_agree_again(
+    db: Database, content: ContentTree
+) -> None:
+    """Issue 20: erased, nobody is left to reach; back on their own, they start afresh, with
+    no consent to announcements until they give it again."""
+    ids = await people(db)
+    async with db.transaction() as session:
+        ada = await session.get(Member, ids["ada"])
+        assert ada is not None
+        await forget_member(session, ada, actor="member")
+    found = await run(db, content, {"joined": {"after": "1000d"}})
+    assert ids["ada"] not in found
+    async with db.transaction() as session:
+        _, back = await create_member(
+            session, platform="slack", workspace="", external_id="ada", display_name="Ada"
+        )
+    found = await run(db, content, {"joined": {"after": "1000d"}})
+    assert found[back.id or 0] == "no_consent"
