@@ -6,7 +6,9 @@ alert and a mentor's offer hold their name, an audit entry of the kudos they rec
 their id, a dedupe key holds their platform id. `redact` finds every such copy in the columns
 that can hold one (`COLUMNS`, whatever the row's status: a failed message too) and rewrites it:
 - their name (and their platform handles) becomes `former` ("a former member");
-- their own words (answers, kudos reasons, check-in comments, an intro) become "[…]";
+- their own words (answers, kudos reasons, check-in comments, an intro) become "[…]" where
+  the bot copied them (a message, an audit entry), not in what others wrote themselves, who
+  may have written the same words;
 - their platform ids (in a mention, a dedupe key, an error) become their keyed pseudonym, so
   keys that were distinct stay distinct;
 - their member id, where a JSON document names a member (`MEMBER_KEYS`), becomes the pseudonym.
@@ -22,7 +24,7 @@ import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 from sqlalchemy import Text, cast, or_, select, update
 from sqlmodel import SQLModel
@@ -51,7 +53,17 @@ MEMBER_KEYS = frozenset(
 # The JSON documents that name members by id ({"receiver": 42}), as turn.audit and due work
 # write them (json's ", " and ": ", which PostgreSQL's jsonb prints too).
 ID_DOCUMENTS = frozenset({("audit_log", "detail"), ("due_work", "payload"), ("flow_run", "state")})
-# Keys and dedupe keys: only ids are rewritten there (a name in a key is someone's id).
+# What is rewritten where. A copy (what the bot wrote from her events: a message, an audit
+# entry, scheduled work): her name, words and ids. What another member wrote themselves (their
+# answer, kudos reason, comment, intro; a failed event of theirs): her name and ids, never
+# "her words", which they may simply have written too ("for the review"). A key or a dedupe
+# key: her ids only (a name there is someone else's id).
+Part = Literal["copy", "authored", "key"]
+AUTHORED = frozenset(
+    {("answer", "value"), ("kudos", "reason"), ("checkin", "comment"), ("flow_run", "state")}
+    | {("mentor_profile", "intro"), ("mentor_offer", "reasons"), ("failed_event", "event")}
+    | {("campaign_recipient", "name"), ("campaign", "requested_by"), ("campaign", "approved_by")}
+)
 KEYS = frozenset(
     {("outbox", "dedupe_key"), ("due_work", "key"), ("failed_event", "dedupe_key")}
     | {("failed_event", "actor"), ("processed_event", "dedupe_key"), ("audit_log", "actor")}
@@ -134,7 +146,7 @@ class Traces:
     # platform: the ids as base64 shows them inside an opaque id (WhatsApp's message ids,
     # `wamid.…`, are base64 holding the sender's number), at each of the three alignments
     encoded: dict[str, set[str]] = field(default_factory=dict)
-    _rewriters: dict[tuple[str | None, bool], _Rewriter] = field(default_factory=dict)
+    _rewriters: dict[tuple[str | None, Part], _Rewriter] = field(default_factory=dict)
 
     def add_id(self, platform: str, value: str) -> None:
         self.ids.setdefault(platform, set()).add(value)
@@ -147,23 +159,28 @@ class Traces:
                 if len(text.strip()) >= SHORTEST_WORDS:
                     self.words.add(text.strip())
 
-    def needles(self, text: bool = True) -> list[str]:
+    def needles(self, part: Part = "copy") -> list[str]:
         """Substrings a LIKE looks for, to find the rows worth reading: the longest run of
         letters and digits of each trace (whatever markup escaped around it), as typed and as
-        JSON writes it (non-ASCII as \\u escapes). Without `text`, of their ids alone."""
+        JSON writes it (non-ASCII as \\u escapes), of the traces rewritten in `part`."""
         found: set[str] = set()
-        traces = set().union(*self.ids.values(), *self.encoded.values())
-        for trace in (self.names | self.words | traces) if text else traces:
+        names, words = self._texts(part)
+        for trace in names | words | set().union(*self.ids.values(), *self.encoded.values()):
             runs = re.findall(r"[^\W_]+", trace) or [trace]
             longest = max(runs, key=len)
             found |= {longest, json.dumps(longest)[1:-1]}
         return sorted(found, key=len)
 
-    def rewrite(self, value: str, platform: str | None = None, text: bool = True) -> str:
-        """`value` with every trace replaced: their ids on `platform` (on every platform
-        when None), and with `text`, their names and words too (not in a key or a dedupe
-        key, where a name is someone else's id)."""
-        rewriter = self._rewriters.get((platform, text))
+    def _texts(self, part: Part) -> tuple[set[str], set[str]]:
+        """The names and words rewritten in `part` (see `Part`)."""
+        if part == "key":
+            return set(), set()
+        return self.names, (self.words if part == "copy" else set())
+
+    def rewrite(self, value: str, platform: str | None = None, part: Part = "copy") -> str:
+        """`value` with every trace `part` takes replaced: their ids on `platform` (on every
+        platform when None), and their names and words as `part` says."""
+        rewriter = self._rewriters.get((platform, part))
         if rewriter is None:
             ids = self.ids.get(platform, set()) if platform else set().union(*self.ids.values())
             encoded = (
@@ -171,27 +188,31 @@ class Traces:
                 if platform
                 else set().union(*self.encoded.values())
             )
-            names, words = (self.names, self.words) if text else (set(), set())
+            names, words = self._texts(part)
             rewriter = _Rewriter(names, words, ids, encoded, self)
-            self._rewriters[(platform, text)] = rewriter
+            self._rewriters[(platform, part)] = rewriter
         return rewriter.sub(value)
 
     def rewrite_value(
-        self, value: Any, key: str | None = None, platform: str | None = None, text: bool = True
+        self,
+        value: Any,
+        key: str | None = None,
+        platform: str | None = None,
+        part: Part = "copy",
     ) -> Any:
         """A JSON document (or a plain value) with its strings rewritten, and the member's id
         replaced by the pseudonym where a key says it names a member."""
         if isinstance(value, str):
             value = value.replace(f"member:{self.member_id}", f"member:{self.alias}")
-            return self.rewrite(value, platform, text)
+            return self.rewrite(value, platform, part)
         if isinstance(value, bool):
             return value
         if isinstance(value, int) and key in MEMBER_KEYS and value == self.member_id:
             return self.alias
         if isinstance(value, dict):
-            return {k: self.rewrite_value(v, k, platform, text) for k, v in value.items()}
+            return {k: self.rewrite_value(v, k, platform, part) for k, v in value.items()}
         if isinstance(value, list):
-            return [self.rewrite_value(v, key, platform, text) for v in value]
+            return [self.rewrite_value(v, key, platform, part) for v in value]
         return value
 
 
@@ -242,10 +263,16 @@ class _Rewriter:
             by = self.former
         else:
             by = self.replacements[_plain(found.group("trace"))]
-        before = found.string[: found.start()].rstrip(" *_")
-        if by == self.former and (not before or before[-1] in ".!?\n"):
-            return by[:1].upper() + by[1:]  # "A former member left…" at a sentence's start
+        if by == self.former and _starts_sentence(found.string[: found.start()]):
+            return by[:1].upper() + by[1:]  # "A former member left…", "🎉 A former member…"
         return by
+
+
+def _starts_sentence(before: str) -> bool:
+    """Whether what follows `before` begins a sentence: nothing but signs and emoji since the
+    text's start or the last sentence's end."""
+    last = max(before.rfind(end) for end in (". ", "! ", "? ", "\n"))
+    return not any(c.isalnum() for c in before[last + 1 :])
 
 
 def _base64_forms(value: str) -> set[str]:
@@ -292,11 +319,12 @@ async def redact(session: Session, traces: Traces) -> int:
     for model, name in COLUMNS:
         table = model.__table__  # type: ignore[attr-defined]
         column = table.c[name]
-        text = (table.name, name) not in KEYS
+        spot: tuple[str, str] = (table.name, name)
+        part: Part = "key" if spot in KEYS else "authored" if spot in AUTHORED else "copy"
         platform = table.c.get("platform")
         primary = list(table.primary_key.columns)
         stored = cast(column, Text)
-        conditions = [stored.ilike(_like(n), escape="\\") for n in traces.needles(text)]
+        conditions = [stored.ilike(_like(n), escape="\\") for n in traces.needles(part)]
         if (table.name, name) in ID_DOCUMENTS:
             conditions += [
                 stored.like(f'%"{key}": {traces.member_id}{end}%')
@@ -312,7 +340,7 @@ async def redact(session: Session, traces: Traces) -> int:
             key = row[: len(primary)]
             value = row[len(primary)]
             on = row[-1] if platform is not None else None
-            rewritten = traces.rewrite_value(value, name, on, text)
+            rewritten = traces.rewrite_value(value, name, on, part)
             if rewritten == value:
                 continue
             where = [c == k for c, k in zip(primary, key, strict=True)]

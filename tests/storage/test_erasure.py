@@ -120,12 +120,12 @@ async def test_others_messages_keep_their_meaning_with_her_as_a_former_member(
     async with db.reading() as session:
         rows = (await session.execute(select(Outbox).order_by(Outbox.id))).scalars().all()
     texts = [row.payload["text"] for row in rows]
-    notice = "🎉 une ancienne membre thanks you: […] (Documentation)."
+    notice = "🎉 Une ancienne membre thanks you: […] (Documentation)."  # a sentence's start
     assert texts == [
         notice,
         notice,
         notice,  # pending, sent and failed alike
-        "👏 une ancienne membre thanked Bob: […]",
+        "👏 Une ancienne membre thanked Bob: […]",
         "Une ancienne membre \\[needs\\] help: […]",  # at the start: a capital
     ]
     assert [row.member_id for row in rows] == [bob, bob, bob, None, None]
@@ -215,3 +215,27 @@ async def test_nothing_of_her_is_left_in_the_sqlite_files(db: Database, tmp_path
     for path in sorted(Path(str(db.engine.url.database)).parent.glob("*.db*")):
         data = path.read_bytes()
         assert MARK.encode() not in data and MARK.upper().encode() not in data, path.name
+
+
+async def test_the_same_words_written_by_someone_else_stay_theirs(db: Database) -> None:
+    """Her words are taken out of the bot's copies of them, not out of what others wrote:
+    anyone may thank someone "for the review" too."""
+    ada = await _member(db, "UADA", "Ada")
+    bob = await _member(db, "UBOB", "Bob")
+    cy = await _member(db, "UCY", "Cy")
+    async with db.transaction() as session:
+        session.add_all(
+            [
+                Kudos(giver_id=ada, receiver_id=bob, category="code", reason="for the review"),
+                Kudos(giver_id=cy, receiver_id=bob, category="code", reason="for the review"),
+            ]
+        )
+        notice = message("n", "UBOB", platform="slack", member_id=bob, status="sent")
+        notice.payload = {"text": "🎉 Ada thanks you: for the review"}
+        session.add(notice)
+    await _forget(db, ada)
+    async with db.reading() as session:
+        reasons = (await session.execute(select(Kudos.reason).order_by(Kudos.id))).scalars()
+        [text] = (await session.execute(select(Outbox.payload))).scalars()
+    assert list(reasons) == ["", "for the review"]  # hers blanked, Cy's his own
+    assert text["text"] == "🎉 A former member thanks you: […]"  # the bot's copy of hers
