@@ -2,7 +2,7 @@
 /privacy erase) holds the database, which on SQLite is every other turn's wait.
 
     python bench/erasure.py [--members 100000] [--kudos 1000000] [--erase 5]
-        [--backend sqlite|postgresql|both] [--postgres-url URL]
+        [--backend sqlite|postgresql|both] [--postgres-url URL] [--sqlite-file PATH]
 
 Seeds the year of a large community that `bench/metrics.py` measures (`bench/metrics_seed.py`:
 members, runs and answers, mentorships, check-ins, kudos, campaigns), then erases `--erase`
@@ -20,7 +20,6 @@ import asyncio
 import json
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -64,6 +63,7 @@ async def _chosen(db: Database, erase: int) -> list[int]:
         thanked = (
             await session.execute(
                 select(Kudos.receiver_id)
+                .where(Kudos.receiver_id.is_not(None))  # (None: a former member, erased)
                 .group_by(Kudos.receiver_id)
                 .order_by(func.count().desc())
                 .limit(1)
@@ -77,12 +77,17 @@ async def _chosen(db: Database, erase: int) -> list[int]:
     return chosen[:erase]
 
 
-async def run(url: str, members: int, kudos: int, erase: int) -> dict[str, Any]:
-    seeding = Database.from_url(url, sqlite_synchronous="OFF")  # a crash only loses the bench
+async def run(
+    url: str, members: int, kudos: int, erase: int, reuse: bool = False
+) -> dict[str, Any]:
     started = time.perf_counter()
-    rows = await _seed(seeding, members, kudos)
+    if reuse:  # a file seeded by an earlier run (--sqlite-file): its erasures go on from there
+        rows: dict[str, int] = {}
+    else:
+        seeding = Database.from_url(url, sqlite_synchronous="OFF")  # a crash loses the bench
+        rows = await _seed(seeding, members, kudos)
+        await seeding.dispose()
     seeded = time.perf_counter() - started
-    await seeding.dispose()
     db = Database.from_url(url)
     erasures = []
     redact = redaction.redact
@@ -129,12 +134,22 @@ async def main() -> None:
     parser.add_argument("--members", type=int, default=100_000)
     parser.add_argument("--kudos", type=int, default=1_000_000)
     parser.add_argument("--erase", type=int, default=5)
+    parser.add_argument(
+        "--sqlite-file",
+        type=Path,
+        help="seed SQLite there and keep it; a later run with the same file reuses it",
+    )
     backends.add_options(parser)
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory():
-        results = await backends.on_each(
-            args, lambda url: run(url, args.members, args.kudos, args.erase)
-        )
+    if args.sqlite_file is not None and args.backend == "sqlite":
+        reuse = args.sqlite_file.exists()
+        url = f"sqlite+aiosqlite:///{args.sqlite_file}"
+        result = await run(url, args.members, args.kudos, args.erase, reuse)
+        print(json.dumps({"sqlite": result}, indent=2))
+        return
+    results = await backends.on_each(
+        args, lambda url: run(url, args.members, args.kudos, args.erase)
+    )
     print(json.dumps(results, indent=2))
 
 

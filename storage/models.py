@@ -442,6 +442,9 @@ class Mentorship(SQLModel, table=True):
     __table_args__ = (
         Index("ix_mentorship_status", "status"),
         Index("ix_mentorship_started_at", "started_at", "mentor_id"),  # the health metrics
+        # Deleting an offer (an erasure deletes a mentor's) looks for mentorships that name
+        # it, to empty their offer_id: without this, a read of every mentorship per offer.
+        Index("ix_mentorship_offer_id", "offer_id"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -576,6 +579,14 @@ class Kudos(SQLModel, table=True):
             postgresql_where=text("shouted IS TRUE"),
         ),
         Index("ix_kudos_pair_created", "giver_id", "receiver_id", "created_at"),
+        # Deleting a member (an erasure) looks for the kudos they revoked, to empty
+        # revoked_by: only revoked kudos have one, so this costs a kudos nothing.
+        Index(
+            "ix_kudos_revoked_by",
+            "revoked_by",
+            sqlite_where=text("revoked_by IS NOT NULL"),
+            postgresql_where=text("revoked_by IS NOT NULL"),
+        ),
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -23,7 +23,7 @@ from typing import Any
 from sqlalchemy import delete, or_, select, update
 from sqlmodel import SQLModel, col
 
-from storage import activity, failed_events, pseudonyms, redaction, tallies
+from storage import activity, failed_events, pseudonyms, redaction
 from storage.health import daysets
 from storage.models import (
     Answer,
@@ -153,7 +153,7 @@ async def forget_member(
     mentored = select(Mentorship.newcomer_id).where(Mentorship.mentor_id == member.id)
     newcomers = set((await session.execute(mentored)).scalars()) - {member.id}
     await daysets.forget_member(session, member.id, member.created_at)  # while their rows tell
-    receivers = await _keep_kudos_for_the_others(session, member.id)
+    await _keep_kudos_for_the_others(session, member.id)
     for pair in PAIR_TABLES:
         if pair is not Kudos:
             await session.execute(delete(pair).where(_either(pair, member.id)))
@@ -162,8 +162,9 @@ async def forget_member(
         if table is not AuditLog:
             await session.execute(delete(table).where(table.member_id == member.id))
     await redaction.redact(session, traces)  # the copies in everyone else's rows
-    await activity.recount(session, receivers=receivers, newcomers=newcomers)
-    await tallies.recount(session, receivers | {member.id})  # the leaderboards' running totals
+    # (the kudos they gave stay: the receivers' totals and first kudos stand as they were;
+    # their own totals went with their rows)
+    await activity.recount(session, newcomers=newcomers)
     await _remember_erased(session, identities, key)
     await session.delete(member)
     session.add(AuditLog(actor=actor, action="member.forgotten", detail={"member": alias}))
@@ -205,20 +206,16 @@ async def _traces(
     return traces
 
 
-async def _keep_kudos_for_the_others(session: Session, member_id: int) -> set[int]:
+async def _keep_kudos_for_the_others(session: Session, member_id: int) -> None:
     """Kudos between the member and someone else stay, with the member's side empty and the
-    reason (their words, or words about them) blanked; one to themselves goes. The receivers
-    of those they gave (whose first kudos may rest on them)."""
+    reason (their words, or words about them) blanked; one to themselves goes."""
     await session.execute(
         delete(Kudos).where(col(Kudos.giver_id) == member_id, col(Kudos.receiver_id) == member_id)
     )
-    thanked = select(Kudos.receiver_id).where(col(Kudos.giver_id) == member_id)
-    receivers = {r for r in (await session.execute(thanked)).scalars() if r is not None}
     for side in (Kudos.giver_id, Kudos.receiver_id):
         await session.execute(
             update(Kudos).where(col(side) == member_id).values({side.key: None, "reason": ""})
         )
-    return receivers
 
 
 async def _pseudonymise_their_audit(session: Session, member_id: int, alias: str) -> None:

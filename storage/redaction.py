@@ -26,7 +26,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from sqlalchemy import Text, cast, or_, select, update
+from sqlalchemy import Text, and_, cast, or_, select, update
 from sqlmodel import SQLModel
 
 from storage.models import (
@@ -68,6 +68,7 @@ KEYS = frozenset(
     {("outbox", "dedupe_key"), ("due_work", "key"), ("failed_event", "dedupe_key")}
     | {("failed_event", "actor"), ("processed_event", "dedupe_key"), ("audit_log", "actor")}
 )
+RUNS_LOOKED_FOR = 3  # the longest runs of a trace a row must hold to be read
 SHORTEST_WORDS = 4  # an answer shorter than this ("1", "Oui") is a choice, not their words
 SHORTEST_ENCODED_ID = 8  # a shorter id's base64 forms are too short to tell from chance
 
@@ -159,17 +160,16 @@ class Traces:
                 if len(text.strip()) >= SHORTEST_WORDS:
                     self.words.add(text.strip())
 
-    def needles(self, part: Part = "copy") -> list[str]:
-        """Substrings a LIKE looks for, to find the rows worth reading: the longest run of
-        letters and digits of each trace (whatever markup escaped around it), as typed and as
-        JSON writes it (non-ASCII as \\u escapes), of the traces rewritten in `part`."""
-        found: set[str] = set()
+    def needles(self, part: Part = "copy") -> list[tuple[str, ...]]:
+        """What a LIKE looks for, to find the rows worth reading: for each trace `part`
+        rewrites, its longest runs of letters and digits (whatever markup escaped around
+        them), all of which a row must hold ("Ada", "Lovelace": not every row with "Ada")."""
+        found: set[tuple[str, ...]] = set()
         names, words = self._texts(part)
         for trace in names | words | set().union(*self.ids.values(), *self.encoded.values()):
-            runs = re.findall(r"[^\W_]+", trace) or [trace]
-            longest = max(runs, key=len)
-            found |= {longest, json.dumps(longest)[1:-1]}
-        return sorted(found, key=len)
+            runs = sorted(set(re.findall(r"[^\W_]+", trace)), key=len, reverse=True)
+            found.add(tuple(runs[:RUNS_LOOKED_FOR]) if runs else (trace,))
+        return sorted(found)
 
     def _texts(self, part: Part) -> tuple[set[str], set[str]]:
         """The names and words rewritten in `part` (see `Part`)."""
@@ -316,6 +316,7 @@ async def redact(session: Session, traces: Traces) -> int:
     """Rewrite every copy of `traces` in rows that are not the member's own (their own are
     deleted). How many rows changed."""
     changed = 0
+    dialect = session.get_bind().dialect.name
     for model, name in COLUMNS:
         table = model.__table__  # type: ignore[attr-defined]
         column = table.c[name]
@@ -324,7 +325,10 @@ async def redact(session: Session, traces: Traces) -> int:
         platform = table.c.get("platform")
         primary = list(table.primary_key.columns)
         stored = cast(column, Text)
-        conditions = [stored.ilike(_like(n), escape="\\") for n in traces.needles(part)]
+        conditions = [
+            and_(*(_contains(stored, run, dialect) for run in runs))
+            for runs in traces.needles(part)
+        ]
         if (table.name, name) in ID_DOCUMENTS:
             conditions += [
                 stored.like(f'%"{key}": {traces.member_id}{end}%')
@@ -347,6 +351,17 @@ async def redact(session: Session, traces: Traces) -> int:
             await session.execute(update(table).where(*where).values({name: rewritten}))
             changed += 1
     return changed
+
+
+def _contains(stored: Any, needle: str, dialect: str) -> Any:
+    """`stored` holds `needle` whatever its case, as typed or as JSON writes it (non-ASCII as
+    \\u escapes). SQLite's LIKE already ignores the case of ASCII letters (`ilike` there
+    calls lower() on every row); the case of other letters is given as patterns of its own."""
+    forms = {needle} if needle.isascii() else {needle, needle.lower(), needle.upper()}
+    forms |= {json.dumps(form)[1:-1] for form in forms}
+    if dialect != "sqlite":
+        return or_(*(stored.ilike(_like(form), escape="\\") for form in sorted(forms)))
+    return or_(*(stored.like(_like(form), escape="\\") for form in sorted(forms)))
 
 
 def _like(needle: str) -> str:
