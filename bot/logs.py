@@ -42,6 +42,24 @@ class TextFormatter(logging.Formatter):
         return line
 
 
+# Libraries that log every request or step at INFO (httpx would log Telegram's URLs, which
+# carry the bot token), and at DEBUG every call's parameters (a member's name and chat):
+# only their warnings reach the log, whatever its level.
+NOISY_LIBRARIES = (
+    "apscheduler",
+    "aiosqlite",
+    "sqlalchemy",
+    "alembic",
+    "httpx",
+    "httpcore",
+    "telegram",
+    "slack_bolt",
+    "slack_sdk",
+    "uvicorn",
+    "uvicorn.error",
+)
+
+
 def configure(level: str, format: str, file: Path | None = None) -> None:
     handler: logging.Handler
     if file is not None:
@@ -53,20 +71,5 @@ def configure(level: str, format: str, file: Path | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
-    # Libraries that log every request or step at INFO (httpx would log Telegram's URLs, which
-    # carry the bot token): only their warnings.
-    noisy_libraries = (
-        "apscheduler",
-        "aiosqlite",
-        "sqlalchemy",
-        "alembic",
-        "httpx",
-        "httpcore",
-        "telegram",
-        "slack_bolt",
-        "slack_sdk",
-        "uvicorn",
-        "uvicorn.error",
-    )
-    for noisy in noisy_libraries:
+    for noisy in NOISY_LIBRARIES:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

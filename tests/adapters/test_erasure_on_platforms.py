@@ -33,6 +33,7 @@ from sqlalchemy import func, select
 from sqlmodel import SQLModel, col
 
 from adapters.slack.adapter import EVENTS_PATH
+from bot.logs import NOISY_LIBRARIES
 from bot.runtime import Onramp
 from bot.settings import Settings
 from storage.models import Member, ProcessedEvent
@@ -581,18 +582,7 @@ def _decoded_wamids(text: str) -> str:
 
 # The libraries `bot.logs.configure` keeps to their warnings whatever the level: at DEBUG,
 # python-telegram-bot and slack-sdk log every call's parameters, which an operator never sees.
-QUIET_LIBRARIES = (
-    "apscheduler",
-    "aiosqlite",
-    "sqlalchemy",
-    "alembic",
-    "httpx",
-    "httpcore",
-    "telegram",
-    "slack_bolt",
-    "slack_sdk",
-    "uvicorn",
-)
+QUIET_LIBRARIES = NOISY_LIBRARIES
 
 
 def logged(caplog: pytest.LogCaptureFixture) -> str:
