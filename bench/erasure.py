@@ -27,34 +27,14 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from sqlalchemy import func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
 from bench import backends  # noqa: E402
-from bench.metrics_seed import Community  # noqa: E402
-from storage import redaction, tallies  # noqa: E402
-from storage.activity import rebuild  # noqa: E402
-from storage.migrate import upgrade  # noqa: E402
+from bench.metrics_seed import seed_community  # noqa: E402
+from storage import redaction  # noqa: E402
 from storage.models import Kudos, Member, Mentorship  # noqa: E402
 from storage.privacy import forget_member  # noqa: E402
 from storage.session import Database  # noqa: E402
-
-
-async def _seed(db: Database, members: int, kudos: int) -> dict[str, int]:
-    await upgrade(db.engine)
-    counts = await Community(db, members, kudos, 4).seed()
-    async with db.engine.begin() as connection:  # the rows went in without these
-        await connection.run_sync(rebuild)
-        await connection.run_sync(tallies.rebuild)
-    if not db.sqlite:
-        async with db.transaction() as session:
-            for table in set(counts) - {"member_activity"}:  # ids were given: move sequences
-                await session.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
-    return dict(counts)
 
 
 async def _chosen(db: Database, erase: int) -> list[int]:
@@ -85,7 +65,7 @@ async def run(
         rows: dict[str, int] = {}
     else:
         seeding = Database.from_url(url, sqlite_synchronous="OFF")  # a crash loses the bench
-        rows = await _seed(seeding, members, kudos)
+        rows = dict(await seed_community(seeding, members, kudos, 4))
         await seeding.dispose()
     seeded = time.perf_counter() - started
     db = Database.from_url(url)

@@ -56,7 +56,7 @@ from sqlalchemy.engine import Engine, make_url  # noqa: E402
 from starlette.applications import Starlette  # noqa: E402
 from starlette.requests import Request  # noqa: E402
 
-from bench.metrics_seed import NOW, PLATFORMS, Community  # noqa: E402
+from bench.metrics_seed import NOW, PLATFORMS, seed_community  # noqa: E402
 from bot.features import build_registry  # noqa: E402
 from bot.health import day_sets  # noqa: E402
 from bot.health.dashboard import routes  # noqa: E402
@@ -65,8 +65,6 @@ from bot.health.report import Threshold, build, json_text, questions  # noqa: E4
 from bot.health.report_tables import render  # noqa: E402
 from bot.health.viewer import Viewer  # noqa: E402
 from flows.content import ContentTree, load_tree_or_raise  # noqa: E402
-from storage import tallies  # noqa: E402
-from storage.activity import rebuild  # noqa: E402
 from storage.health.types import Filters  # noqa: E402
 from storage.migrate import upgrade  # noqa: E402
 from storage.session import Database  # noqa: E402
@@ -106,20 +104,7 @@ async def seed(url: str, args: argparse.Namespace) -> dict[str, Any]:
     # Loaded without waiting for the disk: a crash mid-seed only loses the benchmark.
     db = Database.from_url(url, sqlite_synchronous="OFF")
     started = time.perf_counter()
-    await upgrade(db.engine)
-    counts = await Community(db, args.members, args.kudos, args.platforms).seed()
-    async with db.engine.begin() as connection:  # the rows went in without their milestones
-        await connection.run_sync(rebuild)
-        await connection.run_sync(tallies.rebuild)  # nor the kudos' running totals
-    if not db.sqlite:
-        async with db.transaction() as session:
-            for table in set(counts) - {"member_activity"}:  # ids were given: move sequences
-                await session.execute(
-                    text(
-                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
-                        f"(SELECT max(id) FROM {table}))"
-                    )
-                )
+    counts = await seed_community(db, args.members, args.kudos, args.platforms)
     if not db.sqlite:
         await settle(db)
     elif args.sqlite_analyze:

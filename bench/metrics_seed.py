@@ -22,9 +22,11 @@ from datetime import UTC, date, datetime, timedelta
 from itertools import accumulate
 from typing import Any
 
-from sqlalchemy import Table, insert
+from sqlalchemy import Table, insert, text
 
-from storage import models
+from storage import models, tallies
+from storage.activity import rebuild
+from storage.migrate import upgrade
 from storage.session import Database
 
 NOW = datetime(2026, 12, 31, 12, 0, tzinfo=UTC)  # "now" for every page: the year's end
@@ -543,3 +545,24 @@ def _onboarding_answer(rng: random.Random, step: str, locale: str) -> Any:
     if step == "mentor":
         return "yes" if rng.random() < 0.25 else "no"
     return "yes"  # consent, announcements
+
+
+async def seed_community(db: Database, members: int, kudos: int, platforms: int) -> Counter[str]:
+    """A migrated database holding the community, as the bot would have written it: the rows,
+    then what the bulk inserts skip (each member's milestones, the kudos' running totals) and,
+    on PostgreSQL, the id sequences moved past the ids given. Its row counts."""
+    await upgrade(db.engine)
+    counts = await Community(db, members, kudos, platforms).seed()
+    async with db.engine.begin() as connection:
+        await connection.run_sync(rebuild)
+        await connection.run_sync(tallies.rebuild)
+    if not db.sqlite:
+        async with db.transaction() as session:
+            for table in set(counts) - {"member_activity"}:  # ids were given: move sequences
+                await session.execute(
+                    text(
+                        f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), "
+                        f"(SELECT max(id) FROM {table}))"
+                    )
+                )
+    return counts

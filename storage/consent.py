@@ -100,12 +100,7 @@ _SAID = select(col(Consent.granted)).where(
 
 async def granted(session: Session, member_id: int, purpose: str) -> bool:
     """Whether the member agreed to `purpose` and has not withdrawn."""
-    result = await session.execute(
-        select(col(Consent.granted)).where(
-            col(Consent.member_id) == member_id, col(Consent.purpose) == purpose
-        )
-    )
-    return bool(result.scalar_one_or_none())
+    return bool(await said(session, member_id, purpose))
 
 
 def allows(member_id: Any, purpose: str, default: bool) -> Any:
