@@ -51,12 +51,6 @@ class Invite:
     source: str
 
 
-# In an outbox row's payload: a message that must not outlive its delivery (the last message to
-# a member being erased, a member's data export), which the sender deletes once it is delivered
-# or given up on, and scrubs from the database's files. `FAREWELL` is what rows queued before
-# the flag had a general name carry.
-_SETTLED_FLAGS = SETTLED_FLAGS
-
 
 # In an outbox row's payload: what to tell the recipient, as a message of its own, if this one
 # is given up on (a data export a platform refused for good: they learn to ask again).
@@ -65,7 +59,7 @@ IF_UNDELIVERED = "if_undelivered"
 
 def deleted_once_settled(payload: dict[str, Any]) -> bool:
     """Whether an outbox row with this payload goes once its delivery is settled."""
-    return any(payload.get(flag) for flag in _SETTLED_FLAGS)
+    return any(payload.get(flag) for flag in SETTLED_FLAGS)
 
 
 @dataclass(frozen=True)
@@ -164,7 +158,7 @@ class OutgoingMessage:
     ) -> OutgoingMessage:
         data = dict(payload)
         data.pop(IF_UNDELIVERED, None)  # the sender's, not the platform's
-        for flag in _SETTLED_FLAGS:  # the sender's business, not the platform's
+        for flag in SETTLED_FLAGS:  # the sender's business, not the platform's
             data.pop(flag, None)
         document = data.pop("document", None)
         choices = tuple(Choice(**c) for c in data.pop("choices", ()))

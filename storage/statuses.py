@@ -21,8 +21,9 @@ class RunStatus(StrEnum):
     EXPIRED = "expired"
 
 
-# In an outbox row's payload: a message that must not outlive its delivery (bot/messages.py):
-# deleted once delivered or given up on, and when cancelled.
+# In an outbox row's payload: a message that must not outlive its delivery (the last message to
+# a member being erased, a member's data export): the sender deletes it once it is delivered or
+# given up on, and scrubs it from the database's files; /stop deletes it (bot/messages.py).
 DELETE_ONCE_SETTLED = "delete_once_settled"
 FAREWELL = "farewell"  # its name in rows queued before it had a general one
 SETTLED_FLAGS = (DELETE_ONCE_SETTLED, FAREWELL)
