@@ -51,7 +51,6 @@ class Invite:
     source: str
 
 
-
 # In an outbox row's payload: what to tell the recipient, as a message of its own, if this one
 # is given up on (a data export a platform refused for good: they learn to ask again).
 IF_UNDELIVERED = "if_undelivered"
